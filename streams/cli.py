@@ -1,0 +1,55 @@
+"""The `s2c` console command: one entry point, subcommands owned by their own modules.
+
+Each subcommand lives in a module exposing `add_arguments(parser)` and `run(args) -> int`;
+this file only maps names to modules, so adding a subcommand never touches another's code.
+Modules are imported lazily so `s2c replay` does not pay for importing Faust.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "stack": ("s2c.streams.stack_cli", "start, stop or show the local stack (Kafka, registry, Prometheus)"),
+    "registry": ("s2c.streams.registry.cli", "run the schema registry service (Confluent REST API)"),
+    "schemas": ("s2c.streams.schemas_cli", "check the Avro schema catalogue (parse, compatibility, lint)"),
+    "worker": ("s2c.streams.worker_cli", "run a pipeline worker (Faust)"),
+    "topics": ("s2c.streams.topics_cli", "create the pipeline's topics"),
+    "replay": ("s2c.streams.replay_cli", "run the pure core over a JSON Lines file, no Kafka"),
+    "ingest": ("s2c.streams.connectors.cli", "ingest HL7 v2, X12 or FHIR files into canonical events"),
+    "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
+    "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="s2c", description="s2c schedule-to-cash pipeline")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # subcommand not built yet in this checkout
+        sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sub_parser)
+        sub_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args._module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Typed settings: the only place in s2c that reads the environment.
+
+Every knob is an `S2C_*` environment variable with a default that matches the local stack
+(`deploy/local/stack`). Users with their own Kafka or schema registry (Confluent, Karapace,
+Apicurio's ccompat API) set `S2C_KAFKA_BOOTSTRAP` / `S2C_REGISTRY_URL` and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SecretStr:
+    """A string that never shows itself in repr, str or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('**********')" if self._value else "SecretStr('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    kafka_port: int = 19092
+    controller_port: int = 19093
+    registry_port: int = 18081
+    prometheus_port: int = 19090
+    worker_web_port: int = 16066
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    registry_url: str = "http://127.0.0.1:18081"
+    registry_topic: str = "_s2c_schemas"
+    topic_prefix: str = "s2c"
+    partitions: int = 4
+    replication_factor: int = 1
+    standby_replicas: int = 0
+    app_id: str = "s2c-pipeline"
+    data_dir: Path = field(default_factory=lambda: REPO_ROOT / ".s2c")
+    kafka_username: str = ""
+    kafka_password: SecretStr = field(default_factory=lambda: SecretStr(""))
+    sasl_mechanism: str = "SCRAM-SHA-512"
+
+    @property
+    def worker_data_dir(self) -> Path:
+        return self.data_dir / "worker"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        host = _env("S2C_HOST", "127.0.0.1")
+        kafka_port = int(_env("S2C_KAFKA_PORT", "19092"))
+        registry_port = int(_env("S2C_REGISTRY_PORT", "18081"))
+        return cls(
+            host=host,
+            kafka_port=kafka_port,
+            controller_port=int(_env("S2C_CONTROLLER_PORT", "19093")),
+            registry_port=registry_port,
+            prometheus_port=int(_env("S2C_PROMETHEUS_PORT", "19090")),
+            worker_web_port=int(_env("S2C_WORKER_WEB_PORT", "16066")),
+            kafka_bootstrap=_env("S2C_KAFKA_BOOTSTRAP", f"{host}:{kafka_port}"),
+            registry_url=_env("S2C_REGISTRY_URL", f"http://{host}:{registry_port}"),
+            registry_topic=_env("S2C_REGISTRY_TOPIC", "_s2c_schemas"),
+            topic_prefix=_env("S2C_TOPIC_PREFIX", "s2c"),
+            partitions=int(_env("S2C_PARTITIONS", "4")),
+            replication_factor=int(_env("S2C_REPLICATION_FACTOR", "1")),
+            standby_replicas=int(_env("S2C_STANDBY_REPLICAS", "0")),
+            app_id=_env("S2C_APP_ID", "s2c-pipeline"),
+            data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),
+            kafka_username=_env("S2C_KAFKA_USERNAME", ""),
+            kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
+            sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+        )
+
+    def confluent_config(self) -> dict[str, str]:
+        """librdkafka settings shared by every confluent-kafka client s2c makes."""
+        config = {"bootstrap.servers": self.kafka_bootstrap}
+        if self.kafka_username:
+            config.update(
+                {
+                    "security.protocol": "SASL_PLAINTEXT",
+                    "sasl.mechanism": self.sasl_mechanism,
+                    "sasl.username": self.kafka_username,
+                    "sasl.password": self.kafka_password.get_secret_value(),
+                }
+            )
+        return config

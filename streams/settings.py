@@ -55,13 +55,15 @@ class Settings:
     standby_replicas: int = 0
     app_id: str = "s2c-pipeline"
     data_dir: Path = field(default_factory=lambda: REPO_ROOT / ".s2c")
+    worker_dir: Path | None = None
     kafka_username: str = ""
     kafka_password: SecretStr = field(default_factory=lambda: SecretStr(""))
     sasl_mechanism: str = "SCRAM-SHA-512"
 
     @property
     def worker_data_dir(self) -> Path:
-        return self.data_dir / "worker"
+        """Where this worker keeps its RocksDB tables (one folder per worker process)."""
+        return self.worker_dir or self.data_dir / "worker"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -84,6 +86,7 @@ class Settings:
             standby_replicas=int(_env("S2C_STANDBY_REPLICAS", "0")),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),
+            worker_dir=Path(os.environ["S2C_WORKER_DIR"]) if "S2C_WORKER_DIR" in os.environ else None,
             kafka_username=_env("S2C_KAFKA_USERNAME", ""),
             kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
             sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),

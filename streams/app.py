@@ -1,0 +1,47 @@
+"""The Faust application: broker, RocksDB store, web server, metrics endpoint.
+
+`create_app(settings)` builds the app; agents and tables are attached by `s2c.streams.pipeline`.
+The web server serves `/metrics` (Prometheus text format) from the worker's own registry.
+"""
+
+from __future__ import annotations
+
+import faust
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.settings import Settings
+
+
+def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
+    credentials = None
+    if settings.kafka_username:
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_username,
+            password=settings.kafka_password.get_secret_value(),
+            mechanism=settings.sasl_mechanism,
+        )
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=credentials,
+        store="rocksdb://",
+        datadir=str(settings.worker_data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        producer_acks=-1,
+        web_host=settings.host,
+        web_port=settings.worker_web_port,
+        web_in_thread=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+    )
+    metrics = PipelineMetrics(CollectorRegistry())
+
+    @app.page("/metrics")
+    async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
+        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+    return app, metrics

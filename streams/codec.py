@@ -1,0 +1,110 @@
+"""Avro in the Confluent wire format, through a schema registry, with fastavro on the hot path.
+
+Wire format: magic byte 0, the 4-byte big-endian schema id, the Avro binary body. Subjects are
+full record names (RecordNameStrategy, see schemas/GOVERNANCE.md). The registry is reached only
+on the first use of a record or an unknown schema id; afterwards encoding and decoding touch
+nothing but in-process caches, so agents call `encode`/`decode` without blocking I/O once
+`prepare`/`resolve_ids` (run off the event loop) have warmed the caches.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+class DecodeError(ValueError):
+    """The bytes are not a record s2c can read (bad framing, unknown id, corrupt body)."""
+
+
+class AvroCodec:
+    """Encodes records of the catalogue and decodes any record the registry knows."""
+
+    def __init__(self, registry: Any, schema_json: Callable[[str], str]) -> None:
+        self._registry = registry
+        self._schema_json = schema_json
+        self._writers: dict[str, tuple[bytes, Any]] = {}  # record name -> (header, parsed schema)
+        self._readers: dict[int, tuple[str, Any]] = {}  # schema id -> (record name, parsed schema)
+
+    def prepare(self, name: str) -> int:
+        """Register (or look up) `name`'s current schema; returns its global id. Blocking."""
+        from confluent_kafka.schema_registry import Schema
+
+        cached = self._writers.get(name)
+        if cached is not None:
+            return _HEADER.unpack(cached[0])[1]
+        text = self._schema_json(name)
+        schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
+        parsed = fastavro.parse_schema(json.loads(text))
+        self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
+        self._readers[schema_id] = (name, parsed)
+        return schema_id
+
+    def resolve_id(self, schema_id: int) -> str:
+        """Fetch a writer schema by id from the registry (blocking) and cache it."""
+        cached = self._readers.get(schema_id)
+        if cached is not None:
+            return cached[0]
+        try:
+            schema = self._registry.get_schema(schema_id)
+        except Exception as exc:  # the registry client raises its own error types
+            raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
+        raw = json.loads(schema.schema_str)
+        parsed = fastavro.parse_schema(raw)
+        name = raw["name"] if "." in raw["name"] else f"{raw.get('namespace', '')}.{raw['name']}"
+        self._readers[schema_id] = (name, parsed)
+        return name
+
+    def encode(self, name: str, record: dict[str, Any]) -> bytes:
+        cached = self._writers.get(name)
+        if cached is None:
+            self.prepare(name)
+            cached = self._writers[name]
+        header, parsed = cached
+        buf = io.BytesIO()
+        buf.write(header)
+        fastavro.schemaless_writer(buf, parsed, record)
+        return buf.getvalue()
+
+    @staticmethod
+    def schema_id_of(data: bytes) -> int:
+        if data is None or len(data) < 5:
+            raise DecodeError("message shorter than the 5-byte Confluent wire-format header")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise DecodeError(f"unknown magic byte {magic}: not Confluent wire-format Avro")
+        return schema_id
+
+    def is_known(self, data: bytes) -> bool:
+        try:
+            return self.schema_id_of(data) in self._readers
+        except DecodeError:
+            return True  # decode() will report the framing error itself
+
+    def decode(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """Returns (record full name, record). Unknown ids are fetched (blocking) on first sight."""
+        schema_id = self.schema_id_of(data)
+        cached = self._readers.get(schema_id)
+        if cached is None:
+            self.resolve_id(schema_id)
+            cached = self._readers[schema_id]
+        name, parsed = cached
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(memoryview(data)[5:]), parsed, None)
+        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
+            raise DecodeError(f"corrupt Avro body for {name} (schema id {schema_id}): {exc!r}") from exc
+        return name, record  # type: ignore[return-value]
+
+
+def registry_client(url: str) -> Any:
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    return SchemaRegistryClient({"url": url})

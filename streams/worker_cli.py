@@ -1,0 +1,39 @@
+"""`s2c worker`: run one pipeline worker (Faust, aiokafka transport, RocksDB tables).
+
+Settings come from S2C_* environment variables (see streams/settings.py). If the local stack's
+Prometheus target folder exists, the worker registers its /metrics endpoint there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--loglevel", default="warning", help="Faust log level")
+
+
+def _register_scrape_target(settings: object) -> None:
+    target_dir = settings.data_dir / "prometheus" / "targets"  # type: ignore[attr-defined]
+    if target_dir.is_dir():
+        target = f"{settings.host}:{settings.worker_web_port}"  # type: ignore[attr-defined]
+        path = target_dir / f"worker-{settings.worker_web_port}.json"  # type: ignore[attr-defined]
+        path.write_text(json.dumps([{"targets": [target], "labels": {"app": "s2c"}}]))
+
+
+def run(args: argparse.Namespace) -> int:
+    from faust.worker import Worker
+
+    from s2c.streams.app import create_app
+    from s2c.streams.pipeline import build_pipeline
+    from s2c.streams.settings import Settings
+
+    settings = Settings.from_env()
+    settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
+    app, metrics = create_app(settings)
+    build_pipeline(app, metrics, settings)
+    _register_scrape_target(settings)
+    worker = Worker(app, loglevel=args.loglevel)
+    worker.execute_from_commandline()
+    return 0

@@ -1,0 +1,1 @@
+"""Shared test fixtures. Integration fixtures live in tests/integration/conftest.py."""

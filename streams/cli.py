@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("s2c.streams.schemas_cli", "check the Avro schema catalogue (parse, compatibility, lint)"),
     "worker": ("s2c.streams.worker_cli", "run a pipeline worker (Faust)"),
     "topics": ("s2c.streams.topics_cli", "create the pipeline's topics"),
+    "generate": ("s2c.streams.generate_cli", "generate a synthetic health system (master data + events)"),
     "replay": ("s2c.streams.replay_cli", "run the pure core over a JSON Lines file, no Kafka"),
     "ingest": ("s2c.streams.connectors.cli", "ingest HL7 v2, X12 or FHIR files into canonical events"),
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),

@@ -52,7 +52,7 @@ class Catalog:
         self.files = files
         self._resolved: dict[str, str] = {}
         self._parsed: dict[str, Any] = {}
-        self._short = {n.rsplit(".", 1)[1]: n for n in raw}
+        self._short = {n.rsplit(".", 1)[-1]: n for n in raw}
 
     @classmethod
     def from_dir(cls, root: Path) -> Catalog:
@@ -68,13 +68,18 @@ class Catalog:
             except json.JSONDecodeError as exc:
                 problems.append(f"{where}: not valid JSON: {exc}")
                 continue
-            if not isinstance(schema, dict) or schema.get("type") not in NAMED:
+            if not isinstance(schema, dict) or str(schema.get("type")) not in NAMED:
                 problems.append(f"{where}: must define one named type (record, enum or fixed)")
                 continue
             name = _full_name(schema, "")
             if name in raw:
                 problems.append(f"{where}: {name} is already defined in {files[name]}")
             raw[name], files[name] = schema, where
+        shorts: dict[str, str] = {}
+        for name in raw:  # short names are the lookup key of `short()`, so they must be unique
+            other = shorts.setdefault(name.rsplit(".", 1)[-1], name)
+            if other != name:
+                problems.append(f"{files[name]}: {name} has the same short name as {other}")
         if problems:
             raise CatalogError(problems)
         catalog = cls(root, raw, files)
@@ -92,7 +97,7 @@ class Catalog:
 
     def names(self, include_common: bool = False) -> list[str]:
         """Full names of the registered records (subjects); shared types only on request."""
-        return sorted(n for n in self.raw if include_common or not n.startswith("s2c.common."))
+        return sorted(n for n in self.raw if include_common or self.files[n].parts[0] != COMMON_DIR)
 
     def short(self, name_or_short: str) -> str:
         """Full name for "CaseScheduled" or "s2c.events.CaseScheduled"; KeyError if unknown."""
@@ -116,11 +121,9 @@ class Catalog:
             self._parsed[full] = fastavro.parse_schema(json.loads(self.resolved_json(full)))
         return self._parsed[full]
 
-    def namespace_dir(self, name: str) -> str:
-        return self.files[self.short(name)].parts[0]
-
     def compatibility(self, name: str) -> str:
-        return COMPATIBILITY.get(self.namespace_dir(name), "BACKWARD_TRANSITIVE")
+        """The subject's compatibility level (its folder's policy), as set in the registry."""
+        return COMPATIBILITY.get(self.files[self.short(name)].parts[0], "BACKWARD_TRANSITIVE")
 
     def history(self, name: str) -> list[str]:
         """Recorded versions of a subject, oldest first (v1, v2, ...), as schema JSON text."""
@@ -166,7 +169,7 @@ def _expand(node: Any, namespace: str, raw: dict[str, Any], done: set[str]) -> A
         if full in done:
             return full
         if full not in raw:
-            raise _UnresolvedType(f"unknown type {node!r} (referenced in namespace {namespace or '-'}; "
+            raise _UnresolvedType(f"unknown type {node!r} (used in namespace {namespace or '-'}; "
                            f"named types must be in their own file and referenced by full name)")
         return _expand(raw[full], namespace, raw, done)
     if isinstance(node, list):

@@ -1,4 +1,4 @@
-"""`s2c schemas`: check the Avro catalogue (parse, compatibility with history, lint) and record versions.
+"""`s2c schemas`: check the Avro catalogue (parse, compatibility, lint) and record its versions.
 
 `check` is what CI runs: every schema parses with named types resolved across files, every subject
 is compatible under its policy with every recorded version in `schemas/history/<full.name>/`, the
@@ -61,7 +61,7 @@ def check(root: Path) -> list[str]:
     history = root / HISTORY_DIR
     for folder in sorted(history.iterdir()) if history.is_dir() else []:
         if folder.name not in catalog.raw:
-            problems.append(f"{HISTORY_DIR}/{folder.name}: recorded versions but no current schema; "
+            problems.append(f"{HISTORY_DIR}/{folder.name}: recorded versions, no current schema; "
                             f"records are retired (no longer produced), never deleted")
     return problems
 

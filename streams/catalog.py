@@ -19,9 +19,8 @@ from typing import Any
 import fastavro
 
 from s2c.streams.compat import SchemaParseError, parse
+from s2c.streams.schema_resolve import NAMED, UnresolvedType, expand, full_name, walk
 
-PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-NAMED = frozenset({"record", "error", "enum", "fixed"})
 SUBJECT_DIRS = ("events", "master", "commands", "ops")
 COMMON_DIR = "common"
 HISTORY_DIR = "history"
@@ -37,10 +36,6 @@ class CatalogError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-class _UnresolvedType(KeyError):
-    """A type reference that names no file of the catalogue."""
 
 
 class Catalog:
@@ -71,10 +66,12 @@ class Catalog:
             if not isinstance(schema, dict) or str(schema.get("type")) not in NAMED:
                 problems.append(f"{where}: must define one named type (record, enum or fixed)")
                 continue
-            name = _full_name(schema, "")
+            name = full_name(schema, "")
             if name in raw:
                 problems.append(f"{where}: {name} is already defined in {files[name]}")
             raw[name], files[name] = schema, where
+        if not raw and not problems:
+            problems.append(f"{root}: no schemas found (expected <folder>/<Name>.avsc files)")
         shorts: dict[str, str] = {}
         for name in raw:  # short names are the lookup key of `short()`, so they must be unique
             other = shorts.setdefault(name.rsplit(".", 1)[-1], name)
@@ -87,7 +84,7 @@ class Catalog:
             try:
                 parse(catalog.resolved_json(name))
                 catalog.parsed(name)
-            except _UnresolvedType as exc:
+            except UnresolvedType as exc:
                 problems.append(f"{files[name]}: {name}: {exc.args[0]}")
             except (SchemaParseError, fastavro.schema.SchemaParseException, ValueError) as exc:
                 problems.append(f"{files[name]}: {name} does not parse: {exc}")
@@ -111,7 +108,7 @@ class Catalog:
         """Self-contained schema JSON, named types inlined once, keys sorted: the registry text."""
         full = self.short(name)
         if full not in self._resolved:
-            self._resolved[full] = _dumps(_expand(full, "", self.raw, set()))
+            self._resolved[full] = _dumps(expand(full, "", self.raw, set()))
         return self._resolved[full]
 
     def parsed(self, name: str) -> Any:
@@ -143,83 +140,7 @@ class Catalog:
     def fields(self, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """(dotted path, field JSON) for every field reachable from `name`, named types expanded."""
         full = self.short(name)
-        yield from _walk(self.raw[full], full.rsplit(".", 1)[0], self.raw, "", (full,))
-
-
-def _full_name(schema: dict[str, Any], enclosing: str) -> str:
-    name = str(schema.get("name", ""))
-    if "." in name:
-        return name
-    namespace = schema.get("namespace", enclosing)
-    return f"{namespace}.{name}" if namespace else name
-
-
-def _reference(ref: str, namespace: str, raw: dict[str, Any]) -> str:
-    if ref in raw or "." in ref:
-        return ref
-    return f"{namespace}.{ref}" if namespace else ref
-
-
-def _expand(node: Any, namespace: str, raw: dict[str, Any], done: set[str]) -> Any:
-    """Inline named references: first use gets the definition, later uses the full name."""
-    if isinstance(node, str):
-        if node in PRIMITIVES:
-            return node
-        full = _reference(node, namespace, raw)
-        if full in done:
-            return full
-        if full not in raw:
-            raise _UnresolvedType(f"unknown type {node!r} (used in namespace {namespace or '-'}; "
-                           f"named types must be in their own file and referenced by full name)")
-        return _expand(raw[full], namespace, raw, done)
-    if isinstance(node, list):
-        return [_expand(branch, namespace, raw, done) for branch in node]
-    if not isinstance(node, dict):
-        return node
-    kind = node.get("type")
-    if not isinstance(kind, str):  # a union or a nested definition under "type"
-        return _expand(kind, namespace, raw, done)
-    if kind in NAMED:
-        full = _full_name(node, namespace)
-        done.add(full)
-        ns, short = full.rsplit(".", 1) if "." in full else ("", full)
-        out = {**node, "name": short, "namespace": ns}
-        if kind in ("record", "error"):
-            out["fields"] = [{**f, "type": _expand(f.get("type"), ns, raw, done)}
-                             for f in node.get("fields", [])]
-        return out
-    if kind == "array":
-        return {**node, "items": _expand(node.get("items"), namespace, raw, done)}
-    if kind == "map":
-        return {**node, "values": _expand(node.get("values"), namespace, raw, done)}
-    return node if kind in PRIMITIVES else _expand(kind, namespace, raw, done)
-
-
-def _walk(node: Any, namespace: str, raw: dict[str, Any], prefix: str,
-          stack: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
-    if isinstance(node, str):
-        full = _reference(node, namespace, raw)
-        if node not in PRIMITIVES and full in raw and full not in stack:
-            yield from _walk(raw[full], full.rsplit(".", 1)[0], raw, prefix, (*stack, full))
-    elif isinstance(node, list):
-        for branch in node:
-            yield from _walk(branch, namespace, raw, prefix, stack)
-    elif isinstance(node, dict):
-        kind = node.get("type")
-        if not isinstance(kind, str):
-            yield from _walk(kind, namespace, raw, prefix, stack)
-        elif kind in ("record", "error"):
-            ns = _full_name(node, namespace).rsplit(".", 1)[0]
-            for field in node.get("fields", []):
-                path = f"{prefix}{field.get('name')}"
-                yield path, field
-                yield from _walk(field.get("type"), ns, raw, f"{path}.", stack)
-        elif kind == "array":
-            yield from _walk(node.get("items"), namespace, raw, prefix.rstrip(".") + "[].", stack)
-        elif kind == "map":
-            yield from _walk(node.get("values"), namespace, raw, prefix.rstrip(".") + "{}.", stack)
-        elif kind not in PRIMITIVES:
-            yield from _walk(kind, namespace, raw, prefix, stack)
+        yield from walk(self.raw[full], full.rsplit(".", 1)[0], self.raw, "", (full,))
 
 
 def _dumps(schema: Any) -> str:

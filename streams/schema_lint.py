@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from s2c.streams.catalog import COMMON_DIR, NAMED, SENSITIVE, SUBJECT_DIRS, Catalog
+from s2c.streams.catalog import COMMON_DIR, SENSITIVE, SUBJECT_DIRS, Catalog
+from s2c.streams.schema_resolve import NAMED
 
 TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

@@ -179,3 +179,7 @@ def test_two_records_with_one_short_name_are_refused(tree: Path) -> None:
     payer["namespace"] = "s2c.common"
     (tree / "common/Payer.avsc").write_text(json.dumps(payer))
     only(check(tree), "s2c.master.Payer has the same short name as s2c.common.Payer")
+
+
+def test_an_empty_tree_is_not_a_passing_catalogue(tmp_path: Path) -> None:
+    only(check(tmp_path), "no schemas found")

@@ -1,0 +1,159 @@
+"""The PROCESS stage (keyed by process id): apply an event to its instance, or park it.
+
+`transition(state, event, master, now)` applies one event and returns the state and the outputs
+(commands, work items, SLA breaches, metric observations, `AwaitMasterData`). An event id already
+applied or already parked changes nothing. An event that cannot be placed yet (reschedule before
+the booking, charge before the encounter, payment before the claim, reversal before what it
+reverses) is parked with a deadline of its business time + `PROCESS_PARK_TTL`; one whose master
+data is missing is parked too, and the adapter is told which `(record, key)` to wait for. Parked
+events are retried, oldest business time first, whenever something else is applied
+(`retry_parked` does the same after master data arrives); at the deadline (`on_deadline`) they
+become `UNLINKED_EVENT` / `UNKNOWN_MASTER_DATA` work items.
+
+`now` is stream time (the largest business time seen), never the wall clock. These functions may
+mutate and return the state they are given: the adapter loads a fresh state per key, and skipping a
+copy per event is what keeps the hot path fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from s2c.tables import revenue, scheduling
+from s2c.tables.codec import iso
+from s2c.tables.events import Event, money_of
+from s2c.tables.handling import Handler, Output, WaitsFor, work_item
+from s2c.tables.master import MasterData
+from s2c.tables.outputs import AwaitMasterData
+from s2c.tables.posting import MissingMasterData
+from s2c.tables.process import Parked, ProcessState
+from s2c.tables.routing import process_id_of
+from s2c.tables.sla import check_slas, derive_stage, next_sla_deadline, stage_durations
+from s2c.tables.vocabulary import ExceptionKind
+
+PROCESS_PARK_TTL = timedelta(days=7)
+MAX_PARKED_PER_PROCESS = 500
+
+HANDLERS: dict[str, Handler] = {**scheduling.HANDLERS, **revenue.HANDLERS}
+WAITS: dict[str, WaitsFor] = {**scheduling.WAITS, **revenue.WAITS}
+
+
+def transition(state: ProcessState | None, event: Event, master: MasterData, now: datetime,
+               process_id: str | None = None) -> tuple[ProcessState, list[Output]]:
+    """Apply `event`; `process_id` names a new instance for events routed through the link."""
+    if state is None:
+        pid = process_id or process_id_of(event)
+        if pid is None:
+            raise ValueError(f"{event.schema} {event.event_id}: no process id to start from")
+        state = ProcessState(pid)
+    if event.event_id in state.applied or event.event_id in state.parked:
+        return state, []  # a redelivery: already applied, or already waiting
+    out: list[Output] = []
+    if _place(state, event, master, now, out):
+        _drain(state, master, now, out)
+    _settle(state, now, out, late_only=True)
+    return state, out
+
+
+def retry_parked(state: ProcessState, master: MasterData,
+                 now: datetime) -> tuple[ProcessState, list[Output]]:
+    """Try the parked events again, e.g. after master data they waited for arrived."""
+    out: list[Output] = []
+    _drain(state, master, now, out)
+    _settle(state, now, out, late_only=True)
+    return state, out
+
+
+def on_deadline(state: ProcessState, master: MasterData,
+                now: datetime) -> tuple[ProcessState, list[Output]]:
+    """Expire parked events and report SLA breaches due at event time `now`."""
+    out: list[Output] = []
+    _drain(state, master, now, out)
+    for parked in sorted(state.parked.values(), key=_age):
+        if parked.deadline > now:
+            continue
+        event = parked.event
+        del state.parked[event.event_id]
+        state.remember(event.event_id)
+        kind = (ExceptionKind.UNKNOWN_MASTER_DATA if parked.waits_for.startswith("master:")
+                else ExceptionKind.UNLINKED_EVENT)
+        what = parked.waits_for.split(":", 1)[1].replace(":", " ")
+        out.append(work_item(state, event, now, kind, f"{event.schema} waited for {what} until "
+                             f"{iso(parked.deadline)}", money_of(event)))
+    _settle(state, now, out, late_only=False)
+    return state, out
+
+
+def next_deadline(state: ProcessState) -> datetime | None:
+    """When the adapter should next call `on_deadline` (event time), if ever."""
+    parked = min((p.deadline for p in state.parked.values()), default=None)
+    sla = next_sla_deadline(state)
+    return min((d for d in (parked, sla) if d is not None), default=None)
+
+
+def waiting_for_master(state: ProcessState) -> set[tuple[str, str]]:
+    """The `(record, key)` pairs parked events wait for, for the adapter's retry index."""
+    found = set()
+    for parked in state.parked.values():
+        if parked.waits_for.startswith("master:"):
+            _, record, key = parked.waits_for.split(":", 2)
+            found.add((record, key))
+    return found
+
+
+def _age(parked: Parked) -> tuple[datetime, str]:
+    return parked.event.occurred_at, parked.event.event_id
+
+
+def _place(state: ProcessState, event: Event, master: MasterData, now: datetime,
+           out: list[Output]) -> bool:
+    """Apply the event, or park it; True when it was applied."""
+    waits = WAITS.get(event.schema)
+    anchor = waits(state, event) if waits is not None else None
+    if anchor is not None:
+        _park(state, event, f"anchor:{anchor}", now, out)
+        return False
+    produced: list[Output] = []
+    try:
+        HANDLERS[event.schema](state, event, master, now, produced)
+    except MissingMasterData as missing:
+        before = state.parked.get(event.event_id)
+        waits_for = f"master:{missing.record}:{missing.key}"
+        _park(state, event, waits_for, now, out)
+        if event.event_id in state.parked and (before is None or before.waits_for != waits_for):
+            out.append(AwaitMasterData(state.process_id, missing.record, missing.key,
+                                       event.event_id))
+        return False
+    state.parked.pop(event.event_id, None)
+    state.remember(event.event_id)
+    out.extend(produced)
+    return True
+
+
+def _park(state: ProcessState, event: Event, waits_for: str, now: datetime,
+          out: list[Output]) -> None:
+    current = state.parked.get(event.event_id)
+    if current is not None:
+        state.parked[event.event_id] = current._replace(waits_for=waits_for)
+    elif len(state.parked) >= MAX_PARKED_PER_PROCESS:
+        state.remember(event.event_id)
+        out.append(work_item(state, event, now, ExceptionKind.UNLINKED_EVENT,
+                             "too many events waiting on this instance", money_of(event)))
+    else:
+        state.parked[event.event_id] = Parked(event.occurred_at + PROCESS_PARK_TTL, waits_for,
+                                              event)
+
+
+def _drain(state: ProcessState, master: MasterData, now: datetime, out: list[Output]) -> None:
+    progress = True
+    while progress and state.parked:
+        progress = False
+        for parked in sorted(state.parked.values(), key=_age):
+            if parked.event.event_id in state.parked:
+                progress |= _place(state, parked.event, master, now, out)
+
+
+def _settle(state: ProcessState, now: datetime, out: list[Output], late_only: bool) -> None:
+    out.extend(check_slas(state, now, late_only))
+    out.extend(stage_durations(state))
+    state.stage = derive_stage(state)

@@ -1,0 +1,208 @@
+"""Master data (`s2c.master`): the records, the read interface the core uses, a dict-backed store.
+
+The core never hard-codes an account, cost center, rate or supply kit: it asks a `MasterData`.
+`DictMasterData` serves tests and `s2c replay`; the Faust worker implements the same Protocol over
+its global tables. Lookups return None when a record is missing; the core then parks the event and
+names the `(record, key)` it waits for. `lookup_keys` maps an arriving master record to the keys it
+satisfies, so an adapter retries exactly the processes waiting for it.
+
+Master data directory (replay): one `<RecordName>.jsonl` per record type (`Payer.jsonl`,
+`ContractRate.jsonl`, ...), one JSON record per line, field names as in the catalogue.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+from s2c.tables.codec import decode
+from s2c.tables.outputs import LaborLine, SupplyLine
+from s2c.tables.vocabulary import CasGroup, FinancialClass, GlPurpose, LocationKind
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    provider_id: str
+    npi: str
+    display_name: str
+    specialty: str
+    site_id: str
+    cost_center_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    location_id: str
+    kind: LocationKind
+    site_id: str
+    parent_id: str | None
+    display_name: str
+    cost_center_id: str
+    inventory_location_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CostCenter:
+    cost_center_id: str
+    display_name: str
+    site_id: str
+    service_line_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Payer:
+    payer_id: str
+    display_name: str
+    financial_class: FinancialClass
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    service_line_id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContractRate:
+    rate_id: str
+    payer_id: str
+    procedure_code: str
+    expected_amount: Decimal
+    effective_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceCard:
+    preference_card_id: str
+    procedure_code: str
+    surgeon_id: str | None
+    items: tuple[SupplyLine, ...]
+    labor: tuple[LaborLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GlAccountMap:
+    map_id: str
+    purpose: GlPurpose
+    site_id: str | None
+    carc_group: CasGroup | None
+    gl_account: str
+
+
+MASTER_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
+    Provider, Location, CostCenter, Payer, ServiceLine, ContractRate, PreferenceCard, GlAccountMap)}
+
+
+class MasterData(Protocol):
+    """Read-only master data as the core sees it. Every lookup returns None when unknown."""
+
+    def payer(self, payer_id: str) -> Payer | None: ...
+    def contract_rate(self, payer_id: str, procedure_code: str, on: date) -> ContractRate | None: ...
+    def preference_card(self, preference_card_id: str) -> PreferenceCard | None: ...
+    def location(self, location_id: str) -> Location | None: ...
+    def provider(self, provider_id: str) -> Provider | None: ...
+    def cost_center(self, cost_center_id: str) -> CostCenter | None: ...
+    def service_line(self, service_line_id: str) -> ServiceLine | None: ...
+    def gl_account(self, purpose: GlPurpose, site_id: str | None,
+                   carc_group: CasGroup | None = None) -> str | None: ...
+
+
+def pick_contract_rate(rates: Iterable[ContractRate], on: date) -> ContractRate | None:
+    """The rate in force on `on`: the latest `effective_from` not after it."""
+    live = [r for r in rates if r.effective_from <= on]
+    return max(live, key=lambda r: (r.effective_from, r.rate_id)) if live else None
+
+
+def resolve_gl_account(rows: Iterable[GlAccountMap], site_id: str | None,
+                       carc_group: CasGroup | None) -> str | None:
+    """Catalogue order: exact site + CARC group, then site, then the system-wide row."""
+    best: tuple[int, str] | None = None
+    account: str | None = None
+    for row in rows:
+        if row.site_id is not None and row.site_id != site_id:
+            continue
+        if row.carc_group is not None and row.carc_group != carc_group:
+            continue
+        rank = (2 if row.site_id is not None else 0) + (1 if row.carc_group is not None else 0)
+        if best is None or (rank, row.map_id) > best:  # map_id breaks ties deterministically
+            best, account = (rank, row.map_id), row.gl_account
+    return account
+
+
+def lookup_keys(record_name: str, record: Any) -> list[str]:
+    """The wait keys (see `AwaitMasterData.key`) that an arriving master record satisfies."""
+    if record_name == "ContractRate":
+        return [f"{record.payer_id}|{record.procedure_code}"]
+    if record_name == "GlAccountMap":
+        return [record.purpose.value]
+    first = next(iter(type(record).__dataclass_fields__))
+    return [getattr(record, first)]
+
+
+class DictMasterData:
+    """`MasterData` over in-memory dicts, indexed on load."""
+
+    def __init__(self, records: Iterable[Any] = ()) -> None:
+        self._by_id: dict[tuple[str, str], Any] = {}
+        self._rates: dict[tuple[str, str], list[ContractRate]] = {}
+        self._gl: dict[GlPurpose, list[GlAccountMap]] = {}
+        for record in records:
+            self.put(record)
+
+    def put(self, record: Any) -> None:
+        name = type(record).__name__
+        if isinstance(record, ContractRate):
+            rates = self._rates.setdefault((record.payer_id, record.procedure_code), [])
+            rates[:] = [r for r in rates if r.rate_id != record.rate_id] + [record]
+        elif isinstance(record, GlAccountMap):
+            rows = self._gl.setdefault(record.purpose, [])
+            rows[:] = [r for r in rows if r.map_id != record.map_id] + [record]
+        else:
+            self._by_id[(name, lookup_keys(name, record)[0])] = record
+
+    def payer(self, payer_id: str) -> Payer | None:
+        return self._by_id.get(("Payer", payer_id))
+
+    def contract_rate(self, payer_id: str, procedure_code: str, on: date) -> ContractRate | None:
+        return pick_contract_rate(self._rates.get((payer_id, procedure_code), ()), on)
+
+    def preference_card(self, preference_card_id: str) -> PreferenceCard | None:
+        return self._by_id.get(("PreferenceCard", preference_card_id))
+
+    def location(self, location_id: str) -> Location | None:
+        return self._by_id.get(("Location", location_id))
+
+    def provider(self, provider_id: str) -> Provider | None:
+        return self._by_id.get(("Provider", provider_id))
+
+    def cost_center(self, cost_center_id: str) -> CostCenter | None:
+        return self._by_id.get(("CostCenter", cost_center_id))
+
+    def service_line(self, service_line_id: str) -> ServiceLine | None:
+        return self._by_id.get(("ServiceLine", service_line_id))
+
+    def gl_account(self, purpose: GlPurpose, site_id: str | None,
+                   carc_group: CasGroup | None = None) -> str | None:
+        return resolve_gl_account(self._gl.get(purpose, ()), site_id, carc_group)
+
+
+def master_record(record_name: str, record: dict[str, Any]) -> Any:
+    return decode(MASTER_TYPES[record_name], record)
+
+
+def load_master_dir(directory: Path) -> DictMasterData:
+    """Read every `<RecordName>.jsonl` in `directory` (unknown file names are an error)."""
+    store = DictMasterData()
+    for path in sorted(directory.glob("*.jsonl")):
+        if path.stem not in MASTER_TYPES:
+            raise ValueError(f"{path.name}: not a master record name ({', '.join(MASTER_TYPES)})")
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.strip():
+                    store.put(master_record(path.stem, json.loads(line)))
+    return store

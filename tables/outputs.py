@@ -1,0 +1,225 @@
+"""What the core returns: ERP commands (`s2c.commands`), SLA breaches and work-queue exceptions
+(`s2c.ops`), plus three adapter instructions that never leave the process (`Forward`,
+`AwaitMasterData`, `MetricObservation`).
+
+Avro-bound outputs have `to_record()` giving the catalogue's record (nested `header`, Decimal money,
+datetime/date). Ids are deterministic (`stable_id`): a hash of what caused the output, never a clock
+or a counter, so a redelivered or replayed history yields the same ids and the ERP can drop repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from s2c.tables.codec import to_native
+from s2c.tables.vocabulary import ExceptionKind, FinancialClass, JournalKind, SlaKind
+
+
+def stable_id(*parts: object) -> str:
+    """A UUID-shaped id derived only from `parts`."""
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+    return str(uuid.UUID(bytes=digest))
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyLine:
+    item_id: str
+    quantity: int
+    unit_cost: Decimal
+    extended_cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LaborLine:
+    role: str
+    hours: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class JournalLine:
+    gl_account: str
+    debit: Decimal
+    credit: Decimal
+    memo: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHeader:
+    command_id: str
+    command_type: str
+    process_id: str
+    caused_by_event_id: str
+    effective_date: date
+    cost_center_id: str
+    issued_at: datetime
+    correlation_id: str
+    reverses_command_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    header: CommandHeader
+
+    @property
+    def command_id(self) -> str:
+        return self.header.command_id
+
+    @property
+    def schema(self) -> str:
+        return type(self).__name__
+
+    def to_record(self) -> dict[str, Any]:
+        return to_native(self)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveSupplies(Command):
+    case_id: str
+    inventory_location_id: str
+    needed_on: date
+    items: tuple[SupplyLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseSupplies(Command):
+    case_id: str
+    inventory_location_id: str
+    items: tuple[SupplyLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanLabor(Command):
+    case_id: str
+    planned_on: date
+    lines: tuple[LaborLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelLaborPlan(Command):
+    case_id: str
+    lines: tuple[LaborLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveRoom(Command):
+    room_id: str
+    reference_id: str
+    start: datetime
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRoom(Command):
+    room_id: str
+    reference_id: str
+    start: datetime
+    minutes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccrueExpectedRevenue(Command):
+    payer_id: str
+    procedure_codes: tuple[str, ...]
+    amount: Decimal
+    lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseRevenueAccrual(Command):
+    payer_id: str
+    amount: Decimal
+    lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSupplies(Command):
+    case_id: str
+    inventory_location_id: str
+    items: tuple[SupplyLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizeCost(Command):
+    case_id: str
+    amount: Decimal
+    lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PostJournal(Command):
+    journal_kind: JournalKind
+    lines: tuple[JournalLine, ...]
+    amount: Decimal
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {cls.__name__: cls for cls in (
+    ReserveSupplies, ReleaseSupplies, PlanLabor, CancelLaborPlan, ReserveRoom, ReleaseRoom,
+    AccrueExpectedRevenue, ReverseRevenueAccrual, IssueSupplies, RecognizeCost, PostJournal)}
+
+
+@dataclass(frozen=True, slots=True)
+class SlaBreached:
+    breach_id: str
+    process_id: str
+    sla: SlaKind
+    deadline: datetime
+    detected_at: datetime
+    site_id: str
+    service_line_id: str
+    payer_class: FinancialClass | None
+
+    schema = "SlaBreached"
+
+    def to_record(self) -> dict[str, Any]:
+        return to_native(self)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkQueueException:
+    exception_id: str
+    process_id: str | None
+    kind: ExceptionKind
+    reason: str
+    event_id: str | None
+    event_type: str | None
+    raised_at: datetime
+    site_id: str | None = None
+    amount: Decimal | None = None
+
+    schema = "WorkQueueException"
+
+    def to_record(self) -> dict[str, Any]:
+        return to_native(self)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """Link stage -> process stage: send `event` to the process topic keyed by `process_id`."""
+
+    process_id: str
+    event: Any
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitMasterData:
+    """An event is parked on `process_id` until master record `record` with wait key `key` arrives."""
+
+    process_id: str
+    record: str
+    key: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MetricObservation:
+    """A business measurement for the metrics module: seconds for durations, USD for variance."""
+
+    metric: str
+    process_id: str
+    value: float
+    labels: tuple[tuple[str, str], ...]

@@ -1,0 +1,168 @@
+"""The schedule-to-cash process instance: one per scheduled episode or unscheduled encounter.
+
+The instance holds the appointment or surgical-case sub-state (`reference_id`, schedule, room), the
+authorization and encounter milestones, the claim sub-state (`claims`: claim id -> status) and the
+ledger: `open_items` (reservations, plans and accruals not yet released, by command id) and
+`journals` (charge and payment journals a later reversal must mirror). Milestones are kept as the
+earliest business time they happened, so the stage and the SLAs are functions of facts, not of the
+order the facts arrived in.
+
+Machinery beside the business state: `applied` (event ids already applied, a bounded FIFO: an
+instance's history is small), `parked` (events waiting for an anchor or master data, each with a
+deadline) and `breached` / `observed` (each SLA breach and each stage duration reported once).
+
+Serialization is `to_dict` / `from_dict` over native values (datetime, Decimal); `codec.dumps`
+turns that into compact JSON. Keyed collections are written sorted so equal states give equal bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from s2c.tables.codec import decode, to_datetime, to_decimal, to_native
+from s2c.tables.events import Event, event_from_record
+from s2c.tables.outputs import COMMAND_TYPES, Command, PostJournal
+from s2c.tables.vocabulary import FinancialClass, ProcessStage
+
+MAX_APPLIED_IDS = 4096
+
+
+class Parked(NamedTuple):
+    deadline: datetime
+    waits_for: str  # "anchor:<what>" or "master:<Record>:<key>"
+    event: Event
+
+
+@dataclass(slots=True)
+class ProcessState:
+    process_id: str
+    stage: ProcessStage = ProcessStage.SCHEDULED
+    # appointment / surgical case
+    reference_id: str | None = None
+    scheduled_at: datetime | None = None
+    account_number: str | None = None
+    site_id: str | None = None
+    department_id: str | None = None
+    room_id: str | None = None
+    provider_id: str | None = None
+    service_line_id: str | None = None
+    payer_id: str | None = None
+    payer_class: FinancialClass | None = None
+    procedure_codes: tuple[str, ...] = ()
+    preference_card_id: str | None = None
+    scheduled_start: datetime | None = None
+    minutes: int | None = None
+    cost_center_id: str | None = None
+    inventory_location_id: str | None = None
+    expected_amount: Decimal | None = None
+    cancelled_at: datetime | None = None
+    completed_at: datetime | None = None
+    # authorization and encounter
+    authorized_at: datetime | None = None
+    auth_denied_at: datetime | None = None
+    encounter_id: str | None = None
+    encounter_cost_center_id: str | None = None
+    arrived_at: datetime | None = None
+    discharged_at: datetime | None = None
+    # revenue cycle
+    first_charge_at: datetime | None = None
+    first_claim_at: datetime | None = None
+    first_payment_at: datetime | None = None
+    first_denial_at: datetime | None = None
+    first_remit_at: datetime | None = None
+    claims: dict[str, str] = field(default_factory=dict)
+    charged: Decimal = Decimal("0.00")
+    paid: Decimal = Decimal("0.00")
+    adjusted: Decimal = Decimal("0.00")
+    denied: Decimal = Decimal("0.00")
+    ar_balance: Decimal = Decimal("0.00")
+    # ledger
+    open_items: dict[str, Command] = field(default_factory=dict)
+    journals: dict[str, PostJournal] = field(default_factory=dict)
+    reversed_amounts: dict[str, Decimal] = field(default_factory=dict)
+    # machinery
+    applied: dict[str, None] = field(default_factory=dict)
+    parked: dict[str, Parked] = field(default_factory=dict)
+    breached: set[str] = field(default_factory=set)
+    observed: set[str] = field(default_factory=set)
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.scheduled_at is not None
+
+    @property
+    def is_placed(self) -> bool:
+        """Anchored on a scheduling or encounter event, so money can be booked against it."""
+        return self.scheduled_at is not None or self.arrived_at is not None
+
+    @property
+    def revenue_cost_center(self) -> str | None:
+        return self.cost_center_id or self.encounter_cost_center_id
+
+    def remember(self, event_id: str) -> None:
+        self.applied[event_id] = None
+        if len(self.applied) > MAX_APPLIED_IDS:
+            del self.applied[next(iter(self.applied))]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("open_items", "journals"):
+                value = [[k, c.schema, to_native(c)] for k, c in sorted(value.items())]
+            elif f.name == "parked":
+                value = [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event)]
+                         for k, p in sorted(value.items())]
+            elif f.name == "applied":
+                value = list(value)
+            elif isinstance(value, dict):
+                value = dict(sorted(value.items()))
+            elif isinstance(value, set):
+                value = sorted(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, ProcessStage | FinancialClass):
+                value = value.value
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessState:
+        state = cls(data["process_id"])
+        for f in fields(cls):
+            if f.name not in data or f.name == "process_id":
+                continue
+            setattr(state, f.name, _LOADERS.get(f.name, _plain)(data[f.name]))
+        return state
+
+
+def _plain(value: Any) -> Any:
+    return value
+
+
+def _opt(convert: Any) -> Any:
+    return lambda v: None if v is None else convert(v)
+
+
+def _commands(rows: list[Any]) -> dict[str, Any]:
+    return {k: decode(COMMAND_TYPES[schema], rec) for k, schema, rec in rows}
+
+
+def _parked(rows: list[Any]) -> dict[str, Parked]:
+    return {k: Parked(to_datetime(d), w, event_from_record(s, r)) for k, d, w, s, r in rows}
+
+
+_LOADERS: dict[str, Any] = {
+    "stage": ProcessStage, "payer_class": _opt(FinancialClass), "procedure_codes": tuple,
+    "expected_amount": _opt(to_decimal), "open_items": _commands, "journals": _commands,
+    "reversed_amounts": lambda d: {k: to_decimal(v) for k, v in d.items()},
+    "applied": dict.fromkeys, "parked": _parked, "breached": set, "observed": set,
+    **{name: to_decimal for name in ("charged", "paid", "adjusted", "denied", "ar_balance")},
+    **{name: _opt(to_datetime) for name in (
+        "scheduled_at", "scheduled_start", "cancelled_at", "completed_at", "authorized_at",
+        "auth_denied_at", "arrived_at", "discharged_at", "first_charge_at", "first_claim_at",
+        "first_payment_at", "first_denial_at", "first_remit_at")},
+}

@@ -1,0 +1,127 @@
+"""A small health system for the core's tests: two sites, two payers, a knee arthroscopy card.
+
+Riverside Medical Center (RIVERSIDE) runs an orthopaedic clinic and a surgery department with
+OR 3 and OR 5; Lakeside Surgery Center (LAKESIDE) has OR 1 and its own stock room. Aetna
+Commercial and Medicare pay for CPT 29881 (knee arthroscopy, meniscectomy) and 99213 (office
+visit). `Feed` builds canonical events with envelopes the way producers send them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from s2c.tables.codec import dumps, to_native
+from s2c.tables.events import Event, event_from_record
+from s2c.tables.master import DictMasterData, master_record
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
+
+MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "Payer": [
+        {"payer_id": "AETNA-COMM", "display_name": "Aetna Commercial", "financial_class": "COMMERCIAL"},
+        {"payer_id": "MEDICARE-A", "display_name": "Medicare Part A", "financial_class": "MEDICARE"},
+    ],
+    "Location": [
+        {"location_id": "RIVERSIDE", "kind": "SITE", "site_id": "RIVERSIDE", "parent_id": None,
+         "display_name": "Riverside Medical Center", "cost_center_id": "CC-RIV-ADMIN",
+         "inventory_location_id": "INV-RIV-CENTRAL"},
+        {"location_id": "RIV-ORTHO-CLINIC", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
+         "parent_id": "RIVERSIDE", "display_name": "Orthopaedic Clinic",
+         "cost_center_id": "CC-RIV-ORTHO", "inventory_location_id": None},
+        {"location_id": "RIV-SURGERY", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
+         "parent_id": "RIVERSIDE", "display_name": "Surgical Services", "cost_center_id": "CC-RIV-OR",
+         "inventory_location_id": "INV-RIV-OR"},
+        {"location_id": "RIV-OR-3", "kind": "ROOM", "site_id": "RIVERSIDE", "parent_id": "RIV-SURGERY",
+         "display_name": "OR 3", "cost_center_id": "CC-RIV-OR", "inventory_location_id": None},
+        {"location_id": "RIV-OR-5", "kind": "ROOM", "site_id": "RIVERSIDE", "parent_id": "RIV-SURGERY",
+         "display_name": "OR 5", "cost_center_id": "CC-RIV-OR", "inventory_location_id": None},
+        {"location_id": "RIV-ED", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
+         "parent_id": "RIVERSIDE", "display_name": "Emergency", "cost_center_id": "CC-RIV-ED",
+         "inventory_location_id": None},
+        {"location_id": "LAKESIDE", "kind": "SITE", "site_id": "LAKESIDE", "parent_id": None,
+         "display_name": "Lakeside Surgery Center", "cost_center_id": "CC-LAK-ADMIN",
+         "inventory_location_id": None},
+        {"location_id": "LAK-OR-1", "kind": "ROOM", "site_id": "LAKESIDE", "parent_id": "LAKESIDE",
+         "display_name": "OR 1", "cost_center_id": "CC-LAK-OR",
+         "inventory_location_id": "INV-LAK-OR"},
+    ],
+    "ContractRate": [
+        {"rate_id": "R-AET-29881-2025", "payer_id": "AETNA-COMM", "procedure_code": "29881",
+         "expected_amount": "3900.00", "effective_from": "2025-01-01"},
+        {"rate_id": "R-AET-29881-2026", "payer_id": "AETNA-COMM", "procedure_code": "29881",
+         "expected_amount": "4200.00", "effective_from": "2026-01-01"},
+        {"rate_id": "R-MCR-29881", "payer_id": "MEDICARE-A", "procedure_code": "29881",
+         "expected_amount": "2850.00", "effective_from": "2025-01-01"},
+        {"rate_id": "R-AET-99213", "payer_id": "AETNA-COMM", "procedure_code": "99213",
+         "expected_amount": "145.00", "effective_from": "2025-01-01"},
+    ],
+    "PreferenceCard": [
+        {"preference_card_id": "PC-29881-OKAFOR", "procedure_code": "29881", "surgeon_id": "DR-OKAFOR",
+         "items": [
+             {"item_id": "SHAVER-BLADE-4.5", "quantity": 1, "unit_cost": "185.00",
+              "extended_cost": "185.00"},
+             {"item_id": "SALINE-3L", "quantity": 4, "unit_cost": "12.50", "extended_cost": "50.00"},
+             {"item_id": "DRAPE-KNEE", "quantity": 1, "unit_cost": "28.00", "extended_cost": "28.00"}],
+         "labor": [{"role": "SURGEON", "hours": "1.50"}, {"role": "ANESTHESIA", "hours": "1.75"},
+                   {"role": "CIRCULATOR", "hours": "2.00"}, {"role": "SCRUB", "hours": "2.00"}]},
+    ],
+    "GlAccountMap": [
+        *({"map_id": f"SYS-{p}", "purpose": p, "site_id": None, "carc_group": None,
+           "gl_account": f"{n}"} for p, n in (
+            ("PATIENT_AR", "1200"), ("GROSS_PATIENT_REVENUE", "4000"), ("CASH_CLEARING", "1010"),
+            ("CONTRACTUAL_ALLOWANCE", "4800"), ("DENIAL_RESERVE", "4850"),
+            ("PATIENT_RESPONSIBILITY", "1210"), ("BAD_DEBT_WRITE_OFF", "6900"),
+            ("SUPPLY_INVENTORY", "1400"), ("SUPPLY_EXPENSE", "6100"), ("LABOR_EXPENSE", "6000"),
+            ("EXPECTED_REVENUE", "1290"), ("EXPECTED_REVENUE_OFFSET", "4990"))),
+        {"map_id": "RIV-AR", "purpose": "PATIENT_AR", "site_id": "RIVERSIDE", "carc_group": None,
+         "gl_account": "1200-RIV"},
+        {"map_id": "RIV-DENIAL-CO", "purpose": "DENIAL_RESERVE", "site_id": "RIVERSIDE",
+         "carc_group": "CO", "gl_account": "4851-RIV-CO"},
+    ],
+}
+
+
+def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
+    """The world's master data; `without` drops records by id (e.g. "R-MCR-29881")."""
+    store = DictMasterData()
+    for name, rows in MASTER_RECORDS.items():
+        for row in rows:
+            if next(iter(row.values())) not in without:
+                store.put(master_record(name, row))
+    return store
+
+
+class Feed:
+    """Builds events with unique ids and business times; `at` is hours after T0 unless given."""
+
+    def __init__(self, prefix: str = "evt") -> None:
+        self.prefix, self.count = prefix, 0
+
+    def __call__(self, schema: str, hours: float, event_id: str | None = None,
+                 **fields: Any) -> Event:
+        self.count += 1
+        at = T0 + timedelta(hours=hours)
+        envelope = {"event_id": event_id or f"{self.prefix}-{self.count:04d}", "event_type": schema,
+                    "occurred_at": at, "source_system": "test-feed",
+                    "correlation_id": f"trace-{self.count}", "produced_at": at}
+        return event_from_record(schema, {"envelope": envelope, **fields})
+
+
+def knee_case_scheduled(feed: Feed, hours: float = 0, case_id: str = "C-1001",
+                        account: str | None = "ACCT-7001", payer: str | None = "AETNA-COMM",
+                        room: str = "RIV-OR-3", start_days: float = 14) -> Event:
+    return feed("CaseScheduled", hours, case_id=case_id, patient_ref="pt-9f3a", account_number=account,
+                site_id="RIVERSIDE", or_room_id=room, surgeon_id="DR-OKAFOR",
+                service_line_id="ORTHO", payer_id=payer, procedure_codes=["29881"],
+                preference_card_id="PC-29881-OKAFOR",
+                scheduled_start=T0 + timedelta(days=start_days), planned_minutes=90)
+
+
+def to_jsonl(events: list[Event]) -> str:
+    return "".join(dumps({"schema": e.schema, "event": to_native(e)}) + "\n" for e in events)
+
+
+def money(text: str) -> Decimal:
+    return Decimal(text)

@@ -17,6 +17,7 @@ from s2c.streams.registry.state import (
     RegistryState,
     Version,
     config_record,
+    max_id_record,
     mode_record,
     schema_record,
 )
@@ -144,7 +145,10 @@ def register(state: RegistryState, subject: str, schema: str) -> Decision:
     if messages:
         raise errors.incompatible(subject, messages)
     new = Version(subject, state.next_version(subject), state.id_for(schema), schema)
-    return [schema_record(new, subject, new.version)], {"id": new.id}
+    records = [schema_record(new, subject, new.version)]
+    if new.id > state.max_id:
+        records.append(max_id_record(new.id))
+    return records, {"id": new.id}
 
 
 def delete_subject(state: RegistryState, subject: str, permanent: bool) -> Decision:

@@ -7,6 +7,8 @@ Records have Confluent's shape so the topic reads like Confluent's `_schemas`:
         value {"subject","version","id","schema","deleted"} (null = permanently deleted)
     key {"keytype":"CONFIG","subject":S|null,"magic":0}  value {"compatibilityLevel": L} | null
     key {"keytype":"MODE","subject":S|null,"magic":0}    value {"mode": M} | null
+    key {"keytype":"S2C_MAX_ID","magic":0} value {"id": N}  (s2c's own: the highest id ever given,
+        so an id freed by a permanent delete is never handed out again after compaction)
     key {"keytype":"DELETE_SUBJECT","subject":S,"magic":0} value {"subject","version"} (Confluent's
         soft delete of every version up to `version`; s2c writes per-version SCHEMA records instead)
 
@@ -55,6 +57,10 @@ def schema_record(v: Version | None, subject: str, version: int) -> Record:
                          "schema": v.schema, "deleted": v.deleted})
 
 
+def max_id_record(schema_id: int) -> Record:
+    return _encode({"keytype": "S2C_MAX_ID", "magic": 0}), _encode({"id": schema_id})
+
+
 def config_record(subject: str | None, level: str | None) -> Record:
     key = _encode({"keytype": "CONFIG", "subject": subject, "magic": 0})
     return key, None if level is None else _encode({"compatibilityLevel": level})
@@ -88,6 +94,8 @@ class RegistryState:
                 self._set(self.configs, k.get("subject"), v and v["compatibilityLevel"])
             elif keytype == "MODE":
                 self._set(self.modes, k.get("subject"), v and v["mode"])
+            elif keytype == "S2C_MAX_ID" and v is not None:
+                self.max_id = max(self.max_id, int(v["id"]))
             elif keytype == "DELETE_SUBJECT" and v is not None:
                 for old in list(self.subjects.get(k["subject"], {}).values()):
                     if old.version <= int(v["version"]):

@@ -125,3 +125,68 @@ def to_jsonl(events: list[Event]) -> str:
 
 def money(text: str) -> Decimal:
     return Decimal(text)
+
+
+DAY = 24.0
+SURGERY_DAY = 14 * DAY  # knee_case_scheduled's default start
+
+
+def encounter_started(feed: Feed, hours: float = SURGERY_DAY, account: str = "ACCT-7001",
+                      case_id: str | None = "C-1001", encounter_id: str = "ENC-1",
+                      department: str = "RIV-SURGERY", **extra: Any) -> Event:
+    return feed("EncounterStarted", hours, encounter_id=encounter_id, account_number=account,
+                patient_ref="pt-9f3a", appointment_id=None, case_id=case_id, site_id="RIVERSIDE",
+                department_id=department, service_line_id="ORTHO", payer_id="AETNA-COMM",
+                encounter_class="SURGERY" if case_id else "EMERGENCY",
+                arrived_at=T0 + timedelta(hours=hours), **extra)
+
+
+def encounter_completed(feed: Feed, hours: float = SURGERY_DAY + 6, account: str = "ACCT-7001",
+                        encounter_id: str = "ENC-1") -> Event:
+    return feed("EncounterCompleted", hours, encounter_id=encounter_id, account_number=account,
+                discharged_at=T0 + timedelta(hours=hours))
+
+
+def charge(feed: Feed, hours: float, charge_id: str = "CHG-1", amount: str = "6800.00",
+           account: str = "ACCT-7001", code: str = "29881") -> Event:
+    return feed("ChargePosted", hours, charge_id=charge_id, account_number=account,
+                procedure_code=code, units=1, amount=amount, service_date="2026-03-16",
+                department_id="RIV-SURGERY")
+
+
+def claim(feed: Feed, hours: float, claim_id: str = "CLM-1", total: str = "6800.00",
+          account: str = "ACCT-7001") -> Event:
+    return feed("ClaimSubmitted", hours, claim_id=claim_id, account_number=account,
+                payer_id="AETNA-COMM", claim_type="INSTITUTIONAL", billing_npi="1234567893",
+                total_charge=total, lines=[{"line_number": 1, "procedure_code": "29881", "units": 1,
+                                            "charge": total}])
+
+
+def payment(feed: Feed, hours: float, amount: str, remittance_id: str = "ERA-1",
+            claim_id: str | None = "CLM-1", account: str = "ACCT-7001") -> Event:
+    return feed("PaymentPosted", hours, remittance_id=remittance_id, account_number=account,
+                claim_id=claim_id, payer_id="AETNA-COMM", paid_amount=amount,
+                payment_trace=f"TRN-{remittance_id}", payment_date="2026-04-20")
+
+
+def adjustment(feed: Feed, hours: float, amount: str, group: str = "CO", carc: str = "45",
+               adjustment_id: str = "ADJ-1", account: str = "ACCT-7001") -> Event:
+    return feed("AdjustmentPosted", hours, adjustment_id=adjustment_id, account_number=account,
+                claim_id="CLM-1", payer_id="AETNA-COMM", group_code=group, carc=carc, rarc=None,
+                amount=amount)
+
+
+def denial(feed: Feed, hours: float, amount: str, group: str = "CO", carc: str = "50",
+           denial_id: str = "DEN-1", account: str = "ACCT-7001") -> Event:
+    return feed("DenialReceived", hours, denial_id=denial_id, account_number=account,
+                claim_id="CLM-1", payer_id="AETNA-COMM", group_code=group, carc=carc, rarc="N115",
+                denied_amount=amount)
+
+
+def knee_case_through_claim(feed: Feed) -> list[Event]:
+    """Booked, authorized, operated, discharged, charged and billed."""
+    return [knee_case_scheduled(feed),
+            feed("AuthorizationApproved", 30, authorization_id="AUTH-1", appointment_id=None,
+                 case_id="C-1001", payer_id="AETNA-COMM", auth_number="A123"),
+            encounter_started(feed), encounter_completed(feed),
+            charge(feed, SURGERY_DAY + 30), claim(feed, SURGERY_DAY + 2 * DAY)]

@@ -84,6 +84,15 @@ def kafka() -> Settings:
     return settings
 
 
+def _delete_topics(settings: Settings, topics: set[str]) -> None:
+    """Leave the shared broker as we found it."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(settings.confluent_config())
+    for future in admin.delete_topics(sorted(topics)).values():
+        future.result(30)
+
+
 @pytest.fixture
 def registry_factory(kafka: Settings, tmp_path: Path) -> Iterator:
     started: list[RunningRegistry] = []
@@ -97,6 +106,7 @@ def registry_factory(kafka: Settings, tmp_path: Path) -> Iterator:
     for running in started:
         if running.process.poll() is None:
             running.stop()
+    _delete_topics(kafka, {running.topic for running in started})
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +115,4 @@ def registry(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     running = start_registry(topic, tmp_path_factory.mktemp("registry"))
     yield running
     running.stop()
+    _delete_topics(kafka, {topic})

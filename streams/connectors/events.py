@@ -76,8 +76,11 @@ def event(source: Source, event_type: str, locator: str, occurred_at: datetime,
     return {"envelope": envelope(source, event_type, locator, occurred_at, produced_at), **fields}
 
 
-def as_utc(moment: datetime) -> datetime:
-    """Naive timestamps are taken as UTC (the feeds here carry offsets; see README)."""
+def as_utc(moment: datetime | date) -> datetime:
+    """Naive timestamps are taken as UTC (the feeds here carry offsets; see README); a bare date
+    (FHIR dateTime may be one) is its midnight UTC."""
+    if not isinstance(moment, datetime):
+        return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

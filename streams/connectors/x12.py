@@ -73,6 +73,13 @@ class TransactionSet:
     segments: list[Seg] = field(default_factory=list)
     text: str = ""
     errors: list[str] = field(default_factory=list)
+    envelope_text: str = ""  # the ISA and GS segments this set travelled in
+
+    def standalone(self) -> str:
+        """This set alone as a complete interchange (for the dead-letter topic and replay)."""
+        end, sep = self.envelope_text[-1:] or "~", self.envelope_text[3:4] or "*"
+        closing = f"GE{sep}1{sep}{self.group}{end}IEA{sep}1{sep}{self.interchange}{end}"
+        return self.envelope_text + self.text + closing
 
     def source(self) -> Source:
         prefix = (f"x12:{self.sender}:{self.interchange}:{self.group}:{self.control}:"
@@ -111,23 +118,26 @@ def read_transactions(text: str) -> tuple[list[TransactionSet], list[str]]:
     isa: Seg | None = None
     gs: Seg | None = None
     current: TransactionSet | None = None
+    envelope_text = ""
     try:
         for raw in reader:
             seg = Seg(raw, reader.subele_term)
+            formatted = raw.format(reader.seg_term, reader.ele_term, reader.subele_term)
             if seg.id == "ISA":
-                isa = seg
+                isa, envelope_text = seg, formatted
             elif seg.id == "GS":
                 gs = seg
+                envelope_text = envelope_text.split(reader.seg_term)[0] + reader.seg_term + formatted
             elif seg.id == "ST":
                 current = TransactionSet(
                     sender=isa.get(6) if isa else "", interchange=isa.get(13) if isa else "",
                     group=gs.get(6) if gs else "", application_sender=gs.get(2) if gs else "",
                     version=gs.get(8) if gs else "", group_date=gs.get(4) if gs else "",
-                    control=seg.get(2), kind=seg.get(1))
+                    control=seg.get(2), kind=seg.get(1), envelope_text=envelope_text)
                 sets.append(current)
             if current is not None:
                 current.segments.append(seg)
-                current.text += raw.format(reader.seg_term, reader.ele_term, reader.subele_term)
+                current.text += formatted
             messages = [f"{level.upper()} {code}: {text}" for level, code, text, *_ in
                         reader.pop_errors()]
             (current.errors if current is not None else envelope_errors).extend(messages)

@@ -1,0 +1,240 @@
+"""FHIR R4 resources (fhir.resources' R4B models) to the same canonical events as HL7 and X12.
+
+The models check structure and data types but not value sets, so every `status`/`outcome` is
+checked here against the codes we map; anything else is rejected naming `Resource.element`.
+References are used by id (`Patient/p1` -> keyed patient_ref; `Organization/payer` -> payer_id).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from s2c.streams.connectors.events import (
+    Event,
+    MappingError,
+    PatientRefs,
+    Source,
+    as_utc,
+    digest,
+    event,
+    money,
+    whole_units,
+)
+
+UNSPECIFIED = "UNSPECIFIED"
+ENCOUNTER_CLASS = {"AMB": "OUTPATIENT", "OBSENC": "OUTPATIENT", "EMER": "EMERGENCY",
+                   "IMP": "INPATIENT", "ACUTE": "INPATIENT", "NONAC": "INPATIENT", "SS": "SURGERY"}
+CLAIM_TYPES = {"professional": "PROFESSIONAL", "institutional": "INSTITUTIONAL"}
+PATIENT_SHARE = {"copay", "deductible"}  # adjudication categories that are patient responsibility
+MAPPED = ("Appointment", "Encounter", "Claim", "ClaimResponse", "ExplanationOfBenefit",
+          "PaymentReconciliation")
+
+
+def split_resources(raw: bytes) -> list[tuple[dict[str, Any], bytes]]:
+    """A JSON resource, a Bundle (one unit per entry) or NDJSON, each with its original bytes."""
+    try:
+        text = raw.decode("utf-8").strip()
+        docs = [json.loads(text)] if text.startswith("{") and "\n{" not in text else \
+            [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MappingError("json", f"not FHIR JSON: {exc}", stage="parse", code="102") from None
+    units = []
+    for doc in docs:
+        entries = [e.get("resource", {}) for e in doc.get("entry", [])] \
+            if doc.get("resourceType") == "Bundle" else [doc]
+        units.extend((entry, json.dumps(entry, sort_keys=True).encode()) for entry in entries)
+    return units
+
+
+def ref_id(reference: Any) -> str:
+    return (getattr(reference, "reference", None) or "").split("/")[-1]
+
+
+def code_of(concept: Any) -> str:
+    codings = getattr(concept, "coding", None) or []
+    return (codings[0].code or "") if codings else ""
+
+
+def required(value: Any, location: str) -> Any:
+    if value in (None, "", []):
+        raise MappingError(location, "required element is missing", code="101")
+    return value
+
+
+def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) -> list[Event]:
+    kind = doc.get("resourceType", "")
+    if kind not in MAPPED:
+        raise MappingError("resourceType", f"{kind or '(none)'} is not mapped", code="200",
+                           reject=True)
+    try:
+        res = get_fhir_model_class(kind).model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
+    version = res.meta.versionId if res.meta and res.meta.versionId else ""
+    source = Source(system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",
+                    id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
+                    correlation_id=f"{kind}/{res.id}")
+    mapper = globals()[f"_{kind.lower()}"]
+    return mapper(res, source, refs, produced_at)
+
+
+def _status(res: Any, allowed: tuple[str, ...]) -> str:
+    status = getattr(res, "status", None) or ""
+    if status not in allowed:
+        raise MappingError(f"{res.__resource_type__}.status", f"status {status or '(empty)'} is "
+                           f"not mapped (expected one of {', '.join(allowed)})", code="103")
+    return status
+
+
+def _appointment(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+    status = _status(res, ("booked", "cancelled", "noshow", "entered-in-error"))
+    appt = res.id or required(None, "Appointment.id")
+    when = as_utc(res.meta.lastUpdated) if res.meta and res.meta.lastUpdated else \
+        as_utc(required(res.start, "Appointment.start"))
+    if status == "noshow":
+        return [event(src, "AppointmentNoShow", "Appointment", when, now, appointment_id=appt)]
+    if status != "booked":
+        reason = code_of(res.cancelationReason) or status
+        return [event(src, "AppointmentCancelled", "Appointment", when, now, appointment_id=appt,
+                      reason=reason)]
+    actors = {}
+    for part in res.participant or []:
+        reference = getattr(part.actor, "reference", None) or ""
+        actors.setdefault(reference.split("/")[0], reference.split("/")[-1])
+    start = as_utc(required(res.start, "Appointment.start"))
+    minutes = res.minutesDuration or (int((as_utc(res.end) - start).total_seconds() // 60)
+                                      if res.end else None)
+    site = required(actors.get("Location"), "Appointment.participant.actor(Location)")
+    return [event(src, "AppointmentScheduled", "Appointment", when, now, appointment_id=appt,
+                  patient_ref=refs.ref(required(actors.get("Patient"),
+                                                "Appointment.participant.actor(Patient)"),
+                                       "fhir", "Patient"),
+                  account_number=None, site_id=site,
+                  department_id=actors.get("HealthcareService", site),
+                  provider_id=required(actors.get("Practitioner"),
+                                       "Appointment.participant.actor(Practitioner)"),
+                  service_line_id=code_of((res.specialty or [None])[0]) or UNSPECIFIED,
+                  payer_id=None, procedure_codes=[code_of(c) for c in res.serviceType or []],
+                  scheduled_start=start,
+                  duration_minutes=required(minutes, "Appointment.minutesDuration"))]
+
+
+def _encounter(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+    status = _status(res, ("arrived", "triaged", "in-progress", "finished"))
+    account = ref_id((res.account or [None])[0]) or required(
+        res.identifier and res.identifier[0].value, "Encounter.account")
+    period = required(res.period, "Encounter.period")
+    if status == "finished":
+        ended = as_utc(required(period.end, "Encounter.period.end"))
+        return [event(src, "EncounterCompleted", "Encounter", ended, now, encounter_id=res.id,
+                      account_number=account, discharged_at=ended)]
+    started = as_utc(required(period.start, "Encounter.period.start"))
+    klass = ENCOUNTER_CLASS.get(getattr(res.class_fhir, "code", None) or "")
+    location = ref_id(res.location[0].location) if res.location else ""
+    return [event(src, "EncounterStarted", "Encounter", started, now, encounter_id=res.id,
+                  account_number=account,
+                  patient_ref=refs.ref(required(ref_id(res.subject), "Encounter.subject"),
+                                       "fhir", "Patient"),
+                  appointment_id=ref_id((res.appointment or [None])[0]) or None, case_id=None,
+                  site_id=required(ref_id(res.serviceProvider), "Encounter.serviceProvider"),
+                  department_id=required(location, "Encounter.location"),
+                  service_line_id=code_of(res.serviceType) or UNSPECIFIED, payer_id=None,
+                  encounter_class=required(klass, "Encounter.class"), arrived_at=started)]
+
+
+def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+    status = _status(res, ("active", "cancelled", "entered-in-error"))
+    claim_id = (res.identifier[0].value if res.identifier else None) or res.id
+    when = as_utc(required(res.created, "Claim.created"))
+    if status != "active":
+        return [event(src, "ClaimVoided", "Claim", when, now, claim_id=claim_id,
+                      account_number=claim_id)]
+    claim_type = required(CLAIM_TYPES.get(code_of(res.type)), "Claim.type")
+    npi = getattr(getattr(res.provider, "identifier", None), "value", None)
+    lines = [{"line_number": item.sequence,
+              "procedure_code": required(code_of(item.productOrService),
+                                         f"Claim.item[{i}].productOrService"),
+              "units": whole_units(item.quantity.value if item.quantity else 1,
+                                   f"Claim.item[{i}].quantity"),
+              "charge": money(required(item.net, f"Claim.item[{i}].net").value,
+                              f"Claim.item[{i}].net")}
+             for i, item in enumerate(res.item or [])]
+    return [event(src, "ClaimSubmitted", "Claim", when, now, claim_id=claim_id,
+                  account_number=claim_id, payer_id=required(ref_id(res.insurer), "Claim.insurer"),
+                  claim_type=claim_type, billing_npi=required(npi, "Claim.provider.identifier"),
+                  total_charge=money(required(res.total, "Claim.total").value, "Claim.total"),
+                  lines=lines)]
+
+
+def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[Event]:
+    """ClaimResponse and ExplanationOfBenefit share outcome, payment and item.adjudication."""
+    kind = res.__resource_type__
+    outcome = res.outcome or ""
+    claim_id = required(ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None),
+                                                     "value", None), f"{kind}.request")
+    payer = required(ref_id(res.insurer), f"{kind}.insurer")
+    when = as_utc(res.created)
+    keys = {"claim_id": claim_id, "account_number": claim_id}
+    if outcome == "queued":
+        return [event(src, "ClaimAcknowledged", kind, when, now, **keys, status_category="A1",
+                      payer_claim_control_number=res.id)]
+    if outcome == "error":
+        code = code_of(res.error[0].code) if getattr(res, "error", None) else None
+        return [event(src, "ClaimRejected", kind, when, now, **keys, status_category="A3",
+                      status_code=code or None, reason=f"{kind}.outcome error {code or ''}".strip())]
+    if outcome not in ("complete", "partial"):
+        raise MappingError(f"{kind}.outcome", f"outcome {outcome or '(empty)'} is not mapped",
+                           code="103")
+    payment = required(res.payment, f"{kind}.payment")
+    remittance = f"{payer}:{res.id}"
+    events = [event(src, "PaymentPosted", kind, when, now, **keys, payer_id=payer,
+                    remittance_id=remittance,
+                    paid_amount=money(payment.amount.value, f"{kind}.payment.amount"),
+                    payment_trace=required(payment.identifier and payment.identifier.value,
+                                           f"{kind}.payment.identifier"),
+                    payment_date=required(payment.date, f"{kind}.payment.date"))]
+    for i, item in enumerate(res.item or []):
+        for j, adj in enumerate(item.adjudication or []):
+            if adj.reason is None or adj.amount is None:
+                continue
+            group = "PR" if code_of(adj.category) in PATIENT_SHARE else "CO"
+            events.append(event(src, "AdjustmentPosted", f"item{i}/adj{j}", when, now, **keys,
+                                payer_id=payer, adjustment_id=f"{remittance}/item{i}/adj{j}",
+                                group_code=group, carc=code_of(adj.reason), rarc=None,
+                                amount=money(adj.amount.value, f"{kind}.item.adjudication")))
+    return events
+
+
+def _claimresponse(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+    _status(res, ("active",))
+    return _adjudicated(res, src, now, res.request)
+
+
+def _explanationofbenefit(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+    _status(res, ("active",))
+    return _adjudicated(res, src, now, res.claim)
+
+
+def _paymentreconciliation(res: Any, src: Source, refs: PatientRefs,
+                           now: datetime) -> list[Event]:
+    _status(res, ("active",))
+    payer = required(ref_id(res.paymentIssuer), "PaymentReconciliation.paymentIssuer")
+    trace = required(res.paymentIdentifier and res.paymentIdentifier.value,
+                     "PaymentReconciliation.paymentIdentifier")
+    events = []
+    for i, detail in enumerate(required(res.detail, "PaymentReconciliation.detail")):
+        claim_id = required(ref_id(detail.request), f"PaymentReconciliation.detail[{i}].request")
+        events.append(event(src, "PaymentPosted", f"detail{i}", as_utc(required(res.paymentDate, "PaymentReconciliation.paymentDate")), now,
+                            claim_id=claim_id, account_number=claim_id, payer_id=payer,
+                            remittance_id=f"{payer}:{res.id}:{i}",
+                            paid_amount=money(required(detail.amount, "detail.amount").value,
+                                              f"PaymentReconciliation.detail[{i}].amount"),
+                            payment_trace=trace, payment_date=res.paymentDate))
+    return events

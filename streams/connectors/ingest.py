@@ -1,0 +1,117 @@
+"""Ingest one input unit: map it, publish the events, or dead-letter the original with the reason.
+
+Nothing is dropped silently: a unit either yields events (published) or a `MappingError`
+(dead-lettered with its original bytes, the place that failed and why). The returned `Outcome`
+tells the caller what happened; the MLLP listener turns it into AA/AE/AR.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from s2c.streams.connectors import hl7v2, x12
+from s2c.streams.connectors.events import Event, MappingError, PatientRefs
+from s2c.streams.connectors.metrics import ConnectorMetrics
+from s2c.streams.connectors.publish import (
+    DeadLetterRecord,
+    Publisher,
+    business_key,
+    schema_name,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    events: int
+    error: MappingError | None = None
+    control_id: str = ""
+
+    @property
+    def ack_code(self) -> str:
+        if self.error is None:
+            return "AA"
+        return "AR" if self.error.reject else "AE"
+
+
+@dataclass
+class Ingestor:
+    publisher: Publisher
+    metrics: ConnectorMetrics
+    refs: PatientRefs
+    clock: Callable[[], datetime]
+
+    def unit(self, fmt: str, source: str, index: int, original: bytes,
+             mapper: Callable[[datetime], list[Event]], control_id: str = "") -> Outcome:
+        try:
+            events = mapper(self.clock())
+        except MappingError as err:
+            self.reject(fmt, source, index, original, err)
+            return Outcome(index, 0, err, control_id)
+        for record in events:
+            self.publisher.publish(schema_name(record), business_key(record), record)
+            self.metrics.published(fmt, record["envelope"]["event_type"])
+        log.debug("%s %s#%d: %d events", fmt, source, index, len(events))
+        return Outcome(index, len(events), None, control_id)
+
+    def reject(self, fmt: str, source: str, index: int, original: bytes,
+               err: MappingError) -> None:
+        # the reason names places and codes only; the message itself is the DLQ value
+        log.warning("%s %s#%d dead-lettered (%s): %s", fmt, source, index, err.stage, err)
+        self.publisher.dead_letter(DeadLetterRecord(
+            reason=str(err), source=source, original=original, index=index, stage=err.stage,
+            exception_class=f"s2c.connectors.{fmt}.{type(err).__name__}", location=err.location))
+        self.metrics.dead_lettered(fmt, err.stage, err.location)
+
+    def hl7_message(self, raw: bytes | str, source: str, index: int) -> Outcome:
+        original = raw.encode() if isinstance(raw, str) else raw
+        control = ""
+        try:
+            message = hl7v2.parse(hl7v2.normalize(raw))
+            control = message.control_id
+        except MappingError as err:
+            self.reject("hl7", source, index, original, err)
+            return Outcome(index, 0, err)
+        return self.unit("hl7", source, index, original,
+                         lambda now: hl7v2.map_message(message, self.refs, now), control)
+
+    def hl7_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
+        try:
+            messages = hl7v2.split_messages(raw)
+        except MappingError as err:
+            self.reject("hl7", source, 0, raw, err)
+            yield Outcome(0, 0, err)
+            return
+        for index, text in enumerate(messages):
+            yield self.hl7_message(text, source, index)
+
+    def x12_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
+        try:
+            units = list(x12.iter_units(raw.decode("ascii")))
+        except (MappingError, UnicodeDecodeError) as err:
+            error = err if isinstance(err, MappingError) else MappingError(
+                "ISA", "interchange is not ASCII", stage="parse", code="102")
+            self.reject("x12", source, 0, raw, error)
+            yield Outcome(0, 0, error)
+            return
+        for index, tx in enumerate(units):
+            yield self.unit("x12", source, index, tx.standalone().encode(),
+                            lambda now, tx=tx: x12.map_transaction(tx, now), tx.control)
+
+    def fhir_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
+        from s2c.streams.connectors import fhir
+
+        try:
+            resources = fhir.split_resources(raw)
+        except MappingError as err:
+            self.reject("fhir", source, 0, raw, err)
+            yield Outcome(0, 0, err)
+            return
+        for index, (resource, original) in enumerate(resources):
+            yield self.unit("fhir", source, index, original,
+                            lambda now, r=resource: fhir.map_resource(r, self.refs, now))

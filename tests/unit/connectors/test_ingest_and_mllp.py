@@ -1,0 +1,119 @@
+"""Rejected inputs reach the dead-letter publisher with the reason; MLLP answers AA/AE/AR."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import hl7
+import pytest
+from hl7.mllp import open_hl7_connection
+from prometheus_client import CollectorRegistry
+
+from s2c.streams.connectors.ingest import Ingestor
+from s2c.streams.connectors.metrics import ConnectorMetrics
+from s2c.streams.connectors.mllp import MllpListener, build_ack
+from s2c.streams.connectors.publish import MemoryPublisher, PublishError
+
+from connector_samples import PRODUCED_AT, sample
+
+
+@pytest.fixture
+def ingestor(refs) -> Ingestor:
+    return Ingestor(MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
+                    lambda: PRODUCED_AT)
+
+
+def test_rejected_x12_transaction_is_dead_lettered_with_reason_and_bytes(ingestor):
+    raw = sample("x12/835_005010X221A1/tertiary-payment.835")
+    (outcome,) = list(ingestor.x12_file(raw, "inbox/tertiary-payment.835"))
+    assert outcome.error is not None and outcome.events == 0
+    (letter,) = ingestor.publisher.dead_letters
+    assert letter.location == "SVC[1.1]01-2" and letter.stage == "map"
+    assert letter.original.startswith(b"ISA*03*") and b"CLP*0001000054" in letter.original
+    headers = dict(letter.headers())
+    assert headers["__connect.errors.topic"] == b"inbox/tertiary-payment.835"
+    assert headers["__connect.errors.offset"] == b"0"
+    assert b"procedure code is missing" in headers["s2c.errors.reason"]
+    count = ingestor.metrics.registry.get_sample_value(
+        "s2c_connector_dead_letters_total", {"format": "x12", "stage": "map", "reason": "SVC01-2"})
+    assert count == 1
+
+
+def test_good_and_bad_units_in_one_hl7_file(ingestor):
+    bad = sample("hl7v2/SIU-S12-01.hl7").decode().replace("SIU^S12^SIU_S12", "SIU^S99^SIU_S99")
+    raw = sample("hl7v2/SIU-S15-01.hl7") + b"\n" + bad.encode()
+    outcomes = list(ingestor.hl7_file(raw, "inbox/siu.hl7"))
+    assert [o.ack_code for o in outcomes] == ["AA", "AR"]
+    ((name, key, record),) = ingestor.publisher.events
+    assert (name, key) == ("s2c.events.AppointmentCancelled", "36996")
+    (letter,) = ingestor.publisher.dead_letters
+    assert letter.index == 1 and letter.location == "MSH-9"
+
+
+def test_dead_letter_reason_carries_no_patient_data(ingestor):
+    raw = sample("hl7v2/ADT-A04-01.hl7").decode().replace("|P|HUH AE OMU", "|Z|HUH AE OMU")
+    list(ingestor.hl7_file(raw.encode(), "inbox/adt.hl7"))
+    (letter,) = ingestor.publisher.dead_letters
+    assert letter.location == "PV1-2"
+    for identifying in ("PATID1234", "EVERYMAN", "ADAM", "19241012"):
+        assert identifying.encode() not in b"".join(v for _, v in letter.headers())
+
+
+def test_ack_echoes_control_id_and_names_the_error():
+    from s2c.streams.connectors.events import MappingError
+
+    raw = sample("hl7v2/SIU-S12-01.hl7")
+    ack = hl7.parse(build_ack(raw, "AE", MappingError("SCH-2", "ids are empty", code="101")).decode())
+    assert str(ack.segment("MSA")(1)) == "AE" and str(ack.segment("MSA")(2)) == "MSG00012"
+    assert str(ack.segment("MSH")(9)) == "ACK^S12^ACK"
+    err = ack.segment("ERR")
+    assert str(err(2)) == "SCH^1^2" and str(err(3)(1)(1)) == "101"
+
+
+def test_garbage_gets_an_ar_without_msh():
+    ack = build_ack(b"this is not hl7", "AR", None).decode()
+    assert "\rMSA|AR|" in ack
+
+
+class FailingPublisher(MemoryPublisher):
+    def flush(self, timeout: float = 30.0) -> None:
+        raise PublishError("broker down")
+
+
+async def exchange(listener: MllpListener, blocks: list[bytes]) -> list[str]:
+    port = await listener.start()
+    try:
+        reader, writer = await open_hl7_connection("127.0.0.1", port)
+        acks = []
+        for block in blocks:
+            writer.writeblock(block)
+            await writer.drain()
+            acks.append((await reader.readblock()).decode())
+        writer.close()
+        return acks
+    finally:
+        await listener.stop()
+
+
+def ack_code(ack: str) -> str:
+    return hl7.parse(ack).segment("MSA")(1)[0]
+
+
+def test_mllp_acks_each_message_by_outcome(ingestor):
+    good = sample("hl7v2/SIU-S12-01.hl7")  # LF separated on the wire: normalised, not one segment
+    missing_id = good.replace(b"SCH|12345|36996|", b"SCH|||")
+    unsupported = good.replace(b"SIU^S12^SIU_S12", b"ORM^O01^ORM_O01")
+    listener = MllpListener(ingestor, port=0)
+    acks = asyncio.run(exchange(listener, [good, missing_id, unsupported]))
+    assert [ack_code(a) for a in acks] == ["AA", "AE", "AR"]
+    assert [e[2]["appointment_id"] for e in ingestor.publisher.events] == ["36996"]
+    assert [d.location for d in ingestor.publisher.dead_letters] == ["SCH-2", "MSH-9"]
+    assert [d.source for d in ingestor.publisher.dead_letters] == ["mllp", "mllp"]
+
+
+def test_mllp_naks_with_ar_when_kafka_does_not_confirm(refs):
+    failing = Ingestor(FailingPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
+                       lambda: datetime.now(UTC))
+    (ack,) = asyncio.run(exchange(MllpListener(failing, port=0), [sample("hl7v2/ADT-A03-02.hl7")]))
+    assert ack_code(ack) == "AR" and "resend" in ack

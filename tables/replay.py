@@ -3,7 +3,8 @@
 `Pipeline` does in memory what the Faust topology does across partitions: route an event, run the
 LINK stage for events with an account number, run the PROCESS stage for what it forwards (or for
 events that name their process), and fire deadlines as stream time (the largest business time seen)
-passes them, before the event that moved it is applied. Timers are a heap of (deadline, stage, key)
+passes them: before the event that moved it is applied, and after it for deadlines it set in
+the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers are a heap of (deadline, stage, key)
 with stale entries skipped, so a deadline costs O(log n), not a scan of every instance.
 
 `replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
@@ -61,6 +62,7 @@ class Pipeline:
             out.extend(self._process(where.process_id, event, now))
         else:
             out.append(unroutable(event, now))
+        out.extend(self.advance(now))  # deadlines the event itself set in the past
         return out
 
     def advance(self, now: datetime) -> list[Output]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import faust
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
@@ -42,6 +41,7 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
 
     @app.page("/metrics")
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp refuses a charset inside content_type, so the exposition format's version only.
+        return web.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
 
     return app, metrics

@@ -7,6 +7,7 @@ Prometheus target folder exists, the worker registers its /metrics endpoint ther
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 
 
@@ -20,6 +21,7 @@ def _register_scrape_target(settings: object) -> None:
         target = f"{settings.host}:{settings.worker_web_port}"  # type: ignore[attr-defined]
         path = target_dir / f"worker-{settings.worker_web_port}.json"  # type: ignore[attr-defined]
         path.write_text(json.dumps([{"targets": [target], "labels": {"app": "s2c"}}]))
+        atexit.register(path.unlink, missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from s2c.streams.catalog import load_catalog
 from s2c.streams.topics import declare
 
-from .conftest import PipelineEnv, read_topic, wait_for
+from stackkit import PipelineEnv, read_topic, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
-
 from s2c.streams.connectors.events import (
     Event,
     MappingError,
@@ -30,7 +29,6 @@ UNSPECIFIED = "UNSPECIFIED"
 ENCOUNTER_CLASS = {"AMB": "OUTPATIENT", "OBSENC": "OUTPATIENT", "EMER": "EMERGENCY",
                    "IMP": "INPATIENT", "ACUTE": "INPATIENT", "NONAC": "INPATIENT", "SS": "SURGERY"}
 CLAIM_TYPES = {"professional": "PROFESSIONAL", "institutional": "INSTITUTIONAL"}
-PATIENT_SHARE = {"copay", "deductible"}  # adjudication categories that are patient responsibility
 MAPPED = ("Appointment", "Encounter", "Claim", "ClaimResponse", "ExplanationOfBenefit",
           "PaymentReconciliation")
 
@@ -81,11 +79,16 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
     source = Source(system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",
                     id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
                     correlation_id=f"{kind}/{res.id}")
-    mapper = globals()[f"_{kind.lower()}"]
-    return mapper(res, source, refs, produced_at)
+    from s2c.streams.connectors import fhir_finance
+
+    mappers = {"Appointment": _appointment, "Encounter": _encounter, "Claim": _claim,
+               "ClaimResponse": fhir_finance.claim_response,
+               "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,
+               "PaymentReconciliation": fhir_finance.payment_reconciliation}
+    return mappers[kind](res, source, refs, produced_at)
 
 
-def _status(res: Any, allowed: tuple[str, ...]) -> str:
+def status_of(res: Any, allowed: tuple[str, ...]) -> str:
     status = getattr(res, "status", None) or ""
     if status not in allowed:
         raise MappingError(f"{res.__resource_type__}.status", f"status {status or '(empty)'} is "
@@ -94,7 +97,7 @@ def _status(res: Any, allowed: tuple[str, ...]) -> str:
 
 
 def _appointment(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
-    status = _status(res, ("booked", "cancelled", "noshow", "entered-in-error"))
+    status = status_of(res, ("booked", "cancelled", "noshow", "entered-in-error"))
     appt = res.id or required(None, "Appointment.id")
     when = as_utc(res.meta.lastUpdated) if res.meta and res.meta.lastUpdated else \
         as_utc(required(res.start, "Appointment.start"))
@@ -127,7 +130,7 @@ def _appointment(res: Any, src: Source, refs: PatientRefs, now: datetime) -> lis
 
 
 def _encounter(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
-    status = _status(res, ("arrived", "triaged", "in-progress", "finished"))
+    status = status_of(res, ("arrived", "triaged", "in-progress", "finished"))
     account = ref_id((res.account or [None])[0]) or required(
         res.identifier and res.identifier[0].value, "Encounter.account")
     period = required(res.period, "Encounter.period")
@@ -150,7 +153,7 @@ def _encounter(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[
 
 
 def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
-    status = _status(res, ("active", "cancelled", "entered-in-error"))
+    status = status_of(res, ("active", "cancelled", "entered-in-error"))
     claim_id = (res.identifier[0].value if res.identifier else None) or res.id
     when = as_utc(required(res.created, "Claim.created"))
     if status != "active":
@@ -171,70 +174,3 @@ def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Even
                   claim_type=claim_type, billing_npi=required(npi, "Claim.provider.identifier"),
                   total_charge=money(required(res.total, "Claim.total").value, "Claim.total"),
                   lines=lines)]
-
-
-def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[Event]:
-    """ClaimResponse and ExplanationOfBenefit share outcome, payment and item.adjudication."""
-    kind = res.__resource_type__
-    outcome = res.outcome or ""
-    claim_id = required(ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None),
-                                                     "value", None), f"{kind}.request")
-    payer = required(ref_id(res.insurer), f"{kind}.insurer")
-    when = as_utc(res.created)
-    keys = {"claim_id": claim_id, "account_number": claim_id}
-    if outcome == "queued":
-        return [event(src, "ClaimAcknowledged", kind, when, now, **keys, status_category="A1",
-                      payer_claim_control_number=res.id)]
-    if outcome == "error":
-        code = code_of(res.error[0].code) if getattr(res, "error", None) else None
-        return [event(src, "ClaimRejected", kind, when, now, **keys, status_category="A3",
-                      status_code=code or None, reason=f"{kind}.outcome error {code or ''}".strip())]
-    if outcome not in ("complete", "partial"):
-        raise MappingError(f"{kind}.outcome", f"outcome {outcome or '(empty)'} is not mapped",
-                           code="103")
-    payment = required(res.payment, f"{kind}.payment")
-    remittance = f"{payer}:{res.id}"
-    events = [event(src, "PaymentPosted", kind, when, now, **keys, payer_id=payer,
-                    remittance_id=remittance,
-                    paid_amount=money(payment.amount.value, f"{kind}.payment.amount"),
-                    payment_trace=required(payment.identifier and payment.identifier.value,
-                                           f"{kind}.payment.identifier"),
-                    payment_date=required(payment.date, f"{kind}.payment.date"))]
-    for i, item in enumerate(res.item or []):
-        for j, adj in enumerate(item.adjudication or []):
-            if adj.reason is None or adj.amount is None:
-                continue
-            group = "PR" if code_of(adj.category) in PATIENT_SHARE else "CO"
-            events.append(event(src, "AdjustmentPosted", f"item{i}/adj{j}", when, now, **keys,
-                                payer_id=payer, adjustment_id=f"{remittance}/item{i}/adj{j}",
-                                group_code=group, carc=code_of(adj.reason), rarc=None,
-                                amount=money(adj.amount.value, f"{kind}.item.adjudication")))
-    return events
-
-
-def _claimresponse(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
-    _status(res, ("active",))
-    return _adjudicated(res, src, now, res.request)
-
-
-def _explanationofbenefit(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
-    _status(res, ("active",))
-    return _adjudicated(res, src, now, res.claim)
-
-
-def _paymentreconciliation(res: Any, src: Source, refs: PatientRefs,
-                           now: datetime) -> list[Event]:
-    _status(res, ("active",))
-    payer = required(ref_id(res.paymentIssuer), "PaymentReconciliation.paymentIssuer")
-    trace = required(res.paymentIdentifier and res.paymentIdentifier.value,
-                     "PaymentReconciliation.paymentIdentifier")
-    events = []
-    for i, detail in enumerate(required(res.detail, "PaymentReconciliation.detail")):
-        claim_id = required(ref_id(detail.request), f"PaymentReconciliation.detail[{i}].request")
-        events.append(event(src, "PaymentPosted", f"detail{i}", as_utc(required(res.paymentDate, "PaymentReconciliation.paymentDate")), now,
-                            claim_id=claim_id, account_number=claim_id, payer_id=payer,
-                            remittance_id=f"{payer}:{res.id}:{i}",
-                            paid_amount=money(required(detail.amount, "detail.amount").value,
-                                              f"PaymentReconciliation.detail[{i}].amount"),
-                            payment_trace=trace, payment_date=res.paymentDate))
-    return events

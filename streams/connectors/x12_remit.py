@@ -79,9 +79,10 @@ def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         remittance = f"{payer}:{clp.get(7)}" if clp.get(7) else f"{trace}:{account}"
         keys = {"account_number": account, "claim_id": account, "payer_id": payer}
 
-        def emit(event_type: str, locator: str, **fields: Any) -> None:
-            events.append(event(source, event_type, f"CLP{index}{locator}", when, produced_at,
-                                **keys, **fields))
+        def emit(event_type: str, locator: str, at: int = index, base: dict[str, str] = keys,
+                 **fields: Any) -> None:
+            events.append(event(source, event_type, f"CLP{at}{locator}", when, produced_at,
+                                **base, **fields))
 
         paid = money(clp.get(4), f"CLP[{index}]04")
         if status == REVERSAL:

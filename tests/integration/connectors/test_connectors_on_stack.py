@@ -11,7 +11,6 @@ import hl7
 import pytest
 from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
-
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, registry_client
 from s2c.streams.connectors.events import PatientRefs
@@ -20,7 +19,6 @@ from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.mllp import MllpListener
 from s2c.streams.connectors.publish import KafkaPublisher
 from s2c.streams.topics import declare
-
 from stackkit import PipelineEnv, read_topic
 
 pytestmark = pytest.mark.integration

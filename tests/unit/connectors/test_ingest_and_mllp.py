@@ -7,15 +7,13 @@ from datetime import UTC, datetime
 
 import hl7
 import pytest
+from connector_samples import PRODUCED_AT, sample
 from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
-
 from s2c.streams.connectors.ingest import Ingestor
 from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.mllp import MllpListener, build_ack
 from s2c.streams.connectors.publish import MemoryPublisher, PublishError
-
-from connector_samples import PRODUCED_AT, sample
 
 
 @pytest.fixture
@@ -45,7 +43,7 @@ def test_good_and_bad_units_in_one_hl7_file(ingestor):
     raw = sample("hl7v2/SIU-S15-01.hl7") + b"\n" + bad.encode()
     outcomes = list(ingestor.hl7_file(raw, "inbox/siu.hl7"))
     assert [o.ack_code for o in outcomes] == ["AA", "AR"]
-    ((name, key, record),) = ingestor.publisher.events
+    ((name, key, _),) = ingestor.publisher.events
     assert (name, key) == ("s2c.events.AppointmentCancelled", "36996")
     (letter,) = ingestor.publisher.dead_letters
     assert letter.index == 1 and letter.location == "MSH-9"

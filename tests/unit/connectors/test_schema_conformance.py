@@ -8,12 +8,10 @@ from pathlib import Path
 import fastavro
 import fastavro.validation
 import pytest
-
+from connector_samples import FIXTURES, PRODUCED_AT
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import hl7v2, x12
 from s2c.streams.connectors.events import MappingError
-
-from connector_samples import FIXTURES, PRODUCED_AT
 
 
 def all_events(refs):

@@ -7,11 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
+from connector_samples import PRODUCED_AT, sample
 from s2c.streams.connectors import x12
 from s2c.streams.connectors.events import MappingError
-
-from connector_samples import PRODUCED_AT, sample
 
 DATA = Path(__file__).parent / "data"
 

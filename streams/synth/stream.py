@@ -1,0 +1,86 @@
+"""`generate(params)`: master data first, then every planned event in arrival order, lazily.
+
+Planning (cheap tuples, see `planner.py`) runs once per call; records are built only as the
+iterator reaches them, so a consumer that encodes and sends as it goes never holds 3M dicts.
+Arrival order = business time, then the noise: late events, out-of-order pairs, resends.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from s2c.streams.synth.episodes import plan_clinic_visit, plan_emergency, plan_walk_in
+from s2c.streams.synth.ids import day_start_ms
+from s2c.streams.synth.master import HealthSystem, build_health_system
+from s2c.streams.synth.params import SynthParams
+from s2c.streams.synth.planner import Entry, Planner
+from s2c.streams.synth.records import build, key_of
+from s2c.streams.synth.surgery import plan_case
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Synthesis:
+    """A planned synthetic health system: master data, episode counts, the event timeline."""
+
+    system: HealthSystem
+    timeline: list[Entry]
+    episodes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def params(self) -> SynthParams:
+        return self.system.params
+
+    def master(self) -> list[tuple[str, str, Record]]:
+        """(record name, key `<RecordName>:<id>`, record) for every master record."""
+        return self.system.master_records()
+
+    def events(self, clock: Callable[[], int] | None = None) -> Iterator[tuple[str, str, Record]]:
+        """(schema name, business key, record) in arrival order. `clock` (epoch ms) stamps
+        `produced_at`; without it `produced_at = occurred_at`, so files are reproducible."""
+        for _arrival, _seq, occurred, schema, ep, k, extra in self.timeline:
+            record = build(schema, ep, k, occurred, extra, clock() if clock else None)
+            yield schema, key_of(schema, record), record
+
+    def __len__(self) -> int:
+        return len(self.timeline)
+
+
+def plan(params: SynthParams, system: HealthSystem | None = None) -> Synthesis:
+    system = system or build_health_system(params)
+    synthesis = Synthesis(system, [])
+    planner = Planner(system, synthesis.timeline, synthesis.episodes)
+    for offset in range(params.days):
+        day = params.start_date + timedelta(days=offset)
+        weekday = day.weekday()
+        for site in system.sites:
+            planner.start_site_day(site, day_start_ms(day, site.utc_offset), f"{day:%Y%m%d}")
+            n = 0
+            for planner_fn, base, elective in (
+                    (plan_clinic_visit, params.clinic_visits, True),
+                    (plan_walk_in, params.walk_ins, True),
+                    (plan_emergency, params.ed_visits, False),
+                    (plan_case, params.cases, True)):
+                for _ in range(params.volume(base, site.size, weekday, elective)):
+                    n += 1
+                    planner_fn(planner, n)
+    synthesis.timeline.sort()
+    return synthesis
+
+
+def generate(params: SynthParams) -> Synthesis:
+    """Plan a synthetic health system; iterate `.master()` then `.events()` to get the records."""
+    return plan(params)
+
+
+def scaled_for_episodes(params: SynthParams, episodes_per_day: int) -> SynthParams:
+    """`params` with `scale` set so a weekday has about `episodes_per_day` episodes in total."""
+    system = build_health_system(params)
+    per_site = params.clinic_visits + params.walk_ins + params.ed_visits + params.cases
+    base = sum(site.size for site in system.sites) * per_site
+    return replace(params, scale=episodes_per_day / base if base else 0.0)

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import REGISTRY
-
 from s2c.streams.connectors.events import PatientRefs
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.metrics import ConnectorMetrics

@@ -86,7 +86,7 @@ def as_utc(moment: datetime | date) -> datetime:
     return moment.astimezone(UTC)
 
 
-def money(raw: str | Decimal | float | int, location: str) -> Decimal:
+def money(raw: str | Decimal | float, location: str) -> Decimal:
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
@@ -96,7 +96,7 @@ def money(raw: str | Decimal | float | int, location: str) -> Decimal:
     return value.quantize(CENT)
 
 
-def whole_units(raw: str | Decimal | float | int, location: str) -> int:
+def whole_units(raw: str | Decimal | float, location: str) -> int:
     try:
         value = Decimal(str(raw).strip() or "1")
     except InvalidOperation:
@@ -134,7 +134,7 @@ class PatientRefs:
         return "pt-" + hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "PatientRefs":
+    def from_settings(cls, settings: Any) -> PatientRefs:
         """Use `settings.patient_ref_key` when the settings module has one; otherwise a random key
         kept under the data dir (0600), so local runs are stable and nothing secret is in code."""
         configured = getattr(settings, "patient_ref_key", None)

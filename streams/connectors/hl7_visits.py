@@ -11,7 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 
 import hl7
-
 from s2c.streams.connectors.events import (
     Event,
     MappingError,

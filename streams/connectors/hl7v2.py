@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import hl7
-
 from s2c.streams.connectors.events import Event, MappingError, PatientRefs, Source, as_utc, digest
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import hl7
 from hl7.mllp import InvalidBlockError, start_hl7_server
-
 from s2c.streams.connectors.events import MappingError
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.publish import PublishError

@@ -87,7 +87,6 @@ class KafkaPublisher:
     def __init__(self, settings: Settings, events_topic: str, dlq_topic: str,
                  codec: Any | None = None, producer: Any | None = None) -> None:
         from confluent_kafka import Producer
-
         from s2c.streams.catalog import load_catalog
         from s2c.streams.codec import AvroCodec, registry_client
 

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 import pyx12.errors
 import pyx12.segment
 import pyx12.x12file
-
 from s2c.streams.connectors.events import Event, MappingError, Source, digest
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from s2c.streams.connectors.events import PatientRefs
 
 

@@ -1,8 +1,8 @@
 """Run the pure schedule-to-cash core over a JSON Lines file of canonical events, no Kafka.
 
-Input: one event per line, `{"schema": "CaseScheduled", "event": {"envelope": {...}, ...}}`, times as
-ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings. Master data: a directory with one
-`<RecordName>.jsonl` per master record (Payer.jsonl, Location.jsonl, ContractRate.jsonl, ...).
+Input: one event per line, `{"schema": "CaseScheduled", "event": {"envelope": {...}, ...}}`,
+times as ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings. Master data: a directory
+with one `<RecordName>.jsonl` per master record (Payer.jsonl, Location.jsonl, ...).
 Output directory: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, metrics.jsonl (emission
 order) and processes.jsonl, links.jsonl (final states, sorted by key). Same input, same bytes.
 """

@@ -68,8 +68,9 @@ def _converter(hint: Any) -> Converter:
     if origin is tuple:
         item = _converter(typing.get_args(hint)[0])
         return lambda v: tuple(item(x) for x in v)
-    if dataclasses.is_dataclass(hint):
-        return lambda v: v if isinstance(v, hint) else decode(hint, v)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        record_type: type = hint
+        return lambda v: v if isinstance(v, record_type) else decode(record_type, v)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint
     if hint is datetime:
@@ -89,7 +90,8 @@ def _build_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if not f.init:
             continue
-        optional = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        missing = dataclasses.MISSING
+        optional = f.default is not missing or f.default_factory is not missing
         plan.append((f.name, _converter(hints[f.name]), optional))
 
     def decoder(data: dict[str, Any]) -> T:

@@ -1,8 +1,8 @@
 """Canonical business events (`s2c.events`), one frozen dataclass per record in `schemas/README.md`.
 
 Field names are the catalogue's, in its order, with `envelope` first. Build an event with
-`event_from_record(schema_name, record)`: the record may come from fastavro (datetime, date, Decimal)
-or from a JSON Lines line (ISO strings, decimal strings); both give the same event.
+`event_from_record(schema_name, record)`: the record may come from fastavro (datetime, date,
+Decimal) or from a JSON Lines line (ISO strings, decimal strings); both give the same event.
 Revenue-cycle events (charges, claims, remittances) live in `events_revenue`.
 """
 
@@ -217,4 +217,4 @@ def event_from_record(schema: str, record: dict[str, Any]) -> Event:
 
 
 # Registers the revenue-cycle events; at the bottom because that module imports this one.
-import s2c.tables.events_revenue  # noqa: E402,F401
+import s2c.tables.events_revenue  # noqa: F401

@@ -1,4 +1,4 @@
-"""Revenue-cycle events (`s2c.events`): charges (DFT P03), claims (837 / 277CA) and remittances (835).
+"""Revenue-cycle events (`s2c.events`): charges (DFT P03), claims (837, 277CA), remittances (835).
 
 All of them carry the `account_number` (837 CLM01, echoed in 835 CLP01) and none carries an
 appointment or case id, so they reach their process instance only through the account link.

@@ -10,18 +10,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from s2c.tables.events import Event
 from s2c.tables.master import MasterData
 from s2c.tables.outputs import (
-    AccrueExpectedRevenue, AwaitMasterData, Command, Forward, MetricObservation, PlanLabor,
-    ReserveRoom, ReserveSupplies, SlaBreached, WorkQueueException, stable_id)
+    AccrueExpectedRevenue,
+    AwaitMasterData,
+    Command,
+    Forward,
+    MetricObservation,
+    PlanLabor,
+    ReserveRoom,
+    ReserveSupplies,
+    SlaBreached,
+    WorkQueueException,
+    stable_id,
+)
 from s2c.tables.posting import Posting
 from s2c.tables.process import ProcessState
 from s2c.tables.vocabulary import ExceptionKind
 
-Output = Command | SlaBreached | WorkQueueException | MetricObservation | AwaitMasterData | Forward
+Output: TypeAlias = (Command | SlaBreached | WorkQueueException | MetricObservation
+                     | AwaitMasterData | Forward)
 Handler = Callable[[ProcessState, Any, MasterData, datetime, list[Output]], None]
 WaitsFor = Callable[[ProcessState, Any], str | None]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from s2c.tables.codec import iso, to_datetime, to_native
 from s2c.tables.events import Event, event_from_record, money_of
@@ -25,7 +25,7 @@ from s2c.tables.vocabulary import ExceptionKind
 LINK_PARK_TTL = timedelta(days=7)
 MAX_PARKED_PER_ACCOUNT = 500  # bounds the state; beyond it an event is reported at once
 
-LinkOutput = Forward | WorkQueueException
+LinkOutput: TypeAlias = Forward | WorkQueueException
 
 
 @dataclass(slots=True)
@@ -92,7 +92,8 @@ def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[L
         del state.parked[event.event_id]
         outputs.append(_exception(
             state, event, now, f"no appointment, case or encounter linked account "
-            f"{state.account_number} within {LINK_PARK_TTL.days} days", ExceptionKind.UNLINKED_EVENT))
+            f"{state.account_number} within {LINK_PARK_TTL.days} days",
+            ExceptionKind.UNLINKED_EVENT))
     return state, outputs
 
 

@@ -207,7 +207,7 @@ class Forward:
 
 @dataclass(frozen=True, slots=True)
 class AwaitMasterData:
-    """An event is parked on `process_id` until master record `record` with wait key `key` arrives."""
+    """An event is parked on `process_id` until master record `record`, wait key `key`, arrives."""
 
     process_id: str
     record: str

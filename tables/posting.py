@@ -1,4 +1,4 @@
-"""ERP posting rules: how a business fact becomes commands, with everything looked up in master data.
+"""ERP posting rules: how a business fact becomes commands, everything looked up in master data.
 
 `Posting` numbers the commands one event causes, so a command id is
 `stable_id(process_id, command_type, event_id, sequence)`. Builders here resolve master data first
@@ -16,12 +16,24 @@ from typing import Any, TypeVar
 from s2c.tables.events import Event
 from s2c.tables.master import Location, MasterData
 from s2c.tables.outputs import (
-    AccrueExpectedRevenue, CancelLaborPlan, Command, CommandHeader, JournalLine, PlanLabor,
-    PostJournal, ReleaseRoom, ReleaseSupplies, ReserveRoom, ReserveSupplies, ReverseRevenueAccrual,
-    stable_id)
+    AccrueExpectedRevenue,
+    CancelLaborPlan,
+    Command,
+    CommandHeader,
+    JournalLine,
+    PlanLabor,
+    PostJournal,
+    ReleaseRoom,
+    ReleaseSupplies,
+    ReserveRoom,
+    ReserveSupplies,
+    ReverseRevenueAccrual,
+    stable_id,
+)
 from s2c.tables.vocabulary import CasGroup, GlPurpose, JournalKind
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Command)
 ZERO = Decimal("0.00")
 
 
@@ -100,11 +112,11 @@ class Posting:
             cost_center_id=cost_center_id, issued_at=event.occurred_at,
             correlation_id=event.envelope.correlation_id, reverses_command_id=reverses)
 
-    def add(self, command_type: type[T], cost_center_id: str, effective: date, *args: Any,
-            reverses: str | None = None) -> T:
+    def add(self, command_type: type[C], cost_center_id: str, effective: date, *args: Any,
+            reverses: str | None = None) -> C:
         command = command_type(self.header(command_type.__name__, cost_center_id, effective,
                                            reverses), *args)
-        self.commands.append(command)  # type: ignore[arg-type]
+        self.commands.append(command)
         return command
 
     def journal(self, kind: JournalKind, cost_center_id: str, effective: date,

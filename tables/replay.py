@@ -4,8 +4,9 @@
 LINK stage for events with an account number, run the PROCESS stage for what it forwards (or for
 events that name their process), and fire deadlines as stream time (the largest business time seen)
 passes them: before the event that moved it is applied, and after it for deadlines it set in
-the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers are a heap of (deadline, stage, key)
-with stale entries skipped, so a deadline costs O(log n), not a scan of every instance.
+the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers
+are a heap of (deadline, stage, key) with stale entries skipped, so a deadline costs O(log n),
+not a scan of every instance.
 
 `replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
 and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one

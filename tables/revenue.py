@@ -74,8 +74,8 @@ def _reverse_journal(state: ProcessState, e: rv.ChargeReversed | rv.PaymentRever
 
 def charge_reversed(state: ProcessState, e: rv.ChargeReversed, master: MasterData, now: datetime,
                     out: list[Output]) -> None:
-    amount = _reverse_journal(state, e, f"charge:{e.reverses_charge_id}", JournalKind.CHARGE_REVERSAL,
-                              now, out)
+    amount = _reverse_journal(state, e, f"charge:{e.reverses_charge_id}",
+                              JournalKind.CHARGE_REVERSAL, now, out)
     if amount is not None:
         state.charged -= amount
         state.ar_balance -= amount
@@ -108,8 +108,8 @@ def claim_status(state: ProcessState, e: rv.Event, master: MasterData, now: date
     if _CLAIM_RANK[status] > _CLAIM_RANK[state.claims[claim_id]]:
         state.claims[claim_id] = status
     if isinstance(e, rv.ClaimRejected):
-        out.append(work_item(state, e, now, ExceptionKind.CLAIM_REJECTED,
-                             f"277CA {e.status_category} {e.status_code or ''}: {e.reason}".strip()))
+        reason = f"277CA {e.status_category} {e.status_code or ''}: {e.reason}"
+        out.append(work_item(state, e, now, ExceptionKind.CLAIM_REJECTED, reason))
 
 
 def _remit(state: ProcessState, e: rv.Event, kind: JournalKind, debit: str, credit: str,

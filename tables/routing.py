@@ -4,8 +4,9 @@ Kafka partitions by key, so the pipeline has two keyed stages and this module is
 
 Process ids (derivable without any state):
 - appointment events -> `APPT-<appointment_id>`; surgical case events -> `CASE-<case_id>`;
-- authorization and encounter-started events -> the case's id when they carry `case_id`, else the
-  appointment's when they carry `appointment_id` (a case wins: a surgery may be booked off a consult);
+- authorization and encounter-started events -> the case's id when they carry `case_id`, else
+  the appointment's when they carry `appointment_id` (a case wins: a surgery may be booked off a
+  consult);
 - a walk-in or emergency `EncounterStarted` (no appointment, no case) -> `ENC-<account_number>`;
 - everything else (encounter completed, charges, claims, remittances) has no process id of its own.
 
@@ -14,8 +15,8 @@ the LINK stage (keyed by account number) first: if it also has a process id it r
 `account -> process id` there (scheduled events with an account, encounter started, an appointment
 modification that sets the account) and is forwarded; otherwise the link stage forwards it to the
 linked process or parks it until the link arrives. An event with a process id and no link key goes
-straight to the PROCESS stage. An event with neither (an authorization naming no appointment or case)
-cannot be placed: the adapter reports it as an `UNLINKED_EVENT` exception (`unroutable`).
+straight to the PROCESS stage. An event with neither (an authorization naming no appointment or
+case) cannot be placed: the adapter reports it as an `UNLINKED_EVENT` exception (`unroutable`).
 """
 
 from __future__ import annotations

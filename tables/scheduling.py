@@ -13,7 +13,15 @@ from decimal import Decimal
 
 from s2c.tables import events as ev
 from s2c.tables.handling import (
-    Handler, Output, WaitsFor, book, earliest, invalid, open_items_in_order, work_item)
+    Handler,
+    Output,
+    WaitsFor,
+    book,
+    earliest,
+    invalid,
+    open_items_in_order,
+    work_item,
+)
 from s2c.tables.master import MasterData
 from s2c.tables.outputs import IssueSupplies, PlanLabor, RecognizeCost, ReserveRoom, SupplyLine
 from s2c.tables.posting import Posting, gl_account, location, need, two_lines
@@ -22,7 +30,9 @@ from s2c.tables.vocabulary import ExceptionKind, FinancialClass, GlPurpose
 
 
 def _payer_class(master: MasterData, payer_id: str | None) -> FinancialClass | None:
-    return None if payer_id is None else need(master.payer(payer_id), "Payer", payer_id).financial_class
+    if payer_id is None:
+        return None
+    return need(master.payer(payer_id), "Payer", payer_id).financial_class
 
 
 def _still_open(state: ProcessState, event: ev.Event, now: datetime, out: list[Output]) -> bool:
@@ -47,7 +57,8 @@ def appointment_scheduled(state: ProcessState, e: ev.AppointmentScheduled, maste
     state.account_number = e.account_number or state.account_number
     state.site_id, state.department_id, state.room_id = e.site_id, e.department_id, None
     state.provider_id, state.service_line_id = e.provider_id, e.service_line_id
-    state.payer_id, state.payer_class, state.procedure_codes = e.payer_id, payer_class, e.procedure_codes
+    state.payer_id, state.payer_class = e.payer_id, payer_class
+    state.procedure_codes = e.procedure_codes
     state.scheduled_start, state.minutes = e.scheduled_start, e.duration_minutes
     state.cost_center_id = department.cost_center_id
     book(state, posting, out)
@@ -68,7 +79,8 @@ def case_scheduled(state: ProcessState, e: ev.CaseScheduled, master: MasterData,
     state.account_number = e.account_number or state.account_number
     state.site_id, state.room_id, state.department_id = e.site_id, e.or_room_id, room.parent_id
     state.provider_id, state.service_line_id = e.surgeon_id, e.service_line_id
-    state.payer_id, state.payer_class, state.procedure_codes = e.payer_id, payer_class, e.procedure_codes
+    state.payer_id, state.payer_class = e.payer_id, payer_class
+    state.procedure_codes = e.procedure_codes
     state.preference_card_id = e.preference_card_id
     state.scheduled_start, state.minutes = e.scheduled_start, e.planned_minutes
     state.cost_center_id, state.inventory_location_id = room.cost_center_id, stock
@@ -85,7 +97,8 @@ def appointment_rescheduled(state: ProcessState, e: ev.AppointmentRescheduled, m
         posting.reverse(item)
     posting.accrual(master, e.site_id, department.cost_center_id, state.payer_id,
                     state.procedure_codes, e.scheduled_start)
-    state.site_id, state.department_id, state.provider_id = e.site_id, e.department_id, e.provider_id
+    state.site_id, state.department_id = e.site_id, e.department_id
+    state.provider_id = e.provider_id
     state.scheduled_start, state.minutes = e.scheduled_start, e.duration_minutes
     state.cost_center_id = department.cost_center_id
     book(state, posting, out)
@@ -149,7 +162,8 @@ def case_completed(state: ProcessState, e: ev.CaseCompleted, master: MasterData,
     expense = gl_account(master, GlPurpose.SUPPLY_EXPENSE, site)
     inventory = gl_account(master, GlPurpose.SUPPLY_INVENTORY, site)
     unit_costs = {line.item_id: line.unit_cost for line in card.items}
-    posting, cc, day = Posting(state.process_id, e), state.cost_center_id or "", e.occurred_at.date()
+    posting = Posting(state.process_id, e)
+    cc, day = state.cost_center_id or "", e.occurred_at.date()
     for item in open_items_in_order(state):
         if item.schema == "ReserveSupplies":
             posting.reverse(item)  # the actual issue below replaces the reservation
@@ -163,7 +177,8 @@ def case_completed(state: ProcessState, e: ev.CaseCompleted, master: MasterData,
     total = sum((line.extended_cost for line in issued), Decimal("0.00"))
     if total:
         posting.add(RecognizeCost, cc, day, state.reference_id or "", total,
-                    two_lines(expense, inventory, total, f"supplies used, case {state.reference_id}"))
+                    two_lines(expense, inventory, total,
+                              f"supplies used, case {state.reference_id}"))
     for item in list(state.open_items.values()):
         if isinstance(item, PlanLabor | ReserveRoom):
             del state.open_items[item.command_id]  # consumed by the surgery that took place
@@ -207,7 +222,8 @@ def encounter_completed(state: ProcessState, e: ev.EncounterCompleted, master: M
 
 
 HANDLERS: dict[str, Handler] = {
-    "AppointmentScheduled": appointment_scheduled, "AppointmentRescheduled": appointment_rescheduled,
+    "AppointmentScheduled": appointment_scheduled,
+    "AppointmentRescheduled": appointment_rescheduled,
     "AppointmentModified": appointment_modified, "AppointmentCancelled": cancelled,
     "AppointmentNoShow": cancelled, "CaseScheduled": case_scheduled,
     "CaseRescheduled": case_rescheduled, "CaseCancelled": cancelled,
@@ -223,7 +239,8 @@ def _needs_schedule(state: ProcessState, event: ev.Event) -> str | None:
 
 WAITS: dict[str, WaitsFor] = {
     **{name: _needs_schedule for name in (
-        "AppointmentRescheduled", "AppointmentModified", "AppointmentCancelled", "AppointmentNoShow",
+        "AppointmentRescheduled", "AppointmentModified", "AppointmentCancelled",
+        "AppointmentNoShow",
         "CaseRescheduled", "CaseCancelled", "CaseCompleted")},
     "EncounterCompleted": lambda s, e: None if s.arrived_at is not None else "EncounterStarted",
 }

@@ -62,8 +62,8 @@ def deadlines(s: ProcessState) -> list[Deadline]:
         return []
     out: list[Deadline] = []
     if s.process_id.startswith("CASE-") and s.scheduled_start is not None and s.payer_id:
-        out.append((SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY, s.scheduled_start - timedelta(hours=48),
-                    s.authorized_at))
+        out.append((SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY,
+                    s.scheduled_start - timedelta(hours=48), s.authorized_at))
     if s.discharged_at is not None:
         out.append((SlaKind.CHARGE_LAG_3D, s.discharged_at + timedelta(days=3), s.first_charge_at))
         out.append((SlaKind.CLAIM_NOT_SUBMITTED_7D, s.discharged_at + timedelta(days=7),

@@ -14,7 +14,6 @@ from typing import Any
 
 from core_world import T0, Feed
 from hypothesis import strategies as st
-
 from s2c.tables.events import Event
 
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 from core_world import T0, Feed, knee_case_scheduled
-
 from s2c.tables.outputs import Command, PostJournal, WorkQueueException
 from s2c.tables.replay import Pipeline
 from s2c.tables.vocabulary import JournalKind, ProcessStage

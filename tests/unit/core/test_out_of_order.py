@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core_world import (
-    DAY, SURGERY_DAY, T0, Feed, charge, claim, encounter_completed, encounter_started,
-    knee_case_scheduled, knee_case_through_claim, master_data, payment)
-
+    DAY,
+    SURGERY_DAY,
+    T0,
+    Feed,
+    charge,
+    claim,
+    encounter_completed,
+    encounter_started,
+    knee_case_scheduled,
+    knee_case_through_claim,
+    master_data,
+    payment,
+)
 from s2c.tables.core import (
-    PROCESS_PARK_TTL, next_deadline, on_deadline, retry_parked, transition, waiting_for_master)
+    PROCESS_PARK_TTL,
+    next_deadline,
+    on_deadline,
+    retry_parked,
+    transition,
+    waiting_for_master,
+)
 from s2c.tables.link import LINK_PARK_TTL, link_on_deadline, link_transition
 from s2c.tables.master import lookup_keys, master_record
 from s2c.tables.outputs import AwaitMasterData, Command, Forward, WorkQueueException
@@ -29,7 +45,7 @@ def test_payment_before_claim_is_parked_then_posted_when_the_claim_arrives(pipel
     early = pipeline.feed(payment(feed, SURGERY_DAY + 3 * DAY, "4200.00"))
     assert early == []
     state = pipeline.processes["CASE-C-1001"]
-    assert list(state.parked.values())[0].waits_for == "anchor:ClaimSubmitted CLM-1"
+    assert next(iter(state.parked.values())).waits_for == "anchor:ClaimSubmitted CLM-1"
     released = pipeline.feed(events[-1])
     assert [c.schema for c in released if isinstance(c, Command)] == ["PostJournal"]
     assert state.parked == {} and state.stage is ProcessStage.PAID

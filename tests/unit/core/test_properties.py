@@ -8,7 +8,6 @@ from core_histories import Step, arrival_order, histories
 from core_world import master_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from s2c.tables.codec import dumps
 from s2c.tables.handling import OPEN_KINDS
 from s2c.tables.link import LinkState

@@ -5,8 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from core_world import (
-    DAY, SURGERY_DAY, Feed, adjustment, charge, denial, knee_case_through_claim, payment)
-
+    DAY,
+    SURGERY_DAY,
+    Feed,
+    adjustment,
+    charge,
+    denial,
+    knee_case_through_claim,
+    payment,
+)
 from s2c.tables.outputs import PostJournal, WorkQueueException
 from s2c.tables.replay import Pipeline
 from s2c.tables.vocabulary import ExceptionKind, JournalKind, ProcessStage

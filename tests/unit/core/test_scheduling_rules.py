@@ -6,9 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from core_world import T0, Feed, knee_case_scheduled
-
 from s2c.tables.outputs import Command, WorkQueueException
-from s2c.tables.replay import Pipeline
 from s2c.tables.vocabulary import ExceptionKind, ProcessStage
 
 
@@ -30,7 +28,7 @@ def test_surgery_booking_reserves_the_preference_card_in_the_or_stock_room(pipel
     assert [(i.item_id, i.quantity, i.extended_cost) for i in reserve.items] == [
         ("SHAVER-BLADE-4.5", 1, Decimal("185.00")), ("SALINE-3L", 4, Decimal("50.00")),
         ("DRAPE-KNEE", 1, Decimal("28.00"))]
-    assert [(ln.role, ln.hours) for ln in labor.lines][0] == ("SURGEON", Decimal("1.50"))
+    assert next((ln.role, ln.hours) for ln in labor.lines) == ("SURGEON", Decimal("1.50"))
     assert reserve.header.cost_center_id == "CC-RIV-OR"
     assert (room.room_id, room.reference_id, room.minutes) == ("RIV-OR-3", "C-1001", 90)
     assert [(ln.gl_account, ln.debit, ln.credit) for ln in accrual.lines] == [

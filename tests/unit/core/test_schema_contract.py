@@ -9,7 +9,6 @@ import io
 import fastavro
 import pytest
 from core_world import Feed, knee_case_scheduled
-
 from s2c.streams.catalog import load_catalog
 from s2c.tables.events import EVENT_TYPES
 from s2c.tables.master import MASTER_TYPES

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core_world import (
-    DAY, SURGERY_DAY, T0, charge, claim, encounter_completed, encounter_started,
-    knee_case_scheduled, payment)
-
+    DAY,
+    SURGERY_DAY,
+    T0,
+    charge,
+    claim,
+    encounter_completed,
+    encounter_started,
+    knee_case_scheduled,
+    payment,
+)
 from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.outputs import MetricObservation, SlaBreached
 from s2c.tables.vocabulary import FinancialClass, SlaKind
@@ -62,7 +69,7 @@ def test_charge_lag_and_dnfb_are_breached_when_nothing_arrives(master, feed) -> 
 
 
 def test_a_charge_posted_late_is_a_breach_even_if_no_timer_fired(master, feed) -> None:
-    state, discharged = _discharged(master, feed)
+    state, _ = _discharged(master, feed)
     late = SURGERY_DAY + 6 + 4 * DAY
     state, out = transition(state, charge(feed, late), master, T0 + timedelta(hours=late))
     assert breaches(out) == [SlaKind.CHARGE_LAG_3D]

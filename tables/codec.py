@@ -115,15 +115,45 @@ def decode(cls: type[T], data: dict[str, Any]) -> T:
     return decoder(data)  # type: ignore[no-any-return]
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _encoder(hint: Any) -> Callable[[Any], Any]:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = _encoder(next(a for a in typing.get_args(hint) if a is not type(None)))
+        return _identity if inner is _identity else (lambda v: None if v is None else inner(v))
+    if origin is tuple:
+        item = _encoder(typing.get_args(hint)[0])
+        return list if item is _identity else (lambda v: [item(x) for x in v])
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return to_native
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return lambda v: v.value
+    return _identity
+
+
+def _build_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    hints = typing.get_type_hints(cls)
+    plan = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls)]
+
+    def encoder(obj: Any) -> dict[str, Any]:
+        return {name: encode(getattr(obj, name)) for name, encode in plan}
+
+    return encoder
+
+
+_ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
 def to_native(obj: Any) -> Any:
-    """The Avro-shaped record of a dataclass: nested dicts, Decimal, datetime, date, enum names."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_native(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple | list):
-        return [to_native(x) for x in obj]
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    return obj
+    """The Avro-shaped record of a dataclass: nested dicts, Decimal, datetime, date, enum symbols."""
+    cls = type(obj)
+    encoder = _ENCODERS.get(cls)
+    if encoder is None:
+        encoder = _ENCODERS[cls] = _build_encoder(cls)
+    return encoder(obj)
 
 
 def json_default(value: Any) -> Any:

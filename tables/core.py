@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from s2c.tables import revenue, scheduling
+from s2c.tables import encounters, revenue, scheduling
 from s2c.tables.codec import iso
 from s2c.tables.events import Event, money_of
 from s2c.tables.handling import Handler, Output, WaitsFor, work_item
@@ -34,8 +34,8 @@ from s2c.tables.vocabulary import ExceptionKind
 PROCESS_PARK_TTL = timedelta(days=7)
 MAX_PARKED_PER_PROCESS = 500
 
-HANDLERS: dict[str, Handler] = {**scheduling.HANDLERS, **revenue.HANDLERS}
-WAITS: dict[str, WaitsFor] = {**scheduling.WAITS, **revenue.WAITS}
+HANDLERS: dict[str, Handler] = {**scheduling.HANDLERS, **encounters.HANDLERS, **revenue.HANDLERS}
+WAITS: dict[str, WaitsFor] = {**scheduling.WAITS, **encounters.WAITS, **revenue.WAITS}
 
 
 def transition(state: ProcessState | None, event: Event, master: MasterData, now: datetime,

@@ -19,12 +19,11 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from s2c.tables.codec import dumps
+from s2c.tables.codec import dumps, to_native
 from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.handling import Output
@@ -132,7 +131,7 @@ def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[s
                 name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
                 if name is None:
                     continue  # AwaitMasterData: replay's master data never changes mid-run
-                record = asdict(item) if isinstance(item, MetricObservation) else item.to_record()
+                record = to_native(item) if isinstance(item, MetricObservation) else item.to_record()
                 sinks[name].write(dumps({"schema": type(item).__name__, "record": record}) + "\n")
                 counts[name] += 1
     finally:

@@ -1,4 +1,4 @@
-"""Handlers for scheduling, authorization and encounter events of a process instance.
+"""Handlers for appointment and surgical-case events of a process instance.
 
 Scheduling books the plan (case: supplies, labor, room; both: expected revenue); a reschedule or a
 change of payer/procedures reverses every open item and reissues it for the new facts; a cancel or
@@ -17,7 +17,6 @@ from s2c.tables.handling import (
     Output,
     WaitsFor,
     book,
-    earliest,
     invalid,
     open_items_in_order,
     work_item,
@@ -29,7 +28,7 @@ from s2c.tables.process import ProcessState
 from s2c.tables.vocabulary import ExceptionKind, FinancialClass, GlPurpose
 
 
-def _payer_class(master: MasterData, payer_id: str | None) -> FinancialClass | None:
+def payer_class_of(master: MasterData, payer_id: str | None) -> FinancialClass | None:
     if payer_id is None:
         return None
     return need(master.payer(payer_id), "Payer", payer_id).financial_class
@@ -49,7 +48,7 @@ def appointment_scheduled(state: ProcessState, e: ev.AppointmentScheduled, maste
         out.append(invalid(state, e, now, "appointment already scheduled by another event"))
         return
     department = location(master, e.department_id)
-    payer_class = _payer_class(master, e.payer_id)
+    payer_class = payer_class_of(master, e.payer_id)
     posting = Posting(state.process_id, e)
     posting.accrual(master, e.site_id, department.cost_center_id, e.payer_id, e.procedure_codes,
                     e.scheduled_start)
@@ -69,7 +68,7 @@ def case_scheduled(state: ProcessState, e: ev.CaseScheduled, master: MasterData,
     if state.is_scheduled:
         out.append(invalid(state, e, now, "case already scheduled by another event"))
         return
-    payer_class = _payer_class(master, e.payer_id)
+    payer_class = payer_class_of(master, e.payer_id)
     posting = Posting(state.process_id, e)
     room, stock = posting.case_plan(master, e.case_id, e.or_room_id, e.preference_card_id,
                                     e.scheduled_start, e.planned_minutes)
@@ -111,7 +110,7 @@ def appointment_modified(state: ProcessState, e: ev.AppointmentModified, master:
     payer_id = e.payer_id or state.payer_id
     codes = e.procedure_codes if e.procedure_codes is not None else state.procedure_codes
     posting = Posting(state.process_id, e)
-    payer_class = _payer_class(master, payer_id)
+    payer_class = payer_class_of(master, payer_id)
     if (payer_id, codes) != (state.payer_id, state.procedure_codes) and state.scheduled_start:
         for item in open_items_in_order(state):
             posting.reverse(item)
@@ -190,46 +189,13 @@ def case_completed(state: ProcessState, e: ev.CaseCompleted, master: MasterData,
                              + ", ".join(off_card)))
 
 
-def authorization(state: ProcessState, e: ev.Event, master: MasterData, now: datetime,
-                  out: list[Output]) -> None:
-    if isinstance(e, ev.AuthorizationApproved):
-        state.authorized_at = earliest(state.authorized_at, e.occurred_at)
-    elif isinstance(e, ev.AuthorizationDenied):
-        state.auth_denied_at = earliest(state.auth_denied_at, e.occurred_at)
-        out.append(work_item(state, e, now, ExceptionKind.AUTHORIZATION_DENIED,
-                             f"payer {e.payer_id} denied authorization: {e.reason}"))
-
-
-def encounter_started(state: ProcessState, e: ev.EncounterStarted, master: MasterData,
-                      now: datetime, out: list[Output]) -> None:
-    if state.encounter_id is not None and state.encounter_id != e.encounter_id:
-        out.append(invalid(state, e, now, f"instance already has encounter {state.encounter_id}"))
-        return
-    department = location(master, e.department_id)
-    payer_class = state.payer_class if state.payer_id else _payer_class(master, e.payer_id)
-    state.encounter_id, state.arrived_at = e.encounter_id, e.arrived_at
-    state.encounter_cost_center_id = department.cost_center_id
-    state.account_number = state.account_number or e.account_number
-    if not state.is_scheduled:  # walk-in: the encounter is the only source of these
-        state.site_id, state.department_id = e.site_id, e.department_id
-        state.service_line_id, state.payer_id, state.payer_class = (
-            e.service_line_id, e.payer_id, payer_class)
-
-
-def encounter_completed(state: ProcessState, e: ev.EncounterCompleted, master: MasterData,
-                        now: datetime, out: list[Output]) -> None:
-    state.discharged_at = e.discharged_at
-
-
 HANDLERS: dict[str, Handler] = {
     "AppointmentScheduled": appointment_scheduled,
     "AppointmentRescheduled": appointment_rescheduled,
     "AppointmentModified": appointment_modified, "AppointmentCancelled": cancelled,
     "AppointmentNoShow": cancelled, "CaseScheduled": case_scheduled,
     "CaseRescheduled": case_rescheduled, "CaseCancelled": cancelled,
-    "CaseCompleted": case_completed, "AuthorizationRequested": authorization,
-    "AuthorizationApproved": authorization, "AuthorizationDenied": authorization,
-    "EncounterStarted": encounter_started, "EncounterCompleted": encounter_completed,
+    "CaseCompleted": case_completed,
 }
 
 
@@ -242,5 +208,4 @@ WAITS: dict[str, WaitsFor] = {
         "AppointmentRescheduled", "AppointmentModified", "AppointmentCancelled",
         "AppointmentNoShow",
         "CaseRescheduled", "CaseCancelled", "CaseCompleted")},
-    "EncounterCompleted": lambda s, e: None if s.arrived_at is not None else "EncounterStarted",
 }

@@ -64,3 +64,8 @@ def test_an_event_decoded_by_fastavro_equals_the_same_event_from_json(feed: Feed
     buffer.seek(0)
     decoded = fastavro.schemaless_reader(buffer, CATALOG.parsed("CaseScheduled"))
     assert event_from_record("CaseScheduled", decoded) == event
+
+
+def test_every_canonical_event_has_a_handler() -> None:
+    from s2c.tables.core import HANDLERS
+    assert set(HANDLERS) == set(EVENT_TYPES)

@@ -69,3 +69,15 @@ def test_an_event_decoded_by_fastavro_equals_the_same_event_from_json(feed: Feed
 def test_every_canonical_event_has_a_handler() -> None:
     from s2c.tables.core import HANDLERS
     assert set(HANDLERS) == set(EVENT_TYPES)
+
+
+def test_money_as_a_float_is_refused(feed: Feed) -> None:
+    from s2c.tables.events import event_from_record
+    record = {"envelope": {"event_id": "e-1", "event_type": "ChargePosted",
+                           "occurred_at": "2026-03-02T08:00:00Z", "source_system": "dft",
+                           "correlation_id": "t", "produced_at": "2026-03-02T08:00:00Z"},
+              "charge_id": "CHG-1", "account_number": "ACCT-1", "procedure_code": "29881",
+              "units": 1, "amount": 6800.1, "service_date": "2026-03-02",
+              "department_id": "RIV-SURGERY"}
+    with pytest.raises(TypeError, match="float"):
+        event_from_record("ChargePosted", record)

@@ -19,7 +19,7 @@ from s2c.tables.outputs import JournalLine, MetricObservation, PostJournal
 from s2c.tables.posting import Posting, gl_account, location, opposite, two_lines
 from s2c.tables.process import ProcessState
 from s2c.tables.sla import labels
-from s2c.tables.vocabulary import CasGroup, ExceptionKind, GlPurpose, JournalKind
+from s2c.tables.vocabulary import CasGroup, ExceptionKind, FinancialClass, GlPurpose, JournalKind
 
 ZERO = Decimal("0.00")
 _CLAIM_RANK = {"SUBMITTED": 0, "ACKNOWLEDGED": 1, "REJECTED": 2, "VOIDED": 3}
@@ -175,7 +175,12 @@ HANDLERS: dict[str, Handler] = {
 def _needs_claim(state: ProcessState, e: rv.Event) -> str | None:
     claim_id = e.claim_id  # type: ignore[attr-defined]
     if claim_id is None:
-        return None if state.claims else "ClaimSubmitted"
+        if state.claims:
+            return None
+        self_pay = state.payer_id is None or state.payer_class is FinancialClass.SELF_PAY
+        if self_pay and isinstance(e, rv.PaymentPosted):  # a patient pays without any claim
+            return None if state.is_placed else "scheduling or encounter"
+        return "ClaimSubmitted"
     return None if claim_id in state.claims else f"ClaimSubmitted {claim_id}"
 
 

@@ -133,10 +133,11 @@ SURGERY_DAY = 14 * DAY  # knee_case_scheduled's default start
 
 def encounter_started(feed: Feed, hours: float = SURGERY_DAY, account: str = "ACCT-7001",
                       case_id: str | None = "C-1001", encounter_id: str = "ENC-1",
-                      department: str = "RIV-SURGERY", **extra: Any) -> Event:
+                      department: str = "RIV-SURGERY", payer: str | None = "AETNA-COMM",
+                      **extra: Any) -> Event:
     return feed("EncounterStarted", hours, encounter_id=encounter_id, account_number=account,
                 patient_ref="pt-9f3a", appointment_id=None, case_id=case_id, site_id="RIVERSIDE",
-                department_id=department, service_line_id="ORTHO", payer_id="AETNA-COMM",
+                department_id=department, service_line_id="ORTHO", payer_id=payer,
                 encounter_class="SURGERY" if case_id else "EMERGENCY",
                 arrived_at=T0 + timedelta(hours=hours), **extra)
 

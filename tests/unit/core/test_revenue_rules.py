@@ -124,3 +124,15 @@ def test_every_journal_balances(pipeline, feed) -> None:
     for journal in journals(out):
         assert sum(ln.debit for ln in journal.lines) == sum(ln.credit for ln in journal.lines)
         assert journal.amount == sum(ln.debit for ln in journal.lines)
+
+
+def test_self_pay_walk_in_pays_at_the_desk_without_a_claim(pipeline, feed) -> None:
+    from core_world import encounter_completed, encounter_started
+    pipeline.feed(encounter_started(feed, hours=1, account="ACCT-ED-2", case_id=None,
+                                    department="RIV-ED", encounter_id="ENC-ED-2", payer=None))
+    pipeline.feed(encounter_completed(feed, hours=4, account="ACCT-ED-2", encounter_id="ENC-ED-2"))
+    pipeline.feed(charge(feed, 6, account="ACCT-ED-2", amount="180.00", code="99283"))
+    (paid,) = journals(pipeline.feed(payment(feed, 7, "180.00", remittance_id="DESK-1",
+                                             claim_id=None, account="ACCT-ED-2")))
+    assert paid.journal_kind is JournalKind.PAYMENT
+    assert pipeline.processes["ENC-ACCT-ED-2"].stage is ProcessStage.CLOSED

@@ -148,7 +148,7 @@ _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
 def to_native(obj: Any) -> Any:
-    """The Avro-shaped record of a dataclass: nested dicts, Decimal, datetime, date, enum symbols."""
+    """The Avro-shaped record of a dataclass: nested dicts, Decimal, datetime, date, enum names."""
     cls = type(obj)
     encoder = _ENCODERS.get(cls)
     if encoder is None:

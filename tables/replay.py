@@ -131,7 +131,8 @@ def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[s
                 name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
                 if name is None:
                     continue  # AwaitMasterData: replay's master data never changes mid-run
-                record = to_native(item) if isinstance(item, MetricObservation) else item.to_record()
+                is_metric = isinstance(item, MetricObservation)
+                record = to_native(item) if is_metric else item.to_record()
                 sinks[name].write(dumps({"schema": type(item).__name__, "record": record}) + "\n")
                 counts[name] += 1
     finally:

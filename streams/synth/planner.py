@@ -11,26 +11,64 @@ business content and another for the noise, so changing a noise rate never chang
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import accumulate
+from typing import Any, TypeVar
 
 from s2c.streams.synth.ids import MINUTE, patient_ref
 from s2c.streams.synth.master import HealthSystem, Site
 from s2c.streams.synth.reference import PAYERS
 
 Entry = tuple[int, int, int, str, "Episode", int, Any]
-_PAYER_IDS = [p.payer_id for p in PAYERS]
-_PAYER_WEIGHTS = [p.mix for p in PAYERS]
+T = TypeVar("T")
 _PATIENTS_PER_SITE = 200_000  # pool a site's patients are drawn from, so some patients recur
+
+
+# Fast draws: `random.randint`/`choice`/`choices` cost about a microsecond each, and a 3M-event day
+# makes tens of millions of draws; these use one `random()` call each and stay deterministic.
+def between(rng: random.Random, low: int, high: int) -> int:
+    """Uniform integer in [low, high]."""
+    return low + int(rng.random() * (high - low + 1))
+
+
+def pick(rng: random.Random, seq: Sequence[T]) -> T:
+    return seq[int(rng.random() * len(seq))]
+
+
+class Weighted:
+    """A population with weights, drawn by bisecting the cumulative weights."""
+
+    def __init__(self, population: Sequence[T], weights: Sequence[float]) -> None:
+        self.population = list(population)
+        self.cumulative = list(accumulate(weights))
+        self.total = self.cumulative[-1]
+
+    def draw(self, rng: random.Random) -> Any:
+        return self.population[bisect(self.cumulative, rng.random() * self.total)]
 
 
 class Episode:
     """Ids and attributes shared by every event of one episode of care."""
 
-    __slots__ = ("kind", "site", "account", "trace", "patient_ref", "payer_id", "dept_code",
-                 "department_id", "service_line_id", "provider_id", "appointment_id", "case_id",
-                 "procedure_codes", "pre_registered")
+    __slots__ = (
+        "account",
+        "appointment_id",
+        "case_id",
+        "department_id",
+        "dept_code",
+        "kind",
+        "patient_ref",
+        "payer_id",
+        "pre_registered",
+        "procedure_codes",
+        "provider_id",
+        "service_line_id",
+        "site",
+        "trace",
+    )
 
     def __init__(self, kind: str, site: Site, account: str, patient: str, payer_id: str,
                  dept_code: str, service_line_id: str, provider_id: str) -> None:
@@ -74,9 +112,9 @@ class Planner:
         site = self.site
         assert site is not None
         account = f"V{site.number:02d}{self.day_tag[2:]}{n:06d}"
-        patient = patient_ref(self.system.params.seed,
-                              site.number * _PATIENTS_PER_SITE + self.rng.randrange(_PATIENTS_PER_SITE))
-        payer = self.rng.choices(_PAYER_IDS, _PAYER_WEIGHTS)[0]
+        index = site.number * _PATIENTS_PER_SITE + int(self.rng.random() * _PATIENTS_PER_SITE)
+        patient = patient_ref(self.system.params.seed, index)
+        payer = _PAYER_MIX.draw(self.rng)
         self._events = []
         return Episode(kind, site, account, patient, payer, dept_code, service_line_id, provider_id)
 
@@ -96,14 +134,16 @@ class Planner:
         for k, (occurred, schema, extra) in enumerate(events):
             arrival = arrivals[k]
             if p.late_rate and noise.random() < p.late_rate:
-                arrival += noise.randint(1, max(1, p.max_late_minutes)) * MINUTE
+                arrival += between(noise, 1, max(1, p.max_late_minutes)) * MINUTE
             self._seq += 1
             self.timeline.append((arrival, self._seq, occurred, schema, ep, k, extra))
             if p.duplicate_rate and noise.random() < p.duplicate_rate:
                 self._seq += 1
-                resend = arrival + noise.randint(0, 120) * MINUTE
+                resend = arrival + between(noise, 0, 120) * MINUTE
                 self.timeline.append((resend, self._seq, occurred, schema, ep, k, extra))
 
+
+_PAYER_MIX = Weighted([p.payer_id for p in PAYERS], [p.mix for p in PAYERS])
 
 # (event that arrives late, event it must arrive after): "a payment before its claim", "a charge
 # before the encounter", "an acknowledgement before the claim".
@@ -114,11 +154,11 @@ _SWAPS = (("ClaimSubmitted", ("PaymentPosted", "DenialReceived")),
 
 
 def _swap_arrival(events: list[list[Any]], arrivals: list[int], noise: random.Random) -> None:
-    late_schema, after = _SWAPS[noise.randrange(len(_SWAPS))]
+    late_schema, after = _SWAPS[between(noise, 0, len(_SWAPS) - 1)]
     first = {}
     for i, (_, schema, _) in enumerate(events):
         first.setdefault(schema, i)
     targets = [first[s] for s in after if s in first]
     if late_schema in first and targets:
         target = min(targets)
-        arrivals[first[late_schema]] = events[target][0] + noise.randint(1, 30) * MINUTE
+        arrivals[first[late_schema]] = events[target][0] + between(noise, 1, 30) * MINUTE

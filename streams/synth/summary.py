@@ -25,8 +25,9 @@ def summary_lines(synthesis: Synthesis, plan_seconds: float, output_seconds: flo
     master = Counter({name: len(rows) for name, rows in synthesis.system.records.items()})
     total = len(synthesis)
     rate = total / output_seconds if output_seconds > 0 else float("inf")
-    lines = [f"s2c generate: seed {p.seed}, {p.sites} sites, {p.days} day(s) from {p.start_date}, "
-             f"scale {p.scale:.3g}"]
+    header = (f"s2c generate: seed {p.seed}, {p.sites} sites, {p.days} day(s) from "
+              f"{p.start_date}, scale {p.scale:.3g}")
+    lines = [header]
     lines += _table("episodes", episodes) + _table("revenue cycle", revenue)
     lines += _table("events (incl. duplicates)", events) + _table("master records", master)
     lines.append(f"planned in {plan_seconds:.2f}s; wrote {total:,} events in {output_seconds:.2f}s "

@@ -12,45 +12,44 @@ from __future__ import annotations
 
 from s2c.streams.synth import reference as ref
 from s2c.streams.synth.ids import DAY, HOUR, MINUTE
-from s2c.streams.synth.planner import Episode, Planner
+from s2c.streams.synth.planner import Episode, Planner, Weighted, between, pick
 from s2c.streams.synth.revenue import plan_revenue
 
-_SERVICE_LINES = list(ref.SURGERY_WEIGHTS)
-_SL_WEIGHTS = list(ref.SURGERY_WEIGHTS.values())
+_SERVICE_LINES = Weighted(list(ref.SURGERY_WEIGHTS), list(ref.SURGERY_WEIGHTS.values()))
 _NEEDS_AUTH = {p.payer_id for p in ref.PAYERS if p.needs_auth}
 
 
 def plan_case(pl: Planner, n: int) -> None:
     rng, p, site, system = pl.rng, pl.system.params, pl.site, pl.system
     assert site is not None
-    sl = rng.choices(_SERVICE_LINES, _SL_WEIGHTS)[0]
+    sl = _SERVICE_LINES.draw(rng)
     procs = list(ref.SURGERY[sl])
-    primary = rng.choice(procs)
+    primary = pick(rng, procs)
     codes = [primary.code]
     minutes = primary.minutes + 30  # turnover
     if len(procs) > 1 and rng.random() < 0.15:
-        second = rng.choice([x for x in procs if x.code != primary.code])
+        second = pick(rng, [x for x in procs if x.code != primary.code])
         codes.append(second.code)
         minutes += second.minutes
-    surgeon = rng.choice(site.providers[sl])
+    surgeon = pick(rng, site.providers[sl])
     ep = pl.episode("SURGERY", n, ref.OR_DEPT, sl, surgeon)
     ep.case_id = f"C-{site.site_id}-{pl.day_tag[2:]}-{n:06d}"
     ep.procedure_codes = codes
     ep.pre_registered = rng.random() < 0.9
     card_id = system.card_for(surgeon, primary.code)
-    room = rng.choice(site.rooms)
-    start = pl.day_ms + 7 * HOUR + 30 * MINUTE + rng.randrange(34) * 15 * MINUTE
+    room = pick(rng, site.rooms)
+    start = pl.day_ms + 7 * HOUR + 30 * MINUTE + between(rng, 0, 34 - 1) * 15 * MINUTE
     original, original_room = start, room
     rescheduled = rng.random() < p.case_reschedule_rate
     if rescheduled:
-        shift = rng.choice((-7, -3, -2, -1, 1, 2, 7)) * DAY if p.max_lead_days > 0 else -2 * HOUR
-        original, original_room = start + shift, rng.choice(site.rooms)
+        shift = pick(rng, (-7, -3, -2, -1, 1, 2, 7)) * DAY if p.max_lead_days > 0 else -2 * HOUR
+        original, original_room = start + shift, pick(rng, site.rooms)
     earliest = min(start, original)
     if p.max_lead_days > 0:
-        lead = rng.randint(min(2, p.max_lead_days), p.max_lead_days)
-        booked = earliest - lead * DAY - rng.randrange(0, 8 * 60) * MINUTE
+        lead = between(rng, min(2, p.max_lead_days), p.max_lead_days)
+        booked = earliest - lead * DAY - between(rng, 0, 8 * 60 - 1) * MINUTE
     else:
-        booked = pl.day_ms + rng.randrange(0, max(1, (earliest - pl.day_ms) // MINUTE - 120)) * MINUTE
+        booked = pl.day_ms + between(rng, 0, max(1, (earliest - pl.day_ms) // MINUTE - 120) - 1) * MINUTE
     pl.emit(booked, "CaseScheduled", (original, original_room, minutes, card_id, ep.payer_id))
     last = booked
     if rescheduled:
@@ -59,16 +58,16 @@ def plan_case(pl: Planner, n: int) -> None:
     auth_problem, cancelled = _authorize(pl, ep, booked, start)
     if not cancelled and rng.random() < p.case_cancel_rate:
         cancelled = True
-        pl.emit(last + (start - last) * 3 // 4, "CaseCancelled", rng.choice(ref.CASE_CANCEL_REASONS))
+        pl.emit(last + (start - last) * 3 // 4, "CaseCancelled", pick(rng, ref.CASE_CANCEL_REASONS))
     if cancelled:
         pl.finish(ep, "surgery.cancelled")
         return
-    arrival = start - rng.randint(60, 120) * MINUTE
-    actual = max(10, round(minutes * rng.uniform(0.8, 1.35)))
+    arrival = start - between(rng, 60, 120) * MINUTE
+    actual = max(10, round(minutes * (0.8 + 0.55 * rng.random())))
     end = start + actual * MINUTE
     pl.emit(arrival, "EncounterStarted", "SURGERY")
     pl.emit(end, "CaseCompleted", (actual, _supplies_used(pl, card_id)))
-    discharge = end + rng.randint(90, 300) * MINUTE
+    discharge = end + between(rng, 90, 300) * MINUTE
     pl.emit(discharge, "EncounterCompleted")
     lines = [(code, 1) for code in codes]
     for proc in ref.ANCILLARY[ref.OR_DEPT]:
@@ -87,9 +86,9 @@ def _authorize(pl: Planner, ep: Episode, booked: int, start: int) -> tuple[bool,
     if rng.random() < p.auth_missing_rate:
         pl.episodes["auth.missing"] += 1
         return True, False
-    requested = min(booked + rng.randint(1, 24) * HOUR, start - 3 * HOUR)
+    requested = min(booked + between(rng, 1, 24) * HOUR, start - 3 * HOUR)
     requested = max(requested, booked + MINUTE)
-    decided = requested + rng.randint(4, 5 * 24) * HOUR
+    decided = requested + between(rng, 4, 5 * 24) * HOUR
     decided = max(requested + 10 * MINUTE, min(decided, start - HOUR))
     pl.emit(requested, "AuthorizationRequested")
     if rng.random() < p.auth_denied_rate:

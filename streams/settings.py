@@ -59,6 +59,8 @@ class Settings:
     kafka_username: str = ""
     kafka_password: SecretStr = field(default_factory=lambda: SecretStr(""))
     sasl_mechanism: str = "SCRAM-SHA-512"
+    # Key of the HMAC that turns a medical record number into a pseudonymous patient_ref.
+    patient_ref_key: SecretStr = field(default_factory=lambda: SecretStr(""))
 
     @property
     def worker_data_dir(self) -> Path:
@@ -90,6 +92,7 @@ class Settings:
             kafka_username=_env("S2C_KAFKA_USERNAME", ""),
             kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
             sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
         )
 
     def confluent_config(self) -> dict[str, str]:

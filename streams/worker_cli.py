@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,25 @@ def _register_scrape_target(settings: object) -> None:
         atexit.register(path.unlink, missing_ok=True)
 
 
+def copartitioning_problem(settings: object) -> str | None:
+    """Tables are co-partitioned with the topics that feed them: every keyed pipeline topic must
+    exist with exactly `S2C_PARTITIONS` partitions, or the worker refuses to start."""
+    from s2c.streams.admin import partition_counts
+    from s2c.streams.topics import declare
+
+    topics = declare(settings)  # type: ignore[arg-type]
+    keyed = [topics.events.name, topics.link.name, topics.process.name]
+    counts = partition_counts(settings, keyed)  # type: ignore[arg-type]
+    missing = [name for name in keyed if name not in counts]
+    if missing:
+        return f"topics {', '.join(missing)} do not exist: run 's2c topics create' first"
+    wrong = {n: c for n, c in counts.items() if c != settings.partitions}  # type: ignore[attr-defined]
+    if wrong:
+        return (f"co-partitioning broken: tables expect {settings.partitions} partitions "  # type: ignore[attr-defined]
+                f"but {', '.join(f'{n} has {c}' for n, c in wrong.items())}")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
@@ -32,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.settings import Settings
 
     settings = Settings.from_env()
+    problem = copartitioning_problem(settings)
+    if problem:
+        print(f"s2c worker: {problem}", file=sys.stderr)
+        return 2
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app, metrics = create_app(settings)
     build_pipeline(app, metrics, settings)

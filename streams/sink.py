@@ -1,0 +1,92 @@
+"""Where the core's outputs go: commands, SLA breaches and work items to their topics (Avro,
+keyed by process id), forwards to the process topic, observations to Prometheus.
+
+The sink encodes with the codec's cached writer schemas, so sending never waits on the registry
+after the first use of a record type.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+
+from s2c.streams.codec import AvroCodec
+from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.topics import Topics
+from s2c.tables.codec import to_native
+from s2c.tables.outputs import (AwaitMasterData, Command, Forward, MetricObservation, SlaBreached,
+                                WorkQueueException)
+
+log = logging.getLogger(__name__)
+# Core observation name -> the `measure` label dashboards and alert rules use.
+STAGE_MEASURES = {"schedule_to_encounter_seconds": "schedule_to_encounter",
+                  "charge_lag_seconds": "charge_lag", "discharge_to_claim_seconds": "dnfb",
+                  "claim_to_first_payment_seconds": "days_in_ar",
+                  "claim_to_denial_seconds": "claim_to_denial"}
+
+
+class OutputSink:
+    def __init__(self, app: faust.App, topics: Topics, codec: AvroCodec,
+                 metrics: PipelineMetrics, process_topic: faust.TopicT) -> None:
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self._commands = app.topic(topics.commands.name, **raw)
+        self._breaches = app.topic(topics.sla_breaches.name, **raw)
+        self._exceptions = app.topic(topics.exceptions.name, **raw)
+        self._process = process_topic
+        self._codec = codec
+        self._metrics = metrics
+        self._pending_latency: list[datetime] = []
+
+    async def emit(self, outputs: list[Any]) -> None:
+        for item in outputs:
+            if isinstance(item, Command):
+                value = self._codec.encode(f"s2c.commands.{item.schema}", item.to_record())
+                await self._commands.send(key=item.header.process_id.encode(), value=value)
+                self._metrics.commands_out.labels(command_type=item.schema).inc()
+            elif isinstance(item, Forward):
+                value = self._codec.encode(f"s2c.events.{item.event.schema}", to_native(item.event))
+                await self._process.send(key=item.process_id.encode(), value=value)
+            elif isinstance(item, SlaBreached):
+                value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())
+                await self._breaches.send(key=item.process_id.encode(), value=value)
+                record = item.to_record()
+                self._metrics.sla_breaches.labels(
+                    sla=record["sla"], site=record["site_id"] or "unknown",
+                    service_line=record["service_line_id"] or "unknown",
+                    payer_class=record["payer_class"] or "unknown").inc()
+            elif isinstance(item, WorkQueueException):
+                record = item.to_record()
+                value = self._codec.encode("s2c.ops.WorkQueueException", record)
+                key = (record["process_id"] or record["exception_id"]).encode()
+                await self._exceptions.send(key=key, value=value)
+                self._metrics.exceptions.labels(kind=record["kind"]).inc()
+            elif isinstance(item, MetricObservation):
+                self.observe(item)
+            elif isinstance(item, AwaitMasterData):
+                self._metrics.parked.labels(stage="master-data").inc()
+            else:
+                log.error("core returned an output the sink does not know: %s", type(item).__name__)
+
+    def observe(self, item: MetricObservation) -> None:
+        labels = dict(item.labels)
+        dims = {"site": labels.get("site_id") or "unknown",
+                "service_line": labels.get("service_line_id") or "unknown",
+                "payer_class": labels.get("payer_class") or "unknown"}
+        if item.metric == "expected_usd":
+            self._metrics.expected_usd.labels(**dims).inc(item.value)
+        elif item.metric == "paid_usd":
+            self._metrics.paid_usd.labels(**dims).inc(item.value)
+        elif item.metric in STAGE_MEASURES:
+            self._metrics.stage_duration.labels(measure=STAGE_MEASURES[item.metric],
+                                                **dims).observe(item.value)
+        else:
+            log.debug("observation %s has no metric", item.metric)
+
+    def observe_latency(self, event: Any) -> None:
+        produced = event.envelope.produced_at
+        if produced is not None:
+            lag = (datetime.now(timezone.utc) - produced).total_seconds()
+            self._metrics.end_to_end_seconds.observe(max(lag, 0.0))

@@ -1,5 +1,6 @@
-"""Walking skeleton on the real stack: an appointment scheduled at Riverside Medical Center flows
-through the registry and the broker into a worker, which reserves the room and counts both."""
+"""Walking skeleton on the real stack: an orthopaedic clinic visit scheduled at Riverside Medical
+Center flows through the registry and the broker into a worker, which accrues the expected revenue
+from Aetna's contract rate and counts both in Prometheus."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 from confluent_kafka import Producer
@@ -35,10 +37,19 @@ def appointment(appointment_id: str, event_id: str) -> dict:
             "produced_at": now,
         },
         "appointment_id": appointment_id, "patient_ref": "pt-7f3a9c", "account_number": None,
-        "site_id": "RIVERSIDE", "department_id": "RIV-ORTHO-CLINIC", "provider_id": "NPI-1467582391",
-        "service_line_id": "ORTHOPEDICS", "payer_id": "AETNA-PPO", "procedure_codes": ["99214"],
+        "site_id": "RIVERSIDE", "department_id": "RIV-ORTHO-CLINIC", "provider_id": "DR-OKAFOR",
+        "service_line_id": "ORTHO", "payer_id": "AETNA-COMM", "procedure_codes": ["99213"],
         "scheduled_start": datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc), "duration_minutes": 30,
     }
+
+
+def publish_master_data(pipeline: PipelineEnv) -> None:
+    from test_topology import MASTER_RECORDS, codec_for, master_record, publish_master, to_native
+
+    master = {name: [to_native(master_record(name, row)) for row in rows]
+              for name, rows in MASTER_RECORDS.items()}
+    publish_master(pipeline.settings, codec_for(pipeline), declare(pipeline.settings).master_data.name,
+                   master)
 
 
 def produce(pipeline: PipelineEnv, records: list[tuple[str, object]]) -> None:
@@ -55,12 +66,15 @@ def produce(pipeline: PipelineEnv, records: list[tuple[str, object]]) -> None:
     assert producer.flush(30) == 0
 
 
-def reserve_room_commands(pipeline: PipelineEnv, expected: int, settle: float = 1.0) -> list[dict]:
+def accruals(pipeline: PipelineEnv, expected: int, settle: float = 1.0) -> list[dict]:
+    """Commands on the ERP topic, read with confluent-kafka's AvroDeserializer as an ERP connector
+    would. A scheduled clinic visit accrues its expected revenue (one command per visit)."""
     registry = SchemaRegistryClient({"url": pipeline.settings.registry_url})
     deserializer = AvroDeserializer(registry)
     topic = declare(pipeline.settings).commands.name
-    return [deserializer(m.value(), SerializationContext(topic, MessageField.VALUE))
-            for m in read_topic(pipeline.settings, topic, expected, settle=settle)]
+    commands = [deserializer(m.value(), SerializationContext(topic, MessageField.VALUE))
+                for m in read_topic(pipeline.settings, topic, expected, settle=settle)]
+    return [c for c in commands if c["header"]["command_type"] == "AccrueExpectedRevenue"]
 
 
 def scraped(pipeline: PipelineEnv, promql: str) -> float | None:
@@ -71,41 +85,43 @@ def scraped(pipeline: PipelineEnv, promql: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-def test_appointment_reserves_room_through_registry_and_broker(pipeline_env: PipelineEnv) -> None:
+def test_appointment_accrues_revenue_through_registry_and_broker(pipeline_env: PipelineEnv) -> None:
+    publish_master_data(pipeline_env)
     worker = pipeline_env.worker().start()
     event_id = f"evt-{uuid.uuid4()}"
     produce(pipeline_env, [("APT-1001", b"\x00not avro at all"),
                            ("APT-1001", appointment("APT-1001", event_id))])
 
-    [command] = reserve_room_commands(pipeline_env, expected=1)
-    assert command["header"]["command_type"] == "ReserveRoom"
+    [command] = accruals(pipeline_env, expected=1)
     assert command["header"]["process_id"] == "APPT-APT-1001"
     assert command["header"]["caused_by_event_id"] == event_id
-    assert command["reference_id"] == "APT-1001"
-    assert command["minutes"] == 30
-    assert command["start"] == datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)
+    assert command["header"]["cost_center_id"] == "CC-RIV-ORTHO"  # from Location master data
+    assert command["amount"] == Decimal("145.00")  # Aetna Commercial x CPT 99213
+    assert command["payer_id"] == "AETNA-COMM"
     assert worker.proc.poll() is None, worker.log_tail()
 
     # The worker's own metrics, scraped by the real Prometheus.
     job = f'instance="127.0.0.1:{worker.env["S2C_WORKER_WEB_PORT"]}"'
     assert wait_for(lambda: scraped(pipeline_env, f's2c_events_in_total{{{job},event_type="AppointmentScheduled"}}'),
                     60, "Prometheus to scrape the worker's event counter") == 1.0
-    assert wait_for(lambda: scraped(pipeline_env, f's2c_commands_out_total{{{job},command_type="ReserveRoom"}}'),
+    assert wait_for(lambda: scraped(pipeline_env, f's2c_commands_out_total{{{job},command_type="AccrueExpectedRevenue"}}'),
                     30, "the command counter") == 1.0
     assert wait_for(lambda: scraped(pipeline_env, f's2c_dead_letters_total{{{job}}}'),
                     30, "the malformed message to be counted") == 1.0
 
 
 def test_restarted_worker_restores_its_table_from_the_changelog(pipeline_env: PipelineEnv) -> None:
+    publish_master_data(pipeline_env)
     first = pipeline_env.worker("w1").start()
     event_id = f"evt-{uuid.uuid4()}"
     produce(pipeline_env, [("APT-2001", appointment("APT-2001", event_id))])
-    assert len(reserve_room_commands(pipeline_env, expected=1)) == 1
+    assert len(accruals(pipeline_env, expected=1)) == 1
     first.stop()
 
     # A new worker with an empty data dir: the table can only come back from its changelog.
     second = pipeline_env.worker("w2").start()
     produce(pipeline_env, [("APT-2001", appointment("APT-2001", event_id)),  # redelivered duplicate
                            ("APT-2002", appointment("APT-2002", f"evt-{uuid.uuid4()}"))])
-    commands = reserve_room_commands(pipeline_env, expected=2, settle=5.0)
-    assert sorted(c["reference_id"] for c in commands) == ["APT-2001", "APT-2002"], second.log_tail()
+    commands = accruals(pipeline_env, expected=2, settle=5.0)
+    assert sorted(c["header"]["process_id"] for c in commands) == ["APPT-APT-2001", "APPT-APT-2002"], \
+        second.log_tail()

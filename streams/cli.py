@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # The registry client logs every HTTP request at INFO; that is noise for a person.
+    for chatty in ("httpx", "httpx2", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return int(args._module.run(args) or 0)
 
 

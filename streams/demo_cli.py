@@ -12,7 +12,8 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sites", type=int, default=3, help="hospitals in the synthetic system")
-    parser.add_argument("--episodes", type=int, default=400, help="episodes of care in the day")
+    parser.add_argument("--scale", type=float, default=0.1,
+                        help="share of a full day's volume (1.0 = ~790 episodes per site)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--keep-worker", action="store_true", help="leave the worker running")

@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("s2c.streams.replay_cli", "run the pure core over a JSON Lines file, no Kafka"),
     "ingest": ("s2c.streams.connectors.cli", "ingest HL7 v2, X12 or FHIR files into canonical events"),
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
+    "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
 }
 

@@ -1,0 +1,99 @@
+"""Throughput from consumer-group commits: how fast a group finishes a pre-loaded topic.
+
+The figure is read from the broker, not from inside the process: a group has processed an event
+when its committed offset on the source topic is past it, and the work the event caused is done
+when the group's committed offsets on the downstream topics it also consumes (link, process)
+have caught up with their log ends. The clock starts at the first commit seen on the source
+(so start-up, rebalance and master-data loading are excluded) and stops when every one of those
+topics is committed to its end. Faust commits every second (`broker_commit_interval`), so both
+ends carry up to ~1 s of commit lag; over a ~60 s run that is a few per cent, and they cancel.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from s2c.streams.settings import Settings
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a group went through `expected` events of its source topic."""
+
+    expected: int
+    first_commit: int  # source events already committed when the clock started
+    seconds: float  # from that first commit to everything committed
+    done: bool  # False: timed out, the rate is over what got done
+    processed: int
+
+    @property
+    def events_per_s(self) -> float:
+        return (self.processed - self.first_commit) / self.seconds if self.seconds > 0 else 0.0
+
+
+class OffsetWatch:
+    """Committed offsets of one group and log-end offsets, for a fixed set of topics."""
+
+    def __init__(self, settings: Settings, group: str, topics: Sequence[str]) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        self.admin = AdminClient(settings.confluent_config())
+        self.group = group
+        metadata = self.admin.list_topics(timeout=10).topics
+        self.partitions = [(t, p) for t in topics for p in metadata[t].partitions]
+
+    def committed(self) -> dict[str, int]:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+        request = ConsumerGroupTopicPartitions(
+            self.group, [TopicPartition(t, p) for t, p in self.partitions])
+        result = self.admin.list_consumer_group_offsets([request])[self.group].result(10)
+        sums: dict[str, int] = {t: 0 for t, _ in self.partitions}
+        for tp in result.topic_partitions:
+            sums[tp.topic] += max(tp.offset, 0)  # -1001: nothing committed yet
+        return sums
+
+    def ends(self) -> dict[str, int]:
+        from confluent_kafka import TopicPartition
+        from confluent_kafka.admin import OffsetSpec
+
+        futures = self.admin.list_offsets(
+            {TopicPartition(t, p): OffsetSpec.latest() for t, p in self.partitions})
+        sums: dict[str, int] = {t: 0 for t, _ in self.partitions}
+        for tp, future in futures.items():
+            sums[tp.topic] += future.result(10).offset
+        return sums
+
+
+def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
+          alive: Callable[[], bool], on_poll: Callable[[], Any] = lambda: None,
+          interval: float = 0.25) -> Finish:
+    """Polls until the group has committed `expected` source events and caught up downstream.
+    Call it once the measured processes answer on their web port."""
+    began = time.monotonic()
+    deadline = began + timeout
+    started: float | None = None
+    first = processed = 0
+    while time.monotonic() < deadline:
+        on_poll()
+        if not alive():
+            raise RuntimeError("a measured process exited during the run")
+        committed = watcher.committed()
+        now = time.monotonic()
+        processed = committed[source]
+        if started is None and processed > 0:
+            started, first = now, processed
+        if processed >= expected:
+            ends = watcher.ends()
+            if all(committed[t] >= ends[t] for t in committed if t != source):
+                if started is None or first >= expected:
+                    # so few events that the first commit covered them all: the clock falls
+                    # back to the start of the watch (the process answering on its web port)
+                    started, first = began, 0
+                return Finish(expected, first, now - started, True, processed)
+        time.sleep(interval)
+    now = time.monotonic()
+    return Finish(expected, first, now - (started or now), False, processed)

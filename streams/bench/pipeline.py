@@ -1,0 +1,99 @@
+"""Sustained throughput of `s2c worker` processes, and of the plain-Faust peer, on pre-loaded events.
+
+The events are on the namespace's events topic before any process starts. Workers run as
+subprocesses (`procs`), black boxes: the rate comes from the group's commits (`offsets`), the
+command count from the commands topic's log end, peak memory from /proc, and the worker's own
+`s2c_events_in_total` is scraped from /metrics as a cross-check of how many events it ingested.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from s2c.streams.bench import procs
+from s2c.streams.bench.data import Namespace
+from s2c.streams.bench.offsets import Finish, OffsetWatch, watch
+
+
+@dataclass
+class Run:
+    """One measured run: its finish, its processes (kept for the next stage), what came out."""
+
+    finish: Finish
+    processes: list[procs.Proc] = field(default_factory=list)
+    commands: int = 0
+    events_in: float = 0.0  # sum of the workers' s2c_events_in_total (cross-check)
+
+    @property
+    def peak_mib(self) -> list[float]:
+        return [p.sample_memory() / 1024 for p in self.processes]
+
+
+def worker_env(ns: Namespace) -> dict[str, str]:
+    s = ns.settings
+    return {"S2C_TOPIC_PREFIX": s.topic_prefix, "S2C_APP_ID": s.app_id,
+            "S2C_PARTITIONS": str(s.partitions)}
+
+
+def counter_total(metrics_text: str | None, name: str) -> float:
+    """Sum of every sample of counter `name` in a Prometheus text page."""
+    total = 0.0
+    for line in (metrics_text or "").splitlines():
+        if line.startswith(name) and line[len(name)] in " {":
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _watch_all(ns: Namespace, group: str, topics: list[str], running: list[procs.Proc],
+               expected: int, timeout: float) -> Finish:
+    for proc in running:
+        proc.start()
+    for proc in running:
+        proc.wait_web(120)
+    watcher = OffsetWatch(ns.settings, group, topics)
+
+    def sample() -> None:
+        for proc in running:
+            proc.sample_memory()
+
+    return watch(watcher, topics[0], expected, timeout, lambda: all(p.alive for p in running),
+                 sample)
+
+
+def measure_workers(ns: Namespace, count: int, expected: int, run_dir: Path,
+                    timeout: float, keep: bool = False) -> Run:
+    """Starts `count` workers in one group over the pre-loaded events; stops them unless `keep`."""
+    t = ns.topics
+    running = [procs.worker(worker_env(ns), run_dir, f"worker-{i}") for i in range(count)]
+    try:
+        finish = _watch_all(ns, ns.group, [t.events.name, t.link.name, t.process.name], running,
+                            expected, timeout)
+        run = Run(finish, running)
+        run.events_in = sum(counter_total(p.metrics_text(), "s2c_events_in_total")
+                            for p in running)
+        run.commands = sum(OffsetWatch(ns.settings, ns.group, [t.commands.name]).ends().values())
+    finally:
+        if not keep:
+            for proc in running:
+                proc.stop()
+    return run
+
+
+def measure_peer(ns: Namespace, expected: int, run_dir: Path, timeout: float) -> Run:
+    """The plain-Faust peer over the same events topic, in its own group, then stopped."""
+    from s2c.streams.admin import create_topics
+    from s2c.streams.topics import TopicSpec
+
+    group = f"{ns.settings.app_id}-peer"
+    sink = f"{ns.settings.topic_prefix}.peer.out"
+    create_topics(ns.settings, [TopicSpec(sink, "same key", "same bytes")])
+    peer = procs.peer(ns.settings.kafka_bootstrap, group, ns.topics.events.name, sink,
+                      ns.settings.partitions, run_dir)
+    try:
+        finish = _watch_all(ns, group, [ns.topics.events.name], [peer], expected, timeout)
+    finally:
+        peer.stop()
+        shutil.rmtree(run_dir / "peer-data", ignore_errors=True)
+    return Run(finish, [peer])

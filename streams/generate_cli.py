@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write DIR/events.jsonl and DIR/master/<RecordName>.jsonl")
     parser.add_argument("--kafka", action="store_true",
                         help="publish to the master-data and events topics (Avro, schema registry)")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="processes for --kafka without --out (default: CPUs, at most one "
+                             "per site); sites are shared out, per-key order is unchanged")
     parser.add_argument("--episodes", type=int, metavar="N",
                         help="aim for about N episodes per day in total (sets --scale)")
     for f in dataclasses.fields(SynthParams):
@@ -41,30 +45,48 @@ def params_from(args: argparse.Namespace) -> SynthParams:
 
 
 def run(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from s2c.streams.synth.stream import generate
-    from s2c.streams.synth.summary import print_summary
+    from s2c.streams.synth.summary import Totals, print_summary
 
     if args.out is None and not args.kafka:
         print("nothing to do: give --out DIR, --kafka or both")
         return 2
     params = params_from(args)
+    workers = args.workers or min(os.cpu_count() or 1, params.sites)
     started = time.perf_counter()
+    if args.kafka and args.out is None and workers > 1:
+        from s2c.streams.settings import Settings
+        from s2c.streams.synth.kafka_out import publish_parallel
+
+        settings = Settings.from_env()
+        totals, plan_seconds = publish_parallel(settings, params, workers)
+        output_seconds = time.perf_counter() - started - plan_seconds
+        where = f"{settings.topic_prefix}.master and {settings.topic_prefix}.events"
+        print_summary(params, totals, plan_seconds, output_seconds,
+                      [f"Kafka {settings.kafka_bootstrap}: {where} ({workers} worker processes)"])
+        return 0
     synthesis = generate(params)
-    planned = time.perf_counter()
+    plan_seconds = time.perf_counter() - started
     outputs = []
     if args.out is not None:
         from s2c.streams.synth.writer import write_events, write_master
 
         write_master(args.out, synthesis.master())
         write_events(args.out, synthesis.events())
-        outputs.append(f"files in {args.out}")
+        outputs.append(f"{args.out}/events.jsonl and {args.out}/master/<RecordName>.jsonl")
     if args.kafka:
         from s2c.streams.settings import Settings
-        from s2c.streams.synth.kafka_out import publish
+        from s2c.streams.synth.kafka_out import publish_events, publish_master
 
         settings = Settings.from_env()
-        where = publish(settings, synthesis)
-        outputs.append(where)
-    finished = time.perf_counter()
-    print_summary(synthesis, planned - started, finished - planned, outputs)
+        publish_master(settings, synthesis.system)
+        publish_events(settings, synthesis)
+        outputs.append(f"Kafka {settings.kafka_bootstrap}: {settings.topic_prefix}.master and "
+                       f"{settings.topic_prefix}.events")
+    totals = Totals(synthesis.episodes, synthesis.event_counts(),
+                    Counter({n: len(rows) for n, rows in synthesis.system.records.items()}))
+    print_summary(params, totals, plan_seconds, time.perf_counter() - started - plan_seconds,
+                  outputs)
     return 0

@@ -10,11 +10,16 @@ deliveries, so per-event Python work is: build the record, encode it, hand it to
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from s2c.streams.settings import Settings
-from s2c.streams.synth.stream import Synthesis
+from s2c.streams.synth.master import HealthSystem, build_health_system
+from s2c.streams.synth.params import SynthParams
+from s2c.streams.synth.stream import Synthesis, plan
+from s2c.streams.synth.summary import Totals
+from s2c.streams.topics import declare
 
 PRODUCER_TUNING = {
     "enable.idempotence": True, "acks": "all", "linger.ms": 50, "batch.size": 1_000_000,
@@ -58,30 +63,72 @@ def _send(producer: Any, topic: str, codec: Any, namespace: str,
     return sent
 
 
-def publish(settings: Settings, synthesis: Synthesis, codec: Any = None) -> str:
-    """Sends master data, flushes, then sends the events; returns where they went. Creates the
-    two topics when missing (same specs as `s2c topics`)."""
+def _producer(settings: Settings, failures: list[str]) -> Any:
     from confluent_kafka import Producer
-    from s2c.streams.admin import create_topics
-    from s2c.streams.topics import declare
-
-    topics = declare(settings)
-    create_topics(settings, [topics.master_data, topics.events])  # leaves existing ones alone
-    codec = codec or default_codec(settings)
-    failures: list[str] = []
 
     def on_delivery(err: Any, msg: Any) -> None:
         if err is not None and len(failures) < 10:
             failures.append(f"{msg.topic()} key {msg.key()!r}: {err}")
 
-    producer = Producer({**settings.confluent_config(), **PRODUCER_TUNING,
-                         "on_delivery": on_delivery})
-    masters = _send(producer, topics.master_data.name, codec, "s2c.master", synthesis.master())
-    producer.flush()
-    clock = lambda: time.time_ns() // 1_000_000
-    events = _send(producer, topics.events.name, codec, "s2c.events", synthesis.events(clock))
+    return Producer({**settings.confluent_config(), **PRODUCER_TUNING, "on_delivery": on_delivery})
+
+
+def _flush(producer: Any, failures: list[str]) -> None:
     remaining = producer.flush(120)
     if failures or remaining:
         raise DeliveryFailed(f"{remaining} undelivered; first failures: {failures}")
-    return (f"{masters:,} master records to {topics.master_data.name}, "
-            f"{events:,} events to {topics.events.name} ({settings.kafka_bootstrap})")
+
+
+def publish_master(settings: Settings, system: HealthSystem, codec: Any = None) -> int:
+    """Creates the master and events topics when missing (same specs as `s2c topics`), sends every
+    master record and waits until the broker has them all."""
+    from s2c.streams.admin import create_topics
+
+    topics = declare(settings)
+    create_topics(settings, [topics.master_data, topics.events])  # leaves existing ones alone
+    failures: list[str] = []
+    producer = _producer(settings, failures)
+    sent = _send(producer, topics.master_data.name, codec or default_codec(settings), "s2c.master",
+                 system.master_records())
+    _flush(producer, failures)
+    return sent
+
+
+def publish_events(settings: Settings, synthesis: Synthesis, codec: Any = None) -> int:
+    """Sends the events in arrival order, `produced_at` = now; returns how many."""
+    failures: list[str] = []
+    producer = _producer(settings, failures)
+    clock = lambda: time.time_ns() // 1_000_000
+    sent = _send(producer, declare(settings).events.name, codec or default_codec(settings),
+                 "s2c.events", synthesis.events(clock))
+    _flush(producer, failures)
+    return sent
+
+
+def _publish_sites(settings: Settings, params: SynthParams,
+                   site_numbers: list[int]) -> tuple[Totals, float]:
+    """One worker process: plan its sites and publish their events (returns totals, planning s)."""
+    started = time.perf_counter()
+    synthesis = plan(params, site_numbers=site_numbers)
+    planned = time.perf_counter() - started
+    publish_events(settings, synthesis)
+    return Totals(episodes=synthesis.episodes, events=synthesis.event_counts()), planned
+
+
+def publish_parallel(settings: Settings, params: SynthParams, workers: int) -> tuple[Totals, float]:
+    """Master data from this process, then `workers` processes each planning and publishing a
+    share of the sites. A site's events are the same as in a single-process run and every key
+    belongs to one site, so per-key order is unchanged; only sites interleave differently.
+    Returns the totals and the longest planning time of a worker."""
+    import multiprocessing
+
+    system = build_health_system(params)
+    totals = Totals(master=Counter({n: len(rows) for n, rows in system.records.items()}))
+    publish_master(settings, system)
+    shares = [[site.number for site in system.sites[i::workers]] for i in range(workers)]
+    # spawn, not fork: librdkafka's threads do not survive a fork
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        results = pool.starmap(_publish_sites, [(settings, params, s) for s in shares if s])
+    for worker_totals, _ in results:
+        totals.add(worker_totals)
+    return totals, max(seconds for _, seconds in results)

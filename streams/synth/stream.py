@@ -7,8 +7,9 @@ Arrival order = business time, then the noise: late events, out-of-order pairs, 
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -50,15 +51,37 @@ class Synthesis:
     def __len__(self) -> int:
         return len(self.timeline)
 
+    def event_counts(self) -> Counter[str]:
+        return Counter(entry[3] for entry in self.timeline)
 
-def plan(params: SynthParams, system: HealthSystem | None = None) -> Synthesis:
+
+def plan(params: SynthParams, system: HealthSystem | None = None,
+         site_numbers: Collection[int] | None = None) -> Synthesis:
+    """Plans every site (or only `site_numbers`: each site-day has its own RNG, so a site's events
+    are the same whether it is planned alone or with the others)."""
     system = system or build_health_system(params)
     synthesis = Synthesis(system, [])
     planner = Planner(system, synthesis.timeline, synthesis.episodes)
+    # Millions of long-lived tuples and no cycles: cyclic GC passes over them are pure overhead.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _plan_days(params, system, planner, site_numbers)
+        synthesis.timeline.sort()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return synthesis
+
+
+def _plan_days(params: SynthParams, system: HealthSystem, planner: Planner,
+               site_numbers: Collection[int] | None) -> None:
     for offset in range(params.days):
         day = params.start_date + timedelta(days=offset)
         weekday = day.weekday()
         for site in system.sites:
+            if site_numbers is not None and site.number not in site_numbers:
+                continue
             planner.start_site_day(site, day_start_ms(day, site.utc_offset), f"{day:%Y%m%d}")
             n = 0
             for planner_fn, base, elective in (
@@ -69,8 +92,6 @@ def plan(params: SynthParams, system: HealthSystem | None = None) -> Synthesis:
                 for _ in range(params.volume(base, site.size, weekday, elective)):
                     n += 1
                     planner_fn(planner, n)
-    synthesis.timeline.sort()
-    return synthesis
 
 
 def generate(params: SynthParams) -> Synthesis:

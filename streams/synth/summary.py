@@ -4,8 +4,25 @@ records, throughput and where the output went. CLI output for a person, on stdou
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass, field
 
-from s2c.streams.synth.stream import Synthesis
+from s2c.streams.synth.params import SynthParams
+
+_REVENUE_PREFIXES = ("claim.", "auth.", "charge.", "payment.")
+
+
+@dataclass
+class Totals:
+    """What a run produced, summed over worker processes when there are several."""
+
+    episodes: Counter[str] = field(default_factory=Counter)  # outcomes, incl. revenue-cycle ones
+    events: Counter[str] = field(default_factory=Counter)  # by schema, incl. resends
+    master: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Totals) -> None:
+        self.episodes.update(other.episodes)
+        self.events.update(other.events)
+        self.master.update(other.master)
 
 
 def _table(title: str, counts: Counter[str]) -> list[str]:
@@ -15,27 +32,24 @@ def _table(title: str, counts: Counter[str]) -> list[str]:
     return lines
 
 
-def summary_lines(synthesis: Synthesis, plan_seconds: float, output_seconds: float,
-                  outputs: list[str]) -> list[str]:
-    p = synthesis.params
-    episodes = Counter({k: v for k, v in synthesis.episodes.items()
-                        if not k.startswith(("claim.", "auth.", "charge.", "payment."))})
-    revenue = Counter({k: v for k, v in synthesis.episodes.items() if k not in episodes})
-    events = Counter(entry[3] for entry in synthesis.timeline)
-    master = Counter({name: len(rows) for name, rows in synthesis.system.records.items()})
-    total = len(synthesis)
-    rate = total / output_seconds if output_seconds > 0 else float("inf")
-    header = (f"s2c generate: seed {p.seed}, {p.sites} sites, {p.days} day(s) from "
-              f"{p.start_date}, scale {p.scale:.3g}")
+def summary_lines(params: SynthParams, totals: Totals, plan_seconds: float,
+                  output_seconds: float, outputs: list[str]) -> list[str]:
+    episodes = Counter({k: v for k, v in totals.episodes.items()
+                        if not k.startswith(_REVENUE_PREFIXES)})
+    revenue = Counter({k: v for k, v in totals.episodes.items() if k not in episodes})
+    total = sum(totals.events.values())
+    elapsed = plan_seconds + output_seconds
+    header = (f"s2c generate: seed {params.seed}, {params.sites} sites, {params.days} day(s) from "
+              f"{params.start_date}, scale {params.scale:.3g}")
     lines = [header]
     lines += _table("episodes", episodes) + _table("revenue cycle", revenue)
-    lines += _table("events (incl. duplicates)", events) + _table("master records", master)
-    lines.append(f"planned in {plan_seconds:.2f}s; wrote {total:,} events in {output_seconds:.2f}s "
-                 f"({rate:,.0f} events/s)")
+    lines += _table("events (incl. resends)", totals.events) + _table("master records", totals.master)
+    lines.append(f"{total:,} events in {elapsed:.1f}s: planning {plan_seconds:.1f}s, output "
+                 f"{output_seconds:.1f}s; {total / elapsed if elapsed else 0:,.0f} events/s overall")
     lines += [f"output: {where}" for where in outputs]
     return lines
 
 
-def print_summary(synthesis: Synthesis, plan_seconds: float, output_seconds: float,
-                  outputs: list[str]) -> None:
-    print("\n".join(summary_lines(synthesis, plan_seconds, output_seconds, outputs)))
+def print_summary(params: SynthParams, totals: Totals, plan_seconds: float,
+                  output_seconds: float, outputs: list[str]) -> None:
+    print("\n".join(summary_lines(params, totals, plan_seconds, output_seconds, outputs)))

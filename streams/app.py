@@ -21,9 +21,11 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
             password=settings.kafka_password.get_secret_value(),
             mechanism=settings.sasl_mechanism,
         )
+    from s2c.streams.transport import SCHEME
+
     app = faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        broker=f"{SCHEME}://{settings.kafka_bootstrap}",
         broker_credentials=credentials,
         store="rocksdb://",
         datadir=str(settings.worker_data_dir),
@@ -33,6 +35,7 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
         producer_acks=-1,
         web_host=settings.host,
         web_port=settings.worker_web_port,
+        canonical_url=f"http://{settings.host}:{settings.worker_web_port}",
         web_in_thread=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from faust.worker import Worker
 
     from s2c.streams.app import create_app
-    from s2c.streams.pipeline import build_pipeline
+    from s2c.streams.topology import build_pipeline
     from s2c.streams.settings import Settings
 
     settings = Settings.from_env()

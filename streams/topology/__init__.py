@@ -1,0 +1,55 @@
+"""The Faust topology: ingest -> link (by account number) -> process (by process id) -> outputs.
+
+Agents are thin adapters over the pure core in `s2c.tables`: decode, load state, call the core,
+save state, send what it returned. Tables hold the core's states as compact JSON, keyed by the raw
+message key, and are co-partitioned with the topic of the agent that writes them.
+
+- ingest (`s2c.events`): decode and validate; failures go to the dead-letter topic.
+- link (`s2c.link`): account number -> process id; parks until the link exists.
+- process (`s2c.process`): the process instance; commands, SLA breaches, exceptions out.
+Stream time is kept per stage and partition; deadlines fire on event time (see timers.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import faust
+
+from s2c.streams.catalog import load_catalog
+from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.settings import Settings
+from s2c.streams.topology.api import attach_api
+from s2c.streams.topology.context import Topology, build_context
+from s2c.streams.topology.ingest import attach_ingest
+from s2c.streams.topology.link import attach_link
+from s2c.streams.topology.process import CONTROL_HEADER, attach_process
+from s2c.streams.topology.telemetry import attach_telemetry
+
+
+def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings) -> Topology:
+    t = build_context(app, metrics, settings)
+
+    @app.task
+    async def start_replica() -> None:
+        # Register every record once, off the loop, so agents never wait on the registry.
+        for name in load_catalog().names():
+            await app.loop.run_in_executor(None, t.codec.prepare, name)
+        t.replica.start()
+        await app.loop.run_in_executor(None, t.replica.ready.wait)
+
+    @app.task
+    async def announce_master_arrivals() -> None:
+        while True:
+            record, key = await t.arrivals.get()
+            body = json.dumps({"record": record, "key": key}).encode()
+            for partition in range(settings.partitions):
+                await t.process_t.send(key=b"__master__", value=body, partition=partition,
+                                       headers=[(CONTROL_HEADER, b"retry-master")])
+
+    attach_ingest(t)
+    attach_link(t)
+    attach_process(t)
+    attach_api(t)
+    attach_telemetry(t)
+    return t

@@ -1,0 +1,120 @@
+"""What every agent of the topology shares: topics, tables, codec, sink, stream clock, DLQ.
+
+Tables are keyed by raw bytes (the message key as it is on the topic), so Faust's router finds the
+worker that owns a key with the same partitioner that placed it, and the experience API can route
+a query to that worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from s2c.streams.catalog import load_catalog
+from s2c.streams.codec import AvroCodec, DecodeError, registry_client
+from s2c.streams.deadletter import of_exception
+from s2c.streams.masterdata import MasterReplica
+from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.settings import Settings
+from s2c.streams.sink import OutputSink
+from s2c.streams.topics import Topics, declare
+from s2c.tables.events import Event, event_from_record
+
+log = logging.getLogger(__name__)
+EVENTS_NS = "s2c.events."
+
+
+class StreamClock:
+    """Stream time per (stage, partition): the largest business time seen there, as Kafka Streams
+    keeps it per task. A per-worker maximum would let one partition's late-day events expire
+    another partition's parked events before their anchors had a chance to arrive."""
+
+    def __init__(self) -> None:
+        self._now: dict[tuple[str, int], datetime] = {}  # bounded: stages x partitions
+
+    def observe(self, stage: str, partition: int, at: datetime) -> datetime:
+        key = (stage, partition)
+        current = self._now.get(key)
+        if current is None or at > current:
+            self._now[key] = current = at
+        return current
+
+    def now(self, stage: str, partition: int) -> datetime | None:
+        return self._now.get((stage, partition))
+
+
+@dataclass
+class Topology:
+    app: faust.App
+    settings: Settings
+    metrics: PipelineMetrics
+    topics: Topics
+    codec: AvroCodec
+    sink: OutputSink
+    replica: MasterReplica
+    events_t: Any
+    link_t: Any
+    process_t: Any
+    dlq_t: Any
+    tables: dict[str, Any]
+    clock: StreamClock = field(default_factory=StreamClock)
+    arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+    async def decode(self, message: Any, stage: str) -> tuple[str, dict] | None:
+        """Decode or dead-letter; the registry is reached off the loop on an unknown id."""
+        try:
+            if not self.codec.is_known(message.value):
+                await self.app.loop.run_in_executor(None, self.codec.resolve_id,
+                                                    self.codec.schema_id_of(message.value))
+            return self.codec.decode(message.value)
+        except DecodeError as exc:
+            await self.dead_letter(message, "undecodable", stage, exc)
+            return None
+
+    async def load_event(self, message: Any, stage: str) -> Event | None:
+        decoded = await self.decode(message, stage)
+        if decoded is None:
+            return None
+        name, record = decoded
+        try:
+            if not name.startswith(EVENTS_NS):
+                raise ValueError(f"{name} is not a canonical event")
+            return event_from_record(name[len(EVENTS_NS):], record)
+        except (ValueError, KeyError, TypeError) as exc:
+            await self.dead_letter(message, "invalid-event", stage, exc)
+            return None
+
+    async def dead_letter(self, message: Any, reason: str, stage: str, exc: BaseException) -> None:
+        letter = of_exception(reason, stage, message.topic, message.partition, message.offset,
+                              exc, message.key, message.value or b"")
+        log.warning("dead letter from %s[%d]@%d: %s (%s)", message.topic, message.partition,
+                    message.offset, reason, type(exc).__name__)
+        await self.dlq_t.send(key=message.key, value=message.value, headers=letter.headers())
+        self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
+
+
+def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings) -> Topology:
+    topics = declare(settings)
+    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    process_t = app.topic(topics.process.name, **raw)
+    opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes}
+    tables = {name: app.Table(name, **opts) for name in (
+        "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
+        "stage_counts")}
+    codec = AvroCodec(registry_client(settings.registry_url),
+                      lambda name: load_catalog().resolved_json(name))
+    arrivals: asyncio.Queue = asyncio.Queue()
+    replica = MasterReplica(settings, topics.master_data.name, codec,
+                            lambda record, key: app.loop.call_soon_threadsafe(
+                                arrivals.put_nowait, (record, key)))
+    return Topology(
+        app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
+        sink=OutputSink(app, topics, codec, metrics, process_t), replica=replica,
+        events_t=app.topic(topics.events.name, **raw), link_t=app.topic(topics.link.name, **raw),
+        process_t=process_t, dlq_t=app.topic(topics.dlq.name, **raw), tables=tables,
+        arrivals=arrivals)

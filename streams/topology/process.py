@@ -1,0 +1,129 @@
+"""PROCESS (`s2c.process`, keyed by process id): the schedule-to-cash instance.
+
+Per event: fire the partition's due deadlines (SLA breaches, expired parked events), apply the
+event through the core, save the state, file its next deadline, index what it waits for in master
+data, keep the per-partition open-instance counts, and send the outputs. A control message (header
+`s2c.control`) on a partition means master data arrived: the instances there waiting for that key
+are retried.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from s2c.streams.topology.context import Topology
+from s2c.streams.topology.timers import TimerIndex
+from s2c.tables import core
+from s2c.tables.codec import dumps
+from s2c.tables.outputs import WorkQueueException
+from s2c.tables.process import ProcessState
+
+CONTROL_HEADER = "s2c.control"
+MAX_EXCEPTIONS_KEPT = 50
+Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
+
+
+def attach_process(t: Topology) -> None:
+    processes, awaiting = t.tables["processes"], t.tables["awaiting"]
+    exceptions, counts = t.tables["process_exceptions"], t.tables["stage_counts"]
+    timers = TimerIndex(t.tables["process_timers"])
+    master = t.replica.store
+
+    def load(key: bytes) -> ProcessState | None:
+        stored = processes.get(key)
+        return ProcessState.from_dict(json.loads(stored)) if stored else None
+
+    def count_stage(partition: int, before: ProcessState | None, after: ProcessState) -> None:
+        old = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
+        new = f"{after.stage.value}|{after.site_id or 'unknown'}"
+        if old == new:
+            return
+        slot = str(partition).encode()
+        tally: dict[str, int] = json.loads(counts.get(slot) or b"{}")
+        if old is not None:
+            tally[old] = max(tally.get(old, 0) - 1, 0)
+        tally[new] = tally.get(new, 0) + 1
+        counts[slot] = json.dumps(tally, sort_keys=True).encode()
+
+    async def apply(key: bytes, partition: int, now: datetime, step: Step) -> None:
+        before = load(key)
+        stage_before = (before.stage, before.site_id) if before else None
+        state, outputs = step(before)
+        processes[key] = dumps(state.to_dict()).encode()
+        timers.schedule(partition, key, core.next_deadline(state), now)
+        if stage_before != (state.stage, state.site_id):
+            count_stage(partition, _Stub(*stage_before) if stage_before else None, state)
+        for record, wait_key in core.waiting_for_master(state):
+            slot = f"{record}|{wait_key}@{partition}".encode()
+            waiting = json.loads(awaiting.get(slot) or b"[]")
+            if key.decode() not in waiting:
+                awaiting[slot] = json.dumps(waiting + [key.decode()]).encode()
+        raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
+        if raised:
+            kept = json.loads(exceptions.get(key) or b"[]") + json.loads(dumps(raised))
+            exceptions[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
+        await t.sink.emit(outputs)
+
+    async def fire_due(partition: int, now: datetime) -> None:
+        for key in timers.due(partition, now):
+            state = load(key)
+            if state is None:
+                continue
+            due = core.next_deadline(state)
+            if due is None or due > now:
+                timers.schedule(partition, key, due, now)
+                continue
+            await apply(key, partition, now, lambda s: core.on_deadline(s, master, now))
+
+    async def retry_waiting(message: Any) -> None:
+        control = json.loads(message.value)
+        slot = f"{control['record']}|{control['key']}@{message.partition}".encode()
+        waiting = json.loads(awaiting.get(slot) or b"[]")
+        now = t.clock.now("process", message.partition)
+        if not waiting or now is None:
+            return
+        del awaiting[slot]
+        for name in waiting:
+            if processes.get(name.encode()) is not None:
+                await apply(name.encode(), message.partition, now,
+                            lambda s: core.retry_parked(s, master, now))
+
+    @t.app.agent(t.process_t, name="s2c-process", concurrency=1)
+    async def process(stream: faust.StreamT) -> None:
+        # Master data first: a restarted worker must not park events for rows already published.
+        await t.app.loop.run_in_executor(None, t.replica.ready.wait)
+        async for event in stream.events():
+            message = event.message
+            if any(name == CONTROL_HEADER for name, _ in _headers(message)):
+                await retry_waiting(message)
+                continue
+            parsed = await t.load_event(message, "process")
+            if parsed is None:
+                continue
+            started = time.perf_counter()
+            now = t.clock.observe("process", message.partition, parsed.occurred_at)
+            await fire_due(message.partition, now)
+            pid = message.key.decode()
+            await apply(message.key, message.partition, now,
+                        lambda s, e=parsed: core.transition(s, e, master, now, pid))
+            t.sink.observe_latency(parsed)
+            t.metrics.processing_seconds.labels(stage="process").observe(
+                time.perf_counter() - started)
+
+
+class _Stub:
+    """The two fields `count_stage` reads of the state before the event."""
+
+    def __init__(self, stage: Any, site_id: str | None) -> None:
+        self.stage, self.site_id = stage, site_id
+
+
+def _headers(message: Any) -> list[tuple[str, bytes]]:
+    headers = message.headers or []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)

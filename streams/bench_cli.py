@@ -16,8 +16,8 @@ from pathlib import Path
 
 from s2c.streams.settings import REPO_ROOT
 
-FULL = {"events": 20_000, "latency_seconds": 30.0, "run_timeout": 180.0}
-QUICK = {"events": 6_000, "latency_seconds": 10.0, "run_timeout": 60.0}
+FULL = {"events": 20_000, "latency_seconds": 30.0, "run_timeout": 200.0}
+QUICK = {"events": 6_000, "latency_seconds": 10.0, "run_timeout": 90.0}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{FULL['latency_seconds']:.0f}, quick {QUICK['latency_seconds']:.0f})")
     parser.add_argument("--run-timeout", type=float, default=None,
                         help="give up on a throughput run after this long and report the "
-                             "partial rate (default 180 s, quick 60 s)")
+                             "partial rate (default 200 s, quick 90 s)")
     parser.add_argument("--seed", type=int, default=42, help="generator seed")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md",
                         help="markdown file the results are appended to")

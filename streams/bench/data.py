@@ -68,9 +68,20 @@ def fresh_synthesis(base: Synthesis, n: int, days_after: int) -> Synthesis:
 
 def load(ns: Namespace, synthesis: Synthesis, codec: Any) -> tuple[int, float]:
     """Publishes master data, then the events; returns (events, seconds spent publishing them)."""
-    from s2c.streams.synth.kafka_out import publish_events, publish_master
+    load_master(ns, synthesis, codec)
+    return load_events(ns, synthesis, codec)
 
-    publish_master(ns.settings, synthesis.system, codec)
+
+def load_master(ns: Namespace, synthesis: Synthesis, codec: Any) -> int:
+    from s2c.streams.synth.kafka_out import publish_master
+
+    return publish_master(ns.settings, synthesis.system, codec)
+
+
+def load_events(ns: Namespace, synthesis: Synthesis, codec: Any) -> tuple[int, float]:
+    """Publishes the events (`produced_at` = now); returns (events, seconds it took)."""
+    from s2c.streams.synth.kafka_out import publish_events
+
     started = time.perf_counter()
     sent = publish_events(ns.settings, synthesis, codec)
     return sent, time.perf_counter() - started

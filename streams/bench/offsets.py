@@ -28,6 +28,7 @@ class Finish:
     seconds: float  # from that first commit to everything committed
     done: bool  # False: timed out, the rate is over what got done
     processed: int
+    behind: str = ""  # on a time-out: the partitions whose commits never reached their log end
 
     @property
     def events_per_s(self) -> float:
@@ -56,6 +57,28 @@ class OffsetWatch:
             sums[tp.topic] += max(tp.offset, 0)  # -1001: nothing committed yet
         return sums
 
+    def behind(self) -> str:
+        """Every partition committed short of its log end, as `topic[p] committed/end`."""
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka.admin import OffsetSpec
+
+        request = ConsumerGroupTopicPartitions(
+            self.group, [TopicPartition(t, p) for t, p in self.partitions])
+        result = self.admin.list_consumer_group_offsets([request])[self.group].result(10)
+        ends = self.admin.list_offsets(
+            {TopicPartition(t, p): OffsetSpec.latest() for t, p in self.partitions})
+        end_of = {(tp.topic, tp.partition): f.result(10).offset for tp, f in ends.items()}
+        return ", ".join(f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}"
+                         for tp in result.topic_partitions
+                         if max(tp.offset, 0) < (end := end_of[(tp.topic, tp.partition)]))
+
+    def stable_members(self) -> int:
+        """Members of the group when it is stable (no rebalance under way), else 0."""
+        from confluent_kafka import ConsumerGroupState
+
+        description = self.admin.describe_consumer_groups([self.group])[self.group].result(10)
+        return len(description.members) if description.state == ConsumerGroupState.STABLE else 0
+
     def ends(self) -> dict[str, int]:
         from confluent_kafka import TopicPartition
         from confluent_kafka.admin import OffsetSpec
@@ -80,7 +103,7 @@ def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
     while time.monotonic() < deadline:
         on_poll()
         if not alive():
-            raise RuntimeError("a measured process exited during the run")
+            raise RuntimeError("a measured process exited or crashed during the run")
         committed = watcher.committed()
         now = time.monotonic()
         processed = committed[source]
@@ -96,4 +119,4 @@ def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
                 return Finish(expected, first, now - started, True, processed)
         time.sleep(interval)
     now = time.monotonic()
-    return Finish(expected, first, now - (started or now), False, processed)
+    return Finish(expected, first, now - (started or now), False, processed, watcher.behind())

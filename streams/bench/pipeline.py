@@ -9,8 +9,11 @@ command count from the commands topic's log end, peak memory from /proc, and the
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from s2c.streams.bench import procs
 from s2c.streams.bench.data import Namespace
@@ -47,30 +50,54 @@ def counter_total(metrics_text: str | None, name: str) -> float:
 
 
 def _watch_all(ns: Namespace, group: str, topics: list[str], running: list[procs.Proc],
-               expected: int, timeout: float) -> Finish:
-    for proc in running:
-        proc.start()
-    for proc in running:
-        proc.wait_web(120)
-    watcher = OffsetWatch(ns.settings, group, topics)
-
-    def sample() -> None:
+               expected: int, timeout: float, load: Callable[[], Any] | None = None) -> Finish:
+    """Starts `running`, waits for their web ports, watches the group finish; on any failure the
+    processes are stopped and the error names their logs and first logged errors. With `load`,
+    the events are published only once the group is stable with every process in it."""
+    try:
         for proc in running:
-            proc.sample_memory()
+            proc.start()
+        for proc in running:
+            proc.wait_web(120)
+        watcher = OffsetWatch(ns.settings, group, topics)
+        if load is not None:
+            _wait_stable(watcher, len(running), running)
+            load()
 
-    return watch(watcher, topics[0], expected, timeout, lambda: all(p.alive for p in running),
-                 sample)
+        def sample() -> None:
+            for proc in running:
+                proc.sample_memory()
+
+        return watch(watcher, topics[0], expected, timeout,
+                     lambda: all(p.healthy() for p in running), sample)
+    except RuntimeError as exc:
+        for proc in running:
+            proc.stop()
+        logged = "; ".join(f"{p.log_path}: {p.errors[0]}" for p in running if p.errors)
+        raise RuntimeError(f"{exc} ({logged or 'see ' + str(running[0].log_path.parent)})") \
+            from exc
+
+
+def _wait_stable(watcher: OffsetWatch, members: int, running: list[procs.Proc],
+                 timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while watcher.stable_members() < members:
+        if time.monotonic() > deadline or not all(p.healthy() for p in running):
+            raise RuntimeError(f"the group never became stable with {members} members")
+        time.sleep(0.25)
 
 
 def measure_workers(ns: Namespace, count: int, expected: int, run_dir: Path,
-                    timeout: float, keep: bool = False) -> Run:
-    """Starts `count` workers in one group over the pre-loaded events; stops them unless `keep`."""
+                    timeout: float, keep: bool = False,
+                    load: Callable[[], Any] | None = None) -> Run:
+    """Starts `count` workers in one group over the pre-loaded events (or the events `load`
+    publishes once they all joined); stops them unless `keep`."""
     t = ns.topics
     running = [procs.worker(worker_env(ns), run_dir, f"worker-{i}") for i in range(count)]
+    finish = _watch_all(ns, ns.group, [t.events.name, t.link.name, t.process.name], running,
+                        expected, timeout, load)
+    run = Run(finish, running)
     try:
-        finish = _watch_all(ns, ns.group, [t.events.name, t.link.name, t.process.name], running,
-                            expected, timeout)
-        run = Run(finish, running)
         run.events_in = sum(counter_total(p.metrics_text(), "s2c_events_in_total")
                             for p in running)
         run.commands = sum(OffsetWatch(ns.settings, ns.group, [t.commands.name]).ends().values())

@@ -35,6 +35,9 @@ class Proc:
     proc: subprocess.Popen | None = None
     started_at: float = 0.0
     peak_kib: int = field(default=0)
+    errors: list[str] = field(default_factory=list)  # ERROR lines its log gained while measured
+    crashed: bool = False  # a service of the Faust worker crashed (the process may linger on)
+    _read_to: int = 0
 
     def start(self) -> Proc:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +50,19 @@ class Proc:
     @property
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def healthy(self) -> bool:
+        """Running, and no Faust service has logged a crash since the last look at the log."""
+        with open(self.log_path, "rb") as log:
+            log.seek(self._read_to)
+            fresh = log.read()
+        complete = fresh.rfind(b"\n") + 1  # leave a half-written line for the next look
+        self._read_to += complete
+        for line in fresh[:complete].decode(errors="replace").splitlines():
+            if "] [ERROR] " in line:
+                self.errors.append(line.strip()[:240])
+                self.crashed = self.crashed or "Crashed reason=" in line
+        return self.alive and not self.crashed
 
     def metrics_text(self, timeout: float = 1.0) -> str | None:
         try:

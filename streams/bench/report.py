@@ -121,10 +121,12 @@ issue 8's targets; `NO` is a finding, not an error.
   agent, one RocksDB table update and one send per event, value bytes passed through), same
   events, same commit-based clock. The gain is one worker / peer.
 - **latency event -> command**: fresh events produced at a set share (default 50%) of the
-  one-worker rate by a paced producer (linger 5 ms), into the worker that was just restored;
-  latency = time a plain consumer reads the command minus the event's `envelope.produced_at`,
-  matched by `header.caused_by_event_id` (first command per event). Targets at 50% of max
-  sustained load: p50 <= 10 ms, p99 <= 50 ms.
+  one-worker rate by a paced producer (acks=all, idempotent, linger 5 ms as librdkafka's
+  default, warmed up before the clock starts), into the worker that was just restored;
+  latency = time a plain consumer (`poll`) reads the command minus the event's
+  `envelope.produced_at` (ms), matched by `header.caused_by_event_id` (first command per
+  event). The *floor* is the same consumer reading the events themselves back: producer,
+  broker and harness, no s2c. Targets at 50% of max sustained load: p50 <= 10 ms, p99 <= 50 ms.
 - **restore**: after the one-worker run the worker is stopped, its data dir (S2C_WORKER_DIR)
   deleted and the worker started again. Records = what its changelog topics hold (end - start
   offsets). *Recovery phase*: records / seconds between Faust's log lines
@@ -132,7 +134,9 @@ issue 8's targets; `NO` is a finding, not an error.
   until /metrics answers and one fresh event is committed on the events topic. Target: recovery
   rate >= 0.5 x R records/s.
 - **two workers**: the same N events on a fresh prefix, two worker processes in one group,
-  same clock (start-up of both excluded; a rebalance during the run is included).
+  same clock. Master data is loaded first, the events only once the group is stable with both
+  workers in it (pre-loaded, the first worker to join would start alone and hand half its
+  partitions over mid-run), so start-up and the initial rebalance are excluded.
   Target: >= 1.7 x one worker.
 - **peak memory**: VmHWM from /proc/<pid>/status, sampled while the process runs.
 - **40-hospital day**: a projection, 3,000,000 events / the measured rate (one worker and two

@@ -91,7 +91,7 @@ def restart_empty(ns: Namespace, proc: procs.Proc, probe: tuple[bytes, bytes],
     target = _send_one(ns, probe) + 1
     deadline = time.monotonic() + timeout
     while watcher.committed()[ns.topics.events.name] < target:
-        if not proc.alive or time.monotonic() > deadline:
+        if not proc.healthy() or time.monotonic() > deadline:
             raise RuntimeError(f"the restarted worker did not process a new event; read "
                                f"{proc.log_path}")
         proc.sample_memory()

@@ -95,7 +95,8 @@ def _measure(plan: Plan, base: Settings, results: Results, stamp: str, run_dir: 
     if single:
         results.add("one worker, sustained (b)", f"{b:,.0f} ev/s" + _partial(single.finish))
         results.add("b / R", _ratio(b, rate_r), ">= 0.35", b >= 0.35 * rate_r if rate_r else None)
-        results.add("commands out (one worker)", f"{single.commands:,}")
+        results.add("commands out (one worker)", f"{single.commands:,}; the worker's own "
+                    f"s2c_events_in_total: {single.events_in:,.0f}")
     if peer:
         p = peer.finish.events_per_s
         results.add("plain Faust peer", f"{p:,.0f} ev/s" + _partial(peer.finish))
@@ -115,6 +116,7 @@ def _measure(plan: Plan, base: Settings, results: Results, stamp: str, run_dir: 
             results.add(f"40-hospital day, 3M events ({label}, projected)", f"{seconds:,.0f} s",
                         "<= 180 s", seconds <= 180)
     _memory(results, single, two, peer)
+    _logged_errors(results, single, two, peer)
     rep = _attempt(results, "s2c replay", lambda: replay.measure(synthesis))
     if rep:
         results.add("s2c replay (pure core)", f"{rep.events_per_s:,.0f} ev/s")
@@ -123,7 +125,10 @@ def _measure(plan: Plan, base: Settings, results: Results, stamp: str, run_dir: 
 
 
 def _partial(finish: Any) -> str:
-    return "" if finish.done else f" (timed out at {finish.processed:,}/{finish.expected:,})"
+    if finish.done:
+        return ""
+    return (f" (timed out: {finish.processed:,}/{finish.expected:,} events committed; "
+            f"behind: {finish.behind or 'none'})")
 
 
 def _restore_and_latency(plan: Plan, results: Results, synthesis: Any, one: data.Namespace,
@@ -157,18 +162,34 @@ def _restore_and_latency(plan: Plan, results: Results, synthesis: Any, one: data
         for label, value, limit in (("p50", lat.p50_ms, 10.0), ("p95", lat.p95_ms, None),
                                     ("p99", lat.p99_ms, 50.0)):
             met = None if value is None or limit is None else value <= limit
-            results.add(f"latency event->command {label}",
-                        f"{value:,.0f} ms" if value is not None else "n/a",
+            results.add(f"latency event->command {label}", _ms(value),
                         f"<= {limit:.0f} ms" if limit else "", met)
+        results.add("latency floor: same harness, events read back",
+                    f"p50 {_ms(lat.floor_p50_ms)}, p99 {_ms(lat.floor_p99_ms)}")
     results.add("peak memory, restarted worker", f"{proc.peak_kib / 1024:,.0f} MiB")
+
+
+def _logged_errors(results: Results, single: Any, two: Any, peer: Any) -> None:
+    for label, run in (("one worker", single), ("two workers", two), ("peer", peer)):
+        for proc in run.processes if run else []:
+            if proc.errors:
+                results.notes.append(f"{label}: {len(proc.errors)} ERROR lines in "
+                                     f"{proc.log_path}, first: {proc.errors[0]}")
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:,.0f} ms" if value is not None else "n/a"
 
 
 def _two_workers(plan: Plan, base: Settings, stamp: str, run_dir: Path, synthesis: Any,
                  codec: Any, namespaces: list[data.Namespace]) -> pipeline.Run:
     two = data.new_namespace(base, stamp, "two")
     namespaces.append(two)
-    data.load(two, synthesis, codec)
-    return pipeline.measure_workers(two, 2, plan.events, run_dir / "two", plan.run_timeout)
+    data.load_master(two, synthesis, codec)
+    # Events are published once both workers are in the group: pre-loaded, the first worker to
+    # join would start alone and a rebalance would hand half its partitions over mid-run.
+    return pipeline.measure_workers(two, 2, plan.events, run_dir / "two", plan.run_timeout,
+                                    load=lambda: data.load_events(two, synthesis, codec))
 
 
 def _memory(results: Results, single: Any, two: Any, peer: Any) -> None:

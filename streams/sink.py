@@ -7,7 +7,9 @@ after the first use of a record type.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -40,18 +42,32 @@ class OutputSink:
         self._metrics = metrics
         self._pending_latency: list[datetime] = []
 
-    async def emit(self, outputs: list[Any]) -> None:
+    async def deliver(self, outputs: list[Any]) -> None:
+        """Send `outputs` and wait until the broker has acknowledged every one.
+
+        Agents call this *before* saving the state that produced them. A worker killed after the
+        state reached its changelog but before the commands left would otherwise come back with
+        the event marked applied, drop its redelivery as a duplicate and lose the commands; in
+        this order a crash can only repeat commands, whose deterministic ids the ERP drops."""
+        pending = await self.emit(outputs)
+        if pending:
+            await asyncio.gather(*pending)
+
+    async def emit(self, outputs: list[Any]) -> list[Awaitable[Any]]:
+        """Hand `outputs` to the producer; returns the delivery futures."""
+        pending: list[Awaitable[Any]] = []
         for item in outputs:
             if isinstance(item, Command):
                 value = self._codec.encode(f"s2c.commands.{item.schema}", item.to_record())
-                await self._commands.send(key=item.header.process_id.encode(), value=value)
+                pending.append(await self._commands.send(key=item.header.process_id.encode(),
+                                                         value=value))
                 self._metrics.commands_out.labels(command_type=item.schema).inc()
             elif isinstance(item, Forward):
                 value = self._codec.encode(f"s2c.events.{item.event.schema}", to_native(item.event))
-                await self._process.send(key=item.process_id.encode(), value=value)
+                pending.append(await self._process.send(key=item.process_id.encode(), value=value))
             elif isinstance(item, SlaBreached):
                 value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())
-                await self._breaches.send(key=item.process_id.encode(), value=value)
+                pending.append(await self._breaches.send(key=item.process_id.encode(), value=value))
                 record = item.to_record()
                 self._metrics.sla_breaches.labels(
                     sla=record["sla"], site=record["site_id"] or "unknown",
@@ -61,7 +77,7 @@ class OutputSink:
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.WorkQueueException", record)
                 key = (record["process_id"] or record["exception_id"]).encode()
-                await self._exceptions.send(key=key, value=value)
+                pending.append(await self._exceptions.send(key=key, value=value))
                 self._metrics.exceptions.labels(kind=record["kind"]).inc()
             elif isinstance(item, MetricObservation):
                 self.observe(item)
@@ -69,6 +85,7 @@ class OutputSink:
                 self._metrics.parked.labels(stage="master-data").inc()
             else:
                 log.error("core returned an output the sink does not know: %s", type(item).__name__)
+        return pending
 
     def observe(self, item: MetricObservation) -> None:
         labels = dict(item.labels)

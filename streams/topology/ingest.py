@@ -27,4 +27,4 @@ def attach_ingest(t: Topology) -> None:
                 await t.process_t.send(key=where.process_id.encode(), value=message.value)
             else:
                 now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
-                await t.sink.emit([unroutable(parsed, now)])
+                await t.sink.deliver([unroutable(parsed, now)])

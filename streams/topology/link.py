@@ -38,8 +38,8 @@ def attach_link(t: Topology) -> None:
                     timers.schedule(partition, key, state.next_deadline(), now)
                 continue
             state, outputs = link_on_deadline(state, now)
+            await t.sink.deliver(outputs)
             save(key, partition, state, now)
-            await t.sink.emit(outputs)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
@@ -52,6 +52,6 @@ def attach_link(t: Topology) -> None:
             now = t.clock.observe("link", message.partition, parsed.occurred_at)
             await fire_due(message.partition, now)
             state, outputs = link_transition(load(message.key), parsed, now)
+            await t.sink.deliver(outputs)  # forwards land before the link state that released them
             save(message.key, message.partition, state, now)
-            await t.sink.emit(outputs)
             t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

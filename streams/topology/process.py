@@ -55,6 +55,7 @@ def attach_process(t: Topology) -> None:
         before = load(key)
         stage_before = (before.stage, before.site_id) if before else None
         state, outputs = step(before)
+        await t.sink.deliver(outputs)  # first the outputs, then the state (see OutputSink.deliver)
         processes[key] = dumps(state.to_dict()).encode()
         timers.schedule(partition, key, core.next_deadline(state), now)
         if stage_before != (state.stage, state.site_id):
@@ -68,7 +69,6 @@ def attach_process(t: Topology) -> None:
         if raised:
             kept = json.loads(exceptions.get(key) or b"[]") + json.loads(dumps(raised))
             exceptions[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
-        await t.sink.emit(outputs)
 
     async def fire_due(partition: int, now: datetime) -> None:
         for key in timers.due(partition, now):

@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from stackkit import SERVICES, STACK, PipelineEnv  # noqa: E402
+from stackkit import SERVICES, STACK, PipelineEnv, new_pipeline_env  # noqa: E402
 
 from s2c.streams.settings import Settings  # noqa: E402
 
@@ -40,15 +38,7 @@ def stack() -> Iterator[Settings]:
 
 @pytest.fixture
 def pipeline_env(stack: Settings, tmp_path: Path) -> Iterator[PipelineEnv]:
-    from s2c.streams.admin import create_topics
-    from s2c.streams.topics import declare
-
-    suffix = uuid.uuid4().hex[:8]
-    env = dict(os.environ)
-    env.update({"S2C_TOPIC_PREFIX": f"t{suffix}", "S2C_APP_ID": f"s2c-test-{suffix}"})
-    settings = replace(Settings.from_env(), topic_prefix=f"t{suffix}", app_id=f"s2c-test-{suffix}")
-    create_topics(settings, declare(settings).all())
-    pipeline = PipelineEnv(settings=settings, env=env, tmp=tmp_path)
+    pipeline = new_pipeline_env(tmp_path)
     yield pipeline
     for worker in pipeline.workers:
         worker.stop()

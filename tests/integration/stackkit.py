@@ -124,3 +124,16 @@ def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 6
     finally:
         consumer.close()
     return messages
+
+
+def new_pipeline_env(tmp: Path) -> PipelineEnv:
+    """A private namespace on the shared stack, its topics created."""
+    from s2c.streams.admin import create_topics
+    from s2c.streams.topics import declare
+
+    suffix = uuid.uuid4().hex[:8]
+    env = dict(os.environ)
+    env.update({"S2C_TOPIC_PREFIX": f"t{suffix}", "S2C_APP_ID": f"s2c-test-{suffix}"})
+    settings = replace(Settings.from_env(), topic_prefix=f"t{suffix}", app_id=f"s2c-test-{suffix}")
+    create_topics(settings, declare(settings).all())
+    return PipelineEnv(settings=settings, env=env, tmp=tmp)

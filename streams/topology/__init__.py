@@ -17,6 +17,8 @@ import json
 import faust
 
 from s2c.streams.catalog import load_catalog
+from s2c.streams.codec import AvroCodec
+from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
 from s2c.streams.topology.api import attach_api
@@ -27,8 +29,9 @@ from s2c.streams.topology.process import CONTROL_HEADER, attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
 
 
-def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings) -> Topology:
-    t = build_context(app, metrics, settings)
+def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
+                   replica: MasterReplica | None = None, codec: AvroCodec | None = None) -> Topology:
+    t = build_context(app, metrics, settings, replica, codec)
 
     @app.task
     async def start_replica() -> None:

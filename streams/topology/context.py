@@ -98,7 +98,9 @@ class Topology:
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
 
-def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings) -> Topology:
+def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
+                  replica: MasterReplica | None = None, codec: AvroCodec | None = None) -> Topology:
+    """`replica` and `codec` are injectable so the agent tier runs without a broker."""
     topics = declare(settings)
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     process_t = app.topic(topics.process.name, **raw)
@@ -106,12 +108,12 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings) 
     tables = {name: app.Table(name, **opts) for name in (
         "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
         "stage_counts")}
-    codec = AvroCodec(registry_client(settings.registry_url),
-                      lambda name: load_catalog().resolved_json(name))
+    codec = codec or AvroCodec(registry_client(settings.registry_url),
+                               lambda name: load_catalog().resolved_json(name))
     arrivals: asyncio.Queue = asyncio.Queue()
-    replica = MasterReplica(settings, topics.master_data.name, codec,
-                            lambda record, key: app.loop.call_soon_threadsafe(
-                                arrivals.put_nowait, (record, key)))
+    replica = replica or MasterReplica(settings, topics.master_data.name, codec,
+                                       lambda record, key: app.loop.call_soon_threadsafe(
+                                           arrivals.put_nowait, (record, key)))
     return Topology(
         app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
         sink=OutputSink(app, topics, codec, metrics, process_t), replica=replica,

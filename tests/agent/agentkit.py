@@ -1,0 +1,153 @@
+"""The agent tier's world: the real Faust agents under `test_context()`, no broker, no registry.
+
+What stands in for the outside world, and only here:
+- `InMemoryRegistry`: subject -> id and id -> schema text, enough for `AvroCodec`.
+- `StubReplica`: the master-data replica with the core tests' small health system loaded and ready.
+- `RecordingProducer`: installed as `app.producer`, so every `topic.send(...)` the agents make goes
+  through Faust's real Topic code and lands in `.sent` as (topic, key, value, partition, headers)
+  with an already-acknowledged delivery future; table changelog writes land in `.changelog`.
+
+Everything else is production code: `create_app`, `build_pipeline`, the codec, the sink, the
+tables (on Faust's `memory://` store). Build a `World` inside the (async) test, so the app binds
+to that test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))  # the core tests' small world
+
+from core_world import MASTER_RECORDS, master_data  # noqa: E402
+
+from s2c.streams.app import create_app  # noqa: E402
+from s2c.streams.catalog import load_catalog  # noqa: E402
+from s2c.streams.codec import AvroCodec  # noqa: E402
+from s2c.streams.settings import Settings  # noqa: E402
+from s2c.streams.topics import TopicSpec  # noqa: E402
+from s2c.streams.topology import build_pipeline  # noqa: E402
+from s2c.streams.topology.context import Topology  # noqa: E402
+from s2c.tables.codec import to_native  # noqa: E402
+from s2c.tables.events import Event  # noqa: E402
+
+PROCESSED_TIMEOUT_SECONDS = 5.0
+
+
+class InMemoryRegistry:
+    """The agent tier's registry: one id per distinct schema text, as a real registry assigns."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[str, int] = {}
+        self.schemas: dict[int, Any] = {}
+
+    def register_schema(self, subject: str, schema: Any) -> int:
+        for schema_id, known in self.schemas.items():
+            if known.schema_str == schema.schema_str:
+                break
+        else:
+            schema_id = len(self.schemas) + 1
+            self.schemas[schema_id] = schema
+        self.subjects[subject] = schema_id
+        return schema_id
+
+    def get_schema(self, schema_id: int) -> Any:
+        return self.schemas[schema_id]  # KeyError: the codec reports an unknown id
+
+
+class StubReplica:
+    """A master replica already caught up on the core tests' health system; never reads Kafka."""
+
+    def __init__(self) -> None:
+        self.store = master_data()
+        self.ready = threading.Event()
+        self.ready.set()
+        self.records = sum(len(rows) for rows in MASTER_RECORDS.values())
+
+    def start(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None
+    headers: dict[str, bytes]
+
+
+class RecordingProducer:
+    """`app.producer` for a broker-less test: records sends and acknowledges them at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.changelog: list[Any] = []
+
+    async def maybe_start(self) -> None:
+        pass
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None,
+                   partition: int | None, timestamp: float | None, headers: Any,
+                   **_: Any) -> asyncio.Future:
+        pairs = headers.items() if isinstance(headers, dict) else headers or []
+        self.sent.append(Sent(topic, key, value, partition, dict(pairs)))
+        acked: asyncio.Future = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
+
+    def send_soon(self, fut: Any) -> None:
+        self.changelog.append(fut)  # table changelog writes; there is no broker to flush them to
+
+
+class World:
+    """One pipeline wired as a worker would wire it, minus the broker."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.settings = Settings(app_id=f"s2c-agent-{tmp_path.name}", data_dir=tmp_path,
+                                 worker_dir=tmp_path / "worker")
+        self.app, self.metrics = create_app(self.settings)
+        self.app.conf.store = "memory://"
+        self.registry = InMemoryRegistry()
+        self.codec = AvroCodec(self.registry, lambda name: load_catalog().resolved_json(name))
+        self.replica = StubReplica()
+        self.t: Topology = build_pipeline(self.app, self.metrics, self.settings,
+                                          replica=self.replica, codec=self.codec)
+        self.producer = RecordingProducer()
+        self.app.producer = self.producer
+
+    def agent(self, name: str) -> Any:
+        return self.app.agents[name]
+
+    def encode(self, event: Event) -> bytes:
+        return self.codec.encode(f"s2c.events.{event.schema}", to_native(event))
+
+    def decode(self, value: bytes) -> tuple[str, dict[str, Any]]:
+        return self.codec.decode(value)
+
+    def sent_to(self, spec: TopicSpec) -> list[Sent]:
+        return [s for s in self.producer.sent if s.topic == spec.name]
+
+    def counter(self, name: str, **labels: str) -> float:
+        return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    async def put(self, ctx: Any, key: bytes | None, value: bytes, partition: int = 0,
+                  headers: list[tuple[str, bytes]] | None = None) -> Any:
+        """Hand one message to the agent and return once its body has finished with it.
+
+        `put(wait=True)` returns when the stream hands the value to the agent, before the body
+        runs; the stream acknowledges the event only when the body asks for the next one."""
+        event = await ctx.put(key=key, value=value, partition=partition, headers=headers)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROCESSED_TIMEOUT_SECONDS
+        while not event.message.acked:
+            if ctx.crash_reason is not None:
+                raise ctx.crash_reason
+            if loop.time() > deadline:
+                raise TimeoutError(f"agent {ctx.name} did not finish message {key!r}")
+            await asyncio.sleep(0.005)
+        return event.message

@@ -1,0 +1,73 @@
+"""The link agent holds account-only events until the account belongs to a process instance.
+
+Riverside's charge master posts the arthroscopy charge on account ACCT-7001 before the surgical
+encounter has been registered (interfaces race; this happens every day). The charge must wait in
+the `links` table, and leave for the knee case's process once EncounterStarted ties ACCT-7001 to
+case C-1001. A charge on an account nobody ever registers becomes a work item after seven days of
+event time.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from agentkit import World
+from core_world import DAY, SURGERY_DAY, Feed, charge, claim, encounter_started
+
+ACCOUNT = b"ACCT-7001"
+
+
+def link_state(w: World, account: bytes) -> dict:
+    return json.loads(w.t.tables["links"][account])
+
+
+async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path) -> None:
+    w = World(tmp_path)
+    feed = Feed("link")
+    early_charge = charge(feed, SURGERY_DAY - 1)
+    arrived = encounter_started(feed)
+    billed = claim(feed, SURGERY_DAY + 2 * DAY)
+
+    async with w.agent("s2c-link").test_context() as link:
+        await w.put(link, ACCOUNT, w.encode(early_charge), partition=2)
+        assert w.sent_to(w.t.topics.process) == []
+        parked = link_state(w, ACCOUNT)
+        assert parked["process_id"] is None
+        assert [entry[2]["envelope"]["event_id"] for entry in parked["parked"]] == \
+            [early_charge.event_id]
+
+        await w.put(link, ACCOUNT, w.encode(arrived), partition=2)
+        await w.put(link, ACCOUNT, w.encode(billed), partition=2)
+
+    forwarded = w.sent_to(w.t.topics.process)
+    assert {s.key for s in forwarded} == {b"CASE-C-1001"}
+    events = [w.decode(s.value) for s in forwarded]
+    assert [(name, record["envelope"]["event_id"]) for name, record in events] == [
+        ("s2c.events.EncounterStarted", arrived.event_id),
+        ("s2c.events.ChargePosted", early_charge.event_id),
+        ("s2c.events.ClaimSubmitted", billed.event_id)]
+    assert events[1][1]["amount"] == Decimal("6800.00")  # the money travels intact
+    assert link_state(w, ACCOUNT) == {"account_number": "ACCT-7001",
+                                      "process_id": "CASE-C-1001", "parked": []}
+    assert w.sent_to(w.t.topics.exceptions) == []
+
+
+async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_path) -> None:
+    w = World(tmp_path)
+    feed = Feed("link")
+    stray = charge(feed, SURGERY_DAY, charge_id="CHG-9", account="ACCT-7999", amount="410.00")
+    week_later = encounter_started(feed, hours=SURGERY_DAY + 8 * DAY)
+
+    async with w.agent("s2c-link").test_context() as link:
+        await w.put(link, b"ACCT-7999", w.encode(stray), partition=2)
+        assert w.sent_to(w.t.topics.exceptions) == []
+        # Another account's event on the same partition moves stream time past the deadline.
+        await w.put(link, ACCOUNT, w.encode(week_later), partition=2)
+
+    [item] = w.sent_to(w.t.topics.exceptions)
+    _, record = w.decode(item.value)
+    assert (record["kind"], record["event_id"]) == ("UNLINKED_EVENT", stray.event_id)
+    assert "ACCT-7999" in record["reason"]
+    assert link_state(w, b"ACCT-7999")["parked"] == []
+    assert w.counter("s2c_exceptions_total", kind="UNLINKED_EVENT") == 1

@@ -28,10 +28,10 @@ class Run:
     processes: list[procs.Proc] = field(default_factory=list)
     commands: int = 0
     events_in: float = 0.0  # sum of the workers' s2c_events_in_total (cross-check)
+    peak_mib: list[float] = field(default_factory=list)  # per process, over this run only
 
-    @property
-    def peak_mib(self) -> list[float]:
-        return [p.sample_memory() / 1024 for p in self.processes]
+    def __post_init__(self) -> None:
+        self.peak_mib = [p.sample_memory() / 1024 for p in self.processes]
 
 
 def worker_env(ns: Namespace) -> dict[str, str]:

@@ -15,25 +15,21 @@ to that test's event loop.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))  # the core tests' small world
-
-from core_world import MASTER_RECORDS, master_data  # noqa: E402
-
-from s2c.streams.app import create_app  # noqa: E402
-from s2c.streams.catalog import load_catalog  # noqa: E402
-from s2c.streams.codec import AvroCodec  # noqa: E402
-from s2c.streams.settings import Settings  # noqa: E402
-from s2c.streams.topics import TopicSpec  # noqa: E402
-from s2c.streams.topology import build_pipeline  # noqa: E402
-from s2c.streams.topology.context import Topology  # noqa: E402
-from s2c.tables.codec import to_native  # noqa: E402
-from s2c.tables.events import Event  # noqa: E402
+from core_world import MASTER_RECORDS, master_data
+from s2c.streams.app import create_app
+from s2c.streams.catalog import load_catalog
+from s2c.streams.codec import AvroCodec
+from s2c.streams.settings import Settings
+from s2c.streams.topics import TopicSpec
+from s2c.streams.topology import build_pipeline
+from s2c.streams.topology.context import Topology
+from s2c.tables.codec import to_native
+from s2c.tables.events import Event
 
 PROCESSED_TIMEOUT_SECONDS = 5.0
 

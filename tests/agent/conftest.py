@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # agentkit
+sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))  # the core tests' small world
 
 TEST_TIMEOUT_SECONDS = 20.0
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from agentkit import World
 from core_world import T0, Feed, knee_case_scheduled
-
 from s2c.streams.deadletter import DeadLetter
 
 HL7_LINE = b"MSH|^~\\&|EPIC|RIVERSIDE|||202603020800||SIU^S12|8812|P|2.5.1\r"

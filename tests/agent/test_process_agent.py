@@ -13,7 +13,6 @@ import json
 
 from agentkit import World
 from core_world import Feed, knee_case_scheduled, master_data
-
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.outputs import Command

@@ -29,6 +29,12 @@ class Run:
     commands: int = 0
     events_in: float = 0.0  # sum of the workers' s2c_events_in_total (cross-check)
     peak_mib: list[float] = field(default_factory=list)  # per process, over this run only
+    sent: int = 0  # peer only: records it sent, and first to last send
+    send_seconds: float = 0.0
+
+    @property
+    def send_rate(self) -> float:
+        return (self.sent - 1) / self.send_seconds if self.send_seconds else 0.0
 
     def __post_init__(self) -> None:
         self.peak_mib = [p.sample_memory() / 1024 for p in self.processes]
@@ -108,8 +114,34 @@ def measure_workers(ns: Namespace, count: int, expected: int, run_dir: Path,
     return run
 
 
+def send_span(ns: Namespace, topic: str, timeout: float = 60.0) -> tuple[int, float]:
+    """(records, seconds from the first record's timestamp to the last) of a whole topic: the
+    producer stamps each record when it is sent, so this clock has ms resolution."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({**ns.settings.confluent_config(), "group.id": "s2c-bench-span",
+                         "enable.auto.commit": False})
+    parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    remaining = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                    for p in parts)
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    count, first, last = 0, float("inf"), 0.0
+    deadline = time.monotonic() + timeout
+    try:
+        while count < remaining and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=10_000, timeout=1.0):
+                if not message.error():
+                    stamp = message.timestamp()[1]
+                    count, first, last = count + 1, min(first, stamp), max(last, stamp)
+    finally:
+        consumer.close()
+    return count, (last - first) / 1000 if count > 1 else 0.0
+
+
 def measure_peer(ns: Namespace, expected: int, run_dir: Path, timeout: float) -> Run:
-    """The plain-Faust peer over the same events topic, in its own group, then stopped."""
+    """The plain-Faust peer over the same events topic, in its own group, then stopped. Its
+    rate comes from its sends' timestamps (`send_span`): the peer finishes N events in a few
+    seconds, where the 1 s commit interval would be most of the measurement."""
     from s2c.streams.admin import create_topics
     from s2c.streams.topics import TopicSpec
 
@@ -123,4 +155,6 @@ def measure_peer(ns: Namespace, expected: int, run_dir: Path, timeout: float) ->
     finally:
         peer.stop()
         shutil.rmtree(run_dir / "peer-data", ignore_errors=True)
-    return Run(finish, [peer])
+    run = Run(finish, [peer])
+    run.sent, run.send_seconds = send_span(ns, sink)
+    return run

@@ -119,7 +119,10 @@ issue 8's targets; `NO` is a finding, not an error.
   carry up to ~1 s of commit lag (a few per cent over a ~60 s run). Target: >= 0.35 x R.
 - **plain Faust peer**: `streams/bench/peer.py`, the least a Faust app does per event (one
   agent, one RocksDB table update and one send per event, value bytes passed through), same
-  events, same commit-based clock. The gain is one worker / peer.
+  events, its own group. It gets through N events in seconds, where a 1 s commit interval would
+  swamp the clock, so its rate is (records sent - 1) / (last send's timestamp - first send's),
+  read back from its output topic; the commit-clock rate is shown beside it. Gain = one
+  worker / peer.
 - **latency event -> command**: fresh events produced at a set share (default 50%) of the
   one-worker rate by a paced producer (acks=all, idempotent, linger 5 ms as librdkafka's
   default, warmed up before the clock starts), into the worker that was just restored;

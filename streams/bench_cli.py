@@ -4,7 +4,8 @@ On the running stack, in one run: R; one worker's sustained throughput over N pr
 (and b/R); the plain-Faust peer on the same events; table restore after a restart with an empty
 data dir; event->command latency at a share of b; two workers vs one; peak memory; `s2c replay`
 over the same events. Prints a table and appends it to BENCHMARKS.md (or `--out`). Never fails
-on a slow figure. The default takes ~5 minutes on 2 cores, `--quick` ~2.
+on a slow figure. On 2 cores the default takes ~3.5 minutes, `--quick` ~1.5; a throughput run
+that stalls waits out `--run-timeout` (200 s, quick 90 s) and is reported as partial.
 """
 
 from __future__ import annotations

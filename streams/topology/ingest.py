@@ -14,6 +14,7 @@ from s2c.tables.routing import route, unroutable
 def attach_ingest(t: Topology) -> None:
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
+        await t.wait_until_ready()
         async for event in stream.events():
             message = event.message
             parsed = await t.load_event(message, "ingest")

@@ -43,6 +43,7 @@ def attach_link(t: Topology) -> None:
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
+        await t.wait_until_ready()
         async for event in stream.events():
             message = event.message
             parsed = await t.load_event(message, "link")
@@ -52,6 +53,9 @@ def attach_link(t: Topology) -> None:
             now = t.clock.observe("link", message.partition, parsed.occurred_at)
             await fire_due(message.partition, now)
             state, outputs = link_transition(load(message.key), parsed, now)
+            if (due := state.next_deadline()) is not None and due <= now:
+                state, expired = link_on_deadline(state, now)  # set in the past: fire at once
+                outputs = outputs + expired
             await t.sink.deliver(outputs)  # forwards land before the link state that released them
             save(message.key, message.partition, state, now)
             t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -97,7 +97,7 @@ def attach_process(t: Topology) -> None:
     @t.app.agent(t.process_t, name="s2c-process", concurrency=1)
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
-        await t.app.loop.run_in_executor(None, t.replica.ready.wait)
+        await t.wait_until_ready(need_master=True)
         async for event in stream.events():
             message = event.message
             if any(name == CONTROL_HEADER for name, _ in _headers(message)):
@@ -111,10 +111,23 @@ def attach_process(t: Topology) -> None:
             await fire_due(message.partition, now)
             pid = message.key.decode()
             await apply(message.key, message.partition, now,
-                        lambda s, e=parsed: core.transition(s, e, master, now, pid))
+                        lambda s, e=parsed: _then_due(core.transition(s, e, master, now, pid),
+                                                      master, now))
             t.sink.observe_latency(parsed)
             t.metrics.processing_seconds.labels(stage="process").observe(
                 time.perf_counter() - started)
+
+
+def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
+              now: datetime) -> tuple[ProcessState, list[Any]]:
+    """Fire at once a deadline the event itself put at or before stream time (a surgery booked
+    less than 48 h ahead, an event arriving after a later one moved stream time), as replay does."""
+    state, outputs = result
+    due = core.next_deadline(state)
+    if due is not None and due <= now:
+        state, expired = core.on_deadline(state, master, now)
+        outputs = outputs + expired
+    return state, outputs
 
 
 class _Stub:

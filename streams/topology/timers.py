@@ -1,10 +1,11 @@
 """Event-time timers kept in a Faust table: which keys have a deadline in which time bucket.
 
 Per partition, keys are filed under the 15-minute bucket of their next deadline
-(`<partition>:<bucket>` -> JSON list of keys) and a cursor (`<partition>:cursor`) remembers the
-first bucket not yet fired. When stream time passes a bucket, its keys are handed back once and the
-bucket is deleted, so the index holds only future deadlines and firing costs one read per bucket,
-not a scan of every instance. An entry may be stale (the key's deadline moved): the caller checks the
+(`<partition>:<bucket>` -> JSON {key: deadline in epoch ms}) and a cursor (`<partition>:cursor`)
+remembers the first bucket that may still hold a deadline. When stream time moves, every key whose
+deadline it has reached is handed back once and removed, so firing costs one read per bucket passed,
+not a scan of every instance, and a deadline fires at the first event at or after it, exactly as
+the replay engine fires it. An entry may be stale (the key's deadline moved): the caller checks the
 key's real next deadline, as a heap with lazy deletion would. Everything is written inside stream
 iteration of the partition it belongs to, so it travels with the partition on a rebalance and comes
 back from the changelog after a crash.
@@ -19,6 +20,10 @@ from typing import Any
 BUCKET_SECONDS = 900
 
 
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
 def bucket_of(at: datetime) -> int:
     return int(at.timestamp()) // BUCKET_SECONDS
 
@@ -29,37 +34,53 @@ class TimerIndex:
 
     def schedule(self, partition: int, key: bytes, deadline: datetime | None,
                  now: datetime) -> None:
+        """File `key` under its deadline. Callers fire deadlines already reached themselves."""
         if deadline is None:
             return
-        bucket = bucket_of(deadline)
         cursor = self._cursor(partition)
         if cursor is None:
             cursor = bucket_of(now)
-            self._table[f"{partition}:cursor".encode()] = str(cursor).encode()
-        bucket = max(bucket, cursor)  # already past: fire with the first bucket not yet fired
-        slot = f"{partition}:{bucket}".encode()
-        members: list[str] = json.loads(self._table.get(slot) or b"[]")
-        name = key.decode()
-        if name not in members:
-            members.append(name)
-            self._table[slot] = json.dumps(members).encode()
+            self._set_cursor(partition, cursor)
+        slot = self._slot(partition, max(bucket_of(deadline), cursor))
+        members: dict[str, int] = json.loads(self._table.get(slot) or b"{}")
+        name, when = key.decode(), _ms(deadline)
+        if members.get(name) != when:
+            members[name] = when
+            self._table[slot] = json.dumps(members, sort_keys=True).encode()
 
     def due(self, partition: int, now: datetime) -> list[bytes]:
-        """Keys whose bucket lies wholly before `now`'s bucket; each bucket is handed out once."""
+        """Keys whose filed deadline is at or before `now`; each filing is handed out once."""
         cursor = self._cursor(partition)
-        upto = bucket_of(now)
-        if cursor is None or cursor >= upto:
+        if cursor is None:
             return []
+        upto, now_ms = bucket_of(now), _ms(now)
         keys: list[bytes] = []
-        for bucket in range(cursor, upto):
-            slot = f"{partition}:{bucket}".encode()
-            members = self._table.get(slot)
-            if members:
-                keys.extend(name.encode() for name in json.loads(members))
+        for bucket in range(cursor, upto + 1):
+            slot = self._slot(partition, bucket)
+            stored = self._table.get(slot)
+            if not stored:
+                continue
+            members: dict[str, int] = json.loads(stored)
+            fired = sorted((when, name) for name, when in members.items() if when <= now_ms)
+            if not fired:
+                continue
+            keys.extend(name.encode() for _, name in fired)
+            left = {name: when for name, when in members.items() if when > now_ms}
+            if left:
+                self._table[slot] = json.dumps(left, sort_keys=True).encode()
+            else:
                 del self._table[slot]
-        self._table[f"{partition}:cursor".encode()] = str(upto).encode()
+        if upto > cursor:
+            self._set_cursor(partition, upto)
         return list(dict.fromkeys(keys))
 
     def _cursor(self, partition: int) -> int | None:
         raw = self._table.get(f"{partition}:cursor".encode())
         return int(raw) if raw else None
+
+    def _set_cursor(self, partition: int, bucket: int) -> None:
+        self._table[f"{partition}:cursor".encode()] = str(bucket).encode()
+
+    @staticmethod
+    def _slot(partition: int, bucket: int) -> bytes:
+        return f"{partition}:{bucket}".encode()

@@ -115,6 +115,8 @@ class World:
                                           replica=self.replica, codec=self.codec)
         self.producer = RecordingProducer()
         self.app.producer = self.producer
+        # No broker, so no table recovery ever runs: say it is over, as a started worker would.
+        self.app.tables.recovery.completed.set()
 
     def agent(self, name: str) -> Any:
         return self.app.agents[name]

@@ -1,9 +1,9 @@
 """The event-time timer index the link and process agents file deadlines in, on a plain dict.
 
-Deadlines are kept per partition in 15-minute buckets of event time; a bucket is handed out once
-stream time has moved past it, and only once. A deadline that is already behind the index's
-cursor (a late event parked with an expired TTL) must still fire, with the first bucket not yet
-fired, rather than be filed under a bucket that will never be read again.
+Deadlines are kept per partition in 15-minute buckets of event time; a key is handed out as soon
+as stream time reaches its deadline (as the replay engine fires it), and only once. A deadline that
+is already behind the index's cursor (a late event parked with an expired TTL) must still fire at
+the next call rather than be filed under a bucket that will never be read again.
 """
 
 from __future__ import annotations
@@ -28,27 +28,26 @@ def test_buckets_are_a_quarter_hour_of_event_time() -> None:
     assert bucket_of(T0 + 15 * MINUTE) == bucket_of(T0) + 1
 
 
-def test_a_deadline_is_due_once_stream_time_leaves_its_bucket_and_only_once() -> None:
+def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
     table: dict[bytes, bytes] = {}
     timers = TimerIndex(table)
-    timers.schedule(0, CASE, T0 + 60 * MINUTE, now=T0)
+    timers.schedule(0, CASE, T0 + 62 * MINUTE, now=T0)
 
     assert timers.due(0, T0 + 30 * MINUTE) == []
-    assert timers.due(0, T0 + 74 * MINUTE) == []  # still inside the deadline's own bucket
-    assert timers.due(0, T0 + 75 * MINUTE) == [CASE]
+    assert timers.due(0, T0 + 61 * MINUTE) == []  # same bucket, deadline not reached yet
+    assert timers.due(0, T0 + 62 * MINUTE) == [CASE]
     assert timers.due(0, T0 + 90 * MINUTE) == []
     assert timers.due(0, T0 + 3 * 60 * MINUTE) == []
     assert filed(table) == {}  # fired buckets are deleted: the index holds only the future
 
 
-def test_a_deadline_already_behind_the_cursor_fires_with_the_next_bucket() -> None:
+def test_a_deadline_already_behind_the_cursor_fires_at_the_next_call() -> None:
     timers = TimerIndex({})
     timers.schedule(0, CASE, T0 + 20 * MINUTE, now=T0)
     assert timers.due(0, T0 + 60 * MINUTE) == [CASE]  # cursor now at 09:00
 
     timers.schedule(0, VISIT, T0 - 2 * 60 * MINUTE, now=T0 + 60 * MINUTE)  # 06:00, long gone
-    assert timers.due(0, T0 + 70 * MINUTE) == []
-    assert timers.due(0, T0 + 75 * MINUTE) == [VISIT]
+    assert timers.due(0, T0 + 61 * MINUTE) == [VISIT]
     assert timers.due(0, T0 + 90 * MINUTE) == []
 
 

@@ -53,12 +53,14 @@ def codec_for(env: PipelineEnv) -> AvroCodec:
                      lambda name: load_catalog().resolved_json(name))
 
 
-def publish(env: PipelineEnv, events: list, garbage: bool = False) -> None:
+def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool = True) -> None:
+    """Master data of the core tests' world (unless `master=False`), then the events."""
     codec = codec_for(env)
-    master = {name: [to_native(master_record(name, row)) for row in rows]
-              for name, rows in MASTER_RECORDS.items()}
     topics = declare(env.settings)
-    publish_master(env.settings, codec, topics.master_data.name, master)
+    if master:
+        rows = {name: [to_native(master_record(name, row)) for row in rows]
+                for name, rows in MASTER_RECORDS.items()}
+        publish_master(env.settings, codec, topics.master_data.name, rows)
     producer = Producer({**env.settings.confluent_config(), "enable.idempotence": True})
     if garbage:
         producer.produce(topics.events.name, key=b"ACCT-7001", value=b"\x00\x00\x00\x00\x07junk")

@@ -190,6 +190,7 @@ class WorkQueueException:
     raised_at: datetime
     site_id: str | None = None
     amount: Decimal | None = None
+    resolves_exception_id: str | None = None  # set on the notice that closes an earlier item
 
     schema = "WorkQueueException"
 

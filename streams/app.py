@@ -1,6 +1,6 @@
 """The Faust application: broker, RocksDB store, web server, metrics endpoint.
 
-`create_app(settings)` builds the app; agents and tables are attached by `s2c.streams.pipeline`.
+`create_app(settings)` builds the app; agents and tables are attached by `s2c.streams.topology`.
 The web server serves `/metrics` (Prometheus text format) from the worker's own registry.
 """
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
         table_standby_replicas=settings.standby_replicas,
         producer_acks=-1,
         web_host=settings.host,
+        web_bind=settings.host,  # Faust binds 0.0.0.0 by default; the API is for operators only
         web_port=settings.worker_web_port,
         canonical_url=f"http://{settings.host}:{settings.worker_web_port}",
         web_in_thread=False,

@@ -2,7 +2,7 @@
 synthetic health system's master data and a day of events, run a pipeline worker over them, and
 print a summary a person can read (events in, commands out, ledger totals, exceptions, where to look).
 
-Each run uses its own topic prefix (`demo-<time>`), so runs never mix.
+Each run uses its own topic prefix (`demo<YYYYmmddHHMMSS>`), so runs never mix.
 """
 
 from __future__ import annotations

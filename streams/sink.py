@@ -82,7 +82,7 @@ class OutputSink:
             elif isinstance(item, MetricObservation):
                 self.observe(item)
             elif isinstance(item, AwaitMasterData):
-                self._metrics.parked.labels(stage="master-data").inc()
+                pass  # the process agent indexes what the instance waits for
             else:
                 log.error("core returned an output the sink does not know: %s", type(item).__name__)
         return pending

@@ -4,7 +4,7 @@ Agents, CLIs, adapters and tests import names from here; no topic-name string ap
 Values are Avro in the Confluent wire format (magic byte, schema id, body) with subjects named by
 record (RecordNameStrategy), because one topic carries many record types and the same record travels
 on several topics. Partition counts of topics that feed the same table must be equal
-(co-partitioning); `check_copartitioning` enforces it at start-up.
+(co-partitioning); `s2c worker` refuses to start otherwise (`copartitioning_problem`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def declare(settings: Settings) -> Topics:
         sla_breaches=TopicSpec(f"{p}.sla.breaches", "process_id", "s2c.ops.SlaBreached"),
         exceptions=TopicSpec(f"{p}.exceptions", "process_id or event id",
                              "s2c.ops.WorkQueueException"),
-        dlq=TopicSpec(f"{p}.dlq", "original key", "s2c.ops.DeadLetter, Kafka Connect style headers"),
+        dlq=TopicSpec(f"{p}.dlq", "original key",
+                      "the original bytes, context in Kafka Connect style headers"),
         master_data=TopicSpec(f"{p}.master", "<RecordName>:<id>", "s2c.master.* master data",
                               compacted=True),
     )

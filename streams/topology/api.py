@@ -4,8 +4,8 @@
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
-- `GET /exceptions/`: the work-queue exceptions raised on every instance, across all workers
-  (each worker answers `?scope=local` for its own partitions).
+- `GET /exceptions/`: the work-queue exceptions raised on every instance and on events no
+  instance claims, across all workers (each worker answers `?scope=local` for its partitions).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def _json(view: View, body: Any, status: int = 200) -> Response:
 def attach_api(t: Topology) -> None:
     app: faust.App = t.app
     processes, exceptions = t.tables["processes"], t.tables["process_exceptions"]
+    unlinked = t.tables["link_exceptions"]
 
     @app.page("/health/")
     class Health(View):
@@ -81,7 +82,8 @@ def attach_api(t: Topology) -> None:
     @app.page("/exceptions/")
     class Exceptions(View):
         async def get(self, request: Request) -> Response:
-            local = [item for _, items in exceptions.items() for item in json.loads(items)]
+            local = [item for table in (exceptions, unlinked)
+                     for _, items in table.items() for item in json.loads(items)]
             if request.query.get("scope") == "local":
                 return _json(self, local)
             everyone = list(local)

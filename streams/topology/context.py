@@ -116,7 +116,7 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes}
     tables = {name: app.Table(name, **opts) for name in (
         "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
-        "stage_counts")}
+        "stage_counts", "link_counts", "link_exceptions")}
     codec = codec or AvroCodec(registry_client(settings.registry_url),
                                lambda name: load_catalog().resolved_json(name))
     arrivals: asyncio.Queue = asyncio.Queue()

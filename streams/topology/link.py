@@ -15,19 +15,37 @@ import faust
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables.codec import dumps
+from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
+from s2c.tables.outputs import WorkQueueException
+
+PARKED = "PARKED|link"
 
 
 def attach_link(t: Topology) -> None:
-    links = t.tables["links"]
+    links, counts = t.tables["links"], t.tables["link_counts"]
+    raised_here = t.tables["link_exceptions"]
+
+    def keep_exceptions(key: bytes, outputs: list) -> None:
+        """Work items raised here (events no instance claims) for the experience API."""
+        raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
+        if raised:
+            kept = json.loads(raised_here.get(key) or b"[]") + json.loads(dumps(raised))
+            raised_here[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
     timers = TimerIndex(t.tables["link_timers"])
 
     def load(key: bytes) -> LinkState | None:
         stored = links.get(key)
         return LinkState.from_dict(json.loads(stored)) if stored else None
 
-    def save(key: bytes, partition: int, state: LinkState, now: datetime) -> None:
+    def save(key: bytes, partition: int, state: LinkState, now: datetime,
+             parked_before: int) -> None:
         links[key] = dumps(state.to_dict()).encode()
+        if len(state.parked) != parked_before:  # feeds the parked-events gauge
+            slot = str(partition).encode()
+            tally = json.loads(counts.get(slot) or b"{}")
+            tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
+            counts[slot] = json.dumps(tally).encode()
         timers.schedule(partition, key, state.next_deadline(), now)
 
     async def fire_due(partition: int, now: datetime) -> None:
@@ -37,9 +55,11 @@ def attach_link(t: Topology) -> None:
                 if state is not None:
                     timers.schedule(partition, key, state.next_deadline(), now)
                 continue
+            parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
             await t.sink.deliver(outputs)
-            save(key, partition, state, now)
+            keep_exceptions(key, outputs)
+            save(key, partition, state, now, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
@@ -52,10 +72,13 @@ def attach_link(t: Topology) -> None:
             started = time.perf_counter()
             now = t.clock.observe("link", message.partition, parsed.occurred_at)
             await fire_due(message.partition, now)
-            state, outputs = link_transition(load(message.key), parsed, now)
+            before = load(message.key)
+            parked_before = len(before.parked) if before else 0
+            state, outputs = link_transition(before, parsed, now)
             if (due := state.next_deadline()) is not None and due <= now:
                 state, expired = link_on_deadline(state, now)  # set in the past: fire at once
                 outputs = outputs + expired
             await t.sink.deliver(outputs)  # forwards land before the link state that released them
-            save(message.key, message.partition, state, now)
+            keep_exceptions(message.key, outputs)
+            save(message.key, message.partition, state, now, parked_before)
             t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -21,10 +21,11 @@ from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables import core
 from s2c.tables.codec import dumps
-from s2c.tables.outputs import WorkQueueException
+from s2c.tables.outputs import Command, WorkQueueException
 from s2c.tables.process import ProcessState
 
 CONTROL_HEADER = "s2c.control"
+PARKED = "PARKED|process"
 MAX_EXCEPTIONS_KEPT = 50
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
@@ -39,27 +40,37 @@ def attach_process(t: Topology) -> None:
         stored = processes.get(key)
         return ProcessState.from_dict(json.loads(stored)) if stored else None
 
-    def count_stage(partition: int, before: ProcessState | None, after: ProcessState) -> None:
-        old = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
-        new = f"{after.stage.value}|{after.site_id or 'unknown'}"
-        if old == new:
+    def tally(partition: int, moves: dict[str, int]) -> None:
+        """Per-partition counts (open instances by stage and site, parked events) for the
+        telemetry gauges; written in the partition's own stream context like every table."""
+        moves = {label: n for label, n in moves.items() if n}
+        if not moves:
             return
         slot = str(partition).encode()
-        tally: dict[str, int] = json.loads(counts.get(slot) or b"{}")
-        if old is not None:
-            tally[old] = max(tally.get(old, 0) - 1, 0)
-        tally[new] = tally.get(new, 0) + 1
-        counts[slot] = json.dumps(tally, sort_keys=True).encode()
+        counts_now: dict[str, int] = json.loads(counts.get(slot) or b"{}")
+        for label, n in moves.items():
+            counts_now[label] = max(counts_now.get(label, 0) + n, 0)
+        counts[slot] = json.dumps(counts_now, sort_keys=True).encode()
 
-    async def apply(key: bytes, partition: int, now: datetime, step: Step) -> None:
+    async def apply(key: bytes, partition: int, now: datetime, step: Step,
+                    cause: Any = None) -> None:
         before = load(key)
-        stage_before = (before.stage, before.site_id) if before else None
+        # Read before the step: the core may update the state it is given in place.
+        label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
+        parked_before = len(before.parked) if before else 0
         state, outputs = step(before)
         await t.sink.deliver(outputs)  # first the outputs, then the state (see OutputSink.deliver)
+        if cause is not None and any(isinstance(o, Command) for o in outputs):
+            t.sink.observe_latency(cause)
         processes[key] = dumps(state.to_dict()).encode()
         timers.schedule(partition, key, core.next_deadline(state), now)
-        if stage_before != (state.stage, state.site_id):
-            count_stage(partition, _Stub(*stage_before) if stage_before else None, state)
+        label = f"{state.stage.value}|{state.site_id or 'unknown'}"
+        moves = {PARKED: len(state.parked) - parked_before}
+        if label != label_before:
+            moves[label] = 1
+            if label_before is not None:
+                moves[label_before] = moves.get(label_before, 0) - 1
+        tally(partition, moves)
         for record, wait_key in core.waiting_for_master(state):
             slot = f"{record}|{wait_key}@{partition}".encode()
             waiting = json.loads(awaiting.get(slot) or b"[]")
@@ -110,10 +121,13 @@ def attach_process(t: Topology) -> None:
             now = t.clock.observe("process", message.partition, parsed.occurred_at)
             await fire_due(message.partition, now)
             pid = message.key.decode()
-            await apply(message.key, message.partition, now,
-                        lambda s, e=parsed: _then_due(core.transition(s, e, master, now, pid),
-                                                      master, now))
-            t.sink.observe_latency(parsed)
+
+            def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
+                if s is not None and e.event_id in s.applied:
+                    t.metrics.duplicates.labels(event_type=e.schema).inc()
+                return _then_due(core.transition(s, e, master, now, pid), master, now)
+
+            await apply(message.key, message.partition, now, apply_event, cause=parsed)
             t.metrics.processing_seconds.labels(stage="process").observe(
                 time.perf_counter() - started)
 
@@ -128,13 +142,6 @@ def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
         state, expired = core.on_deadline(state, master, now)
         outputs = outputs + expired
     return state, outputs
-
-
-class _Stub:
-    """The two fields `count_stage` reads of the state before the event."""
-
-    def __init__(self, stage: Any, site_id: str | None) -> None:
-        self.stage, self.site_id = stage, site_id
 
 
 def _headers(message: Any) -> list[tuple[str, bytes]]:

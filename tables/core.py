@@ -7,8 +7,15 @@ the booking, charge before the encounter, payment before the claim, reversal bef
 reverses) is parked with a deadline of its business time + `PROCESS_PARK_TTL`; one whose master
 data is missing is parked too, and the adapter is told which `(record, key)` to wait for. Parked
 events are retried, oldest business time first, whenever something else is applied
-(`retry_parked` does the same after master data arrives); at the deadline (`on_deadline`) they
-become `UNLINKED_EVENT` / `UNKNOWN_MASTER_DATA` work items.
+(`retry_parked` does the same after master data arrives).
+
+At the deadline (`on_deadline`) a parked event becomes an `UNLINKED_EVENT` / `UNKNOWN_MASTER_DATA`
+work item, once, but stays parked: stream time is the largest business time seen on a partition
+fed by two paths, so a deadline can pass while the anchor is still on its way, and dropping the
+event then would make the ledger depend on that timing. If it is applied later, its commands are
+exactly those of an in-time arrival, followed by a notice resolving the work item
+(`resolves_exception_id`). Only at business time + `PARK_HARD_LIMIT` is it dropped, with a work
+item of its own.
 
 `now` is stream time (the largest business time seen), never the wall clock. These functions may
 mutate and return the state they are given: the adapter loads a fresh state per key, and skipping a
@@ -32,6 +39,7 @@ from s2c.tables.sla import check_slas, derive_stage, next_sla_deadline, stage_du
 from s2c.tables.vocabulary import ExceptionKind
 
 PROCESS_PARK_TTL = timedelta(days=7)
+PARK_HARD_LIMIT = timedelta(days=90)  # a reported event is dropped this long after it happened
 MAX_PARKED_PER_PROCESS = 500
 
 HANDLERS: dict[str, Handler] = {**scheduling.HANDLERS, **encounters.HANDLERS, **revenue.HANDLERS}
@@ -66,26 +74,36 @@ def retry_parked(state: ProcessState, master: MasterData,
 
 def on_deadline(state: ProcessState, master: MasterData,
                 now: datetime) -> tuple[ProcessState, list[Output]]:
-    """Expire parked events and report SLA breaches due at event time `now`."""
+    """Report parked events past their deadline (once; they stay parked), drop those past the
+    hard limit, and report SLA breaches due at event time `now`."""
     out: list[Output] = []
     _drain(state, master, now, out)
     for parked in sorted(state.parked.values(), key=_age):
         if parked.deadline > now:
             continue
         event = parked.event
-        del state.parked[event.event_id]
-        state.remember(event.event_id)
         kind = (ExceptionKind.UNKNOWN_MASTER_DATA if parked.waits_for.startswith("master:")
                 else ExceptionKind.UNLINKED_EVENT)
         what = parked.waits_for.split(":", 1)[1].replace(":", " ")
+        hard_limit = event.occurred_at + PARK_HARD_LIMIT
+        if now >= hard_limit:
+            del state.parked[event.event_id]
+            state.remember(event.event_id)
+            out.append(work_item(state, event, now, kind, f"{event.schema} dropped: waited for "
+                                 f"{what} until the hard limit {iso(hard_limit)}",
+                                 money_of(event), tag="hard-limit"))
+            continue
+        state.parked[event.event_id] = parked._replace(deadline=hard_limit, reported=kind.value)
         out.append(work_item(state, event, now, kind, f"{event.schema} waited for {what} until "
-                             f"{iso(parked.deadline)}", money_of(event)))
+                             f"{iso(parked.deadline)}; kept until {iso(hard_limit)} in case it "
+                             f"comes", money_of(event)))
     _settle(state, now, out, late_only=False)
     return state, out
 
 
 def next_deadline(state: ProcessState) -> datetime | None:
-    """When the adapter should next call `on_deadline` (event time), if ever."""
+    """When the adapter should next call `on_deadline` (event time), if ever. A reported parked
+    event counts with its hard limit, so its timer does not fire again and again."""
     parked = min((p.deadline for p in state.parked.values()), default=None)
     sla = next_sla_deadline(state)
     return min((d for d in (parked, sla) if d is not None), default=None)
@@ -124,9 +142,15 @@ def _place(state: ProcessState, event: Event, master: MasterData, now: datetime,
             out.append(AwaitMasterData(state.process_id, missing.record, missing.key,
                                        event.event_id))
         return False
-    state.parked.pop(event.event_id, None)
+    was = state.parked.pop(event.event_id, None)
     state.remember(event.event_id)
     out.extend(produced)
+    if was is not None and was.reported is not None:
+        kind = ExceptionKind(was.reported)
+        raised = work_item(state, event, now, kind, "")
+        out.append(work_item(state, event, now, kind, f"{event.schema} applied after all: "
+                             f"what it waited for arrived", money_of(event), tag="resolved",
+                             resolves=raised))
     return True
 
 

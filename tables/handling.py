@@ -41,14 +41,19 @@ _RANK = {cls.__name__: rank for rank, cls in enumerate(OPEN_KINDS)}
 
 
 def work_item(state: ProcessState, event: Event | None, now: datetime, kind: ExceptionKind,
-              reason: str, amount: Decimal | None = None) -> WorkQueueException:
-    """A work-queue exception whose id depends only on the process, the kind and the event."""
+              reason: str, amount: Decimal | None = None, *, tag: str | None = None,
+              resolves: WorkQueueException | None = None) -> WorkQueueException:
+    """A work-queue exception whose id depends only on the process, the kind and the event (and
+    `tag`, for a second item about the same event: a resolution notice, a final drop).
+    `resolves` makes it the notice that closes that earlier item."""
     event_id = event.event_id if event is not None else None
     return WorkQueueException(
-        exception_id=stable_id("process", kind.value, state.process_id, event_id),
+        exception_id=stable_id("process", kind.value, state.process_id, event_id,
+                               *((tag,) if tag is not None else ())),
         process_id=state.process_id, kind=kind, reason=reason, event_id=event_id,
         event_type=event.schema if event is not None else None, raised_at=now,
-        site_id=state.site_id, amount=amount)
+        site_id=state.site_id, amount=amount,
+        resolves_exception_id=resolves.exception_id if resolves is not None else None)
 
 
 def invalid(state: ProcessState, event: Event, now: datetime, reason: str) -> WorkQueueException:

@@ -2,8 +2,10 @@
 
 Events that carry their own process id register `account -> process id` and are forwarded. Events
 that only carry the account (charges, claims, remittances, discharges) are forwarded to the linked
-process, or parked here until the link arrives; at the park deadline (event time + `LINK_PARK_TTL`)
-they become `UNLINKED_EVENT` exceptions. The first link wins: a second process claiming an account
+process, or parked here until the link arrives. At the park deadline (event time + `LINK_PARK_TTL`)
+they are reported as `UNLINKED_EVENT` exceptions, once, and stay parked: if the link comes later
+they are forwarded as if in time, with a notice resolving the exception; only at event time +
+`LINK_PARK_HARD_LIMIT` are they dropped, with an exception of their own. The first link wins: a second process claiming an account
 is reported, not silently re-pointed, because moving money between episodes needs a person.
 
 `link_transition` may mutate and return the state it is given (the adapter deserializes a fresh one
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 from s2c.tables.codec import iso, to_datetime, to_native
 from s2c.tables.events import Event, event_from_record, money_of
@@ -23,30 +25,42 @@ from s2c.tables.routing import process_id_of
 from s2c.tables.vocabulary import ExceptionKind
 
 LINK_PARK_TTL = timedelta(days=7)
+LINK_PARK_HARD_LIMIT = timedelta(days=90)  # a reported event is dropped this long after it happened
 MAX_PARKED_PER_ACCOUNT = 500  # bounds the state; beyond it an event is reported at once
 
 LinkOutput: TypeAlias = Forward | WorkQueueException
+
+
+class LinkParked(NamedTuple):
+    """An event waiting for its account's link: `deadline` is the report deadline, then, once
+    `reported`, the hard limit."""
+
+    deadline: datetime
+    event: Event
+    reported: bool = False
 
 
 @dataclass(slots=True)
 class LinkState:
     account_number: str
     process_id: str | None = None
-    parked: dict[str, tuple[datetime, Event]] = field(default_factory=dict)
+    parked: dict[str, LinkParked] = field(default_factory=dict)
 
     def next_deadline(self) -> datetime | None:
-        return min((deadline for deadline, _ in self.parked.values()), default=None)
+        return min((p.deadline for p in self.parked.values()), default=None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"account_number": self.account_number, "process_id": self.process_id,
-                "parked": [[iso(d), e.schema, to_native(e)] for d, e in self.parked.values()]}
+                "parked": [[iso(p.deadline), p.event.schema, to_native(p.event), p.reported]
+                           for p in self.parked.values()]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LinkState:
         parked = {}
-        for deadline, schema, record in data["parked"]:
-            event = event_from_record(schema, record)
-            parked[event.event_id] = (to_datetime(deadline), event)
+        for row in data["parked"]:  # rows written before `reported` existed have three columns
+            event = event_from_record(row[1], row[2])
+            parked[event.event_id] = LinkParked(to_datetime(row[0]), event,
+                                                bool(row[3]) if len(row) > 3 else False)
         return cls(data["account_number"], data["process_id"], parked)
 
 
@@ -62,10 +76,16 @@ def link_transition(state: LinkState | None, event: Event,
         return state, park_until_linked(state, event, now)
     if state.process_id is None:
         state.process_id = own
-        released = sorted(state.parked.values(), key=lambda p: (p[1].occurred_at, p[1].event_id))
+        released = sorted(state.parked.values(),
+                          key=lambda p: (p.event.occurred_at, p.event.event_id))
         state.parked.clear()
-        return state, [Forward(own, event)] + [Forward(own, e) for _, e in released]
-    outputs: list[LinkOutput] = [Forward(own, event)]
+        outputs: list[LinkOutput] = [Forward(own, event)]
+        for parked in released:
+            outputs.append(Forward(own, parked.event))
+            if parked.reported:
+                outputs.append(_resolution(state, parked.event, now))
+        return state, outputs
+    outputs = [Forward(own, event)]
     if state.process_id != own:
         outputs.append(_exception(
             state, event, now, f"account {account} is linked to {state.process_id}; "
@@ -79,28 +99,50 @@ def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[Lin
     if len(state.parked) >= MAX_PARKED_PER_ACCOUNT:
         return [_exception(state, event, now, "too many events waiting for this account",
                            ExceptionKind.UNLINKED_EVENT)]
-    state.parked[event.event_id] = (event.occurred_at + LINK_PARK_TTL, event)
+    state.parked[event.event_id] = LinkParked(event.occurred_at + LINK_PARK_TTL, event)
     return []
 
 
 def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[LinkOutput]]:
-    """Report every parked event whose deadline has passed on event time `now`."""
-    expired = sorted((e for d, e in state.parked.values() if d <= now),
-                     key=lambda e: (e.occurred_at, e.event_id))
+    """Report every parked event whose deadline has passed on event time `now` (once: it stays
+    parked), and drop those past the hard limit."""
+    expired = sorted((p for p in state.parked.values() if p.deadline <= now),
+                     key=lambda p: (p.event.occurred_at, p.event.event_id))
     outputs: list[LinkOutput] = []
-    for event in expired:
-        del state.parked[event.event_id]
+    for parked in expired:
+        event = parked.event
+        hard_limit = event.occurred_at + LINK_PARK_HARD_LIMIT
+        if now >= hard_limit:
+            del state.parked[event.event_id]
+            outputs.append(_exception(
+                state, event, now, f"dropped: no appointment, case or encounter linked account "
+                f"{state.account_number} within {LINK_PARK_HARD_LIMIT.days} days",
+                ExceptionKind.UNLINKED_EVENT, tag="hard-limit"))
+            continue
+        state.parked[event.event_id] = LinkParked(hard_limit, event, reported=True)
         outputs.append(_exception(
             state, event, now, f"no appointment, case or encounter linked account "
-            f"{state.account_number} within {LINK_PARK_TTL.days} days",
-            ExceptionKind.UNLINKED_EVENT))
+            f"{state.account_number} within {LINK_PARK_TTL.days} days; kept until "
+            f"{iso(hard_limit)} in case it comes", ExceptionKind.UNLINKED_EVENT))
     return state, outputs
 
 
 def _exception(state: LinkState, event: Event, now: datetime, reason: str,
-               kind: ExceptionKind) -> WorkQueueException:
+               kind: ExceptionKind, tag: str | None = None,
+               resolves: str | None = None) -> WorkQueueException:
     return WorkQueueException(
-        exception_id=stable_id("link", kind.value, state.account_number, event.event_id),
+        exception_id=stable_id("link", kind.value, state.account_number, event.event_id,
+                               *((tag,) if tag is not None else ())),
         process_id=state.process_id, kind=kind, reason=reason, event_id=event.event_id,
-        event_type=event.schema, raised_at=now, amount=money_of(event))
+        event_type=event.schema, raised_at=now, amount=money_of(event),
+        resolves_exception_id=resolves)
+
+
+def _resolution(state: LinkState, event: Event, now: datetime) -> WorkQueueException:
+    """The notice closing the exception `link_on_deadline` raised for `event`: linked after all."""
+    raised = _exception(state, event, now, "", ExceptionKind.UNLINKED_EVENT)
+    return _exception(state, event, now, f"account {state.account_number} linked to "
+                      f"{state.process_id} after all; {event.schema} forwarded",
+                      ExceptionKind.UNLINKED_EVENT, tag="resolved",
+                      resolves=raised.exception_id)
 

@@ -9,7 +9,8 @@ order the facts arrived in.
 
 Machinery beside the business state: `applied` (event ids already applied, a bounded FIFO: an
 instance's history is small), `parked` (events waiting for an anchor or master data, each with a
-deadline) and `breached` / `observed` (each SLA breach and each stage duration reported once).
+deadline; still held once reported, up to a hard limit) and `breached` / `observed` (each SLA
+breach and each stage duration reported once).
 
 Serialization is `to_dict` / `from_dict` over native values (datetime, Decimal); `codec.dumps`
 turns that into compact JSON. Keyed collections are written sorted so equal states give equal bytes.
@@ -31,9 +32,14 @@ MAX_APPLIED_IDS = 4096
 
 
 class Parked(NamedTuple):
+    """An event waiting on its instance. `deadline` is when `on_deadline` next looks at it: the
+    report deadline, then, once reported (`reported` holds the `ExceptionKind` value raised), the
+    hard limit at which it is dropped."""
+
     deadline: datetime
     waits_for: str  # "anchor:<what>" or "master:<Record>:<key>"
     event: Event
+    reported: str | None = None
 
 
 @dataclass(slots=True)
@@ -114,8 +120,8 @@ class ProcessState:
             if f.name in ("open_items", "journals"):
                 value = [[k, c.schema, to_native(c)] for k, c in sorted(value.items())]
             elif f.name == "parked":
-                value = [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event)]
-                         for k, p in sorted(value.items())]
+                value = [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event),
+                          p.reported] for k, p in sorted(value.items())]
             elif f.name == "applied":
                 value = list(value)
             elif isinstance(value, dict):
@@ -152,7 +158,9 @@ def _commands(rows: list[Any]) -> dict[str, Any]:
 
 
 def _parked(rows: list[Any]) -> dict[str, Parked]:
-    return {k: Parked(to_datetime(d), w, event_from_record(s, r)) for k, d, w, s, r in rows}
+    # rows written before `reported` existed have five columns
+    return {row[0]: Parked(to_datetime(row[1]), row[2], event_from_record(row[3], row[4]),
+                           row[5] if len(row) > 5 else None) for row in rows}
 
 
 _LOADERS: dict[str, Any] = {

@@ -1,4 +1,6 @@
-"""Out-of-order and duplicate delivery: park what cannot be placed, drop what was already applied."""
+"""Out-of-order and duplicate delivery: park what cannot be placed, drop what was already applied.
+
+A parked event past its deadline is reported but kept (see `test_late_anchors.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from datetime import timedelta
 
 from core_world import (
     DAY,
+    MASTER_RECORDS,
     SURGERY_DAY,
     T0,
     Feed,
@@ -70,7 +73,7 @@ def test_claim_for_an_unknown_account_waits_in_the_link_stage_then_is_forwarded(
     assert link.parked == {}
 
 
-def test_unlinked_remittance_becomes_a_work_item_at_its_deadline(feed) -> None:
+def test_unlinked_remittance_becomes_a_work_item_at_its_deadline_and_stays_parked(feed) -> None:
     paid = payment(feed, 10, "120.00", account="ACCT-GHOST", claim_id=None)
     link, _ = link_transition(None, paid, T0)
     deadline = paid.occurred_at + LINK_PARK_TTL
@@ -78,17 +81,19 @@ def test_unlinked_remittance_becomes_a_work_item_at_its_deadline(feed) -> None:
     link, out = link_on_deadline(link, deadline)
     assert [(o.kind, o.amount) for o in out] == [(ExceptionKind.UNLINKED_EVENT, paid.paid_amount)]
     assert link_on_deadline(link, deadline + timedelta(days=1))[1] == []  # reported once
+    assert paid.event_id in link.parked  # its encounter may still come
 
 
-def test_parked_reschedule_expires_as_an_unlinked_event(master, feed) -> None:
+def test_parked_reschedule_is_reported_as_an_unlinked_event_and_kept(master, feed) -> None:
     moved = feed("CaseRescheduled", 5, case_id="C-404", scheduled_start=T0 + timedelta(days=9),
                  planned_minutes=60, site_id="RIVERSIDE", or_room_id="RIV-OR-3")
     state, out = transition(None, moved, master, T0)
     assert out == [] and next_deadline(state) == moved.occurred_at + PROCESS_PARK_TTL
     state, out = on_deadline(state, master, T0 + timedelta(days=8))
     assert kinds(out) == ["UNLINKED_EVENT"] and "scheduling" in out[0].reason
+    assert moved.event_id in state.parked
     state, out = transition(state, moved, master, T0 + timedelta(days=9))
-    assert out == []  # a redelivery after the report does not park it again
+    assert out == []  # a redelivery after the report neither re-parks nor re-reports it
 
 
 def test_exact_duplicates_change_nothing(pipeline, feed) -> None:
@@ -126,6 +131,13 @@ def test_missing_master_data_becomes_a_work_item_at_the_deadline(feed) -> None:
     state, out = on_deadline(state, master, T0 + timedelta(days=7))
     assert kinds(out) == ["UNKNOWN_MASTER_DATA"]
     assert "PreferenceCard PC-29881-OKAFOR" in out[0].reason
+    raised = out[0]
+    assert waiting_for_master(state) == {("PreferenceCard", "PC-29881-OKAFOR")}  # still waiting
+    master.put(master_record("PreferenceCard", MASTER_RECORDS["PreferenceCard"][0]))
+    state, out = retry_parked(state, master, T0 + timedelta(days=8))
+    assert kinds(out)[:3] == ["ReserveSupplies", "PlanLabor", "ReserveRoom"]
+    assert kinds(out)[-1] == "UNKNOWN_MASTER_DATA"
+    assert out[-1].resolves_exception_id == raised.exception_id and state.parked == {}
 
 
 def test_walk_in_emergency_visit_gets_its_own_instance(pipeline: Pipeline, feed: Feed) -> None:

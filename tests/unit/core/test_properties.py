@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from core_histories import Step, arrival_order, histories
 from core_world import master_data
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from s2c.tables.codec import dumps
+from s2c.tables.core import PARK_HARD_LIMIT
 from s2c.tables.handling import OPEN_KINDS
-from s2c.tables.link import LinkState
+from s2c.tables.link import LINK_PARK_HARD_LIMIT, LinkState
 from s2c.tables.outputs import Command, SlaBreached, WorkQueueException
 from s2c.tables.process import ProcessState
 from s2c.tables.replay import Pipeline
+from s2c.tables.vocabulary import ExceptionKind
 
 MASTER = master_data()
 PROFILE = settings(max_examples=int(__import__("os").environ.get("S2C_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -109,3 +112,36 @@ def test_command_ids_are_stable_across_reruns_and_state_reloads(steps: list[Step
     assert ids == [c.command_id for c in again if isinstance(c, Command)]
     assert records(reloaded) == records(first)
     assert len(set(ids)) == len(ids)
+
+
+@PROFILE
+@given(histories(), st.data())
+def test_anchors_overtaken_while_stream_time_runs_ahead_give_the_same_ledger(
+        steps: list[Step], data: st.DataObject) -> None:
+    """Stream time is the largest business time on a partition fed by two paths: it may pass a
+    parked event's deadline days before its anchor arrives. Before the hard limit, that changes
+    no command and no final state; every work item raised meanwhile is resolved."""
+    events = [s.event for s in steps]
+    first = min(e.occurred_at for e in events)
+    horizon = first + min(PARK_HARD_LIMIT, LINK_PARK_HARD_LIMIT) - timedelta(seconds=1)
+    assume(max(e.occurred_at for e in events) < horizon)  # every event before the hard limit
+    order = arrival_order(data.draw, steps, overtake=True)
+    jumps = data.draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 90),
+                                      max_size=4))
+    baseline, baseline_out = run(events)
+    late, late_out = Pipeline(MASTER), []
+    for i, event in enumerate([*order, None]):
+        if i in jumps:  # what a far-future event of another instance does to stream time
+            ahead = (late.stream_time or first) + timedelta(days=jumps[i])
+            late.stream_time = min(ahead, horizon)
+            late_out += late.advance(late.stream_time)
+        if event is not None:
+            late_out += late.feed(event)
+    assert ledger(late_out) == ledger(baseline_out)
+    assert business_state(late) == business_state(baseline)
+    assert {k: s.process_id for k, s in late.links.items()} == {
+        k: s.process_id for k, s in baseline.links.items()}
+    items = [w for w in late_out if isinstance(w, WorkQueueException)]
+    waited = {w.exception_id for w in items if w.resolves_exception_id is None and w.kind in (
+        ExceptionKind.UNLINKED_EVENT, ExceptionKind.UNKNOWN_MASTER_DATA)}
+    assert waited == {w.resolves_exception_id for w in items if w.resolves_exception_id}

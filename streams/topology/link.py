@@ -6,12 +6,15 @@ become work items), applies the event, saves, and forwards what the core release
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import datetime
+from typing import Any
 
 import faust
 
+from s2c.streams.topology.batch import BATCH_MAX, BATCH_WITHIN_SECONDS, BatchScope
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables.codec import dumps
@@ -23,8 +26,9 @@ PARKED = "PARKED|link"
 
 
 def attach_link(t: Topology) -> None:
-    links, counts = t.tables["links"], t.tables["link_counts"]
-    raised_here = t.tables["link_exceptions"]
+    scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
+    links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
+    pending: list[Any] = []  # delivery futures of the batch in hand
 
     def keep_exceptions(key: bytes, outputs: list) -> None:
         """Work items raised here (events no instance claims) for the experience API."""
@@ -32,7 +36,7 @@ def attach_link(t: Topology) -> None:
         if raised:
             kept = json.loads(raised_here.get(key) or b"[]") + json.loads(dumps(raised))
             raised_here[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
-    timers = TimerIndex(t.tables["link_timers"])
+    timers = TimerIndex(scope["link_timers"])
 
     def load(key: bytes) -> LinkState | None:
         stored = links.get(key)
@@ -57,28 +61,37 @@ def attach_link(t: Topology) -> None:
                 continue
             parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
-            await t.sink.deliver(outputs)
+            pending.extend(await t.sink.emit(outputs))
             keep_exceptions(key, outputs)
             save(key, partition, state, now, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        async for event in stream.events():
-            message = event.message
-            parsed = await t.load_event(message, "link")
-            if parsed is None:
-                continue
-            started = time.perf_counter()
-            now = t.clock.observe("link", message.partition, parsed.occurred_at)
-            await fire_due(message.partition, now)
-            before = load(message.key)
-            parked_before = len(before.parked) if before else 0
-            state, outputs = link_transition(before, parsed, now)
-            if (due := state.next_deadline()) is not None and due <= now:
-                state, expired = link_on_deadline(state, now)  # set in the past: fire at once
-                outputs = outputs + expired
-            await t.sink.deliver(outputs)  # forwards land before the link state that released them
-            keep_exceptions(message.key, outputs)
-            save(message.key, message.partition, state, now, parked_before)
-            t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)
+        async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
+            for event in batch:
+                scope.current(event)
+                await link_one(event.message)
+            # Forwards land before the link states that released them (see batch.py).
+            if pending:
+                await asyncio.gather(*pending)
+                pending.clear()
+            scope.flush()
+
+    async def link_one(message: Any) -> None:
+        parsed = await t.load_event(message, "link")
+        if parsed is None:
+            return
+        started = time.perf_counter()
+        now = t.clock.observe("link", message.partition, parsed.occurred_at)
+        await fire_due(message.partition, now)
+        before = load(message.key)
+        parked_before = len(before.parked) if before else 0
+        state, outputs = link_transition(before, parsed, now)
+        if (due := state.next_deadline()) is not None and due <= now:
+            state, expired = link_on_deadline(state, now)  # set in the past: fire at once
+            outputs = outputs + expired
+        pending.extend(await t.sink.emit(outputs))
+        keep_exceptions(message.key, outputs)
+        save(message.key, message.partition, state, now, parked_before)
+        t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -9,6 +9,7 @@ are retried.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import faust
 
+from s2c.streams.topology.batch import BATCH_MAX, BATCH_WITHIN_SECONDS, BatchScope
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables import core
@@ -31,9 +33,12 @@ Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
 
 def attach_process(t: Topology) -> None:
-    processes, awaiting = t.tables["processes"], t.tables["awaiting"]
-    exceptions, counts = t.tables["process_exceptions"], t.tables["stage_counts"]
-    timers = TimerIndex(t.tables["process_timers"])
+    scope = BatchScope(t.tables, ("processes", "awaiting", "process_exceptions", "stage_counts",
+                                  "process_timers"))
+    processes, awaiting = scope["processes"], scope["awaiting"]
+    exceptions, counts = scope["process_exceptions"], scope["stage_counts"]
+    timers = TimerIndex(scope["process_timers"])
+    pending: list[Any] = []  # delivery futures of the batch in hand
     master = t.replica.store
 
     def load(key: bytes) -> ProcessState | None:
@@ -59,7 +64,7 @@ def attach_process(t: Topology) -> None:
         label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
         parked_before = len(before.parked) if before else 0
         state, outputs = step(before)
-        await t.sink.deliver(outputs)  # first the outputs, then the state (see OutputSink.deliver)
+        pending.extend(await t.sink.emit(outputs))  # acked before the batch's states are written
         if cause is not None and any(isinstance(o, Command) for o in outputs):
             t.sink.observe_latency(cause)
         processes[key] = dumps(state.to_dict()).encode()
@@ -109,27 +114,35 @@ def attach_process(t: Topology) -> None:
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
         await t.wait_until_ready(need_master=True)
-        async for event in stream.events():
-            message = event.message
-            if any(name == CONTROL_HEADER for name, _ in _headers(message)):
-                await retry_waiting(message)
-                continue
-            parsed = await t.load_event(message, "process")
-            if parsed is None:
-                continue
-            started = time.perf_counter()
-            now = t.clock.observe("process", message.partition, parsed.occurred_at)
-            await fire_due(message.partition, now)
-            pid = message.key.decode()
+        async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
+            for event in batch:
+                scope.current(event)
+                await process_one(event.message)
+            if pending:  # outputs acknowledged before the states that produced them are written
+                await asyncio.gather(*pending)
+                pending.clear()
+            scope.flush()
 
-            def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
-                if s is not None and e.event_id in s.applied:
-                    t.metrics.duplicates.labels(event_type=e.schema).inc()
-                return _then_due(core.transition(s, e, master, now, pid), master, now)
+    async def process_one(message: Any) -> None:
+        if any(name == CONTROL_HEADER for name, _ in _headers(message)):
+            await retry_waiting(message)
+            return
+        parsed = await t.load_event(message, "process")
+        if parsed is None:
+            return
+        started = time.perf_counter()
+        now = t.clock.observe("process", message.partition, parsed.occurred_at)
+        await fire_due(message.partition, now)
+        pid = message.key.decode()
 
-            await apply(message.key, message.partition, now, apply_event, cause=parsed)
-            t.metrics.processing_seconds.labels(stage="process").observe(
-                time.perf_counter() - started)
+        def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
+            if s is not None and e.event_id in s.applied:
+                t.metrics.duplicates.labels(event_type=e.schema).inc()
+            return _then_due(core.transition(s, e, master, now, pid), master, now)
+
+        await apply(message.key, message.partition, now, apply_event, cause=parsed)
+        t.metrics.processing_seconds.labels(stage="process").observe(
+            time.perf_counter() - started)
 
 
 def _then_due(result: tuple[ProcessState, list[Any]], master: Any,

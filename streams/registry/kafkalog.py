@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from s2c.streams.registry.state import Record
 
 log = logging.getLogger(__name__)
+_STARTING_BROKER = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                              KafkaError._TRANSPORT, KafkaError._TIMED_OUT})
 T = TypeVar("T")
 ATTEMPTS = 5
 
@@ -155,8 +158,20 @@ class KafkaLog:
         if self._meta is None:
             self._meta = Consumer({**self._config, "group.id": f"s2c-registry-{uuid.uuid4()}",
                                    "isolation.level": "read_committed"})
-        _, high = self._meta.get_watermark_offsets(self._tp, timeout=self._timeout, cached=False)
-        return int(high)
+        # A broker that has just restarted answers NOT_LEADER / LEADER_NOT_AVAILABLE until it
+        # has loaded its partitions; those are worth waiting for, anything else is not.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                _, high = self._meta.get_watermark_offsets(self._tp, timeout=self._timeout,
+                                                           cached=False)
+                return int(high)
+            except KafkaException as exc:
+                code = exc.args[0].code() if exc.args else None
+                if code not in _STARTING_BROKER or time.monotonic() > deadline:
+                    raise
+                log.info("registry log not readable yet (%s); retrying", exc.args[0])
+                time.sleep(0.5)
 
     # ------------------------------------------------------------------ writing
     async def write(self, decide: Callable[[], tuple[list[Record], T]]) -> T:

@@ -10,7 +10,9 @@ held write remembers its event and is replayed with that event made current.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.streams import _current_event
@@ -66,10 +68,12 @@ class BatchedTable:
 
 
 class BatchScope:
-    """The batched views of one agent, switched event by event and flushed together."""
+    """The batched views of one agent, switched event by event and flushed together, and the
+    delivery futures of the outputs the batch produced."""
 
     def __init__(self, tables: dict[str, Any], names: tuple[str, ...]) -> None:
         self.views = {name: BatchedTable(tables[name]) for name in names}
+        self.pending: list[Any] = []
 
     def __getitem__(self, name: str) -> BatchedTable:
         return self.views[name]
@@ -81,3 +85,17 @@ class BatchScope:
     def flush(self) -> None:
         for view in self.views.values():
             view.flush()
+
+
+async def consume_in_batches(stream: Any, scope: BatchScope,
+                             handle: Callable[[Any], Awaitable[None]]) -> None:
+    """The one loop of the stateful agents: apply a batch, wait for every output's ack, then
+    write the batch's states (outputs before the state that produced them)."""
+    async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
+        for event in batch:
+            scope.current(event)
+            await handle(event.message)
+        if scope.pending:
+            await asyncio.gather(*scope.pending)
+            scope.pending.clear()
+        scope.flush()

@@ -6,7 +6,6 @@ become work items), applies the event, saves, and forwards what the core release
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import datetime
@@ -14,7 +13,7 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BATCH_MAX, BATCH_WITHIN_SECONDS, BatchScope
+from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables.codec import dumps
@@ -28,7 +27,6 @@ PARKED = "PARKED|link"
 def attach_link(t: Topology) -> None:
     scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
-    pending: list[Any] = []  # delivery futures of the batch in hand
 
     def keep_exceptions(key: bytes, outputs: list) -> None:
         """Work items raised here (events no instance claims) for the experience API."""
@@ -61,22 +59,14 @@ def attach_link(t: Topology) -> None:
                 continue
             parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
-            pending.extend(await t.sink.emit(outputs))
+            scope.pending.extend(await t.sink.emit(outputs))
             keep_exceptions(key, outputs)
             save(key, partition, state, now, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
-            for event in batch:
-                scope.current(event)
-                await link_one(event.message)
-            # Forwards land before the link states that released them (see batch.py).
-            if pending:
-                await asyncio.gather(*pending)
-                pending.clear()
-            scope.flush()
+        await consume_in_batches(stream, scope, link_one)
 
     async def link_one(message: Any) -> None:
         parsed = await t.load_event(message, "link")
@@ -91,7 +81,7 @@ def attach_link(t: Topology) -> None:
         if (due := state.next_deadline()) is not None and due <= now:
             state, expired = link_on_deadline(state, now)  # set in the past: fire at once
             outputs = outputs + expired
-        pending.extend(await t.sink.emit(outputs))
+        scope.pending.extend(await t.sink.emit(outputs))
         keep_exceptions(message.key, outputs)
         save(message.key, message.partition, state, now, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -9,7 +9,6 @@ are retried.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BATCH_MAX, BATCH_WITHIN_SECONDS, BatchScope
+from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
 from s2c.tables import core
@@ -38,7 +37,6 @@ def attach_process(t: Topology) -> None:
     processes, awaiting = scope["processes"], scope["awaiting"]
     exceptions, counts = scope["process_exceptions"], scope["stage_counts"]
     timers = TimerIndex(scope["process_timers"])
-    pending: list[Any] = []  # delivery futures of the batch in hand
     master = t.replica.store
 
     def load(key: bytes) -> ProcessState | None:
@@ -64,7 +62,7 @@ def attach_process(t: Topology) -> None:
         label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
         parked_before = len(before.parked) if before else 0
         state, outputs = step(before)
-        pending.extend(await t.sink.emit(outputs))  # acked before the batch's states are written
+        scope.pending.extend(await t.sink.emit(outputs))  # acked before states are written
         if cause is not None and any(isinstance(o, Command) for o in outputs):
             t.sink.observe_latency(cause)
         processes[key] = dumps(state.to_dict()).encode()
@@ -114,14 +112,7 @@ def attach_process(t: Topology) -> None:
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
         await t.wait_until_ready(need_master=True)
-        async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
-            for event in batch:
-                scope.current(event)
-                await process_one(event.message)
-            if pending:  # outputs acknowledged before the states that produced them are written
-                await asyncio.gather(*pending)
-                pending.clear()
-            scope.flush()
+        await consume_in_batches(stream, scope, process_one)
 
     async def process_one(message: Any) -> None:
         if any(name == CONTROL_HEADER for name, _ in _headers(message)):

@@ -53,6 +53,11 @@ class Settings:
     partitions: int = 4
     replication_factor: int = 1
     standby_replicas: int = 0
+    # Allowed lateness: deadlines fire once stream time is this far past them, so a fact that
+    # happened in time but travelled a slower path (another partition, the link stage) is not
+    # reported as a breach. 0 by default: a grace also delays every real breach by as much.
+    # Draining a backlog skews partitions by days; raise it for such a replay (see README).
+    deadline_grace_hours: float = 0.0
     app_id: str = "s2c-pipeline"
     data_dir: Path = field(default_factory=lambda: REPO_ROOT / ".s2c")
     worker_dir: Path | None = None
@@ -86,6 +91,7 @@ class Settings:
             partitions=int(_env("S2C_PARTITIONS", "4")),
             replication_factor=int(_env("S2C_REPLICATION_FACTOR", "1")),
             standby_replicas=int(_env("S2C_STANDBY_REPLICAS", "0")),
+            deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),
             worker_dir=Path(os.environ["S2C_WORKER_DIR"]) if "S2C_WORKER_DIR" in os.environ else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -64,6 +64,10 @@ class Topology:
     tables: dict[str, Any]
     clock: StreamClock = field(default_factory=StreamClock)
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+    def deadline_time(self, now: datetime) -> datetime:
+        """The event time up to which deadlines fire: stream time less the allowed lateness."""
+        return now - timedelta(hours=self.settings.deadline_grace_hours)
 
     async def wait_until_ready(self, need_master: bool = False) -> None:
         """Hold an agent until the worker's first table recovery is over (and, for the process

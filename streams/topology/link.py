@@ -74,14 +74,15 @@ def attach_link(t: Topology) -> None:
             return
         started = time.perf_counter()
         now = t.clock.observe("link", message.partition, parsed.occurred_at)
-        await fire_due(message.partition, now)
+        due_at = t.deadline_time(now)
+        await fire_due(message.partition, due_at)
         before = load(message.key)
         parked_before = len(before.parked) if before else 0
         state, outputs = link_transition(before, parsed, now)
-        if (due := state.next_deadline()) is not None and due <= now:
-            state, expired = link_on_deadline(state, now)  # set in the past: fire at once
+        if (due := state.next_deadline()) is not None and due <= due_at:
+            state, expired = link_on_deadline(state, due_at)  # already due: fire at once
             outputs = outputs + expired
         scope.pending.extend(await t.sink.emit(outputs))
         keep_exceptions(message.key, outputs)
-        save(message.key, message.partition, state, now, parked_before)
+        save(message.key, message.partition, state, due_at, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

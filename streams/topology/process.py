@@ -57,6 +57,7 @@ def attach_process(t: Topology) -> None:
 
     async def apply(key: bytes, partition: int, now: datetime, step: Step,
                     cause: Any = None) -> None:
+        """`now` is the deadline time (see Topology.deadline_time): it files the next deadline."""
         before = load(key)
         # Read before the step: the core may update the state it is given in place.
         label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
@@ -105,7 +106,7 @@ def attach_process(t: Topology) -> None:
         del awaiting[slot]
         for name in waiting:
             if processes.get(name.encode()) is not None:
-                await apply(name.encode(), message.partition, now,
+                await apply(name.encode(), message.partition, t.deadline_time(now),
                             lambda s: core.retry_parked(s, master, now))
 
     @t.app.agent(t.process_t, name="s2c-process", concurrency=1)
@@ -123,23 +124,24 @@ def attach_process(t: Topology) -> None:
             return
         started = time.perf_counter()
         now = t.clock.observe("process", message.partition, parsed.occurred_at)
-        await fire_due(message.partition, now)
+        due_at = t.deadline_time(now)
+        await fire_due(message.partition, due_at)
         pid = message.key.decode()
 
         def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
             if s is not None and e.event_id in s.applied:
                 t.metrics.duplicates.labels(event_type=e.schema).inc()
-            return _then_due(core.transition(s, e, master, now, pid), master, now)
+            return _then_due(core.transition(s, e, master, now, pid), master, due_at)
 
-        await apply(message.key, message.partition, now, apply_event, cause=parsed)
+        await apply(message.key, message.partition, due_at, apply_event, cause=parsed)
         t.metrics.processing_seconds.labels(stage="process").observe(
             time.perf_counter() - started)
 
 
 def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
               now: datetime) -> tuple[ProcessState, list[Any]]:
-    """Fire at once a deadline the event itself put at or before stream time (a surgery booked
-    less than 48 h ahead, an event arriving after a later one moved stream time), as replay does."""
+    """Fire at once a deadline the event itself put at or before `now` (the deadline time: a
+    surgery booked less than 48 h ahead, an event arriving after a later one moved stream time)."""
     state, outputs = result
     due = core.next_deadline(state)
     if due is not None and due <= now:

@@ -104,8 +104,9 @@ class World:
     """One pipeline wired as a worker would wire it, minus the broker."""
 
     def __init__(self, tmp_path: Path) -> None:
+        # No allowed lateness: the agent tests check deadlines to the minute.
         self.settings = Settings(app_id=f"s2c-agent-{tmp_path.name}", data_dir=tmp_path,
-                                 worker_dir=tmp_path / "worker")
+                                 worker_dir=tmp_path / "worker", deadline_grace_hours=0)
         self.app, self.metrics = create_app(self.settings)
         self.app.conf.store = "memory://"
         self.registry = InMemoryRegistry()

@@ -112,7 +112,7 @@ def _summary(settings: Settings, events: Counter, outputs: dict[str, list[dict]]
               f"  commands topic     {topics.commands.name}",
               f"  exceptions topic   {topics.exceptions.name} (work queues), SLA: {topics.sla_breaches.name}",
               f"  dead letters       {topics.dlq.name}  (S2C_TOPIC_PREFIX={settings.topic_prefix} s2c dlq list)",
-              f"  worker metrics     " + ", ".join(f"http://{settings.host}:{p}/metrics" for p in ports),
+              "  worker metrics     " + ", ".join(f"http://{settings.host}:{p}/metrics" for p in ports),
               f"  Prometheus         http://{settings.host}:{settings.prometheus_port}/graph?g0.expr=s2c_commands_out_total",
               f"  schema registry    {settings.registry_url}/subjects",
               "  stop the stack     make stack-down", ""]

@@ -40,7 +40,6 @@ class OutputSink:
         self._process = process_topic
         self._codec = codec
         self._metrics = metrics
-        self._pending_latency: list[datetime] = []
 
     async def deliver(self, outputs: list[Any]) -> None:
         """Send `outputs` and wait until the broker has acknowledged every one.

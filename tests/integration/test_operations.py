@@ -11,7 +11,6 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from stackkit import PipelineEnv, new_pipeline_env, read_topic, wait_for

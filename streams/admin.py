@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from s2c.streams.settings import Settings
@@ -17,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def create_topics(settings: Settings, specs: list[TopicSpec], timeout: float = 30.0) -> list[str]:
-    """Creates the missing topics; returns the names it created. Existing ones are left alone."""
+    """Creates the missing topics; returns the names it created. Existing ones are left alone,
+    also when the metadata read first was stale (a broker that just started, or another process
+    creating the same topic at the same time): the broker's TOPIC_ALREADY_EXISTS is not an error."""
     admin = AdminClient(settings.confluent_config())
     existing = set(admin.list_topics(timeout=timeout).topics)
     wanted = [
@@ -35,7 +38,12 @@ def create_topics(settings: Settings, specs: list[TopicSpec], timeout: float = 3
     futures = admin.create_topics(wanted, operation_timeout=timeout)
     created = []
     for name, future in futures.items():
-        future.result(timeout=timeout)  # raises KafkaException with the broker's reason
+        try:
+            future.result(timeout=timeout)  # raises KafkaException with the broker's reason
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            continue
         created.append(name)
         log.info("created topic %s (%d partitions)", name, settings.partitions)
     return created

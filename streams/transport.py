@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport with two repairs, registered as the `s2ckafka://` scheme.
+"""Faust's aiokafka transport with three repairs, registered as the `s2ckafka://` scheme.
 
 1. An idempotent, acks=all producer outside transactions too. Faust turns on `enable_idempotence`
    only in exactly-once mode, whose open duplicate bugs we avoid (at-least-once plus deterministic
@@ -8,7 +8,16 @@
    committed offset is > 0. A partition with no committed offset yet keeps the position the early
    fetch left it at, and the dropped records are never read: observed here as a restarted worker
    silently losing an event forwarded to a fresh partition of the process topic. Such partitions are
-   sent back to their beginning (the app's `auto_offset_reset` is `earliest`).
+   sent back to their beginning (the app's `auto_offset_reset` is `earliest`). Changelog partitions
+   are left alone: the group never commits them, their position is the table recovery's business.
+3. No records handed on while positions are reset. After a recovery Faust resumes the stream
+   partitions, then seeks them to their committed offsets (seconds on a busy broker) with the flow
+   of records still on, then resumes flow control, which empties every agent's queue. A record
+   fetched in that window was put in a queue, emptied out of it, and its offset was already behind
+   the consumer's position: never read again. Seen as a restarted worker that ignored an event
+   published while it started (about one restart in three right after the broker started). The
+   flow is now stopped before the seek; Faust turns it back on once the queues are emptied, and
+   the records come again from the committed offsets.
 """
 
 from __future__ import annotations
@@ -30,13 +39,19 @@ class IdempotentProducer(faust_aiokafka.Producer):
 class RewindingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def seek_to_committed(self) -> Mapping[Any, int]:
         committed = await super().seek_to_committed()
-        never_committed = [tp for tp, offset in committed.items() if not offset]
+        changelogs = self.consumer.app.tables.changelog_topics
+        never_committed = [tp for tp, offset in committed.items()
+                           if not offset and tp.topic not in changelogs]
         if never_committed:
             await self.call_thread(self._ensure_consumer().seek_to_beginning, *never_committed)
         return committed
 
 
 class RewindingConsumer(faust_aiokafka.Consumer):
+    async def perform_seek(self) -> None:
+        self.stop_flow()  # every caller resumes the flow afterwards (or already had it stopped)
+        await super().perform_seek()
+
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return RewindingConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

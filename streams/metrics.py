@@ -49,6 +49,10 @@ class PipelineMetrics:
             "Business stage durations (schedule->encounter, charge lag, DNFB, days in A/R, ...)",
             ["measure", "site", "service_line", "payer_class"], buckets=STAGE_BUCKETS_SECONDS,
             registry=registry)
+        self.stalled_partitions = Gauge(
+            "s2c_stalled_partitions",
+            "Assigned partitions with records to read whose position has not moved for a while",
+            ["topic"], registry=registry)
         self.open_instances = Gauge(
             "s2c_open_instances", "Open process instances by stage", ["stage", "site"],
             registry=registry)

@@ -1,6 +1,8 @@
 """Experience API on the worker's web server (Faust's aiohttp), for operators and work queues.
 
-- `GET /health/`: this worker's assigned partitions and whether its master data is loaded.
+- `GET /health/`: readiness. 200 with status "ok" once the tables are recovered and master data
+  is loaded, 503 with "recovering" or "loading master data" before (a readiness probe's answer);
+  also the assigned partitions and any stalled ones.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import faust
@@ -62,8 +65,17 @@ def attach_api(t: Topology) -> None:
         async def get(self, request: Request) -> Response:
             assigned = sorted(f"{tp.topic}[{tp.partition}]"
                               for tp in app.assignor.assigned_actives())
-            return _json(self, {"status": "ok" if t.replica.ready.is_set() else "starting",
-                                "master_records": t.replica.records, "assigned": assigned})
+            stalled = sorted(f"{tp.topic}[{tp.partition}]"
+                             for tp in t.stalls.stalled(time.monotonic()))
+            if not app.tables.recovery.completed.is_set():
+                status = "recovering"
+            elif not t.replica.ready.is_set():
+                status = "loading master data"
+            else:
+                status = "ok"
+            return _json(self, {"status": status, "master_records": t.replica.records,
+                                "assigned": assigned, "stalled": stalled},
+                         status=200 if status == "ok" else 503)
 
     @app.page("/process/{process_id}/")
     class Process(View):

@@ -23,6 +23,7 @@ from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
 from s2c.streams.sink import OutputSink
 from s2c.streams.topics import Topics, declare
+from s2c.streams.topology.stalls import StallWatch
 from s2c.tables.events import Event, event_from_record
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Topology:
     tables: dict[str, Any]
     clock: StreamClock = field(default_factory=StreamClock)
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
+    stalls: StallWatch = field(default_factory=StallWatch)
 
     def deadline_time(self, now: datetime) -> datetime:
         """The event time up to which deadlines fire: stream time less the allowed lateness."""

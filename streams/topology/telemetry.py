@@ -1,18 +1,23 @@
-"""Gauges that need a look around rather than an event: consumer lag and open instances.
+"""Gauges that need a look around rather than an event: consumer lag, stalls and open instances.
 
 Every few seconds: the lag of each partition this worker consumes (high watermark minus the next
 offset to read), and the open process instances by stage and site and the parked events per stage,
 summed from the per-partition tallies the agents keep (`stage_counts`, `link_counts`) for the
 partitions this worker owns, so the gauges stay right when partitions move between workers.
+
+Stalls (see `stalls`) are judged on the same round, once the worker is ready: counted in
+`s2c_stalled_partitions` and logged once per stall with the consumer's view and the tasks' stacks.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
 
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.stalls import describe_consumer, task_stacks
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
@@ -23,18 +28,42 @@ def attach_telemetry(t: Topology) -> None:
     app, metrics = t.app, t.metrics
     counts, link_counts = t.tables["stage_counts"], t.tables["link_counts"]
     process_topic, link_topic = t.topics.process.name, t.topics.link.name
+    stalls = t.stalls
+    sources = {t.topics.events.name, link_topic, process_topic}
 
     @app.timer(interval=INTERVAL_SECONDS)
     async def sample() -> None:
         lag: Counter[str] = Counter()
         consumer = app.consumer
-        for tp in app.assignor.assigned_actives():
-            highwater = consumer.highwater(tp)
+        ready = app.tables.recovery.completed.is_set()
+        now = time.monotonic()
+        actives = {tp for tp in app.assignor.assigned_actives() if tp.topic in sources}
+        stalls.forget_others(actives if ready else set())
+        # The log ends asked of the broker: the consumer's cached highwater only moves while it
+        # fetches, and a partition it stopped fetching is exactly the one to catch.
+        try:
+            ends = await consumer.highwaters(*actives) if actives else {}
+        except Exception as exc:  # a rebalance under way, a broker away: next round
+            log.debug("telemetry: log ends unavailable: %r", exc)
+            return
+        for tp in actives:
+            highwater = ends.get(tp)
             position = await consumer.position(tp)
-            if highwater is not None and position is not None:
-                lag[tp.topic] += max(highwater - position, 0)
+            if highwater is None or position is None:
+                continue
+            lag[tp.topic] += max(highwater - position, 0)
+            committed = consumer._committed_offset.get(tp) or 0
+            if ready and stalls.observe(tp, committed, highwater, now):
+                log.warning("partition %s[%d] stalled: committed %d, position %d, log end %d, no "
+                            "progress for %.0f s; consumer: %s", tp.topic, tp.partition, committed,
+                            position, highwater, stalls.stall_seconds,
+                            describe_consumer(consumer, tp))
+                log.warning("tasks of the stalled worker:\n%s", task_stacks())
         for topic, behind in lag.items():
             metrics.consumer_lag.labels(topic=topic).set(behind)
+        stalled = Counter(tp.topic for tp in stalls.stalled(now))
+        for topic in {tp.topic for tp in actives} | set(stalled):
+            metrics.stalled_partitions.labels(topic=topic).set(stalled[topic])
         open_by: Counter[tuple[str, str]] = Counter()
         parked: Counter[str] = Counter()
         for tp in app.assignor.assigned_actives():

@@ -106,6 +106,11 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
     raised = read_topic(pipeline_env.settings, declare(pipeline_env.settings).exceptions.name, 1,
                         timeout=10, settle=2)
     assert listing["count"] == len(raised) > 0
+    for worker in (a, b):  # both ready, sharing the partitions, nothing stuck
+        health = json.load(urllib.request.urlopen(
+            worker.metrics_url.replace("/metrics", "/health/"), timeout=10))
+        assert health["status"] == "ok" and health["stalled"] == [], health
+        assert health["master_records"] > 0 and health["assigned"]
     missing = urllib.request.urlopen  # an unknown id answers 404 with a reason
     with pytest.raises(urllib.error.HTTPError) as err:
         missing(a.metrics_url.replace("/metrics", "/process/CASE-NO-SUCH/"), timeout=10)

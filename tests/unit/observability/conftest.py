@@ -65,6 +65,7 @@ def a_day_at_st_mary(m: PipelineMetrics) -> None:
     m.processing_seconds.labels(stage="process").observe(0.004)
     m.end_to_end_seconds.observe(0.012)
     m.consumer_lag.labels(topic="s2c.events").set(7)
+    m.stalled_partitions.labels(topic="s2c.events").set(0)
     for measure, days in MEASURES.items():
         m.stage_duration.labels(measure=measure, **visit).observe(days * DAY)
     m.open_instances.labels(stage="CHARGED", site="ST-MARY").set(42)

@@ -25,6 +25,11 @@ class DecodeError(ValueError):
     """The bytes are not a record s2c can read (bad framing, unknown id, corrupt body)."""
 
 
+class RegistryUnavailable(RuntimeError):
+    """The registry did not answer about a schema id (down, timing out, a 5xx): nothing is known
+    about the bytes yet, so callers retry instead of dead-lettering a readable record."""
+
+
 class AvroCodec:
     """Encodes records of the catalogue and decodes any record the registry knows."""
 
@@ -32,7 +37,8 @@ class AvroCodec:
         self._registry = registry
         self._schema_json = schema_json
         self._writers: dict[str, tuple[bytes, Any]] = {}  # record name -> (header, parsed schema)
-        self._readers: dict[int, tuple[str, Any]] = {}  # schema id -> (record name, parsed schema)
+        # schema id -> (record name, writer schema, reader schema or None when they are the same)
+        self._readers: dict[int, tuple[str, Any, Any]] = {}
 
     def prepare(self, name: str) -> int:
         """Register (or look up) `name`'s current schema; returns its global id. Blocking."""
@@ -41,11 +47,20 @@ class AvroCodec:
         cached = self._writers.get(name)
         if cached is not None:
             return _HEADER.unpack(cached[0])[1]
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         text = self._schema_json(name)
-        schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
+        try:
+            schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
+        except SchemaRegistryError as exc:
+            if 400 <= exc.http_status_code < 500:  # refused: incompatible, read-only, invalid
+                raise
+            raise RegistryUnavailable(f"registry error registering {name}: {exc}") from exc
+        except Exception as exc:
+            raise RegistryUnavailable(f"registry unreachable registering {name}: {exc!r}") from exc
         parsed = fastavro.parse_schema(json.loads(text))
         self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
-        self._readers[schema_id] = (name, parsed)
+        self._readers[schema_id] = (name, parsed, None)
         return schema_id
 
     def resolve_id(self, schema_id: int) -> str:
@@ -53,14 +68,27 @@ class AvroCodec:
         cached = self._readers.get(schema_id)
         if cached is not None:
             return cached[0]
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
         try:
             schema = self._registry.get_schema(schema_id)
-        except Exception as exc:  # the registry client raises its own error types
-            raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
-        raw = json.loads(schema.schema_str)
-        parsed = fastavro.parse_schema(raw)
+        except SchemaRegistryError as exc:
+            if 400 <= exc.http_status_code < 500:  # the registry answered: no such id
+                raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
+            raise RegistryUnavailable(f"registry error for schema id {schema_id}: {exc}") from exc
+        except Exception as exc:  # connection refused, timeouts: the client's transport errors
+            raise RegistryUnavailable(f"registry unreachable for schema id {schema_id}: "
+                                      f"{exc!r}") from exc
+        try:
+            raw = json.loads(schema.schema_str)
+            parsed = fastavro.parse_schema(raw)
+        except Exception as exc:
+            raise DecodeError(f"schema id {schema_id} is not a usable Avro schema: {exc}") from exc
         name = raw["name"] if "." in raw["name"] else f"{raw.get('namespace', '')}.{raw['name']}"
-        self._readers[schema_id] = (name, parsed)
+        # Another version of a record we know (a producer ahead of or behind us): read it through
+        # Avro schema resolution into our version, so added fields take their defaults.
+        own = self._writers.get(name)
+        self._readers[schema_id] = (name, parsed, own[1] if own is not None else None)
         return name
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
@@ -96,9 +124,9 @@ class AvroCodec:
         if cached is None:
             self.resolve_id(schema_id)
             cached = self._readers[schema_id]
-        name, parsed = cached
+        name, writer, reader = cached
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(memoryview(data)[5:]), parsed, None)
+            record = fastavro.schemaless_reader(io.BytesIO(memoryview(data)[5:]), writer, reader)
         except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
             raise DecodeError(f"corrupt Avro body for {name} (schema id {schema_id}): {exc!r}") from exc
         return name, record  # type: ignore[return-value]

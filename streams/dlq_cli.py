@@ -1,6 +1,8 @@
 """`s2c dlq list|replay`: inspect dead letters, and put them back on their source topic after a fix.
 
-Replay re-produces the original key and bytes to the topic named in the dead letter's headers.
+Replay re-produces the original key and bytes to the topic named in the dead letter's headers,
+once per source record: letters naming the same source topic, partition and offset (a record
+dead-lettered again after a restart, or a master record every worker refused) are sent back once.
 Replaying is safe to repeat: the pipeline drops events whose id it has already applied.
 """
 
@@ -46,6 +48,19 @@ def read_dead_letters(settings, reason: str | None, idle_seconds: float = 2.0) -
     return letters
 
 
+def once_per_source(letters: list) -> list:
+    """The first letter of each source record (topic, partition, offset), in order. Letters
+    without source coordinates (a connector's file input) are all kept."""
+    seen, kept = set(), []
+    for partition, offset, letter in letters:
+        source = (letter.source_topic, letter.source_partition, letter.source_offset)
+        if letter.source_offset >= 0 and source in seen:
+            continue
+        seen.add(source)
+        kept.append((partition, offset, letter))
+    return kept
+
+
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka import Producer
 
@@ -63,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}")
         return 0
     producer = Producer({**settings.confluent_config(), "enable.idempotence": True})
+    letters = once_per_source(letters)
     for partition, offset, letter in letters:
         producer.produce(letter.source_topic, key=letter.key, value=letter.value,
                          headers=[(REPLAYED_FROM, f"dlq[{partition}]@{offset}".encode())])

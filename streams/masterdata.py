@@ -8,6 +8,11 @@ restarted worker never parks events for master data that is already on the topic
 
 Why not Faust's GlobalTable: the process stage must learn *which* master keys arrived (to retry the
 instances parked on them), and a plain consumer hands us each record as it lands.
+
+A record the replica cannot use goes to the dead-letter topic (reason `unusable-master-record`,
+stage `master`) with its source coordinates and bytes. Every worker reads every master record, so
+each worker that reads a bad one dead-letters it (same source coordinates); `s2c dlq replay` sends
+each source record back once. While the registry cannot answer, the replica waits and retries.
 """
 
 from __future__ import annotations
@@ -17,21 +22,25 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from s2c.streams.codec import AvroCodec, DecodeError
+from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable
+from s2c.streams.deadletter import DeadLetter, of_exception
 from s2c.streams.settings import Settings
 from s2c.tables.master import DictMasterData, lookup_keys, master_record
 
 log = logging.getLogger(__name__)
+UNUSABLE = "unusable-master-record"
 
 
 class MasterReplica:
     def __init__(self, settings: Settings, topic: str, codec: AvroCodec,
-                 on_arrival: Callable[[str, str], None]) -> None:
+                 on_arrival: Callable[[str, str], None],
+                 on_dead_letter: Callable[[DeadLetter], None] | None = None) -> None:
         self.store = DictMasterData()
         self.ready = threading.Event()
         self.records = 0
         self._settings, self._topic, self._codec = settings, topic, codec
         self._on_arrival = on_arrival
+        self._on_dead_letter = on_dead_letter
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="s2c-master-replica", daemon=True)
 
@@ -71,17 +80,56 @@ class MasterReplica:
                 position[msg.partition()] = msg.offset() + 1
                 if not msg.value():
                     continue  # tombstone: master rows are retired by their effective dates instead
-                try:
-                    arrived = self.apply(msg.value())
-                except (DecodeError, ValueError, KeyError, TypeError) as exc:
-                    log.warning("unusable master record at %s[%d]@%d: %s", self._topic,
-                                msg.partition(), msg.offset(), exc)
+                arrived = self._apply_or_dead_letter(msg)
+                if arrived is None:
                     continue
                 if self.ready.is_set():
                     for record, key in arrived:
                         self._on_arrival(record, key)
         finally:
             consumer.close()
+
+
+    def _apply_or_dead_letter(self, msg: Any) -> list[tuple[str, str]] | None:
+        delay = 1.0
+        while not self._stop.is_set():
+            try:
+                return self.apply(msg.value())
+            except RegistryUnavailable as exc:
+                log.warning("master record %s[%d]@%d waits for the schema registry (retry in "
+                            "%.0f s): %s", self._topic, msg.partition(), msg.offset(), delay, exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 60.0)
+            except (DecodeError, ValueError, KeyError, TypeError) as exc:
+                log.warning("unusable master record at %s[%d]@%d: %s: dead-lettered", self._topic,
+                            msg.partition(), msg.offset(), type(exc).__name__)
+                if self._on_dead_letter is not None:
+                    self._on_dead_letter(of_exception(UNUSABLE, "master", self._topic,
+                                                      msg.partition(), msg.offset(), exc,
+                                                      msg.key(), msg.value()))
+                return None
+        return None
+
+
+class DeadLetterSender:
+    """Dead letters from a thread outside Faust: a confluent-kafka producer of its own."""
+
+    def __init__(self, settings: Settings, topic: str, count: Callable[[str, str], None]) -> None:
+        self._settings, self._topic, self._count = settings, topic, count
+        self._producer: Any = None
+
+    def __call__(self, letter: DeadLetter) -> None:
+        from confluent_kafka import Producer
+
+        if self._producer is None:
+            self._producer = Producer({**self._settings.confluent_config(),
+                                       "enable.idempotence": True})
+        self._producer.produce(self._topic, key=letter.key, value=letter.value,
+                               headers=letter.headers())
+        if self._producer.flush(30):
+            log.error("dead letter for %s[%d]@%d not acknowledged by the broker in 30 s",
+                      letter.source_topic, letter.source_partition, letter.source_offset)
+        self._count(letter.reason, letter.stage)
 
 
 def master_key(record_name: str, record: dict[str, Any]) -> str:

@@ -12,12 +12,14 @@ Stream time is kept per stage and partition; deadlines fire on event time (see t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 
 import faust
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec
+from s2c.streams.codec import AvroCodec, RegistryUnavailable
 from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
@@ -28,6 +30,8 @@ from s2c.streams.topology.link import attach_link
 from s2c.streams.topology.process import CONTROL_HEADER, attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
 
+log = logging.getLogger(__name__)
+
 
 def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
                    replica: MasterReplica | None = None, codec: AvroCodec | None = None) -> Topology:
@@ -37,7 +41,15 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     async def start_replica() -> None:
         # Register every record once, off the loop, so agents never wait on the registry.
         for name in load_catalog().names():
-            await app.loop.run_in_executor(None, t.codec.prepare, name)
+            delay = 1.0
+            while True:
+                try:
+                    await app.loop.run_in_executor(None, t.codec.prepare, name)
+                    break
+                except RegistryUnavailable as exc:  # start now, serve once the registry answers
+                    log.warning("waiting for the schema registry (retry in %.0f s): %s", delay, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 60.0)
         t.replica.start()
         await app.loop.run_in_executor(None, t.replica.ready.wait)
 

@@ -16,9 +16,9 @@ from typing import Any
 import faust
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec, DecodeError, registry_client
+from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable, registry_client
 from s2c.streams.deadletter import of_exception
-from s2c.streams.masterdata import MasterReplica
+from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
 from s2c.streams.sink import OutputSink
@@ -27,6 +27,8 @@ from s2c.streams.topology.stalls import StallWatch
 from s2c.tables.events import Event, event_from_record
 
 log = logging.getLogger(__name__)
+REGISTRY_RETRY_FIRST_SECONDS = 1.0
+REGISTRY_RETRY_MAX_SECONDS = 60.0
 EVENTS_NS = "s2c.events."
 
 
@@ -81,15 +83,24 @@ class Topology:
             await self.app.loop.run_in_executor(None, self.replica.ready.wait)
 
     async def decode(self, message: Any, stage: str) -> tuple[str, dict] | None:
-        """Decode or dead-letter; the registry is reached off the loop on an unknown id."""
-        try:
-            if not self.codec.is_known(message.value):
-                await self.app.loop.run_in_executor(None, self.codec.resolve_id,
-                                                    self.codec.schema_id_of(message.value))
-            return self.codec.decode(message.value)
-        except DecodeError as exc:
-            await self.dead_letter(message, "undecodable", stage, exc)
-            return None
+        """Decode or dead-letter; the registry is reached off the loop on an unknown id. While the
+        registry cannot answer, the record waits (retried with backoff up to a minute apart): an
+        outage must not send readable events to the dead-letter topic."""
+        delay = REGISTRY_RETRY_FIRST_SECONDS
+        while True:
+            try:
+                if not self.codec.is_known(message.value):
+                    await self.app.loop.run_in_executor(None, self.codec.resolve_id,
+                                                        self.codec.schema_id_of(message.value))
+                return self.codec.decode(message.value)
+            except DecodeError as exc:
+                await self.dead_letter(message, "undecodable", stage, exc)
+                return None
+            except RegistryUnavailable as exc:
+                log.warning("%s[%d]@%d waits for the schema registry (retry in %.0f s): %s",
+                            message.topic, message.partition, message.offset, delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, REGISTRY_RETRY_MAX_SECONDS)
 
     async def load_event(self, message: Any, stage: str) -> Event | None:
         decoded = await self.decode(message, stage)
@@ -126,9 +137,11 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     codec = codec or AvroCodec(registry_client(settings.registry_url),
                                lambda name: load_catalog().resolved_json(name))
     arrivals: asyncio.Queue = asyncio.Queue()
-    replica = replica or MasterReplica(settings, topics.master_data.name, codec,
-                                       lambda record, key: app.loop.call_soon_threadsafe(
-                                           arrivals.put_nowait, (record, key)))
+    replica = replica or MasterReplica(
+        settings, topics.master_data.name, codec,
+        lambda record, key: app.loop.call_soon_threadsafe(arrivals.put_nowait, (record, key)),
+        DeadLetterSender(settings, topics.dlq.name, lambda reason, stage: metrics.dead_letters.labels(
+            reason=reason, stage=stage).inc()))
     return Topology(
         app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
         sink=OutputSink(app, topics, codec, metrics, process_t), replica=replica,

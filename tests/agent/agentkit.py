@@ -52,7 +52,11 @@ class InMemoryRegistry:
         return schema_id
 
     def get_schema(self, schema_id: int) -> Any:
-        return self.schemas[schema_id]  # KeyError: the codec reports an unknown id
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        if schema_id not in self.schemas:  # what a registry answers for an id it does not have
+            raise SchemaRegistryError(404, 40403, "Schema not found")
+        return self.schemas[schema_id]
 
 
 class StubReplica:

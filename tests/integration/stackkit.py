@@ -48,6 +48,24 @@ class WorkerProcess:
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
+    def wait_ready(self, timeout: float = 180.0) -> "WorkerProcess":
+        """Until /health/ answers 200: tables recovered, master data loaded."""
+        import urllib.error
+        import urllib.request
+
+        url = self.metrics_url.replace("/metrics", "/health/")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None and self.proc.poll() is None, self.log_tail()
+            try:
+                with urllib.request.urlopen(url, timeout=2) as answer:
+                    if answer.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return

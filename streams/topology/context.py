@@ -120,7 +120,9 @@ class Topology:
                               exc, message.key, message.value or b"")
         log.warning("dead letter from %s[%d]@%d: %s (%s)", message.topic, message.partition,
                     message.offset, reason, type(exc).__name__)
-        await self.dlq_t.send(key=message.key, value=message.value, headers=letter.headers())
+        # Delivered before the record's offset can be committed: a dead letter is the record.
+        await (await self.dlq_t.send(key=message.key, value=message.value,
+                                     headers=letter.headers()))
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
 

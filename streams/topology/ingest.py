@@ -1,31 +1,43 @@
 """INGEST (`s2c.events`): decode, validate, route. Bad input goes to the dead-letter topic.
 
 Values are forwarded as the original bytes: the wire format is already what the next stage reads.
+Events are taken in batches like the stateful stages take theirs: every forward of a batch is
+handed to the producer, the batch waits once for the broker to acknowledge them all, and only
+then are its offsets free to be committed. A worker killed between a commit and the delivery of a
+forward would otherwise lose that event without a trace.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 
+from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
 from s2c.tables.routing import route, unroutable
 
 
 def attach_ingest(t: Topology) -> None:
+    scope = BatchScope({}, ())
+
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        async for event in stream.events():
-            message = event.message
-            parsed = await t.load_event(message, "ingest")
-            if parsed is None:
-                continue
-            t.metrics.events_in.labels(event_type=parsed.schema).inc()
-            where = route(parsed)
-            if where.link_key is not None:
-                await t.link_t.send(key=where.link_key.encode(), value=message.value)
-            elif where.process_id is not None:
-                await t.process_t.send(key=where.process_id.encode(), value=message.value)
-            else:
-                now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
-                await t.sink.deliver([unroutable(parsed, now)])
+        await consume_in_batches(stream, scope, ingest_one)
+
+    async def ingest_one(message: Any) -> None:
+        parsed = await t.load_event(message, "ingest")
+        if parsed is None:
+            return
+        t.metrics.events_in.labels(event_type=parsed.schema).inc()
+        where = route(parsed)
+        if where.link_key is not None:
+            scope.pending.append(await t.link_t.send(key=where.link_key.encode(),
+                                                     value=message.value))
+        elif where.process_id is not None:
+            scope.pending.append(await t.process_t.send(key=where.process_id.encode(),
+                                                        value=message.value))
+        else:
+            now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
+            scope.pending.extend(await t.sink.emit([unroutable(parsed, now)]))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fastavro
@@ -28,6 +28,30 @@ class DecodeError(ValueError):
 class RegistryUnavailable(RuntimeError):
     """The registry did not answer about a schema id (down, timing out, a 5xx): nothing is known
     about the bytes yet, so callers retry instead of dead-lettering a readable record."""
+
+
+def _ask_registry(what: str, call: Callable[[], Any]) -> Any:
+    """`call()`, with the registry's failures split in two: an answer (a 4xx, raised as the
+    client's SchemaRegistryError) and no answer (a 5xx, a refused connection, a timeout: raised
+    as RegistryUnavailable)."""
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    try:
+        return call()
+    except SchemaRegistryError as exc:
+        if 400 <= exc.http_status_code < 500:
+            raise
+        raise RegistryUnavailable(f"registry error {what}: {exc}") from exc
+    except Exception as exc:  # the client's transport errors
+        raise RegistryUnavailable(f"registry unreachable {what}: {exc!r}") from exc
+
+
+def backoff_delays(first: float = 1.0, cap: float = 60.0) -> Iterator[float]:
+    """Seconds to wait before each retry while the registry is away: doubling, capped."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
 
 
 class AvroCodec:
@@ -47,17 +71,10 @@ class AvroCodec:
         cached = self._writers.get(name)
         if cached is not None:
             return _HEADER.unpack(cached[0])[1]
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
         text = self._schema_json(name)
-        try:
-            schema_id = self._registry.register_schema(name, Schema(text, "AVRO"))
-        except SchemaRegistryError as exc:
-            if 400 <= exc.http_status_code < 500:  # refused: incompatible, read-only, invalid
-                raise
-            raise RegistryUnavailable(f"registry error registering {name}: {exc}") from exc
-        except Exception as exc:
-            raise RegistryUnavailable(f"registry unreachable registering {name}: {exc!r}") from exc
+        # A refusal (incompatible, read-only, invalid) is raised as the registry's own error.
+        schema_id = _ask_registry(f"registering {name}",
+                                  lambda: self._registry.register_schema(name, Schema(text, "AVRO")))
         parsed = fastavro.parse_schema(json.loads(text))
         self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
         self._readers[schema_id] = (name, parsed, None)
@@ -71,14 +88,10 @@ class AvroCodec:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         try:
-            schema = self._registry.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if 400 <= exc.http_status_code < 500:  # the registry answered: no such id
-                raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
-            raise RegistryUnavailable(f"registry error for schema id {schema_id}: {exc}") from exc
-        except Exception as exc:  # connection refused, timeouts: the client's transport errors
-            raise RegistryUnavailable(f"registry unreachable for schema id {schema_id}: "
-                                      f"{exc!r}") from exc
+            schema = _ask_registry(f"for schema id {schema_id}",
+                                   lambda: self._registry.get_schema(schema_id))
+        except SchemaRegistryError as exc:  # the registry answered: no such id
+            raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
         try:
             raw = json.loads(schema.schema_str)
             parsed = fastavro.parse_schema(raw)

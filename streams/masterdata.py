@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable
+from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable, backoff_delays
 from s2c.streams.deadletter import DeadLetter, of_exception
 from s2c.streams.settings import Settings
 from s2c.tables.master import DictMasterData, lookup_keys, master_record
@@ -91,15 +91,15 @@ class MasterReplica:
 
 
     def _apply_or_dead_letter(self, msg: Any) -> list[tuple[str, str]] | None:
-        delay = 1.0
-        while not self._stop.is_set():
+        for delay in backoff_delays():
+            if self._stop.is_set():
+                return None
             try:
                 return self.apply(msg.value())
             except RegistryUnavailable as exc:
                 log.warning("master record %s[%d]@%d waits for the schema registry (retry in "
                             "%.0f s): %s", self._topic, msg.partition(), msg.offset(), delay, exc)
                 self._stop.wait(delay)
-                delay = min(delay * 2, 60.0)
             except (DecodeError, ValueError, KeyError, TypeError) as exc:
                 log.warning("unusable master record at %s[%d]@%d: %s: dead-lettered", self._topic,
                             msg.partition(), msg.offset(), type(exc).__name__)

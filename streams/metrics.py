@@ -51,7 +51,7 @@ class PipelineMetrics:
             registry=registry)
         self.stalled_partitions = Gauge(
             "s2c_stalled_partitions",
-            "Assigned partitions with records to read whose position has not moved for a while",
+            "Assigned partitions with records past the committed offset and no commit for 30 s",
             ["topic"], registry=registry)
         self.open_instances = Gauge(
             "s2c_open_instances", "Open process instances by stage", ["stage", "site"],

@@ -19,7 +19,7 @@ import logging
 import faust
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec, RegistryUnavailable
+from s2c.streams.codec import AvroCodec, RegistryUnavailable, backoff_delays
 from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
@@ -41,15 +41,13 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     async def start_replica() -> None:
         # Register every record once, off the loop, so agents never wait on the registry.
         for name in load_catalog().names():
-            delay = 1.0
-            while True:
+            for delay in backoff_delays():
                 try:
                     await app.loop.run_in_executor(None, t.codec.prepare, name)
                     break
                 except RegistryUnavailable as exc:  # start now, serve once the registry answers
                     log.warning("waiting for the schema registry (retry in %.0f s): %s", delay, exc)
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 60.0)
         t.replica.start()
         await app.loop.run_in_executor(None, t.replica.ready.wait)
 

@@ -16,7 +16,8 @@ from typing import Any
 import faust
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable, registry_client
+from s2c.streams.codec import (AvroCodec, DecodeError, RegistryUnavailable, backoff_delays,
+                               registry_client)
 from s2c.streams.deadletter import of_exception
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
@@ -27,8 +28,6 @@ from s2c.streams.topology.stalls import StallWatch
 from s2c.tables.events import Event, event_from_record
 
 log = logging.getLogger(__name__)
-REGISTRY_RETRY_FIRST_SECONDS = 1.0
-REGISTRY_RETRY_MAX_SECONDS = 60.0
 EVENTS_NS = "s2c.events."
 
 
@@ -86,8 +85,7 @@ class Topology:
         """Decode or dead-letter; the registry is reached off the loop on an unknown id. While the
         registry cannot answer, the record waits (retried with backoff up to a minute apart): an
         outage must not send readable events to the dead-letter topic."""
-        delay = REGISTRY_RETRY_FIRST_SECONDS
-        while True:
+        for delay in backoff_delays():
             try:
                 if not self.codec.is_known(message.value):
                     await self.app.loop.run_in_executor(None, self.codec.resolve_id,
@@ -100,7 +98,7 @@ class Topology:
                 log.warning("%s[%d]@%d waits for the schema registry (retry in %.0f s): %s",
                             message.topic, message.partition, message.offset, delay, exc)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, REGISTRY_RETRY_MAX_SECONDS)
+        raise AssertionError("unreachable: backoff_delays never ends")
 
     async def load_event(self, message: Any, stage: str) -> Event | None:
         decoded = await self.decode(message, stage)

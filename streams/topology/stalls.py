@@ -21,7 +21,7 @@ class _Progress:
 
 
 class StallWatch:
-    """Remembers when each partition's position last moved; says which ones are stuck."""
+    """Remembers when each partition's committed offset last moved; says which ones are stuck."""
 
     def __init__(self, stall_seconds: float = STALL_SECONDS) -> None:
         self.stall_seconds = stall_seconds

@@ -133,9 +133,11 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
 
     @r.post("/subjects/{subject}/versions")
     async def register(request: web.Request) -> web.Response:
-        schema = rules.normalize(await body_of(request))
+        body = await body_of(request)
+        schema = rules.normalize(body)
+        schema_id, version = rules.requested_slot(body)  # set only when importing
         return answer(await reg(request).write(rules.register, request.match_info["subject"],
-                                               schema))
+                                               schema, schema_id, version))
 
     @r.post("/subjects/{subject}")
     async def lookup(request: web.Request) -> web.Response:
@@ -198,8 +200,9 @@ def _settings_routes(r: web.RouteTableDef, kind: str, read: Callable[..., Any],
                                               flag(request, "defaultToGlobal")))
 
     async def put(request: web.Request) -> web.Response:
+        force = (flag(request, "force"),) if kind == "mode" else ()  # ?force=true into IMPORT
         return answer(await reg(request).write(change, request.match_info.get("subject"),
-                                               await body_of(request)))
+                                               await body_of(request), *force))
 
     async def delete(request: web.Request) -> web.Response:
         return answer(await reg(request).write(drop, request.match_info.get("subject")))

@@ -84,12 +84,38 @@ def invalid_compatibility(level: object) -> RegistryError:
 
 
 def invalid_mode(mode: object) -> RegistryError:
-    return RegistryError(422, 42204, f"Invalid mode. Valid values are READWRITE and READONLY "
-                         f"(got {mode!r})")
+    return RegistryError(422, 42204, f"Invalid mode. Valid values are READWRITE, READONLY and "
+                         f"IMPORT (got {mode!r})")
+
+
+def not_permitted(message: str) -> RegistryError:
+    """Confluent's OperationNotPermittedException: every mode refusal shares code 42205."""
+    return RegistryError(422, 42205, message)
 
 
 def read_only(subject: str) -> RegistryError:
-    return RegistryError(422, 42205, f"Subject {subject} is in read-only mode")
+    return not_permitted(f"Subject {subject} is in read-only mode")
+
+
+def not_import_mode(subject: str) -> RegistryError:
+    return not_permitted(f"Subject {subject} is not in import mode")
+
+
+def not_read_write_mode(subject: str) -> RegistryError:
+    return not_permitted(f"Subject {subject} is not in read-write mode")
+
+
+def id_taken(schema_id: int) -> RegistryError:
+    return not_permitted(f"Overwrite new schema with id {schema_id} is not permitted.")
+
+
+def version_taken(subject: str, version: int, schema_id: int) -> RegistryError:
+    return not_permitted(f"Subject {subject} version {version} already holds schema id "
+                         f"{schema_id}; an import does not overwrite a version")
+
+
+def import_needs_empty_subjects() -> RegistryError:
+    return not_permitted("Cannot import since found existing subjects")
 
 
 def bad_request(message: str) -> RegistryError:

@@ -3,6 +3,10 @@
 Read rules return the response body or raise `RegistryError`. Write rules ("decisions") return the
 log records to append and the response body; the service appends them atomically and only then
 answers, so a decision is always taken over a state that includes every earlier write.
+
+IMPORT mode is Confluent's: a subject (or the registry) in IMPORT takes schemas with the `id` and
+`version` they had in another registry, without a compatibility check, so records framed with
+those ids become readable here. Entering it needs a subject with no live versions (or `force`).
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from s2c.streams.registry.state import (
     RegistryState,
     Version,
     config_record,
+    identity,
     max_id_record,
     mode_record,
     schema_record,
 )
 
-MODES = ("READWRITE", "READONLY")
+MODES = ("READWRITE", "READONLY", "IMPORT")
+MAX_INT = 2**31 - 1
 Body = Any
 Decision = tuple[list[Record], Body]
 
@@ -51,6 +57,23 @@ def version_number(text: str) -> int | None:
     if text.isdigit() and 1 <= int(text) <= 2**31 - 1:
         return int(text)
     raise errors.invalid_version(text)
+
+
+def requested_slot(request: Body) -> tuple[int | None, int | None]:
+    """The `id` and `version` a registration asks for; None where it leaves them to the registry
+    (absent, null, or Confluent's "unset" values: a negative id, a version of 0 or below)."""
+    found: list[int | None] = []
+    for name in ("id", "version"):
+        value = request.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise errors.bad_request(f"\"{name}\" must be an integer, got {value!r}")
+        found.append(None if value is None or value < (0 if name == "id" else 1) else value)
+    schema_id, version = found
+    if schema_id is not None and schema_id > MAX_INT:
+        raise errors.bad_request(f"\"id\" must be at most {MAX_INT}, got {schema_id}")
+    if version is not None and version > MAX_INT:
+        raise errors.invalid_version(str(version))
+    return schema_id, version
 
 
 def version_body(v: Version) -> Body:
@@ -134,19 +157,55 @@ def _writable(state: RegistryState, subject: str) -> None:
         raise errors.read_only(subject)
 
 
-def register(state: RegistryState, subject: str, schema: str) -> Decision:
-    """Same schema again -> its version's id, nothing written; else a compatible new version."""
+def register(state: RegistryState, subject: str, schema: str, schema_id: int | None = None,
+             version: int | None = None) -> Decision:
+    """Same schema again -> its version's id, nothing written; else a compatible new version.
+    An explicit `schema_id` needs IMPORT mode, and IMPORT mode needs one (Confluent's rules),
+    except that asking for a schema the subject already has answers its id in any writable mode,
+    so auto-registering clients keep working while a subject is being imported."""
     _writable(state, subject)
     existing = state.find(subject, schema)
-    if existing is not None:
+    if existing is not None and version is None and schema_id in (None, existing.id):
         return [], {"id": existing.id}
+    importing = state.mode(subject) == "IMPORT"
+    if schema_id is not None and not importing:
+        raise errors.not_import_mode(subject)
+    if schema_id is None and importing:
+        raise errors.not_read_write_mode(subject)
+    if schema_id is not None:
+        return _import(state, subject, schema, schema_id, version)
+    number = state.next_version(subject)
+    if version is not None and version != number:
+        raise errors.invalid_schema("Version is not one more than previous version")
     previous = [v.schema for v in state.versions(subject)]
     messages = check_compatibility(schema, previous, state.compatibility(subject))
     if messages:
         raise errors.incompatible(subject, messages)
-    new = Version(subject, state.next_version(subject), state.id_for(schema), schema)
-    records = [schema_record(new, subject, new.version)]
-    if new.id > state.max_id:
+    return _append(state, Version(subject, number, state.id_for(schema), schema))
+
+
+def _import(state: RegistryState, subject: str, schema: str, schema_id: int,
+            version: int | None) -> Decision:
+    """The schema under exactly `schema_id` and `version` (default: the next one), unchecked for
+    compatibility. The same schema may come in under another id (Confluent allows it); an id that
+    names another schema, or a version that holds another one, is refused rather than rewritten:
+    consumers may already have read what they name."""
+    named = state.schemas.get(schema_id)
+    if named is not None and identity(named) != identity(schema):
+        raise errors.id_taken(schema_id)
+    number = state.next_version(subject) if version is None else version
+    held = state.subjects.get(subject, {}).get(number)
+    if held is not None:
+        if held.id != schema_id or identity(held.schema) != identity(schema):
+            raise errors.version_taken(subject, number, held.id)
+        if not held.deleted:
+            return [], {"id": schema_id}  # the same import again
+    return _append(state, Version(subject, number, schema_id, schema))  # new, or revives a soft delete
+
+
+def _append(state: RegistryState, new: Version) -> Decision:
+    records = [schema_record(new, new.subject, new.version)]
+    if new.id > state.max_id:  # kept after compaction: no later ordinary id collides with it
         records.append(max_id_record(new.id))
     return records, {"id": new.id}
 
@@ -206,11 +265,20 @@ def delete_config(state: RegistryState, subject: str | None) -> Decision:
     return [config_record(subject, None)], {"compatibilityLevel": state.compatibility(subject)}
 
 
-def set_mode(state: RegistryState, subject: str | None, request: Body) -> Decision:
+def set_mode(state: RegistryState, subject: str | None, request: Body,
+             force: bool = False) -> Decision:
+    """Entering IMPORT needs the subject (or, globally, the registry) without live versions,
+    unless forced: Confluent's guard against importing ids over schemas already in use. Unlike
+    Confluent, soft-deleted versions are not purged on the way in: their ids stay readable."""
     value = request.get("mode") if isinstance(request, dict) else None
     if not isinstance(value, str) or value.upper() not in MODES:
         raise errors.invalid_mode(value)
-    return [mode_record(subject, value.upper())], {"mode": value.upper()}
+    mode = value.upper()
+    if mode == "IMPORT" and state.mode(subject) != "IMPORT" and not force:
+        scope = state.subject_names() if subject is None else [subject]
+        if any(state.versions(name) for name in scope):
+            raise errors.import_needs_empty_subjects()
+    return [mode_record(subject, mode)], {"mode": mode}
 
 
 def delete_mode(state: RegistryState, subject: str) -> Decision:

@@ -6,13 +6,16 @@ Records have Confluent's shape so the topic reads like Confluent's `_schemas`:
     key {"keytype":"SCHEMA","subject":S,"version":V,"magic":1}
         value {"subject","version","id","schema","deleted"} (null = permanently deleted)
     key {"keytype":"CONFIG","subject":S|null,"magic":0}  value {"compatibilityLevel": L} | null
-    key {"keytype":"MODE","subject":S|null,"magic":0}    value {"mode": M} | null
+    key {"keytype":"MODE","subject":S|null,"magic":0}    value {"mode": M} | null  (READWRITE,
+        READONLY, IMPORT)
     key {"keytype":"S2C_MAX_ID","magic":0} value {"id": N}  (s2c's own: the highest id ever given,
         so an id freed by a permanent delete is never handed out again after compaction)
     key {"keytype":"DELETE_SUBJECT","subject":S,"magic":0} value {"subject","version"} (Confluent's
         soft delete of every version up to `version`; s2c writes per-version SCHEMA records instead)
 
 Keys are encoded byte-for-byte the same way every time, so compaction keeps the newest per key.
+An imported schema (IMPORT mode) is an ordinary SCHEMA record carrying the id it had elsewhere, so
+one schema may be known under several ids; an id still names exactly one schema.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def mode_record(subject: str | None, mode: str | None) -> Record:
 class RegistryState:
     subjects: dict[str, dict[int, Version]] = field(default_factory=dict)
     schemas: dict[int, str] = field(default_factory=dict)  # id -> schema text
-    ids: dict[str, int] = field(default_factory=dict)  # identity -> id
+    ids: dict[str, set[int]] = field(default_factory=dict)  # identity -> ids (several: imports)
     users: dict[int, set[tuple[str, int]]] = field(default_factory=dict)  # id -> (subject, version)
     configs: dict[str | None, str] = field(default_factory=dict)  # None = global
     modes: dict[str | None, str] = field(default_factory=dict)
@@ -123,7 +126,7 @@ class RegistryState:
             self._remove(v.subject, v.version)
         self.subjects.setdefault(v.subject, {})[v.version] = v
         self.schemas[v.id] = v.schema
-        self.ids.setdefault(identity(v.schema), v.id)
+        self.ids.setdefault(identity(v.schema), set()).add(v.id)
         self.users.setdefault(v.id, set()).add((v.subject, v.version))
         self.max_id = max(self.max_id, v.id)
 
@@ -138,8 +141,10 @@ class RegistryState:
         if not users:  # the last registration of this schema is gone for good
             self.users.pop(old.id, None)
             self.schemas.pop(old.id, None)
-            if self.ids.get(identity(old.schema)) == old.id:
-                del self.ids[identity(old.schema)]
+            known = self.ids.get(identity(old.schema), set())
+            known.discard(old.id)
+            if not known:
+                self.ids.pop(identity(old.schema), None)
 
     # ------------------------------------------------------------------ queries
     def versions(self, subject: str, deleted: bool = False) -> list[Version]:
@@ -161,8 +166,11 @@ class RegistryState:
         return max(self.subjects.get(subject, {}), default=0) + 1
 
     def id_for(self, schema_text: str) -> int:
-        """The schema's global id: the existing one, else the next unused one."""
-        return self.ids.get(identity(schema_text), self.max_id + 1)
+        """The schema's global id: the existing one, else the next unused one. A schema imported
+        under several ids gets the lowest: a choice that depends only on which versions exist, so
+        an instance that rebuilt its state from the compacted log chooses the same."""
+        known = self.ids.get(identity(schema_text))
+        return min(known) if known else self.max_id + 1
 
     def compatibility(self, subject: str | None) -> str:
         return self.configs.get(subject) or self.configs.get(None) or DEFAULT_COMPATIBILITY

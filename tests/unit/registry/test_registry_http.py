@@ -50,7 +50,7 @@ def test_errors_have_confluent_bodies() -> None:
         ("GET", "/subjects/Nobody/versions", None),
         ("GET", "/schemas/ids/9", None),
         ("PUT", "/config", {"compatibility": "SOMETIMES"}),
-        ("PUT", "/mode", {"mode": "IMPORT"}),
+        ("PUT", "/mode", {"mode": "WRITEONLY"}),
         ("GET", "/no/such/route", None),
     )
     assert [(status, body["error_code"]) for status, _, body in answers] == [
@@ -74,3 +74,29 @@ def test_config_and_mode_answer_in_confluent_shapes() -> None:
         {"compatibilityLevel": "BACKWARD_TRANSITIVE"}]
     assert answers[5][2] == {"mode": "READONLY"}
     assert (answers[6][0], answers[6][2]["error_code"]) == (422, 42205)
+
+
+def test_import_mode_over_http_takes_the_id_and_version_in_the_body() -> None:
+    answers = exchange(
+        ("POST", "/subjects/ClaimSubmitted/versions", {"schema": CLAIM}),
+        ("POST", "/subjects/ClaimSubmitted/versions", {"schema": CLAIM, "id": 1042}),
+        ("PUT", "/mode/ClaimSubmitted", {"mode": "IMPORT"}),
+        ("PUT", "/mode/ClaimSubmitted?force=true", {"mode": "IMPORT"}),
+        ("POST", "/subjects/ClaimSubmitted/versions", {"schema": CLAIM}),
+        ("PUT", "/mode/mdm.ClaimSubmitted", {"mode": "IMPORT"}),
+        ("POST", "/subjects/mdm.ClaimSubmitted/versions", {"schema": CLAIM, "id": 1042,
+                                                           "version": 4}),
+        ("GET", "/schemas/ids/1042", None),
+        ("GET", "/subjects/mdm.ClaimSubmitted/versions/latest", None),
+        ("DELETE", "/mode/mdm.ClaimSubmitted", None),
+        ("POST", "/subjects/Remit/versions", {"schema": CLAIM}),
+    )
+    assert answers[0][2] == {"id": 1}
+    for refused in (answers[1], answers[2]):  # an id outside IMPORT; IMPORT over a live version
+        assert (refused[0], refused[2]["error_code"]) == (422, 42205)
+    assert [body for _, _, body in answers[3:7]] == [
+        {"mode": "IMPORT"}, {"id": 1}, {"mode": "IMPORT"}, {"id": 1042}]
+    assert json.loads(answers[7][2]["schema"])["name"] == "ClaimSubmitted"
+    assert {k: answers[8][2][k] for k in ("id", "version")} == {"id": 1042, "version": 4}
+    assert answers[9][2] == {"mode": "IMPORT"}  # Confluent answers with the mode it removed
+    assert answers[10][2] == {"id": 1}  # a schema known under two ids: the lowest

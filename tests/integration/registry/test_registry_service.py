@@ -185,3 +185,33 @@ def test_two_instances_on_one_topic_agree_on_ids(registry_factory) -> None:
             assert client(instance.url).get_schema(schema_id).schema_str == \
                 client(instance.url).get_latest_version(names[i]).schema.schema_str
     assert client(b.url).register_schema(subject(), schemas[0]) == ids[0]  # same schema, same id
+
+
+def test_import_mode_keeps_another_registrys_id_across_a_restart(registry_factory) -> None:
+    first = registry_factory()
+    sr, imported = client(first.url), f"mdm-import.{subject()}"
+    own = sr.register_schema(subject(), surgery())
+    assert sr.update_mode(imported, "IMPORT") == "IMPORT"
+    schema_id = own + 1000  # the id the feed's records carry from their old registry
+    # confluent-kafka's Schema has no id field: the id goes in the REST body, as with curl.
+    answer = httpx.post(f"{first.url}/subjects/{imported}/versions", json={
+        "schema": surgery(PAYER_WITH_DEFAULT).schema_str, "id": schema_id, "version": 1})
+    assert answer.json() == {"id": schema_id}, answer.text
+    assert "payer" in sr.get_schema(schema_id).schema_str
+    assert sr.delete_mode(imported) == "IMPORT"
+    first.kill()
+
+    second = registry_factory(first.topic)
+    sr = client(second.url)
+    assert sr.get_version(imported, 1).schema_id == schema_id
+    serialize = AvroSerializer(sr, None, conf={"auto.register.schemas": False,
+                                               "use.latest.version": True,
+                                               "subject.name.strategy": lambda ctx, name: imported})
+    event = {"case_id": "OR-3107", "site": "Lakeside Surgery Center", "payer": "AETNA-COMM"}
+    payload = serialize(event, SerializationContext(imported, MessageField.VALUE))
+    assert int.from_bytes(payload[1:5], "big") == schema_id
+    deserialize = AvroDeserializer(client(second.url))
+    assert deserialize(payload, SerializationContext(imported, MessageField.VALUE)) == event
+    # Ordinary registrations continue above the imported id.
+    assert sr.register_schema(subject(), surgery({"name": "room", "type": "string",
+                                                  "default": "OR-1"})) == schema_id + 1

@@ -1,7 +1,7 @@
 """Conversion between the core's frozen dataclasses and plain records.
 
 One converter per dataclass is built from its type hints the first time it is used and cached, so
-decoding an event is a loop over precomputed functions, not reflection per record. Two plain forms:
+decoding an event is one precomputed function, not reflection per record. Two plain forms:
 
 - *native* (Avro-shaped, what fastavro reads and writes): `datetime` for timestamp-millis,
   `datetime.date` for date, `decimal.Decimal` for money, nested records as dicts;
@@ -10,6 +10,10 @@ decoding an event is a loop over precomputed functions, not reflection per recor
 
 Decoding accepts either form for every field, which is how the same event class is built from a
 fastavro dict and from a JSON Lines line.
+
+This is the hot path of replay and of every worker (each event decoded, each state loaded and
+saved), so a record's converter is generated source with its fields spelt out (the way
+`dataclasses` writes `__init__`): a loop over per-field functions cost about three times as much.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import typing
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -55,8 +60,13 @@ def to_decimal(value: Any) -> Decimal:
     return Decimal(value)
 
 
+@lru_cache(maxsize=8192)
 def iso(value: datetime) -> str:
-    """Millisecond ISO-8601 in UTC with a `Z`, the one textual form of an instant in s2c files."""
+    """Millisecond ISO-8601 in UTC with a `Z`, the one textual form of an instant in s2c files.
+
+    Cached (bounded): `isoformat` costs microseconds and the same instants recur (a command's
+    `issued_at` is its event's time, a state carries its milestones on every save). Equal
+    datetimes are the same instant, so they share one text whatever their time zone."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -67,7 +77,7 @@ def _converter(hint: Any) -> Converter:
         return lambda v: None if v is None else inner(v)
     if origin is tuple:
         item = _converter(typing.get_args(hint)[0])
-        return lambda v: tuple(item(x) for x in v)
+        return lambda v: tuple([item(x) for x in v])  # a list display beats a generator
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         record_type: type = hint
         return lambda v: v if isinstance(v, record_type) else decode(record_type, v)
@@ -92,9 +102,10 @@ def _build_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
             continue
         missing = dataclasses.MISSING
         optional = f.default is not missing or f.default_factory is not missing
-        plan.append((f.name, _converter(hints[f.name]), optional))
+        plan.append((f.name, _converter(_not_none(hints[f.name])), optional))
 
-    def decoder(data: dict[str, Any]) -> T:
+    def field_by_field(data: dict[str, Any]) -> T:
+        """Any record, also one that leaves out a defaulted field (or is no record at all)."""
         kwargs: dict[str, Any] = {}
         for name, convert, optional in plan:
             if name in data:
@@ -104,7 +115,36 @@ def _build_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
                 raise ValueError(f"{cls.__name__}: missing field {name!r}")
         return cls(**kwargs)
 
+    # The usual record has every field: one generated call, `cls(c0(d["a"]), c1(d["b"]), ...)`.
+    # Anything else, or anything that fails, goes field by field, which raises what it always did.
+    env: dict[str, Any] = {"cls": cls}
+    args = []
+    for i, (name, convert, _) in enumerate(plan):
+        env[f"c{i}"] = convert
+        args.append(f"None if (v{i} := d[{name!r}]) is None else c{i}(v{i})")
+    every_field = _compile(f"decode_{cls.__name__}", f"return cls({', '.join(args)})", env)
+
+    def decoder(data: dict[str, Any]) -> T:
+        try:
+            return every_field(data)  # type: ignore[no-any-return]
+        except (KeyError, TypeError):
+            return field_by_field(data)
+
     return decoder
+
+
+def _not_none(hint: Any) -> Any:
+    """`X | None` -> `X`: a decoded None stays None before any converter runs."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint
+
+
+def _compile(name: str, body: str, env: dict[str, Any]) -> Callable[[Any], Any]:
+    """A one-argument function from generated source, as `dataclasses` builds `__init__`: the
+    per-record code of the hot path is then one call with the fields spelt out, no loop."""
+    exec(f"def {name}(d):\n    {body}\n", env)  # noqa: S102 - source built from type hints only
+    return env[name]  # type: ignore[no-any-return]
 
 
 def decode(cls: type[T], data: dict[str, Any]) -> T:
@@ -115,33 +155,28 @@ def decode(cls: type[T], data: dict[str, Any]) -> T:
     return decoder(data)  # type: ignore[no-any-return]
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _encoder(hint: Any) -> Callable[[Any], Any]:
+def _write(hint: Any, value: str, depth: int = 0) -> str:
+    """Source of the expression writing `value` (of type `hint`) as a native record value."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        inner = _encoder(next(a for a in typing.get_args(hint) if a is not type(None)))
-        return _identity if inner is _identity else (lambda v: None if v is None else inner(v))
+        inner = _write(_not_none(hint), value, depth)
+        return value if inner == value else f"(None if {value} is None else {inner})"
     if origin is tuple:
-        item = _encoder(typing.get_args(hint)[0])
-        return list if item is _identity else (lambda v: [item(x) for x in v])
+        item = f"x{depth}"
+        inner = _write(typing.get_args(hint)[0], item, depth + 1)
+        return f"list({value})" if inner == item else f"[{inner} for {item} in {value}]"
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return to_native
+        return f"to_native({value})"
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        return lambda v: v.value
-    return _identity
+        return f"{value}._value_"  # what `.value` returns; `.value` is a slow property
+    return value
 
 
 def _build_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     hints = typing.get_type_hints(cls)
-    plan = [(f.name, _encoder(hints[f.name])) for f in dataclasses.fields(cls)]
-
-    def encoder(obj: Any) -> dict[str, Any]:
-        return {name: encode(getattr(obj, name)) for name, encode in plan}
-
-    return encoder
+    items = ", ".join(f"{f.name!r}: {_write(hints[f.name], f'd.{f.name}')}"
+                      for f in dataclasses.fields(cls))
+    return _compile(f"encode_{cls.__name__}", f"return {{{items}}}", {"to_native": to_native})
 
 
 _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
@@ -156,7 +191,13 @@ def to_native(obj: Any) -> Any:
     return encoder(obj)
 
 
+_JSON_OF: dict[type, Converter] = {Decimal: str, datetime: iso, date: date.isoformat}
+
+
 def json_default(value: Any) -> Any:
+    convert = _JSON_OF.get(type(value))
+    if convert is not None:
+        return convert(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -170,6 +211,19 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+
+
 def dumps(record: Any) -> str:
-    """Compact, stable JSON (field order as declared, no floats): same record -> same bytes."""
-    return json.dumps(record, default=json_default, separators=(",", ":"), ensure_ascii=False)
+    """Compact, stable JSON (field order as declared, no floats): same record -> same bytes.
+
+    Exactly `json.dumps(record, default=json_default, separators=(",", ":"),
+    ensure_ascii=False)`, minus the `JSONEncoder` set up in Python on every call (a third of
+    the cost of writing a small record): the C encoder that `json.dumps` would build is built
+    here directly, with the same arguments."""
+    if _make_encoder is None:
+        return json.dumps(record, default=json_default, separators=(",", ":"),
+                          ensure_ascii=False)
+    chunks = _make_encoder({}, json_default, json.encoder.encode_basestring, None, ":", ",",
+                           False, False, True)(record, 0)
+    return "".join(chunks)

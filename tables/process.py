@@ -18,9 +18,13 @@ turns that into compact JSON. Keyed collections are written sorted so equal stat
 
 from __future__ import annotations
 
+import operator
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, NamedTuple
 
 from s2c.tables.codec import decode, to_datetime, to_decimal, to_native
@@ -114,34 +118,17 @@ class ProcessState:
             del self.applied[next(iter(self.applied))]
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("open_items", "journals"):
-                value = [[k, c.schema, to_native(c)] for k, c in sorted(value.items())]
-            elif f.name == "parked":
-                value = [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event),
-                          p.reported] for k, p in sorted(value.items())]
-            elif f.name == "applied":
-                value = list(value)
-            elif isinstance(value, dict):
-                value = dict(sorted(value.items()))
-            elif isinstance(value, set):
-                value = sorted(value)
-            elif isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, ProcessStage | FinancialClass):
-                value = value.value
-            out[f.name] = value
+        out = dict(zip(_FIELD_NAMES, _field_values(self)))
+        for name, write in _WRITERS:
+            out[name] = write(out[name])
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProcessState:
         state = cls(data["process_id"])
-        for f in fields(cls):
-            if f.name not in data or f.name == "process_id":
-                continue
-            setattr(state, f.name, _LOADERS.get(f.name, _plain)(data[f.name]))
+        for name, load in _LOAD_PLAN:
+            if name in data:
+                setattr(state, name, load(data[name]))
         return state
 
 
@@ -174,3 +161,42 @@ _LOADERS: dict[str, Any] = {
         "auth_denied_at", "arrived_at", "discharged_at", "first_charge_at", "first_claim_at",
         "first_payment_at", "first_denial_at", "first_remit_at")},
 }
+
+
+def _command_rows(items: dict[str, Command]) -> list[Any]:
+    return [[k, c.schema, to_native(c)] for k, c in sorted(items.items())]
+
+
+def _parked_rows(parked: dict[str, Parked]) -> list[Any]:
+    return [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event), p.reported]
+            for k, p in sorted(parked.items())]
+
+
+def _writer(name: str, hint: Any) -> Any:
+    """How `to_dict` writes a field (None: as it is), chosen once from its declared type."""
+    special = {"open_items": _command_rows, "journals": _command_rows, "parked": _parked_rows,
+               "applied": list}
+    if name in special:
+        return special[name]
+    origin = typing.get_origin(hint) or hint
+    if origin is dict:
+        return lambda d: dict(sorted(d.items()))
+    if origin is set:
+        return sorted
+    if origin is tuple:
+        return list
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        if any(isinstance(a, type) and issubclass(a, Enum) for a in typing.get_args(hint)):
+            return lambda v: None if v is None else v.value
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return lambda v: v.value
+    return None
+
+
+# Built once: a state is written and read on every event a worker handles.
+_FIELD_NAMES = tuple(f.name for f in fields(ProcessState))
+_field_values = operator.attrgetter(*_FIELD_NAMES)
+_HINTS = typing.get_type_hints(ProcessState)
+_WRITERS = [(name, write) for name in _FIELD_NAMES
+            if (write := _writer(name, _HINTS[name])) is not None]
+_LOAD_PLAN = [(name, _LOADERS.get(name, _plain)) for name in _FIELD_NAMES if name != "process_id"]

@@ -104,9 +104,11 @@ def on_deadline(state: ProcessState, master: MasterData,
 def next_deadline(state: ProcessState) -> datetime | None:
     """When the adapter should next call `on_deadline` (event time), if ever. A reported parked
     event counts with its hard limit, so its timer does not fire again and again."""
-    parked = min((p.deadline for p in state.parked.values()), default=None)
     sla = next_sla_deadline(state)
-    return min((d for d in (parked, sla) if d is not None), default=None)
+    if not state.parked:
+        return sla
+    parked = min(p.deadline for p in state.parked.values())
+    return parked if sla is None or parked < sla else sla
 
 
 def waiting_for_master(state: ProcessState) -> set[tuple[str, str]]:

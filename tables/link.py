@@ -47,7 +47,9 @@ class LinkState:
     parked: dict[str, LinkParked] = field(default_factory=dict)
 
     def next_deadline(self) -> datetime | None:
-        return min((p.deadline for p in self.parked.values()), default=None)
+        if not self.parked:
+            return None
+        return min(p.deadline for p in self.parked.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"account_number": self.account_number, "process_id": self.process_id,

@@ -31,7 +31,7 @@ from s2c.tables.link import LinkState, link_on_deadline, link_transition
 from s2c.tables.master import MasterData, load_master_dir
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.process import ProcessState
-from s2c.tables.routing import route, unroutable
+from s2c.tables.routing import link_key_of, process_id_of, unroutable
 
 
 class Pipeline:
@@ -48,18 +48,20 @@ class Pipeline:
         now = self.stream_time = at if self.stream_time is None or at > self.stream_time \
             else self.stream_time
         out = self.advance(now)
-        where = route(event)
-        if where.link_key is not None:
-            link, produced = link_transition(self.links.get(where.link_key), event, now)
-            self.links[where.link_key] = link
-            self._schedule("link", where.link_key, link.next_deadline())
+        # `route(event)`, spelt out: an event with a link key never needs its process id here
+        # (the link stage works it out itself), so it is computed only for the others.
+        link_key = link_key_of(event)
+        if link_key is not None:
+            link, produced = link_transition(self.links.get(link_key), event, now)
+            self.links[link_key] = link
+            self._schedule("link", link_key, link.next_deadline())
             for item in produced:
                 if isinstance(item, Forward):
                     out.extend(self._process(item.process_id, item.event, now))
                 else:
                     out.append(item)
-        elif where.process_id is not None:
-            out.extend(self._process(where.process_id, event, now))
+        elif (process_id := process_id_of(event)) is not None:
+            out.extend(self._process(process_id, event, now))
         else:
             out.append(unroutable(event, now))
         out.extend(self.advance(now))  # deadlines the event itself set in the past

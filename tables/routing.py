@@ -21,8 +21,10 @@ case) cannot be placed: the adapter reports it as an `UNLINKED_EVENT` exception 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from s2c.tables.events import Event
 from s2c.tables.outputs import WorkQueueException, stable_id
@@ -40,25 +42,38 @@ class Route:
 
 
 def process_id_of(event: Event) -> str | None:
-    name = event.schema
+    rule = _RULES.get(type(event))
+    if rule is None:  # once per event class: the name decides, so the rule is fixed per class
+        rule = _RULES[type(event)] = _rule_for(event.schema)
+    return rule(event)
+
+
+def _rule_for(name: str) -> Callable[[Any], str | None]:
     if name.startswith("Appointment"):
-        return f"APPT-{event.appointment_id}"  # type: ignore[attr-defined]
+        return lambda e: f"APPT-{e.appointment_id}"
     if name.startswith("Case"):
-        return f"CASE-{event.case_id}"  # type: ignore[attr-defined]
-    if name.startswith("Authorization") or name == "EncounterStarted":
-        case_id = event.case_id  # type: ignore[attr-defined]
-        if case_id:
-            return f"CASE-{case_id}"
-        appointment_id = event.appointment_id  # type: ignore[attr-defined]
-        if appointment_id:
-            return f"APPT-{appointment_id}"
-        if name == "EncounterStarted":
-            return f"ENC-{event.account_number}"  # type: ignore[attr-defined]
-    return None
+        return lambda e: f"CASE-{e.case_id}"
+    walk_in = name == "EncounterStarted"
+    if name.startswith("Authorization") or walk_in:
+        def case_else_appointment(e: Any) -> str | None:
+            if e.case_id:
+                return f"CASE-{e.case_id}"
+            if e.appointment_id:
+                return f"APPT-{e.appointment_id}"
+            return f"ENC-{e.account_number}" if walk_in else None
+        return case_else_appointment
+    return lambda e: None
+
+
+_RULES: dict[type, Callable[[Any], str | None]] = {}  # one entry per event class
+
+
+def link_key_of(event: Event) -> str | None:
+    return getattr(event, "account_number", None)
 
 
 def route(event: Event) -> Route:
-    return Route(process_id_of(event), getattr(event, "account_number", None))
+    return Route(process_id_of(event), link_key_of(event))
 
 
 def unroutable(event: Event, now: datetime) -> WorkQueueException:

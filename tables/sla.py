@@ -19,7 +19,7 @@ from s2c.tables.outputs import MetricObservation, SlaBreached, stable_id
 from s2c.tables.process import ProcessState
 from s2c.tables.vocabulary import ProcessStage, SlaKind
 
-Deadline = tuple[SlaKind, datetime, datetime | None]
+Deadline = tuple[tuple[SlaKind, str], datetime, datetime | None]  # (SLA, its name), due, met
 
 _METRICS = (  # name, start milestone, end milestone
     ("schedule_to_encounter_seconds", "scheduled_at", "arrived_at"),
@@ -28,6 +28,7 @@ _METRICS = (  # name, start milestone, end milestone
     ("claim_to_first_payment_seconds", "first_claim_at", "first_payment_at"),
     ("claim_to_denial_seconds", "first_claim_at", "first_denial_at"),
 )
+_METRIC_NAMES = frozenset(name for name, _, _ in _METRICS)
 
 
 def derive_stage(s: ProcessState) -> ProcessStage:
@@ -57,40 +58,49 @@ def derive_stage(s: ProcessState) -> ProcessStage:
     return ProcessStage.SCHEDULED
 
 
+_AUTH_LEAD = timedelta(hours=48)
+_CHARGE_LAG = timedelta(days=3)
+_CLAIM_LAG = timedelta(days=7)
+_REMIT_LAG = timedelta(days=30)
+# Each SLA's name as stored in `breached`, looked up once: `.value` is a slow enum property and
+# these run twice for every event (`check_slas`, then `next_sla_deadline` for the timer).
+_AUTH, _CHARGE, _CLAIM, _REMIT = ((kind, kind.value) for kind in (
+    SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY, SlaKind.CHARGE_LAG_3D,
+    SlaKind.CLAIM_NOT_SUBMITTED_7D, SlaKind.NO_REMITTANCE_30D))
+
+
 def deadlines(s: ProcessState) -> list[Deadline]:
     if s.cancelled_at is not None:
         return []
     out: list[Deadline] = []
-    if s.process_id.startswith("CASE-") and s.scheduled_start is not None and s.payer_id:
-        out.append((SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY,
-                    s.scheduled_start - timedelta(hours=48), s.authorized_at))
+    if s.scheduled_start is not None and s.payer_id and s.process_id.startswith("CASE-"):
+        out.append((_AUTH, s.scheduled_start - _AUTH_LEAD, s.authorized_at))
     if s.discharged_at is not None:
-        out.append((SlaKind.CHARGE_LAG_3D, s.discharged_at + timedelta(days=3), s.first_charge_at))
-        out.append((SlaKind.CLAIM_NOT_SUBMITTED_7D, s.discharged_at + timedelta(days=7),
-                    s.first_claim_at))
+        out.append((_CHARGE, s.discharged_at + _CHARGE_LAG, s.first_charge_at))
+        out.append((_CLAIM, s.discharged_at + _CLAIM_LAG, s.first_claim_at))
     if s.first_claim_at is not None:
         remitted = [t for t in (s.first_payment_at, s.first_denial_at, s.first_remit_at) if t]
-        out.append((SlaKind.NO_REMITTANCE_30D, s.first_claim_at + timedelta(days=30),
-                    min(remitted) if remitted else None))
+        out.append((_REMIT, s.first_claim_at + _REMIT_LAG, min(remitted) if remitted else None))
     return out
 
 
 def next_sla_deadline(s: ProcessState) -> datetime | None:
-    return min((d for kind, d, met in deadlines(s)
-                if met is None and kind.value not in s.breached), default=None)
+    breached = s.breached
+    return min((d for (_, name), d, met in deadlines(s)
+                if met is None and name not in breached), default=None)
 
 
 def check_slas(s: ProcessState, now: datetime, late_only: bool = False) -> list[SlaBreached]:
     """Breaches not yet reported. `late_only` reports only deadlines met too late (order-proof)."""
     found = []
-    for kind, deadline, met in deadlines(s):
-        if kind.value in s.breached:
+    for (kind, name), deadline, met in deadlines(s):
+        if name in s.breached:
             continue
         late = met is not None and met > deadline
         if late or (not late_only and met is None and now >= deadline):
-            s.breached.add(kind.value)
+            s.breached.add(name)
             found.append(SlaBreached(
-                breach_id=stable_id("sla", s.process_id, kind.value), process_id=s.process_id,
+                breach_id=stable_id("sla", s.process_id, name), process_id=s.process_id,
                 sla=kind, deadline=deadline, detected_at=now, site_id=s.site_id or "",
                 service_line_id=s.service_line_id or "", payer_class=s.payer_class))
     return found
@@ -104,6 +114,8 @@ def labels(s: ProcessState) -> tuple[tuple[str, str], ...]:
 
 def stage_durations(s: ProcessState) -> list[MetricObservation]:
     """Each stage duration once, as soon as both of its milestones are known."""
+    if s.observed.issuperset(_METRIC_NAMES):
+        return []  # all reported: the case of most events in an instance's life
     found = []
     for name, start_field, end_field in _METRICS:
         if name in s.observed:

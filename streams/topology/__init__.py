@@ -7,7 +7,8 @@ message key, and are co-partitioned with the topic of the agent that writes them
 - ingest (`s2c.events`): decode and validate; failures go to the dead-letter topic.
 - link (`s2c.link`): account number -> process id; parks until the link exists.
 - process (`s2c.process`): the process instance; commands, SLA breaches, exceptions out.
-Stream time is kept per stage and partition; deadlines fire on event time (see timers.py).
+Stream time is kept per stage and partition; deadlines fire on event time (see timers.py) up to
+each partition's watermark, the smallest progress its upstream partitions announced (watermarks.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
 from s2c.streams.topology.process import CONTROL_HEADER, attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
+from s2c.streams.topology.watermarks import IngestProgress, attach_announcer
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,9 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
                 await t.process_t.send(key=b"__master__", value=body, partition=partition,
                                        headers=[(CONTROL_HEADER, b"retry-master")])
 
-    attach_ingest(t)
-    attach_link(t)
+    progress = IngestProgress()
+    attach_ingest(t, progress)
+    attach_announcer(t, attach_link(t), progress)
     attach_process(t)
     attach_api(t)
     attach_telemetry(t)

@@ -5,6 +5,9 @@ Events are taken in batches like the stateful stages take theirs: every forward 
 handed to the producer, the batch waits once for the broker to acknowledge them all, and only
 then are its offsets free to be committed. A worker killed between a commit and the delivery of a
 forward would otherwise lose that event without a trace.
+
+Each partition's stream time moves only after the event's forward is handed to the producer, and
+`IngestProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.watermarks import IngestProgress
 from s2c.tables.routing import route, unroutable
 
 
-def attach_ingest(t: Topology) -> None:
+def attach_ingest(t: Topology, progress: IngestProgress) -> None:
     scope = BatchScope({}, ())
 
     @t.app.agent(t.events_t, name="s2c-ingest")
@@ -27,6 +31,7 @@ def attach_ingest(t: Topology) -> None:
         await consume_in_batches(stream, scope, ingest_one)
 
     async def ingest_one(message: Any) -> None:
+        progress.took(message.partition, message.offset)
         parsed = await t.load_event(message, "ingest")
         if parsed is None:
             return
@@ -38,6 +43,6 @@ def attach_ingest(t: Topology) -> None:
         elif where.process_id is not None:
             scope.pending.append(await t.process_t.send(key=where.process_id.encode(),
                                                         value=message.value))
-        else:
-            now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
+        now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
+        if where.link_key is None and where.process_id is None:
             scope.pending.extend(await t.sink.emit([unroutable(parsed, now)]))

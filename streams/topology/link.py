@@ -1,7 +1,9 @@
 """LINK (`s2c.link`, keyed by account number): which process instance an account belongs to.
 
 Loads the account's `LinkState`, fires its due deadlines (parked events that never got a link
-become work items), applies the event, saves, and forwards what the core released.
+become work items), applies the event, saves, and forwards what the core released. Deadlines fire
+up to the partition's watermark (see watermarks.py), which the ingest partitions' announcements
+on this topic move.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT, control_of
 from s2c.streams.topology.timers import TimerIndex
+from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables.codec import dumps
-from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 from s2c.tables.outputs import WorkQueueException
 
 PARKED = "PARKED|link"
 
 
-def attach_link(t: Topology) -> None:
+def attach_link(t: Topology) -> Upstream:
+    """Returns the link partitions' view of their watermarks, for the announcer."""
     scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
 
@@ -35,33 +39,38 @@ def attach_link(t: Topology) -> None:
             kept = json.loads(raised_here.get(key) or b"[]") + json.loads(dumps(raised))
             raised_here[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
     timers = TimerIndex(scope["link_timers"])
+    sources = sources_of("link", t.settings.partitions)
+    upstream = Upstream(scope["link_timers"], sources)
 
     def load(key: bytes) -> LinkState | None:
         stored = links.get(key)
         return LinkState.from_dict(json.loads(stored)) if stored else None
 
-    def save(key: bytes, partition: int, state: LinkState, now: datetime,
-             parked_before: int) -> None:
+    def save(key: bytes, partition: int, state: LinkState, parked_before: int) -> None:
         links[key] = dumps(state.to_dict()).encode()
         if len(state.parked) != parked_before:  # feeds the parked-events gauge
             slot = str(partition).encode()
             tally = json.loads(counts.get(slot) or b"{}")
             tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
             counts[slot] = json.dumps(tally).encode()
-        timers.schedule(partition, key, state.next_deadline(), now)
+        timers.schedule(partition, key, state.next_deadline())
 
     async def fire_due(partition: int, now: datetime) -> None:
         for key in timers.due(partition, now):
             state = load(key)
             if state is None or (state.next_deadline() or now) > now:
                 if state is not None:
-                    timers.schedule(partition, key, state.next_deadline(), now)
+                    timers.schedule(partition, key, state.next_deadline())
                 continue
             parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
             scope.pending.extend(await t.sink.emit(outputs))
             keep_exceptions(key, outputs)
-            save(key, partition, state, now, parked_before)
+            save(key, partition, state, parked_before)
+
+    def due_time(partition: int) -> datetime | None:
+        watermark = upstream.watermark(partition)
+        return None if watermark is None else t.deadline_time(watermark)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
@@ -69,20 +78,29 @@ def attach_link(t: Topology) -> None:
         await consume_in_batches(stream, scope, link_one)
 
     async def link_one(message: Any) -> None:
+        if control_of(message) == WATERMARK:
+            upstream.note(message.partition, message.value)
+            if (due_at := due_time(message.partition)) is not None:
+                await fire_due(message.partition, due_at)
+            return
         parsed = await t.load_event(message, "link")
         if parsed is None:
             return
         started = time.perf_counter()
         now = t.clock.observe("link", message.partition, parsed.occurred_at)
-        due_at = t.deadline_time(now)
-        await fire_due(message.partition, due_at)
+        due_at = due_time(message.partition)
+        if due_at is not None:
+            await fire_due(message.partition, due_at)
         before = load(message.key)
         parked_before = len(before.parked) if before else 0
         state, outputs = link_transition(before, parsed, now)
-        if (due := state.next_deadline()) is not None and due <= due_at:
+        due = state.next_deadline()
+        if due is not None and due_at is not None and due <= due_at:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once
             outputs = outputs + expired
         scope.pending.extend(await t.sink.emit(outputs))
         keep_exceptions(message.key, outputs)
-        save(message.key, message.partition, state, due_at, parked_before)
+        save(message.key, message.partition, state, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)
+
+    return Upstream(t.tables["link_timers"], sources)

@@ -2,9 +2,10 @@
 
 Per event: fire the partition's due deadlines (SLA breaches, expired parked events), apply the
 event through the core, save the state, file its next deadline, index what it waits for in master
-data, keep the per-partition open-instance counts, and send the outputs. A control message (header
-`s2c.control`) on a partition means master data arrived: the instances there waiting for that key
-are retried.
+data, keep the per-partition open-instance counts, and send the outputs. Control messages (header
+`s2c.control`) on a partition are either `retry-master` (master data arrived: the instances there
+waiting for that key are retried) or `watermark` (an upstream partition's progress: deadlines fire
+up to the smallest progress of all upstreams, see watermarks.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import faust
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.timers import TimerIndex
+from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.outputs import Command, WorkQueueException
@@ -37,6 +39,7 @@ def attach_process(t: Topology) -> None:
     processes, awaiting = scope["processes"], scope["awaiting"]
     exceptions, counts = scope["process_exceptions"], scope["stage_counts"]
     timers = TimerIndex(scope["process_timers"])
+    upstream = Upstream(scope["process_timers"], sources_of("process", t.settings.partitions))
     master = t.replica.store
 
     def load(key: bytes) -> ProcessState | None:
@@ -55,9 +58,7 @@ def attach_process(t: Topology) -> None:
             counts_now[label] = max(counts_now.get(label, 0) + n, 0)
         counts[slot] = json.dumps(counts_now, sort_keys=True).encode()
 
-    async def apply(key: bytes, partition: int, now: datetime, step: Step,
-                    cause: Any = None) -> None:
-        """`now` is the deadline time (see Topology.deadline_time): it files the next deadline."""
+    async def apply(key: bytes, partition: int, step: Step, cause: Any = None) -> None:
         before = load(key)
         # Read before the step: the core may update the state it is given in place.
         label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
@@ -67,7 +68,7 @@ def attach_process(t: Topology) -> None:
         if cause is not None and any(isinstance(o, Command) for o in outputs):
             t.sink.observe_latency(cause)
         processes[key] = dumps(state.to_dict()).encode()
-        timers.schedule(partition, key, core.next_deadline(state), now)
+        timers.schedule(partition, key, core.next_deadline(state))
         label = f"{state.stage.value}|{state.site_id or 'unknown'}"
         moves = {PARKED: len(state.parked) - parked_before}
         if label != label_before:
@@ -92,9 +93,9 @@ def attach_process(t: Topology) -> None:
                 continue
             due = core.next_deadline(state)
             if due is None or due > now:
-                timers.schedule(partition, key, due, now)
+                timers.schedule(partition, key, due)
                 continue
-            await apply(key, partition, now, lambda s: core.on_deadline(s, master, now))
+            await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
     async def retry_waiting(message: Any) -> None:
         control = json.loads(message.value)
@@ -106,7 +107,7 @@ def attach_process(t: Topology) -> None:
         del awaiting[slot]
         for name in waiting:
             if processes.get(name.encode()) is not None:
-                await apply(name.encode(), message.partition, t.deadline_time(now),
+                await apply(name.encode(), message.partition,
                             lambda s: core.retry_parked(s, master, now))
 
     @t.app.agent(t.process_t, name="s2c-process", concurrency=1)
@@ -115,8 +116,18 @@ def attach_process(t: Topology) -> None:
         await t.wait_until_ready(need_master=True)
         await consume_in_batches(stream, scope, process_one)
 
+    def due_time(partition: int) -> datetime | None:
+        watermark = upstream.watermark(partition)
+        return None if watermark is None else t.deadline_time(watermark)
+
     async def process_one(message: Any) -> None:
-        if any(name == CONTROL_HEADER for name, _ in _headers(message)):
+        control = control_of(message)
+        if control == WATERMARK:
+            upstream.note(message.partition, message.value)
+            if (due_at := due_time(message.partition)) is not None:
+                await fire_due(message.partition, due_at)
+            return
+        if control is not None:
             await retry_waiting(message)
             return
         parsed = await t.load_event(message, "process")
@@ -124,8 +135,9 @@ def attach_process(t: Topology) -> None:
             return
         started = time.perf_counter()
         now = t.clock.observe("process", message.partition, parsed.occurred_at)
-        due_at = t.deadline_time(now)
-        await fire_due(message.partition, due_at)
+        due_at = due_time(message.partition)
+        if due_at is not None:
+            await fire_due(message.partition, due_at)
         pid = message.key.decode()
 
         def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
@@ -133,23 +145,26 @@ def attach_process(t: Topology) -> None:
                 t.metrics.duplicates.labels(event_type=e.schema).inc()
             return _then_due(core.transition(s, e, master, now, pid), master, due_at)
 
-        await apply(message.key, message.partition, due_at, apply_event, cause=parsed)
+        await apply(message.key, message.partition, apply_event, cause=parsed)
         t.metrics.processing_seconds.labels(stage="process").observe(
             time.perf_counter() - started)
 
 
 def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
-              now: datetime) -> tuple[ProcessState, list[Any]]:
+              now: datetime | None) -> tuple[ProcessState, list[Any]]:
     """Fire at once a deadline the event itself put at or before `now` (the deadline time: a
-    surgery booked less than 48 h ahead, an event arriving after a later one moved stream time)."""
+    surgery booked less than 48 h ahead, an event arriving after a later one moved stream time).
+    None: the partition has no watermark yet, so nothing is due."""
     state, outputs = result
     due = core.next_deadline(state)
-    if due is not None and due <= now:
+    if due is not None and now is not None and due <= now:
         state, expired = core.on_deadline(state, master, now)
         outputs = outputs + expired
     return state, outputs
 
 
-def _headers(message: Any) -> list[tuple[str, bytes]]:
+def control_of(message: Any) -> bytes | None:
+    """The value of a control message's `s2c.control` header; None for an event."""
     headers = message.headers or []
-    return list(headers.items()) if isinstance(headers, dict) else list(headers)
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return next((value for name, value in pairs if name == CONTROL_HEADER), None)

@@ -2,7 +2,8 @@
 
 Per partition, keys are filed under the 15-minute bucket of their next deadline
 (`<partition>:<bucket>` -> JSON {key: deadline in epoch ms}) and a cursor (`<partition>:cursor`)
-remembers the first bucket that may still hold a deadline. When stream time moves, every key whose
+remembers the first bucket that may still hold a deadline (filing one further back moves it
+back). When stream time moves, every key whose
 deadline it has reached is handed back once and removed, so firing costs one read per bucket passed,
 not a scan of every instance, and a deadline fires at the first event at or after it, exactly as
 the replay engine fires it. An entry may be stale (the key's deadline moved): the caller checks the
@@ -32,16 +33,17 @@ class TimerIndex:
     def __init__(self, table: Any) -> None:
         self._table = table
 
-    def schedule(self, partition: int, key: bytes, deadline: datetime | None,
-                 now: datetime) -> None:
-        """File `key` under its deadline. Callers fire deadlines already reached themselves."""
+    def schedule(self, partition: int, key: bytes, deadline: datetime | None) -> None:
+        """File `key` under its deadline's bucket. A deadline behind the cursor (one the caller
+        could not fire yet: its watermark lags) moves the cursor back to it, so it still fires
+        at the first call that reaches it."""
         if deadline is None:
             return
+        bucket = bucket_of(deadline)
         cursor = self._cursor(partition)
-        if cursor is None:
-            cursor = bucket_of(now)
-            self._set_cursor(partition, cursor)
-        slot = self._slot(partition, max(bucket_of(deadline), cursor))
+        if cursor is None or bucket < cursor:
+            self._set_cursor(partition, bucket)
+        slot = self._slot(partition, bucket)
         members: dict[str, int] = json.loads(self._table.get(slot) or b"{}")
         name, when = key.decode(), _ms(deadline)
         if members.get(name) != when:

@@ -4,7 +4,7 @@ Riverside's charge master posts the arthroscopy charge on account ACCT-7001 befo
 encounter has been registered (interfaces race; this happens every day). The charge must wait in
 the `links` table, and leave for the knee case's process once EncounterStarted ties ACCT-7001 to
 case C-1001. A charge on an account nobody ever registers becomes a work item after seven days of
-event time.
+event time: once every ingest partition has announced that it got that far (its watermark).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from decimal import Decimal
 
 from agentkit import World
 from core_world import DAY, SURGERY_DAY, Feed, charge, claim, encounter_started
+
+from s2c.streams.topology.process import CONTROL_HEADER
+from s2c.streams.topology.watermarks import WATERMARK, to_ms
 
 ACCOUNT = b"ACCT-7001"
 
@@ -53,17 +56,34 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
     assert w.sent_to(w.t.topics.exceptions) == []
 
 
+def announcement(source: str, at=None, idle: bool = False) -> bytes:
+    return json.dumps({"source": source, "at": None if at is None else to_ms(at),
+                       "idle": idle}).encode()
+
+
 async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_path) -> None:
     w = World(tmp_path)
     feed = Feed("link")
     stray = charge(feed, SURGERY_DAY, charge_id="CHG-9", account="ACCT-7999", amount="410.00")
     week_later = encounter_started(feed, hours=SURGERY_DAY + 8 * DAY)
+    control = [(CONTROL_HEADER, WATERMARK)]
+    quiet, busy = range(w.t.settings.partitions - 1), w.t.settings.partitions - 1
 
     async with w.agent("s2c-link").test_context() as link:
         await w.put(link, b"ACCT-7999", w.encode(stray), partition=2)
-        assert w.sent_to(w.t.topics.exceptions) == []
-        # Another account's event on the same partition moves stream time past the deadline.
+        # Another account's event on the same partition: its own time is past the deadline, but
+        # the ingest partitions have not said how far they got, so nothing fires yet.
         await w.put(link, ACCOUNT, w.encode(week_later), partition=2)
+        assert w.sent_to(w.t.topics.exceptions) == []
+        for p in quiet:
+            await w.put(link, b"__watermark__", announcement(f"ingest:{p}", idle=True),
+                        partition=2, headers=control)
+        await w.put(link, b"__watermark__", announcement(f"ingest:{busy}", stray.occurred_at),
+                    partition=2, headers=control)
+        assert w.sent_to(w.t.topics.exceptions) == []  # the busy partition is a week short
+        await w.put(link, b"__watermark__",
+                    announcement(f"ingest:{busy}", week_later.occurred_at),
+                    partition=2, headers=control)
 
     [item] = w.sent_to(w.t.topics.exceptions)
     _, record = w.decode(item.value)

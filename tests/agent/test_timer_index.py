@@ -31,7 +31,7 @@ def test_buckets_are_a_quarter_hour_of_event_time() -> None:
 def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
     table: dict[bytes, bytes] = {}
     timers = TimerIndex(table)
-    timers.schedule(0, CASE, T0 + 62 * MINUTE, now=T0)
+    timers.schedule(0, CASE, T0 + 62 * MINUTE)
 
     assert timers.due(0, T0 + 30 * MINUTE) == []
     assert timers.due(0, T0 + 61 * MINUTE) == []  # same bucket, deadline not reached yet
@@ -43,27 +43,27 @@ def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
 
 def test_a_deadline_already_behind_the_cursor_fires_at_the_next_call() -> None:
     timers = TimerIndex({})
-    timers.schedule(0, CASE, T0 + 20 * MINUTE, now=T0)
+    timers.schedule(0, CASE, T0 + 20 * MINUTE)
     assert timers.due(0, T0 + 60 * MINUTE) == [CASE]  # cursor now at 09:00
 
-    timers.schedule(0, VISIT, T0 - 2 * 60 * MINUTE, now=T0 + 60 * MINUTE)  # 06:00, long gone
+    timers.schedule(0, VISIT, T0 - 2 * 60 * MINUTE)  # 06:00, long gone
     assert timers.due(0, T0 + 61 * MINUTE) == [VISIT]
     assert timers.due(0, T0 + 90 * MINUTE) == []
 
 
 def test_a_key_filed_twice_is_handed_out_once() -> None:
     timers = TimerIndex({})
-    timers.schedule(1, CASE, T0 + 20 * MINUTE, now=T0)
-    timers.schedule(1, CASE, T0 + 25 * MINUTE, now=T0)  # same bucket
-    timers.schedule(1, CASE, T0 + 50 * MINUTE, now=T0)  # deadline moved: a stale entry stays
-    timers.schedule(1, VISIT, T0 + 40 * MINUTE, now=T0)
+    timers.schedule(1, CASE, T0 + 20 * MINUTE)
+    timers.schedule(1, CASE, T0 + 25 * MINUTE)  # same bucket
+    timers.schedule(1, CASE, T0 + 50 * MINUTE)  # deadline moved: a stale entry stays
+    timers.schedule(1, VISIT, T0 + 40 * MINUTE)
     assert timers.due(1, T0 + 4 * 60 * MINUTE) == [CASE, VISIT]
 
 
 def test_partitions_keep_their_own_stream_time() -> None:
     timers = TimerIndex({})
-    timers.schedule(0, CASE, T0 + 20 * MINUTE, now=T0)
-    timers.schedule(3, VISIT, T0 + 20 * MINUTE, now=T0)
+    timers.schedule(0, CASE, T0 + 20 * MINUTE)
+    timers.schedule(3, VISIT, T0 + 20 * MINUTE)
 
     assert timers.due(0, T0 + 8 * 60 * MINUTE) == [CASE]
     assert timers.due(3, T0 + 10 * MINUTE) == []  # partition 3 has not reached the deadline
@@ -73,6 +73,6 @@ def test_partitions_keep_their_own_stream_time() -> None:
 def test_no_deadline_files_nothing() -> None:
     table: dict[bytes, bytes] = {}
     timers = TimerIndex(table)
-    timers.schedule(0, CASE, None, now=T0)
+    timers.schedule(0, CASE, None)
     assert table == {}
     assert timers.due(0, T0 + 60 * MINUTE) == []

@@ -5,6 +5,10 @@
   the timer fires on another case's event in the same partition, and Prometheus sees the breach.
 - A case booked before its surgeon's preference card reaches master data is parked, and reserves
   its supplies as soon as the card arrives.
+- In a backlog, bookings that go straight to the process stage run weeks ahead of the discharge
+  and claim still passing through the link stage; the claim, billed on time, must not be reported
+  as late: deadlines wait for the watermark of every upstream partition. The breaches on Kafka are
+  exactly those the replay engine finds over the same events in business-time order.
 """
 
 from __future__ import annotations
@@ -20,33 +24,48 @@ from aiokafka.partitioner import DefaultPartitioner
 from stackkit import PipelineEnv, read_topic, wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))
-from core_world import MASTER_RECORDS, Feed, knee_case_scheduled  # noqa: E402
+from core_world import (DAY, MASTER_RECORDS, SURGERY_DAY, Feed, encounter_completed,  # noqa: E402
+                        encounter_started, knee_case_scheduled, knee_case_through_claim,
+                        master_data)
 from test_topology import codec_for, publish  # noqa: E402
 
 from s2c.streams.masterdata import publish_master  # noqa: E402
 from s2c.streams.topics import declare  # noqa: E402
 from s2c.tables.codec import to_native  # noqa: E402
 from s2c.tables.master import master_record  # noqa: E402
+from s2c.tables.outputs import SlaBreached  # noqa: E402
+from s2c.tables.replay import Pipeline  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
 
-def same_partition_case(target: str, partitions: int) -> str:
-    """A case id whose process id lands in the same partition as `target`'s (aiokafka's murmur2)."""
+def same_partition_cases(target: str, partitions: int, count: int = 1) -> list[str]:
+    """Case ids whose process ids land in the same partition as `target`'s (aiokafka's murmur2)."""
     choose = DefaultPartitioner()
-    want = choose(f"CASE-{target}".encode(), list(range(partitions)), list(range(partitions)))
-    for n in range(1000):
-        candidate = f"C-{2000 + n}"
-        if choose(f"CASE-{candidate}".encode(), list(range(partitions)),
-                  list(range(partitions))) == want:
-            return candidate
-    raise AssertionError("no case id found in the same partition")
+    every = list(range(partitions))
+    want = choose(f"CASE-{target}".encode(), every, every)
+    found = [case for case in (f"C-{2000 + n}" for n in range(1000))
+             if choose(f"CASE-{case}".encode(), every, every) == want]
+    assert len(found) >= count, "not enough case ids found in the same partition"
+    return found[:count]
+
+
+def same_partition_case(target: str, partitions: int) -> str:
+    return same_partition_cases(target, partitions)[0]
 
 
 def decoded(env: PipelineEnv, topic: str, expected: int, settle: float = 2.0) -> list[dict]:
     codec = codec_for(env)
     return [codec.decode(m.value())[1]
             for m in read_topic(env.settings, topic, expected, timeout=90, settle=settle)]
+
+
+def scraped(metrics_url: str, series: str) -> float | None:
+    """One series' value as the worker's /metrics shows it."""
+    for line in urllib.request.urlopen(metrics_url, timeout=10).read().decode().splitlines():
+        if line.startswith(series + " "):
+            return float(line.split(" ")[-1])
+    return None
 
 
 def prometheus(env: PipelineEnv, promql: str) -> float | None:
@@ -99,3 +118,37 @@ def test_case_waits_for_its_preference_card_then_reserves_supplies(pipeline_env:
     assert len(supplies) == 1
     assert {i["item_id"] for i in supplies[0]["items"]} == {"SHAVER-BLADE-4.5", "SALINE-3L",
                                                              "DRAPE-KNEE"}
+
+
+def test_a_claim_on_the_slow_path_is_not_late_because_the_fast_path_ran_ahead(
+        pipeline_env: PipelineEnv) -> None:
+    feed = Feed("skew")
+    billed = knee_case_through_claim(feed)  # discharged, charged next day, billed two days later
+    never_billed = [knee_case_scheduled(feed, hours=1, case_id="C-1002", account="ACCT-7002"),
+                    encounter_started(feed, account="ACCT-7002", case_id="C-1002",
+                                      encounter_id="ENC-2"),
+                    encounter_completed(feed, account="ACCT-7002", encounter_id="ENC-2")]
+    # Bookings without an account go straight to the process stage, on C-1001's partition,
+    # forty days after its surgery: the fast path.
+    ahead = [knee_case_scheduled(feed, hours=SURGERY_DAY + 40 * DAY, case_id=case, account=None,
+                                 start_days=90)
+             for case in same_partition_cases("C-1001", pipeline_env.settings.partitions, 12)]
+    publish(pipeline_env, ahead + billed + never_billed)  # a backlog: all there before the worker
+    reference = Pipeline(master_data())
+    expected = {(o.process_id, o.sla.value)
+                for e in sorted(ahead + billed + never_billed, key=lambda e: e.occurred_at)
+                for o in reference.feed(e) if isinstance(o, SlaBreached)}
+    assert ("CASE-C-1002", "CLAIM_NOT_SUBMITTED_7D") in expected
+    # Billed in time; only the payer is late (no remittance 30 days after the claim).
+    assert {b for b in expected if b[0] == "CASE-C-1001"} == {("CASE-C-1001", "NO_REMITTANCE_30D")}
+
+    worker = pipeline_env.worker().start()
+    breaches = decoded(pipeline_env, declare(pipeline_env.settings).sla_breaches.name,
+                       len(expected), settle=6)
+    assert {(b["process_id"], b["sla"]) for b in breaches} == expected
+    # Every ingest partition is drained and idle: deadlines may fire up to the latest booking.
+    latest = max(e.occurred_at for e in ahead).timestamp()
+    watermark = lambda: scraped(worker.metrics_url, 's2c_watermark_seconds{stage="process"}')  # noqa: E731
+    assert wait_for(lambda: (watermark() or 0) >= latest, 30, "the process watermark to reach "
+                    "the latest booking")
+    assert watermark() == latest

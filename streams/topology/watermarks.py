@@ -1,0 +1,176 @@
+"""Watermarks: the event time up to which every upstream partition of a stage partition has got.
+
+Deadlines (parked events, SLAs) fire on event time. A partition's own stream time (the largest
+business time seen there) is not enough downstream of a repartition: a process partition is fed
+by every ingest partition directly and by every link partition, and while a backlog drains one
+path can run days ahead of the other, so a deadline fired on the fast path's time beat the claim
+still queued on the slow one (two `make demo` runs gave 104 and 133 breaches for one day). So each
+upstream partition announces its progress with a control record (header `s2c.control:
+watermark`) on every partition downstream of it, and a stage partition fires deadlines only up to
+the smallest progress of its upstreams:
+
+- an ingest partition announces its stream time, or that it is idle: caught up with its log end
+  and without a record for `IDLE_SECONDS`, so an empty or quiet partition holds nobody back;
+- a link partition announces its own watermark (the smallest of its ingest sources), never idle.
+  The announcement follows, on the same process partition, every forward the link made before it,
+  so an event on its way through the link reaches its instance before any deadline it could meet;
+- a partition that has not heard from all its sources yet fires nothing; when every source is
+  idle, the largest time any of them announced counts (everything there is has arrived).
+
+A source's announcements only move forward (a restarted upstream re-reading its backlog cannot
+pull a watermark back). They are kept in the stage's timer table under `<partition>:upstream`, so
+they move with the partition on a rebalance and come back from its changelog after a crash.
+What stays order-dependent is only a record that arrives late at its own ingest partition (after
+a later one there): it meets the deadlines its partition's time already passed, as it would
+have in a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+log = logging.getLogger(__name__)
+WATERMARK = b"watermark"
+ANNOUNCE_SECONDS = 0.5
+IDLE_SECONDS = 2.0
+_SLOT = "{}:upstream"
+
+Marks = dict[str, list]  # source ("ingest:3", "link:0") -> [event time in ms or None, idle]
+
+
+def noted(marks: Marks, source: str, at_ms: int | None, idle: bool) -> Marks | None:
+    """`marks` with the announcement applied (time never moves back), or None if unchanged."""
+    old = marks.get(source)
+    if old is not None and old[0] is not None and (at_ms is None or at_ms < old[0]):
+        at_ms = old[0]
+    new = [at_ms, bool(idle)]
+    return None if old == new else {**marks, source: new}
+
+
+def watermark_ms(marks: Marks, sources: tuple[str, ...]) -> int | None:
+    """The smallest time of the sources that are not idle; None while one has not announced."""
+    heard = [marks.get(source) for source in sources]
+    if any(mark is None or (not mark[1] and mark[0] is None) for mark in heard):
+        return None
+    active = [at for at, idle in heard if not idle]
+    if active:
+        return min(active)
+    times = [at for at, _ in heard if at is not None]
+    return max(times) if times else None
+
+
+def sources_of(stage: str, partitions: int) -> tuple[str, ...]:
+    """Who feeds a partition of `stage`: every ingest partition, and for the process stage every
+    link partition too."""
+    ingest = tuple(f"ingest:{p}" for p in range(partitions))
+    return ingest if stage == "link" else ingest + tuple(f"link:{p}" for p in range(partitions))
+
+
+def to_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def of_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class Upstream:
+    """What one stage's partitions have heard from their sources, over that stage's timer table
+    (a get/set view: the agents pass their batched view, the announcer reads the table)."""
+
+    def __init__(self, table: Any, sources: tuple[str, ...]) -> None:
+        self._table, self.sources = table, sources
+
+    def marks(self, partition: int) -> Marks:
+        return json.loads(self._table.get(_SLOT.format(partition).encode()) or b"{}")
+
+    def note(self, partition: int, announcement: bytes) -> None:
+        body = json.loads(announcement)
+        changed = noted(self.marks(partition), str(body["source"]), body.get("at"),
+                        bool(body.get("idle")))
+        if changed is not None:
+            self._table[_SLOT.format(partition).encode()] = json.dumps(
+                changed, sort_keys=True).encode()
+
+    def watermark_ms(self, partition: int) -> int | None:
+        return watermark_ms(self.marks(partition), self.sources)
+
+    def watermark(self, partition: int) -> datetime | None:
+        ms = self.watermark_ms(partition)
+        return None if ms is None else of_ms(ms)
+
+
+class IngestProgress:
+    """Per ingest partition: the next offset after the last record taken and when (monotonic).
+    Bounded by the partition count."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[int, float]] = {}
+
+    def took(self, partition: int, offset: int) -> None:
+        self._seen[partition] = (offset + 1, time.monotonic())
+
+    async def idle(self, consumer: Any, tp: Any) -> bool:
+        """Caught up with the log end (as the consumer last heard it) and quiet for a while."""
+        seen = self._seen.get(tp.partition)
+        if seen is not None and time.monotonic() - seen[1] < IDLE_SECONDS:
+            return False
+        try:
+            end = consumer.highwater(tp)
+            reached = seen[0] if seen is not None else await consumer.position(tp)
+        except Exception as exc:  # noqa: BLE001 - unassigned meanwhile, a rebalance: not idle yet
+            log.debug("idle check of %s skipped: %r", tp, exc)
+            return False
+        return end is not None and reached is not None and reached >= end
+
+
+def attach_announcer(t: Any, link_upstream: Upstream, progress: IngestProgress) -> None:
+    """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
+    progress downstream when it changed. An ingest partition's stream time moves only after its
+    forwards are handed to the producer, so an announcement never overtakes them."""
+    from s2c.streams.topology.process import CONTROL_HEADER
+
+    app, partitions = t.app, t.settings.partitions
+    events_name, link_name = t.topics.events.name, t.topics.link.name
+    sent: dict[tuple[str, int], tuple[int | None, bool]] = {}  # bounded: stages x partitions
+
+    @app.timer(interval=ANNOUNCE_SECONDS)
+    async def announce() -> None:
+        if not app.tables.recovery.completed.is_set():
+            return
+        owned = {tp for tp in app.assignor.assigned_actives()
+                 if tp.topic in (events_name, link_name)}
+        for key in set(sent) - {("ingest" if tp.topic == events_name else "link", tp.partition)
+                                for tp in owned}:
+            del sent[key]  # a partition we may get back: announce afresh then
+        pending = []
+        for tp in sorted(owned):
+            if tp.topic == events_name:
+                stage, targets = "ingest", (t.link_t, t.process_t)
+                at = t.clock.now("ingest", tp.partition)
+                mark = (None if at is None else to_ms(at), await progress.idle(app.consumer, tp))
+            else:
+                stage, targets = "link", (t.process_t,)
+                mark = (link_upstream.watermark_ms(tp.partition), False)
+                if mark[0] is None:
+                    continue
+            if sent.get((stage, tp.partition)) == mark:
+                continue
+            body = json.dumps({"source": f"{stage}:{tp.partition}", "at": mark[0],
+                               "idle": mark[1]}).encode()
+            for topic in targets:
+                for partition in range(partitions):
+                    pending.append(await topic.send(key=b"__watermark__", value=body,
+                                                    partition=partition,
+                                                    headers=[(CONTROL_HEADER, WATERMARK)]))
+            sent[(stage, tp.partition)] = mark
+        try:
+            await asyncio.gather(*pending)
+        except Exception as exc:  # noqa: BLE001 - a broker away: announce everything again
+            log.warning("watermark announcements not acknowledged, resending: %r", exc)
+            sent.clear()

@@ -1,0 +1,75 @@
+"""Watermarks: a process partition fires deadlines only as far as all its upstreams have got.
+
+Riverside's process partition is fed by four ingest partitions and four link partitions. While a
+backlog drains, ingest partition 1 (bookings) may be weeks ahead of the link path that carries
+the discharge and the claim; the partition's watermark must wait for the slowest of them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from s2c.streams.topology.watermarks import (Upstream, noted, of_ms, sources_of, to_ms,
+                                             watermark_ms)
+
+MONDAY = to_ms(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+HOUR = 3_600_000
+LINK = sources_of("link", 2)
+PROCESS = sources_of("process", 2)
+
+
+def heard(*announcements: tuple[str, int | None, bool]) -> dict:
+    marks: dict = {}
+    for source, at, idle in announcements:
+        marks = noted(marks, source, at, idle) or marks
+    return marks
+
+
+def test_sources_are_every_ingest_partition_and_for_the_process_stage_every_link_partition():
+    assert LINK == ("ingest:0", "ingest:1")
+    assert PROCESS == ("ingest:0", "ingest:1", "link:0", "link:1")
+
+
+def test_nothing_is_due_until_every_source_has_announced():
+    marks = heard(("ingest:0", MONDAY, False), ("link:0", MONDAY, False),
+                  ("link:1", MONDAY, False))
+    assert watermark_ms(marks, PROCESS) is None  # ingest:1 has said nothing yet
+
+
+def test_the_slowest_source_holds_the_watermark():
+    marks = heard(("ingest:0", MONDAY + 500 * HOUR, False), ("ingest:1", MONDAY + 3 * HOUR, False),
+                  ("link:0", MONDAY + 2 * HOUR, False), ("link:1", MONDAY + 7 * HOUR, False))
+    assert watermark_ms(marks, PROCESS) == MONDAY + 2 * HOUR
+
+
+def test_an_idle_source_holds_nobody_back_and_all_idle_means_the_latest_time_heard():
+    marks = heard(("ingest:0", None, True), ("ingest:1", MONDAY + 9 * HOUR, False))
+    assert watermark_ms(marks, LINK) == MONDAY + 9 * HOUR
+    marks = heard(("ingest:0", MONDAY + 4 * HOUR, True), ("ingest:1", MONDAY + 9 * HOUR, True))
+    assert watermark_ms(marks, LINK) == MONDAY + 9 * HOUR
+    assert watermark_ms(heard(("ingest:0", None, True), ("ingest:1", None, True)), LINK) is None
+
+
+def test_a_source_that_woke_up_holds_the_watermark_again():
+    marks = heard(("ingest:0", MONDAY, True), ("ingest:1", MONDAY + 9 * HOUR, False),
+                  ("ingest:0", MONDAY + HOUR, False))
+    assert watermark_ms(marks, LINK) == MONDAY + HOUR
+
+
+def test_announcements_never_move_a_source_back_and_repeats_change_nothing():
+    marks = heard(("ingest:0", MONDAY + 5 * HOUR, False))
+    # A restarted upstream re-reads its backlog from the last commit and announces an older time.
+    assert noted(marks, "ingest:0", MONDAY + HOUR, False) is None
+    assert noted(marks, "ingest:0", None, False) is None
+    assert noted(marks, "ingest:0", MONDAY + 5 * HOUR, True) == {"ingest:0": [MONDAY + 5 * HOUR,
+                                                                             True]}
+
+
+def test_the_marks_live_in_the_stage_timer_table_per_partition():
+    table: dict[bytes, bytes] = {}
+    upstream = Upstream(table, LINK)
+    upstream.note(3, b'{"source": "ingest:0", "at": %d, "idle": false}' % MONDAY)
+    upstream.note(3, b'{"source": "ingest:1", "at": null, "idle": true}')
+    assert upstream.watermark(3) == of_ms(MONDAY) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    assert upstream.watermark(0) is None  # another partition heard nothing
+    assert list(table) == [b"3:upstream"]

@@ -53,6 +53,10 @@ class PipelineMetrics:
             "s2c_stalled_partitions",
             "Assigned partitions with records past the committed offset and no commit for 30 s",
             ["topic"], registry=registry)
+        self.watermark = Gauge(
+            "s2c_watermark_seconds",
+            "Event time (Unix seconds) up to which deadlines can fire: the smallest watermark of "
+            "the stage's partitions on this worker", ["stage"], registry=registry)
         self.open_instances = Gauge(
             "s2c_open_instances", "Open process instances by stage", ["stage", "site"],
             registry=registry)

@@ -5,6 +5,9 @@ offset to read), and the open process instances by stage and site and the parked
 summed from the per-partition tallies the agents keep (`stage_counts`, `link_counts`) for the
 partitions this worker owns, so the gauges stay right when partitions move between workers.
 
+The watermark gauge shows, per stage, the event time up to which deadlines can fire on this
+worker's partitions (see watermarks.py); a value far behind the others points at a slow upstream.
+
 Stalls (see `stalls`) are judged on the same round, once the worker is ready: counted in
 `s2c_stalled_partitions` and logged once per stall with the consumer's view and the tasks' stacks.
 """
@@ -18,6 +21,7 @@ from collections import Counter
 
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.stalls import describe_consumer, task_stacks
+from s2c.streams.topology.watermarks import Upstream, sources_of
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
@@ -30,6 +34,10 @@ def attach_telemetry(t: Topology) -> None:
     process_topic, link_topic = t.topics.process.name, t.topics.link.name
     stalls = t.stalls
     sources = {t.topics.events.name, link_topic, process_topic}
+    upstream = {link_topic: ("link", Upstream(t.tables["link_timers"],
+                                              sources_of("link", t.settings.partitions))),
+                process_topic: ("process", Upstream(t.tables["process_timers"],
+                                                    sources_of("process", t.settings.partitions)))}
 
     @app.timer(interval=INTERVAL_SECONDS)
     async def sample() -> None:
@@ -79,6 +87,15 @@ def attach_telemetry(t: Topology) -> None:
                     open_by[(first, second)] += n
         for stage in ("link", "process"):
             metrics.parked.labels(stage=stage).set(parked[stage])
+        watermarks: dict[str, list[int | None]] = {}
+        for tp in actives:
+            if tp.topic in upstream:
+                stage, marks = upstream[tp.topic]
+                watermarks.setdefault(stage, []).append(marks.watermark_ms(tp.partition))
+        for stage, values in watermarks.items():
+            # A partition without a watermark yet holds the stage at 0: nothing can fire there.
+            metrics.watermark.labels(stage=stage).set(
+                0 if None in values else min(v for v in values if v is not None) / 1000)
         metrics.open_instances.clear()
         for (stage, site), n in open_by.items():
             metrics.open_instances.labels(stage=stage, site=site).set(n)

@@ -27,7 +27,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
 
-from s2c.tables.codec import decode, to_datetime, to_decimal, to_native
+from s2c.tables.codec import compile_function, decode, to_datetime, to_decimal, to_native
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.outputs import COMMAND_TYPES, Command, PostJournal
 from s2c.tables.vocabulary import FinancialClass, ProcessStage
@@ -125,11 +125,14 @@ class ProcessState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ProcessState:
-        state = cls(data["process_id"])
-        for name, load in _LOAD_PLAN:
-            if name in data:
-                setattr(state, name, load(data[name]))
-        return state
+        try:
+            return _load_every_field(data)  # what to_dict writes: one generated call
+        except KeyError:  # written before a field existed (or a loader failed: raise it below)
+            state = cls(data["process_id"])
+            for name, load in _LOAD_PLAN:
+                if name in data:
+                    setattr(state, name, load(data[name]))
+            return state
 
 
 def _plain(value: Any) -> Any:
@@ -200,3 +203,9 @@ _HINTS = typing.get_type_hints(ProcessState)
 _WRITERS = [(name, write) for name in _FIELD_NAMES
             if (write := _writer(name, _HINTS[name])) is not None]
 _LOAD_PLAN = [(name, _LOADERS.get(name, _plain)) for name in _FIELD_NAMES if name != "process_id"]
+_load_env: dict[str, Any] = {"cls": ProcessState, **{f"l{i}": load for i, (_, load) in
+                                                      enumerate(_LOAD_PLAN)}}
+_load_every_field = compile_function("load_ProcessState", [
+    "return cls(d['process_id'], " + ", ".join(
+        f"d[{name!r}]" if load is _plain else f"l{i}(d[{name!r}])"
+        for i, (name, load) in enumerate(_LOAD_PLAN)) + ")"], _load_env)

@@ -45,9 +45,7 @@ def copartitioning_problem(settings: object) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from faust.worker import Worker
-
-    from s2c.streams.app import create_app
+    from s2c.streams.app import create_app, service_worker
     from s2c.streams.topology import build_pipeline
     from s2c.streams.settings import Settings
 
@@ -60,6 +58,5 @@ def run(args: argparse.Namespace) -> int:
     app, metrics = create_app(settings)
     build_pipeline(app, metrics, settings)
     _register_scrape_target(settings)
-    worker = Worker(app, loglevel=args.loglevel)
-    worker.execute_from_commandline()
+    service_worker(app, args.loglevel).execute_from_commandline()
     return 0

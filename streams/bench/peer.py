@@ -43,7 +43,7 @@ def build(args: argparse.Namespace) -> faust.App:
 
 
 def main() -> None:
-    from faust.worker import Worker
+    from s2c.streams.app import service_worker
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("bootstrap", "app-id", "source", "sink"):
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--web-port", type=int, required=True)
     args = parser.parse_args()
     args.datadir.mkdir(parents=True, exist_ok=True)
-    Worker(build(args), loglevel="warning").execute_from_commandline()
+    service_worker(build(args), "warning").execute_from_commandline()
 
 
 if __name__ == "__main__":

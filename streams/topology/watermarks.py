@@ -37,6 +37,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 WATERMARK = b"watermark"
 ANNOUNCE_SECONDS = 0.5
+# A partition announces when its time moved this much (or it turned idle or busy): deadlines are
+# hours to days, and live traffic would otherwise add an announcement per partition pair and tick.
+ANNOUNCE_STEP_MS = 60_000
 IDLE_SECONDS = 2.0
 _SLOT = "{}:upstream"
 
@@ -62,6 +65,13 @@ def watermark_ms(marks: Marks, sources: tuple[str, ...]) -> int | None:
         return min(active)
     times = [at for at, _ in heard if at is not None]
     return max(times) if times else None
+
+
+def worth_announcing(last: tuple[int | None, bool] | None, mark: tuple[int | None, bool]) -> bool:
+    """A first announcement, a change of idleness, or time moved by `ANNOUNCE_STEP_MS`."""
+    if last is None or last[1] != mark[1] or last[0] is None:
+        return last != mark
+    return mark[0] is not None and mark[0] - last[0] >= ANNOUNCE_STEP_MS
 
 
 def sources_of(stage: str, partitions: int) -> tuple[str, ...]:
@@ -131,7 +141,7 @@ class IngestProgress:
 
 def attach_announcer(t: Any, link_upstream: Upstream, progress: IngestProgress) -> None:
     """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
-    progress downstream when it changed. An ingest partition's stream time moves only after its
+    progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream time moves only after its
     forwards are handed to the producer, so an announcement never overtakes them."""
     from s2c.streams.topology.process import CONTROL_HEADER
 
@@ -159,7 +169,7 @@ def attach_announcer(t: Any, link_upstream: Upstream, progress: IngestProgress) 
                 mark = (link_upstream.watermark_ms(tp.partition), False)
                 if mark[0] is None:
                     continue
-            if sent.get((stage, tp.partition)) == mark:
+            if not worth_announcing(sent.get((stage, tp.partition)), mark):
                 continue
             body = json.dumps({"source": f"{stage}:{tp.partition}", "at": mark[0],
                                "idle": mark[1]}).encode()

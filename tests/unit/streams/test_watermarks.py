@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from s2c.streams.topology.watermarks import (Upstream, noted, of_ms, sources_of, to_ms,
-                                             watermark_ms)
+                                             watermark_ms, worth_announcing)
 
 MONDAY = to_ms(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 HOUR = 3_600_000
@@ -73,3 +73,12 @@ def test_the_marks_live_in_the_stage_timer_table_per_partition():
     assert upstream.watermark(3) == of_ms(MONDAY) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     assert upstream.watermark(0) is None  # another partition heard nothing
     assert list(table) == [b"3:upstream"]
+
+
+def test_a_partition_announces_news_not_every_minute_of_live_traffic():
+    assert worth_announcing(None, (None, True))  # first word: idle
+    assert worth_announcing((None, True), (MONDAY, False))  # busy again
+    assert not worth_announcing((MONDAY, False), (MONDAY + 59_000, False))
+    assert worth_announcing((MONDAY, False), (MONDAY + 60_000, False))
+    assert worth_announcing((MONDAY, False), (MONDAY + 1_000, True))  # idle: say so at once
+    assert not worth_announcing((MONDAY, True), (MONDAY, True))

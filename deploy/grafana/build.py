@@ -85,6 +85,13 @@ def operations() -> Json:
                     (quantile(0.99, proc, "stage, "), "p99 {{stage}}")], "s"),
         timeseries("Consumer lag by topic", "Records behind the log end, summed over workers.",
                    [(f"sum by (topic) (s2c_consumer_lag{{{INSTANCE}}})", "{{topic}}")], "short"),
+        timeseries("Deadline watermark age by stage",
+                   "Wall clock minus the event time up to which SLA and parking deadlines can "
+                   "fire (the slowest partition's watermark). Grows while an upstream partition "
+                   "lags; in a backlog replay it is the age of the data. A stage whose partition "
+                   "has not heard from all its upstreams shows its full age since 1970.",
+                   [(f"time() - min by (stage) (s2c_watermark_seconds{{{INSTANCE}}})",
+                     "{{stage}}")], "s"),
         row("Failures and backlog"),
         timeseries("Dead letters by reason and stage", "Messages sent to the dead-letter topic.",
                    [(rate_by("reason, stage", "s2c_dead_letters_total"), "{{stage}}: {{reason}}")],

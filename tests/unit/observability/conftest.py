@@ -66,6 +66,7 @@ def a_day_at_st_mary(m: PipelineMetrics) -> None:
     m.end_to_end_seconds.observe(0.012)
     m.consumer_lag.labels(topic="s2c.events").set(7)
     m.stalled_partitions.labels(topic="s2c.events").set(0)
+    m.watermark.labels(stage="process").set(1_772_442_000)  # 2026-03-02 09:00 UTC, event time
     for measure, days in MEASURES.items():
         m.stage_duration.labels(measure=measure, **visit).observe(days * DAY)
     m.open_instances.labels(stage="CHARGED", site="ST-MARY").set(42)

@@ -75,7 +75,7 @@ def test_operations_dashboard_shows_every_technical_metric() -> None:
     assert {"up", "s2c_events_in_total", "s2c_commands_out_total", "s2c_events_duplicate_total",
             "s2c_exceptions_total", "s2c_event_to_command_seconds_bucket",
             "s2c_processing_seconds_bucket", "s2c_consumer_lag", "s2c_dead_letters_total",
-            "s2c_parked_events", "s2c_open_instances"} <= used
+            "s2c_parked_events", "s2c_open_instances", "s2c_watermark_seconds"} <= used
 
 
 def test_finance_dashboard_shows_every_measure_and_money() -> None:

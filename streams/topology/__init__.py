@@ -25,10 +25,10 @@ from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.settings import Settings
 from s2c.streams.topology.api import attach_api
-from s2c.streams.topology.context import Topology, build_context
+from s2c.streams.topology.context import CONTROL_HEADER, Topology, build_context
 from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
-from s2c.streams.topology.process import CONTROL_HEADER, attach_process
+from s2c.streams.topology.process import attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
 from s2c.streams.topology.watermarks import IngestProgress, attach_announcer
 

@@ -29,6 +29,15 @@ from s2c.tables.events import Event, event_from_record
 
 log = logging.getLogger(__name__)
 EVENTS_NS = "s2c.events."
+CONTROL_HEADER = "s2c.control"  # on the link and process topics: a control record, not an event
+
+
+def control_of(message: Any) -> bytes | None:
+    """The value of a control record's `s2c.control` header (`retry-master`, `watermark`);
+    None for an event."""
+    headers = message.headers or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    return next((value for name, value in pairs if name == CONTROL_HEADER), None)
 
 
 class StreamClock:

@@ -16,8 +16,8 @@ from typing import Any
 import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
-from s2c.streams.topology.context import Topology
-from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT, control_of
+from s2c.streams.topology.context import Topology, control_of
+from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables.codec import dumps

@@ -19,7 +19,7 @@ from typing import Any
 import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
-from s2c.streams.topology.context import Topology
+from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
@@ -27,7 +27,6 @@ from s2c.tables.codec import dumps
 from s2c.tables.outputs import Command, WorkQueueException
 from s2c.tables.process import ProcessState
 
-CONTROL_HEADER = "s2c.control"
 PARKED = "PARKED|process"
 MAX_EXCEPTIONS_KEPT = 50
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
@@ -161,10 +160,3 @@ def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
         state, expired = core.on_deadline(state, master, now)
         outputs = outputs + expired
     return state, outputs
-
-
-def control_of(message: Any) -> bytes | None:
-    """The value of a control message's `s2c.control` header; None for an event."""
-    headers = message.headers or []
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    return next((value for name, value in pairs if name == CONTROL_HEADER), None)

@@ -34,6 +34,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from s2c.streams.topology.context import CONTROL_HEADER
+
 log = logging.getLogger(__name__)
 WATERMARK = b"watermark"
 ANNOUNCE_SECONDS = 0.5
@@ -141,10 +143,9 @@ class IngestProgress:
 
 def attach_announcer(t: Any, link_upstream: Upstream, progress: IngestProgress) -> None:
     """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
-    progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream time moves only after its
-    forwards are handed to the producer, so an announcement never overtakes them."""
-    from s2c.streams.topology.process import CONTROL_HEADER
-
+    progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream
+    time moves only after its forwards are handed to the producer, so an announcement never
+    overtakes them."""
     app, partitions = t.app, t.settings.partitions
     events_name, link_name = t.topics.events.name, t.topics.link.name
     sent: dict[tuple[str, int], tuple[int | None, bool]] = {}  # bounded: stages x partitions

@@ -15,7 +15,7 @@ from decimal import Decimal
 from agentkit import World
 from core_world import DAY, SURGERY_DAY, Feed, charge, claim, encounter_started
 
-from s2c.streams.topology.process import CONTROL_HEADER
+from s2c.streams.topology.context import CONTROL_HEADER
 from s2c.streams.topology.watermarks import WATERMARK, to_ms
 
 ACCOUNT = b"ACCT-7001"

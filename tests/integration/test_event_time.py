@@ -148,7 +148,7 @@ def test_a_claim_on_the_slow_path_is_not_late_because_the_fast_path_ran_ahead(
     assert {(b["process_id"], b["sla"]) for b in breaches} == expected
     # Every ingest partition is drained and idle: deadlines may fire up to the latest booking.
     latest = max(e.occurred_at for e in ahead).timestamp()
-    watermark = lambda: scraped(worker.metrics_url, 's2c_watermark_seconds{stage="process"}')  # noqa: E731
-    assert wait_for(lambda: (watermark() or 0) >= latest, 30, "the process watermark to reach "
-                    "the latest booking")
-    assert watermark() == latest
+    series = 's2c_watermark_seconds{stage="process"}'
+    assert wait_for(lambda: (scraped(worker.metrics_url, series) or 0) >= latest, 30,
+                    "the process watermark to reach the latest booking")
+    assert scraped(worker.metrics_url, series) == latest

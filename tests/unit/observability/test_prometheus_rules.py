@@ -98,6 +98,9 @@ BREAKAGES = [
     ("job:s2c_reimbursement_variance_usd:ratio1d",
      "/ (job:s2c_expected_reimbursement_usd:increase1d > 0)",
      "/ (job:s2c_paid_usd:increase1d > 0)"),
+    # A still watermark alerting without events flowing: every quiet night would open a ticket.
+    ("S2cDeadlinesHeldBack",
+     "(rate(s2c_events_in_total[30m])) > 0", "(rate(s2c_events_in_total[30m])) >= 0"),
 ]
 
 

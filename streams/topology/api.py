@@ -2,7 +2,8 @@
 
 - `GET /health/`: readiness. 200 with status "ok" once the tables are recovered and master data
   is loaded, 503 with "recovering" or "loading master data" before (a readiness probe's answer);
-  also the assigned partitions and any stalled ones.
+  also the assigned partitions, any stalled ones, and per link and process partition its
+  watermark and the upstream partitions holding it behind (why a deadline has not fired yet).
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
@@ -21,7 +22,8 @@ from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 
 from s2c.streams.topology.context import Topology
-from s2c.tables.codec import json_default
+from s2c.streams.topology.watermarks import held_by, stage_upstreams
+from s2c.tables.codec import iso, json_default
 from s2c.tables.process import ProcessState
 
 MILESTONES = ("scheduled_at", "authorized_at", "auth_denied_at", "arrived_at", "discharged_at",
@@ -59,12 +61,24 @@ def attach_api(t: Topology) -> None:
     app: faust.App = t.app
     processes, exceptions = t.tables["processes"], t.tables["process_exceptions"]
     unlinked = t.tables["link_exceptions"]
+    upstreams = stage_upstreams(t)
+
+    def watermarks(owned: list[Any]) -> dict[str, dict[str, Any]]:
+        found = {}
+        for tp in owned:
+            if tp.topic in upstreams:
+                _, upstream = upstreams[tp.topic]
+                marks, at = upstream.marks(tp.partition), upstream.watermark(tp.partition)
+                found[f"{tp.topic}[{tp.partition}]"] = {
+                    "watermark": None if at is None else iso(at),
+                    "held_by": held_by(marks, upstream.sources)}
+        return found
 
     @app.page("/health/")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            assigned = sorted(f"{tp.topic}[{tp.partition}]"
-                              for tp in app.assignor.assigned_actives())
+            owned = sorted(app.assignor.assigned_actives())
+            assigned = [f"{tp.topic}[{tp.partition}]" for tp in owned]
             stalled = sorted(f"{tp.topic}[{tp.partition}]"
                              for tp in t.stalls.stalled(time.monotonic()))
             if not app.tables.recovery.completed.is_set():
@@ -74,7 +88,8 @@ def attach_api(t: Topology) -> None:
             else:
                 status = "ok"
             return _json(self, {"status": status, "master_records": t.replica.records,
-                                "assigned": assigned, "stalled": stalled},
+                                "assigned": assigned, "stalled": stalled,
+                                "watermarks": watermarks(owned)},
                          status=200 if status == "ok" else 503)
 
     @app.page("/process/{process_id}/")

@@ -21,7 +21,7 @@ from collections import Counter
 
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.stalls import describe_consumer, task_stacks
-from s2c.streams.topology.watermarks import Upstream, sources_of
+from s2c.streams.topology.watermarks import stage_upstreams
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
@@ -34,10 +34,7 @@ def attach_telemetry(t: Topology) -> None:
     process_topic, link_topic = t.topics.process.name, t.topics.link.name
     stalls = t.stalls
     sources = {t.topics.events.name, link_topic, process_topic}
-    upstream = {link_topic: ("link", Upstream(t.tables["link_timers"],
-                                              sources_of("link", t.settings.partitions))),
-                process_topic: ("process", Upstream(t.tables["process_timers"],
-                                                    sources_of("process", t.settings.partitions)))}
+    upstream = stage_upstreams(t)
 
     @app.timer(interval=INTERVAL_SECONDS)
     async def sample() -> None:

@@ -76,6 +76,19 @@ def worth_announcing(last: tuple[int | None, bool] | None, mark: tuple[int | Non
     return mark[0] is not None and mark[0] - last[0] >= ANNOUNCE_STEP_MS
 
 
+def held_by(marks: Marks, sources: tuple[str, ...]) -> list[str]:
+    """Who keeps the watermark behind: the sources not heard from yet, else the busy ones at the
+    smallest time while another source has got further (none once everything has arrived)."""
+    silent = [s for s in sources
+              if marks.get(s) is None or (not marks[s][1] and marks[s][0] is None)]
+    if silent:
+        return silent
+    at = watermark_ms(marks, sources)
+    if at is None or all(marks[s][0] is None or marks[s][0] <= at for s in sources):
+        return []
+    return [s for s in sources if not marks[s][1] and marks[s][0] == at]
+
+
 def sources_of(stage: str, partitions: int) -> tuple[str, ...]:
     """Who feeds a partition of `stage`: every ingest partition, and for the process stage every
     link partition too."""
@@ -115,6 +128,16 @@ class Upstream:
     def watermark(self, partition: int) -> datetime | None:
         ms = self.watermark_ms(partition)
         return None if ms is None else of_ms(ms)
+
+
+def stage_upstreams(t: Any) -> dict[str, tuple[str, Upstream]]:
+    """Read-only views of what the link and process partitions heard, by topic name, for the
+    telemetry gauges and /health/ (over the tables, not the agents' batched views)."""
+    partitions = t.settings.partitions
+    return {t.topics.link.name: ("link", Upstream(t.tables["link_timers"],
+                                                  sources_of("link", partitions))),
+            t.topics.process.name: ("process", Upstream(t.tables["process_timers"],
+                                                        sources_of("process", partitions)))}
 
 
 class IngestProgress:

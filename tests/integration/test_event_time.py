@@ -152,3 +152,13 @@ def test_a_claim_on_the_slow_path_is_not_late_because_the_fast_path_ran_ahead(
     assert wait_for(lambda: (scraped(worker.metrics_url, series) or 0) >= latest, 30,
                     "the process watermark to reach the latest booking")
     assert scraped(worker.metrics_url, series) == latest
+    health = json.load(urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/health/"),
+                                              timeout=10))
+    process_topic = declare(pipeline_env.settings).process.name
+    marks = {name: mark for name, mark in health["watermarks"].items()
+             if name.startswith(process_topic + "[")}
+    assert len(marks) == pipeline_env.settings.partitions  # one worker owns them all
+    # Drained: every partition's deadlines may fire up to the latest booking, nobody holds back.
+    latest_text = max(e.occurred_at for e in ahead).isoformat(timespec="milliseconds")
+    assert {m["watermark"] for m in marks.values()} == {latest_text.replace("+00:00", "Z")}
+    assert all(m["held_by"] == [] for m in marks.values()), marks

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from s2c.streams.topology.watermarks import (Upstream, noted, of_ms, sources_of, to_ms,
-                                             watermark_ms, worth_announcing)
+from s2c.streams.topology.watermarks import (Upstream, held_by, noted, of_ms, sources_of,
+                                             to_ms, watermark_ms, worth_announcing)
 
 MONDAY = to_ms(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 HOUR = 3_600_000
@@ -82,3 +82,14 @@ def test_a_partition_announces_news_not_every_minute_of_live_traffic():
     assert worth_announcing((MONDAY, False), (MONDAY + 60_000, False))
     assert worth_announcing((MONDAY, False), (MONDAY + 1_000, True))  # idle: say so at once
     assert not worth_announcing((MONDAY, True), (MONDAY, True))
+
+
+def test_health_names_who_holds_a_watermark_back():
+    marks = heard(("ingest:0", MONDAY + 9 * HOUR, False), ("link:0", MONDAY + 2 * HOUR, False))
+    assert held_by(marks, PROCESS) == ["ingest:1", "link:1"]  # not heard from yet
+    marks = heard(("ingest:0", MONDAY + 9 * HOUR, False), ("ingest:1", None, True),
+                  ("link:0", MONDAY + 2 * HOUR, False), ("link:1", MONDAY + 2 * HOUR, False))
+    assert held_by(marks, PROCESS) == ["link:0", "link:1"]
+    drained = heard(("ingest:0", MONDAY, True), ("ingest:1", None, True), ("link:0", MONDAY, False),
+                    ("link:1", MONDAY, False))
+    assert held_by(drained, PROCESS) == []  # everything has arrived: the links are not behind

@@ -10,6 +10,7 @@ import argparse
 import atexit
 import json
 import sys
+import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,16 +26,23 @@ def _register_scrape_target(settings: object) -> None:
         atexit.register(path.unlink, missing_ok=True)
 
 
-def copartitioning_problem(settings: object) -> str | None:
+def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str | None:
     """Tables are co-partitioned with the topics that feed them: every keyed pipeline topic must
-    exist with exactly `S2C_PARTITIONS` partitions, or the worker refuses to start."""
+    exist with exactly `S2C_PARTITIONS` partitions, or the worker refuses to start. Missing topics
+    are looked for again for `wait_seconds`: right after a broker starts, its metadata can lack
+    topics just created (seen when a worker started seconds after `s2c topics create`)."""
     from s2c.streams.admin import partition_counts
     from s2c.streams.topics import declare
 
     topics = declare(settings)  # type: ignore[arg-type]
     keyed = [topics.events.name, topics.link.name, topics.process.name]
-    counts = partition_counts(settings, keyed)  # type: ignore[arg-type]
-    missing = [name for name in keyed if name not in counts]
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        counts = partition_counts(settings, keyed)  # type: ignore[arg-type]
+        missing = [name for name in keyed if name not in counts]
+        if not missing or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
     if missing:
         return f"topics {', '.join(missing)} do not exist: run 's2c topics create' first"
     wrong = {n: c for n, c in counts.items() if c != settings.partitions}  # type: ignore[attr-defined]

@@ -64,7 +64,8 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
 
     progress = IngestProgress()
     attach_ingest(t, progress)
-    attach_announcer(t, attach_link(t), progress)
+    attach_link(t)
+    attach_announcer(t, progress)
     attach_process(t)
     attach_api(t)
     attach_telemetry(t)

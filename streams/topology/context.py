@@ -81,6 +81,12 @@ class Topology:
         """The event time up to which deadlines fire: stream time less the allowed lateness."""
         return now - timedelta(hours=self.settings.deadline_grace_hours)
 
+    def due_time(self, upstream: Any, partition: int) -> datetime | None:
+        """Deadlines fire up to here on `partition`: its watermark (an `Upstream` view, see
+        watermarks.py) less the allowed lateness; None while it has no watermark."""
+        watermark = upstream.watermark(partition)
+        return None if watermark is None else self.deadline_time(watermark)
+
     async def wait_until_ready(self, need_master: bool = False) -> None:
         """Hold an agent until the worker's first table recovery is over (and, for the process
         stage, master data is loaded). Faust hands agents records fetched while tables are still

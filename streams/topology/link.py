@@ -27,8 +27,7 @@ from s2c.tables.outputs import WorkQueueException
 PARKED = "PARKED|link"
 
 
-def attach_link(t: Topology) -> Upstream:
-    """Returns the link partitions' view of their watermarks, for the announcer."""
+def attach_link(t: Topology) -> None:
     scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
 
@@ -39,8 +38,7 @@ def attach_link(t: Topology) -> Upstream:
             kept = json.loads(raised_here.get(key) or b"[]") + json.loads(dumps(raised))
             raised_here[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
     timers = TimerIndex(scope["link_timers"])
-    sources = sources_of("link", t.settings.partitions)
-    upstream = Upstream(scope["link_timers"], sources)
+    upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
 
     def load(key: bytes) -> LinkState | None:
         stored = links.get(key)
@@ -68,10 +66,6 @@ def attach_link(t: Topology) -> Upstream:
             keep_exceptions(key, outputs)
             save(key, partition, state, parked_before)
 
-    def due_time(partition: int) -> datetime | None:
-        watermark = upstream.watermark(partition)
-        return None if watermark is None else t.deadline_time(watermark)
-
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
@@ -80,7 +74,7 @@ def attach_link(t: Topology) -> Upstream:
     async def link_one(message: Any) -> None:
         if control_of(message) == WATERMARK:
             upstream.note(message.partition, message.value)
-            if (due_at := due_time(message.partition)) is not None:
+            if (due_at := t.due_time(upstream, message.partition)) is not None:
                 await fire_due(message.partition, due_at)
             return
         parsed = await t.load_event(message, "link")
@@ -88,7 +82,7 @@ def attach_link(t: Topology) -> Upstream:
             return
         started = time.perf_counter()
         now = t.clock.observe("link", message.partition, parsed.occurred_at)
-        due_at = due_time(message.partition)
+        due_at = t.due_time(upstream, message.partition)
         if due_at is not None:
             await fire_due(message.partition, due_at)
         before = load(message.key)
@@ -102,5 +96,3 @@ def attach_link(t: Topology) -> Upstream:
         keep_exceptions(message.key, outputs)
         save(message.key, message.partition, state, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)
-
-    return Upstream(t.tables["link_timers"], sources)

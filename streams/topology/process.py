@@ -115,15 +115,11 @@ def attach_process(t: Topology) -> None:
         await t.wait_until_ready(need_master=True)
         await consume_in_batches(stream, scope, process_one)
 
-    def due_time(partition: int) -> datetime | None:
-        watermark = upstream.watermark(partition)
-        return None if watermark is None else t.deadline_time(watermark)
-
     async def process_one(message: Any) -> None:
         control = control_of(message)
         if control == WATERMARK:
             upstream.note(message.partition, message.value)
-            if (due_at := due_time(message.partition)) is not None:
+            if (due_at := t.due_time(upstream, message.partition)) is not None:
                 await fire_due(message.partition, due_at)
             return
         if control is not None:
@@ -134,7 +130,7 @@ def attach_process(t: Topology) -> None:
             return
         started = time.perf_counter()
         now = t.clock.observe("process", message.partition, parsed.occurred_at)
-        due_at = due_time(message.partition)
+        due_at = t.due_time(upstream, message.partition)
         if due_at is not None:
             await fire_due(message.partition, due_at)
         pid = message.key.decode()

@@ -92,7 +92,7 @@ def attach_telemetry(t: Topology) -> None:
         for stage, values in watermarks.items():
             # A partition without a watermark yet holds the stage at 0: nothing can fire there.
             metrics.watermark.labels(stage=stage).set(
-                0 if None in values else min(v for v in values if v is not None) / 1000)
+                0 if None in values else min(values) / 1000)  # type: ignore[type-var]
         metrics.open_instances.clear()
         for (stage, site), n in open_by.items():
             metrics.open_instances.labels(stage=stage, site=site).set(n)

@@ -164,13 +164,14 @@ class IngestProgress:
         return end is not None and reached is not None and reached >= end
 
 
-def attach_announcer(t: Any, link_upstream: Upstream, progress: IngestProgress) -> None:
+def attach_announcer(t: Any, progress: IngestProgress) -> None:
     """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
     progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream
     time moves only after its forwards are handed to the producer, so an announcement never
     overtakes them."""
     app, partitions = t.app, t.settings.partitions
     events_name, link_name = t.topics.events.name, t.topics.link.name
+    _, link_upstream = stage_upstreams(t)[link_name]
     sent: dict[tuple[str, int], tuple[int | None, bool]] = {}  # bounded: stages x partitions
 
     @app.timer(interval=ANNOUNCE_SECONDS)

@@ -2,21 +2,18 @@
 keyed by process id), forwards to the process topic, observations to Prometheus.
 
 The sink encodes with the codec's cached writer schemas, so sending never waits on the registry
-after the first use of a record type.
+after the first use of a record type, and queues the records in the worker's outbox.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable
 from datetime import datetime, timezone
 from typing import Any
 
-import faust
-
 from s2c.streams.codec import AvroCodec
 from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.outbox import Outbox
 from s2c.streams.topics import Topics
 from s2c.tables.codec import to_native
 from s2c.tables.outputs import (AwaitMasterData, Command, Forward, MetricObservation, SlaBreached,
@@ -31,13 +28,13 @@ STAGE_MEASURES = {"schedule_to_encounter_seconds": "schedule_to_encounter",
 
 
 class OutputSink:
-    def __init__(self, app: faust.App, topics: Topics, codec: AvroCodec,
-                 metrics: PipelineMetrics, process_topic: faust.TopicT) -> None:
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self._commands = app.topic(topics.commands.name, **raw)
-        self._breaches = app.topic(topics.sla_breaches.name, **raw)
-        self._exceptions = app.topic(topics.exceptions.name, **raw)
-        self._process = process_topic
+    def __init__(self, outbox: Outbox, topics: Topics, codec: AvroCodec,
+                 metrics: PipelineMetrics) -> None:
+        self._outbox = outbox
+        self._commands = topics.commands.name
+        self._breaches = topics.sla_breaches.name
+        self._exceptions = topics.exceptions.name
+        self._process = topics.process.name
         self._codec = codec
         self._metrics = metrics
 
@@ -48,25 +45,23 @@ class OutputSink:
         state reached its changelog but before the commands left would otherwise come back with
         the event marked applied, drop its redelivery as a duplicate and lose the commands; in
         this order a crash can only repeat commands, whose deterministic ids the ERP drops."""
-        pending = await self.emit(outputs)
-        if pending:
-            await asyncio.gather(*pending)
+        self.emit(outputs)
+        await self._outbox.drain()
 
-    async def emit(self, outputs: list[Any]) -> list[Awaitable[Any]]:
-        """Hand `outputs` to the producer; returns the delivery futures."""
-        pending: list[Awaitable[Any]] = []
+    def emit(self, outputs: list[Any]) -> None:
+        """Queue `outputs` in the outbox; the caller drains it (once per batch)."""
+        send = self._outbox.send
         for item in outputs:
             if isinstance(item, Command):
                 value = self._codec.encode(f"s2c.commands.{item.schema}", item.to_record())
-                pending.append(await self._commands.send(key=item.header.process_id.encode(),
-                                                         value=value))
+                send(self._commands, item.header.process_id.encode(), value)
                 self._metrics.commands_out.labels(command_type=item.schema).inc()
             elif isinstance(item, Forward):
                 value = self._codec.encode(f"s2c.events.{item.event.schema}", to_native(item.event))
-                pending.append(await self._process.send(key=item.process_id.encode(), value=value))
+                send(self._process, item.process_id.encode(), value)
             elif isinstance(item, SlaBreached):
                 value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())
-                pending.append(await self._breaches.send(key=item.process_id.encode(), value=value))
+                send(self._breaches, item.process_id.encode(), value)
                 record = item.to_record()
                 self._metrics.sla_breaches.labels(
                     sla=record["sla"], site=record["site_id"] or "unknown",
@@ -76,7 +71,7 @@ class OutputSink:
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.WorkQueueException", record)
                 key = (record["process_id"] or record["exception_id"]).encode()
-                pending.append(await self._exceptions.send(key=key, value=value))
+                send(self._exceptions, key, value)
                 self._metrics.exceptions.labels(kind=record["kind"]).inc()
             elif isinstance(item, MetricObservation):
                 self.observe(item)
@@ -84,7 +79,6 @@ class OutputSink:
                 pass  # the process agent indexes what the instance waits for
             else:
                 log.error("core returned an output the sink does not know: %s", type(item).__name__)
-        return pending
 
     def observe(self, item: MetricObservation) -> None:
         labels = dict(item.labels)

@@ -23,6 +23,7 @@ from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, RegistryUnavailable, backoff_delays
 from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.outbox import Outbox
 from s2c.streams.settings import Settings
 from s2c.streams.topology.api import attach_api
 from s2c.streams.topology.context import CONTROL_HEADER, Topology, build_context
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 
 
 def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
-                   replica: MasterReplica | None = None, codec: AvroCodec | None = None) -> Topology:
-    t = build_context(app, metrics, settings, replica, codec)
+                   replica: MasterReplica | None = None, codec: AvroCodec | None = None,
+                   outbox: Outbox | None = None) -> Topology:
+    t = build_context(app, metrics, settings, replica, codec, outbox)
 
     @app.task
     async def start_replica() -> None:
@@ -59,8 +61,9 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
             record, key = await t.arrivals.get()
             body = json.dumps({"record": record, "key": key}).encode()
             for partition in range(settings.partitions):
-                await t.process_t.send(key=b"__master__", value=body, partition=partition,
-                                       headers=[(CONTROL_HEADER, b"retry-master")])
+                t.outbox.send(t.topics.process.name, b"__master__", body, partition=partition,
+                              headers=[(CONTROL_HEADER, b"retry-master")])
+            await t.outbox.drain()
 
     progress = IngestProgress()
     attach_ingest(t, progress)

@@ -1,41 +1,77 @@
 """Batches for the stateful agents: table writes held back until the batch's outputs are acked.
 
 An agent takes events in batches (`stream.take_events`), applies each through the core against a
-write-back view of its tables, hands every output to the producer without waiting, waits once for
-the broker to acknowledge them all, and only then writes the states. So the rule "outputs before
-the state that produced them" (see OutputSink.deliver) costs one round trip per batch instead of
-one per event. A table write goes to the changelog partition of the event that made it, so each
-held write remembers its event and is replayed with that event made current.
+write-back view of its tables, queues every output in the outbox (streams/outbox.py), drains it
+once, and only then writes the states. So the rule "outputs before the state that produced them"
+(see OutputSink.deliver) costs one round trip per batch instead of one per event.
+
+A state is written to the table's local store and its changelog record queued in the same outbox
+(Faust's own changelog send is bypassed: same topic, partition, key and value bytes, so Faust's
+recovery reads it back as its own). The changelog partition is that of the event that made the
+write; the batch drains again, persists each changelog partition's last offset in the store as
+Faust does, and only then are the batch's offsets free to be committed.
 """
 
 from __future__ import annotations
 
-import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faust.streams import _current_event
+from faust.types import TP
+
+from s2c.streams.outbox import Outbox
 
 _DELETED = object()
+
+
+class Held:
+    """A state held for the batch as an object, encoded once when the batch writes it."""
+
+    __slots__ = ("state", "encode")
+
+    def __init__(self, state: Any, encode: Callable[[Any], bytes]) -> None:
+        self.state, self.encode = state, encode
 BATCH_MAX = 500
 # Under light load a batch closes after this long, so batching adds at most this to latency.
 BATCH_WITHIN_SECONDS = 0.005
 
 
 class BatchedTable:
-    """get/set/delete over a Faust table, holding writes until `flush`."""
+    """get/set/delete over a Faust table, holding writes until `flush`.
+
+    Reads go to the table's store (one lookup in the event's partition; Faust's table `get`
+    made two, and ran its sensors) and are kept until the batch ends: the keys an agent reads
+    for every event (its partition's watermark marks, timer cursor, tallies) are read once."""
 
     def __init__(self, table: Any) -> None:
         self._table = table
         self._writes: dict[Any, tuple[Any, Any]] = {}  # key -> (value or _DELETED, event)
+        self._reads: dict[Any, Any] = {}  # key -> stored value or None, this batch
         self.event: Any = None  # the event being applied, set by the agent
 
     def get(self, key: Any, default: Any = None) -> Any:
         held = self._writes.get(key)
         if held is not None:
-            return default if held[0] is _DELETED else held[0]
-        return self._table.get(key, default)
+            value = held[0]
+            if value is _DELETED:
+                return default
+            return value.encode(value.state) if isinstance(value, Held) else value
+        try:
+            value = self._reads[key]
+        except KeyError:
+            value = self._reads[key] = self._read(key)
+        return default if value is None else value
+
+    def _read(self, key: Any) -> Any:
+        if self.event is None:
+            return self._table.get(key)
+        token = _current_event.set(weakref.ref(self.event))
+        try:
+            return self._table.data.get(key)
+        finally:
+            _current_event.reset(token)
 
     def __getitem__(self, key: Any) -> Any:
         value = self.get(key)
@@ -49,31 +85,54 @@ class BatchedTable:
     def __delitem__(self, key: Any) -> None:
         self._writes[key] = (_DELETED, self.event)
 
+    def hold(self, key: Any, state: Any, encode: Callable[[Any], bytes]) -> None:
+        """Write `state` at the end of the batch, encoded then: once per key and batch."""
+        self._writes[key] = (Held(state, encode), self.event)
+
+    def held(self, key: Any) -> Any:
+        """The state object held for `key` in this batch, or None."""
+        held = self._writes.get(key)
+        return held[0].state if held is not None and isinstance(held[0], Held) else None
+
     def items(self) -> Any:
         return self._table.items()
 
-    def flush(self) -> None:
+    def flush(self, outbox: Outbox) -> bool:
+        """Write the held states to the store and queue their changelog records; True if any."""
+        store, topic = self._table.data, self._table.changelog_topic.get_topic_name()
         for key, (value, event) in self._writes.items():
-            # The changelog partition is the event's. Only this task's context variable is set:
-            # the stream's own `current_event` belongs to the task filling the next batch.
+            # The store picks its partition from the event. Only this task's context variable is
+            # set: the stream's own `current_event` belongs to the task filling the next batch.
             token = _current_event.set(weakref.ref(event))
             try:
                 if value is _DELETED:
-                    self._table.pop(key, None)
+                    store.pop(key, None)
+                    outbox.send(topic, key, None, partition=event.message.partition)
                 else:
-                    self._table[key] = value
+                    if isinstance(value, Held):
+                        value = value.encode(value.state)
+                    store[key] = value
+                    outbox.send(topic, key, value, partition=event.message.partition)
             finally:
                 _current_event.reset(token)
+        wrote = bool(self._writes)
         self._writes.clear()
+        self._reads.clear()
+        return wrote
+
+    def persist_offsets(self, outbox: Outbox) -> None:
+        """Remember in the store how far its changelog partitions are, as Faust does after each
+        acknowledged changelog send: a restart then reads only the records after them."""
+        topic = self._table.changelog_topic.get_topic_name()
+        for partition, offset in outbox.offsets_of(topic).items():
+            self._table.data.set_persisted_offset(TP(topic, partition), offset)
 
 
 class BatchScope:
-    """The batched views of one agent, switched event by event and flushed together, and the
-    delivery futures of the outputs the batch produced."""
+    """The batched views of one agent, switched event by event and flushed together."""
 
     def __init__(self, tables: dict[str, Any], names: tuple[str, ...]) -> None:
         self.views = {name: BatchedTable(tables[name]) for name in names}
-        self.pending: list[Any] = []
 
     def __getitem__(self, name: str) -> BatchedTable:
         return self.views[name]
@@ -82,20 +141,23 @@ class BatchScope:
         for view in self.views.values():
             view.event = event
 
-    def flush(self) -> None:
-        for view in self.views.values():
-            view.flush()
+    async def flush(self, outbox: Outbox) -> None:
+        """Write the states, wait for their changelog records, persist the changelog offsets."""
+        wrote = [view for view in self.views.values() if view.flush(outbox)]
+        if wrote:
+            await outbox.drain()
+            for view in wrote:
+                view.persist_offsets(outbox)
 
 
-async def consume_in_batches(stream: Any, scope: BatchScope,
+async def consume_in_batches(stream: Any, scope: BatchScope, outbox: Outbox,
                              handle: Callable[[Any], Awaitable[None]]) -> None:
-    """The one loop of the stateful agents: apply a batch, wait for every output's ack, then
-    write the batch's states (outputs before the state that produced them)."""
+    """The one loop of the agents: apply a batch, wait for every output's ack, then write the
+    batch's states (outputs before the state that produced them) and wait for those too; the
+    stream acknowledges the batch's events (their offsets may be committed) only after."""
     async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
         for event in batch:
             scope.current(event)
             await handle(event.message)
-        if scope.pending:
-            await asyncio.gather(*scope.pending)
-            scope.pending.clear()
-        scope.flush()
+        await outbox.drain()
+        await scope.flush(outbox)

@@ -21,6 +21,7 @@ from s2c.streams.codec import (AvroCodec, DecodeError, RegistryUnavailable, back
 from s2c.streams.deadletter import of_exception
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.outbox import KafkaOutbox, Outbox
 from s2c.streams.settings import Settings
 from s2c.streams.sink import OutputSink
 from s2c.streams.topics import Topics, declare
@@ -67,11 +68,11 @@ class Topology:
     topics: Topics
     codec: AvroCodec
     sink: OutputSink
+    outbox: Outbox
     replica: MasterReplica
     events_t: Any
     link_t: Any
     process_t: Any
-    dlq_t: Any
     tables: dict[str, Any]
     clock: StreamClock = field(default_factory=StreamClock)
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -134,14 +135,16 @@ class Topology:
         log.warning("dead letter from %s[%d]@%d: %s (%s)", message.topic, message.partition,
                     message.offset, reason, type(exc).__name__)
         # Delivered before the record's offset can be committed: a dead letter is the record.
-        await (await self.dlq_t.send(key=message.key, value=message.value,
-                                     headers=letter.headers()))
+        self.outbox.send(self.topics.dlq.name, message.key, message.value,
+                         headers=letter.headers())
+        await self.outbox.drain()
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
 
 def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
-                  replica: MasterReplica | None = None, codec: AvroCodec | None = None) -> Topology:
-    """`replica` and `codec` are injectable so the agent tier runs without a broker."""
+                  replica: MasterReplica | None = None, codec: AvroCodec | None = None,
+                  outbox: Outbox | None = None) -> Topology:
+    """`replica`, `codec` and `outbox` are injectable so the agent tier runs without a broker."""
     topics = declare(settings)
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     process_t = app.topic(topics.process.name, **raw)
@@ -149,6 +152,8 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     tables = {name: app.Table(name, **opts) for name in (
         "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
         "stage_counts", "link_counts", "link_exceptions")}
+    outbox = outbox or KafkaOutbox(settings, {table.changelog_topic.get_topic_name()
+                                              for table in tables.values()})
     codec = codec or AvroCodec(registry_client(settings.registry_url),
                                lambda name: load_catalog().resolved_json(name))
     arrivals: asyncio.Queue = asyncio.Queue()
@@ -159,7 +164,7 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
             reason=reason, stage=stage).inc()))
     return Topology(
         app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
-        sink=OutputSink(app, topics, codec, metrics, process_t), replica=replica,
+        sink=OutputSink(outbox, topics, codec, metrics), outbox=outbox, replica=replica,
         events_t=app.topic(topics.events.name, **raw), link_t=app.topic(topics.link.name, **raw),
-        process_t=process_t, dlq_t=app.topic(topics.dlq.name, **raw), tables=tables,
+        process_t=process_t, tables=tables,
         arrivals=arrivals)

@@ -2,11 +2,11 @@
 
 Values are forwarded as the original bytes: the wire format is already what the next stage reads.
 Events are taken in batches like the stateful stages take theirs: every forward of a batch is
-handed to the producer, the batch waits once for the broker to acknowledge them all, and only
+queued in the outbox, the batch waits once for the broker to acknowledge them all, and only
 then are its offsets free to be committed. A worker killed between a commit and the delivery of a
 forward would otherwise lose that event without a trace.
 
-Each partition's stream time moves only after the event's forward is handed to the producer, and
+Each partition's stream time moves only after the event's forward is queued in the outbox, and
 `IngestProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
 """
 
@@ -24,11 +24,12 @@ from s2c.tables.routing import route, unroutable
 
 def attach_ingest(t: Topology, progress: IngestProgress) -> None:
     scope = BatchScope({}, ())
+    link_topic, process_topic = t.topics.link.name, t.topics.process.name
 
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, ingest_one)
+        await consume_in_batches(stream, scope, t.outbox, ingest_one)
 
     async def ingest_one(message: Any) -> None:
         progress.took(message.partition, message.offset)
@@ -38,11 +39,9 @@ def attach_ingest(t: Topology, progress: IngestProgress) -> None:
         t.metrics.events_in.labels(event_type=parsed.schema).inc()
         where = route(parsed)
         if where.link_key is not None:
-            scope.pending.append(await t.link_t.send(key=where.link_key.encode(),
-                                                     value=message.value))
+            t.outbox.send(link_topic, where.link_key.encode(), message.value)
         elif where.process_id is not None:
-            scope.pending.append(await t.process_t.send(key=where.process_id.encode(),
-                                                        value=message.value))
+            t.outbox.send(process_topic, where.process_id.encode(), message.value)
         now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
         if where.link_key is None and where.process_id is None:
-            scope.pending.extend(await t.sink.emit([unroutable(parsed, now)]))
+            t.sink.emit([unroutable(parsed, now)])

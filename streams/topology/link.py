@@ -62,14 +62,14 @@ def attach_link(t: Topology) -> None:
                 continue
             parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
-            scope.pending.extend(await t.sink.emit(outputs))
+            t.sink.emit(outputs)
             keep_exceptions(key, outputs)
             save(key, partition, state, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, link_one)
+        await consume_in_batches(stream, scope, t.outbox, link_one)
 
     async def link_one(message: Any) -> None:
         if control_of(message) == WATERMARK:
@@ -92,7 +92,7 @@ def attach_link(t: Topology) -> None:
         if due is not None and due_at is not None and due <= due_at:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once
             outputs = outputs + expired
-        scope.pending.extend(await t.sink.emit(outputs))
+        t.sink.emit(outputs)
         keep_exceptions(message.key, outputs)
         save(message.key, message.partition, state, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

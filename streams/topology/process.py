@@ -63,7 +63,7 @@ def attach_process(t: Topology) -> None:
         label_before = f"{before.stage.value}|{before.site_id or 'unknown'}" if before else None
         parked_before = len(before.parked) if before else 0
         state, outputs = step(before)
-        scope.pending.extend(await t.sink.emit(outputs))  # acked before states are written
+        t.sink.emit(outputs)  # acked before states are written (consume_in_batches)
         if cause is not None and any(isinstance(o, Command) for o in outputs):
             t.sink.observe_latency(cause)
         processes[key] = dumps(state.to_dict()).encode()
@@ -113,7 +113,7 @@ def attach_process(t: Topology) -> None:
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
         await t.wait_until_ready(need_master=True)
-        await consume_in_batches(stream, scope, process_one)
+        await consume_in_batches(stream, scope, t.outbox, process_one)
 
     async def process_one(message: Any) -> None:
         control = control_of(message)

@@ -27,7 +27,6 @@ have in a replay.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -110,9 +109,13 @@ class Upstream:
 
     def __init__(self, table: Any, sources: tuple[str, ...]) -> None:
         self._table, self.sources = table, sources
+        self._last: dict[int, tuple[bytes | None, int | None]] = {}  # partition -> (stored, ms)
+
+    def _stored(self, partition: int) -> bytes | None:
+        return self._table.get(_SLOT.format(partition).encode())
 
     def marks(self, partition: int) -> Marks:
-        return json.loads(self._table.get(_SLOT.format(partition).encode()) or b"{}")
+        return json.loads(self._stored(partition) or b"{}")
 
     def note(self, partition: int, announcement: bytes) -> None:
         body = json.loads(announcement)
@@ -123,7 +126,14 @@ class Upstream:
                 changed, sort_keys=True).encode()
 
     def watermark_ms(self, partition: int) -> int | None:
-        return watermark_ms(self.marks(partition), self.sources)
+        """Asked for every event: worked out again only when the stored marks changed."""
+        stored = self._stored(partition)
+        last = self._last.get(partition)
+        if last is not None and last[0] == stored:
+            return last[1]
+        ms = watermark_ms(json.loads(stored or b"{}"), self.sources)
+        self._last[partition] = (stored, ms)
+        return ms
 
     def watermark(self, partition: int) -> datetime | None:
         ms = self.watermark_ms(partition)
@@ -167,10 +177,11 @@ class IngestProgress:
 def attach_announcer(t: Any, progress: IngestProgress) -> None:
     """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
     progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream
-    time moves only after its forwards are handed to the producer, so an announcement never
-    overtakes them."""
+    time moves only after its forwards are queued in the outbox, and one producer keeps each
+    partition's records in order, so an announcement never overtakes them."""
     app, partitions = t.app, t.settings.partitions
     events_name, link_name = t.topics.events.name, t.topics.link.name
+    process_name = t.topics.process.name
     _, link_upstream = stage_upstreams(t)[link_name]
     sent: dict[tuple[str, int], tuple[int | None, bool]] = {}  # bounded: stages x partitions
 
@@ -183,14 +194,14 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
         for key in set(sent) - {("ingest" if tp.topic == events_name else "link", tp.partition)
                                 for tp in owned}:
             del sent[key]  # a partition we may get back: announce afresh then
-        pending = []
+        announced = False
         for tp in sorted(owned):
             if tp.topic == events_name:
-                stage, targets = "ingest", (t.link_t, t.process_t)
+                stage, targets = "ingest", (link_name, process_name)
                 at = t.clock.now("ingest", tp.partition)
                 mark = (None if at is None else to_ms(at), await progress.idle(app.consumer, tp))
             else:
-                stage, targets = "link", (t.process_t,)
+                stage, targets = "link", (process_name,)
                 mark = (link_upstream.watermark_ms(tp.partition), False)
                 if mark[0] is None:
                     continue
@@ -200,12 +211,14 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
                                "idle": mark[1]}).encode()
             for topic in targets:
                 for partition in range(partitions):
-                    pending.append(await topic.send(key=b"__watermark__", value=body,
-                                                    partition=partition,
-                                                    headers=[(CONTROL_HEADER, WATERMARK)]))
+                    t.outbox.send(topic, b"__watermark__", body, partition=partition,
+                                  headers=[(CONTROL_HEADER, WATERMARK)])
             sent[(stage, tp.partition)] = mark
+            announced = True
+        if not announced:
+            return
         try:
-            await asyncio.gather(*pending)
+            await t.outbox.drain()
         except Exception as exc:  # noqa: BLE001 - a broker away: announce everything again
             log.warning("watermark announcements not acknowledged, resending: %r", exc)
             sent.clear()

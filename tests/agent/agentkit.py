@@ -3,9 +3,9 @@
 What stands in for the outside world, and only here:
 - `InMemoryRegistry`: subject -> id and id -> schema text, enough for `AvroCodec`.
 - `StubReplica`: the master-data replica with the core tests' small health system loaded and ready.
-- `RecordingProducer`: installed as `app.producer`, so every `topic.send(...)` the agents make goes
-  through Faust's real Topic code and lands in `.sent` as (topic, key, value, partition, headers)
-  with an already-acknowledged delivery future; table changelog writes land in `.changelog`.
+- `RecordingOutbox`: the worker's outbox (streams/outbox.py), so every record the agents queue
+  lands in `.sent` as (topic, key, value, partition, headers) and every drain succeeds at once;
+  table changelog records land there too, on their changelog topics.
 
 Everything else is production code: `create_app`, `build_pipeline`, the codec, the sink, the
 tables (on Faust's `memory://` store). Build a `World` inside the (async) test, so the app binds
@@ -81,27 +81,23 @@ class Sent:
     headers: dict[str, bytes]
 
 
-class RecordingProducer:
-    """`app.producer` for a broker-less test: records sends and acknowledges them at once."""
+class RecordingOutbox:
+    """The outbox for a broker-less test: records what is queued; every drain succeeds."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
-        self.changelog: list[Any] = []
+        self.drains = 0
 
-    async def maybe_start(self) -> None:
-        pass
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
+             ) -> None:
+        self.sent.append(Sent(topic, key, value, partition, dict(headers or [])))
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None,
-                   partition: int | None, timestamp: float | None, headers: Any,
-                   **_: Any) -> asyncio.Future:
-        pairs = headers.items() if isinstance(headers, dict) else headers or []
-        self.sent.append(Sent(topic, key, value, partition, dict(pairs)))
-        acked: asyncio.Future = asyncio.get_running_loop().create_future()
-        acked.set_result(None)
-        return acked
+    def offsets_of(self, topic: str) -> dict[int, int]:
+        return {}  # the memory store keeps no changelog offsets
 
-    def send_soon(self, fut: Any) -> None:
-        self.changelog.append(fut)  # table changelog writes; there is no broker to flush them to
+    async def drain(self) -> None:
+        self.drains += 1
 
 
 class World:
@@ -116,10 +112,10 @@ class World:
         self.registry = InMemoryRegistry()
         self.codec = AvroCodec(self.registry, lambda name: load_catalog().resolved_json(name))
         self.replica = StubReplica()
+        self.producer = RecordingOutbox()
         self.t: Topology = build_pipeline(self.app, self.metrics, self.settings,
-                                          replica=self.replica, codec=self.codec)
-        self.producer = RecordingProducer()
-        self.app.producer = self.producer
+                                          replica=self.replica, codec=self.codec,
+                                          outbox=self.producer)
         # No broker, so no table recovery ever runs: say it is over, as a started worker would.
         self.app.tables.recovery.completed.set()
 

@@ -1,9 +1,9 @@
 """`OutputSink.deliver` returns only when the broker has acknowledged every output.
 
-The agents save an instance's state right after `deliver` returns. If it returned before the
-acknowledgements, a worker killed in between would come back with the booking marked applied and
-the ERP would never receive the reservations for Dr Okafor's knee arthroscopy. The sink must still
-hand all outputs to the producer first (one round trip for the batch, not one per command).
+The agents save an instance's state right after the outputs are acknowledged. If that came before
+the acknowledgements, a worker killed in between would come back with the booking marked applied
+and the ERP would never receive the reservations for Dr Okafor's knee arthroscopy. The sink must
+still queue all outputs in the outbox first (one drain for the batch, not one per command).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from agentkit import InMemoryRegistry
+from agentkit import InMemoryRegistry, RecordingOutbox
 from core_world import Feed, encounter_started, knee_case_scheduled, master_data
 from prometheus_client import CollectorRegistry
 from s2c.streams.catalog import load_catalog
@@ -27,27 +27,17 @@ from s2c.tables.outputs import Command, Forward
 TOPICS = declare(Settings())
 
 
-class PendingTopic:
-    """A topic whose sends stay unacknowledged until the test resolves their futures."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sends: list[tuple[bytes, asyncio.Future]] = []
-
-    async def send(self, *, key: bytes, value: bytes, **_: Any) -> asyncio.Future:
-        acked: asyncio.Future = asyncio.get_running_loop().create_future()
-        self.sends.append((key, acked))
-        return acked
-
-
-class TopicsOnlyApp:
-    """The one thing OutputSink asks of the app: its output topics."""
+class GatedOutbox(RecordingOutbox):
+    """An outbox whose drain waits until the test says how the broker answered."""
 
     def __init__(self) -> None:
-        self.topics: dict[str, PendingTopic] = {}
+        super().__init__()
+        self.gate: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.sent_at_drain: int | None = None
 
-    def topic(self, name: str, **_: Any) -> PendingTopic:
-        return self.topics.setdefault(name, PendingTopic(name))
+    async def drain(self) -> None:
+        self.sent_at_drain = len(self.sent)
+        await self.gate
 
 
 def booking_outputs() -> list[Any]:
@@ -57,16 +47,11 @@ def booking_outputs() -> list[Any]:
     return outputs + [Forward("CASE-C-1001", encounter_started(feed))]
 
 
-def new_sink() -> tuple[OutputSink, TopicsOnlyApp, PipelineMetrics]:
-    app = TopicsOnlyApp()
+def new_sink() -> tuple[OutputSink, GatedOutbox, PipelineMetrics]:
+    outbox = GatedOutbox()
     metrics = PipelineMetrics(CollectorRegistry())
     codec = AvroCodec(InMemoryRegistry(), lambda name: load_catalog().resolved_json(name))
-    process = app.topic(TOPICS.process.name)
-    return OutputSink(app, TOPICS, codec, metrics, process), app, metrics  # type: ignore[arg-type]
-
-
-def all_sends(app: TopicsOnlyApp) -> list[asyncio.Future]:
-    return [fut for topic in app.topics.values() for _, fut in topic.sends]
+    return OutputSink(outbox, TOPICS, codec, metrics), outbox, metrics
 
 
 async def settle() -> None:
@@ -75,41 +60,37 @@ async def settle() -> None:
 
 
 async def test_deliver_waits_for_every_acknowledgement() -> None:
-    sink, app, metrics = new_sink()
+    sink, outbox, metrics = new_sink()
     outputs = booking_outputs()
     commands = [o for o in outputs if isinstance(o, Command)]
     assert len(commands) == 4
 
     delivery = asyncio.ensure_future(sink.deliver(outputs))
     await settle()
-    assert [k for k, _ in app.topics[TOPICS.commands.name].sends] == [b"CASE-C-1001"] * 4
-    assert [k for k, _ in app.topics[TOPICS.process.name].sends] == [b"CASE-C-1001"]
-    pending = all_sends(app)
-    assert not delivery.done()  # everything handed over, nothing acknowledged yet
+    by_topic = [(s.topic, s.key) for s in outbox.sent]
+    assert by_topic.count((TOPICS.commands.name, b"CASE-C-1001")) == 4
+    assert by_topic.count((TOPICS.process.name, b"CASE-C-1001")) == 1
+    assert outbox.sent_at_drain == len(outbox.sent)  # everything queued before the one drain
+    assert not delivery.done()  # nothing acknowledged yet
 
-    for fut in reversed(pending[1:]):
-        fut.set_result(None)
-        await settle()
-        assert not delivery.done()
-    pending[0].set_result(None)
+    outbox.gate.set_result(None)
     await asyncio.wait_for(delivery, 1)
     assert metrics.registry.get_sample_value(
         "s2c_commands_out_total", {"command_type": "ReserveRoom"}) == 1
 
 
 async def test_a_refused_send_fails_the_delivery() -> None:
-    sink, app, _ = new_sink()
+    sink, outbox, _ = new_sink()
     delivery = asyncio.ensure_future(sink.deliver(booking_outputs()))
     await settle()
-    first, *rest = all_sends(app)
-    for fut in rest:
-        fut.set_result(None)
-    first.set_exception(ConnectionError("broker refused ReserveSupplies"))
+    outbox.gate.set_exception(ConnectionError("broker refused ReserveSupplies"))
     with pytest.raises(ConnectionError):
         await asyncio.wait_for(delivery, 1)
 
 
-async def test_nothing_to_send_returns_at_once() -> None:
-    sink, app, _ = new_sink()
-    await asyncio.wait_for(sink.deliver([]), 1)
-    assert all_sends(app) == []
+async def test_emit_only_queues() -> None:
+    sink, outbox, _ = new_sink()
+    sink.emit(booking_outputs())
+    assert len(outbox.sent) == 5 and outbox.sent_at_drain is None
+    sink.emit([])
+    assert len(outbox.sent) == 5

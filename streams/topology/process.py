@@ -20,6 +20,7 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
+from s2c.streams.topology.states import StateView, forget_on_rebalance
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
@@ -40,10 +41,11 @@ def attach_process(t: Topology) -> None:
     timers = TimerIndex(scope["process_timers"])
     upstream = Upstream(scope["process_timers"], sources_of("process", t.settings.partitions))
     master = t.replica.store
-
-    def load(key: bytes) -> ProcessState | None:
-        stored = processes.get(key)
-        return ProcessState.from_dict(json.loads(stored)) if stored else None
+    states: StateView[ProcessState] = StateView(
+        processes, lambda stored: ProcessState.from_dict(json.loads(stored)),
+        lambda state: dumps(state.to_dict()).encode())
+    forget_on_rebalance(t.app, states)
+    load = states.load
 
     def tally(partition: int, moves: dict[str, int]) -> None:
         """Per-partition counts (open instances by stage and site, parked events) for the
@@ -66,7 +68,7 @@ def attach_process(t: Topology) -> None:
         t.sink.emit(outputs)  # acked before states are written (consume_in_batches)
         if cause is not None and any(isinstance(o, Command) for o in outputs):
             t.sink.observe_latency(cause)
-        processes[key] = dumps(state.to_dict()).encode()
+        states.save(key, state)
         timers.schedule(partition, key, core.next_deadline(state))
         label = f"{state.stage.value}|{state.site_id or 'unknown'}"
         moves = {PARKED: len(state.parked) - parked_before}

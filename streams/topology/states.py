@@ -1,0 +1,66 @@
+"""Decoded states kept across batches, so a busy instance is parsed once, not per event.
+
+A stateful agent owns its partitions' states: nothing else writes them while the partition is
+assigned here. So the decoded object the agent last saved is what the table holds, and a later
+event for the same key can start from it instead of parsing the stored JSON again. States are
+written at the end of their batch (`BatchedTable.hold`), encoded once per key and batch.
+
+The cache is dropped whenever partitions move (revoked or assigned): a partition handed away and
+back may have been changed by another worker, and its table recovered from the changelog.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from s2c.streams.topology.batch import BatchedTable
+
+S = TypeVar("S")
+KEEP_STATES = 4096  # per agent; a process state is a few kB decoded
+
+
+class StateView(Generic[S]):
+    def __init__(self, view: BatchedTable, decode: Callable[[bytes], S],
+                 encode: Callable[[S], bytes], keep: int = KEEP_STATES) -> None:
+        self._view, self._decode, self._encode, self._keep = view, decode, encode, keep
+        self._cache: OrderedDict[bytes, S] = OrderedDict()
+
+    def load(self, key: bytes) -> S | None:
+        state = self._cache.get(key)
+        if state is not None:
+            self._cache.move_to_end(key)
+            return state
+        state = self._view.held(key)
+        if state is None:
+            stored = self._view.get(key)
+            if stored is None:
+                return None
+            state = self._decode(stored)
+        self._remember(key, state)
+        return state
+
+    def save(self, key: bytes, state: S) -> None:
+        self._remember(key, state)
+        self._view.hold(key, state, self._encode)
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    def _remember(self, key: bytes, state: S) -> None:
+        self._cache[key] = state
+        self._cache.move_to_end(key)
+        if len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+
+
+def forget_on_rebalance(app: Any, *views: StateView[Any]) -> None:
+    """Drop the decoded states whenever this worker's partitions change."""
+
+    async def forget(*_: Any, **__: Any) -> None:
+        for view in views:
+            view.forget()
+
+    app.on_partitions_revoked.connect(forget)
+    app.on_partitions_assigned.connect(forget)

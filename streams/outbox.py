@@ -17,19 +17,16 @@ so a restart reads only what it has not got yet.
 from __future__ import annotations
 
 import asyncio
-import logging
-import threading
 import time
 from typing import Any, Protocol
 
 from s2c.streams.settings import Settings
 
-log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_SECONDS = 120.0
 FULL_QUEUE_WAIT_SECONDS = 0.05
 # Agents drain once per batch, and a drain sends at once: a longer linger would only add latency.
 LINGER_MS = 1
-POLL_SECONDS = 0.1
+DRAIN_POLL_SECONDS = 0.0005  # how often a waiting drain serves delivery reports
 
 
 class OutboxError(RuntimeError):
@@ -47,33 +44,16 @@ class Outbox(Protocol):
 
 
 class _Batch:
-    """The records queued between two drains. `sent` is counted on the event loop's thread,
-    `acked` on the poller's; the last of the two to see both complete finishes the batch."""
+    """The records queued between two drains, and how many of them the broker acknowledged."""
 
-    __slots__ = ("sent", "acked", "closed", "future", "loop")
+    __slots__ = ("sent", "acked")
 
     def __init__(self) -> None:
         self.sent = 0
         self.acked = 0
-        self.closed = False
-        self.future: asyncio.Future | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
 
-    def close(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future:
-        self.loop, self.future = loop, loop.create_future()
-        self.closed = True
-        if self.acked == self.sent:
-            self._finish()
-        return self.future
-
-    def count_ack(self) -> None:  # the poller's thread
-        self.acked += 1
-        if self.closed and self.acked == self.sent:
-            self.loop.call_soon_threadsafe(self._finish)  # type: ignore[union-attr]
-
-    def _finish(self) -> None:
-        if not self.future.done():  # type: ignore[union-attr]
-            self.future.set_result(None)  # type: ignore[union-attr]
+    def done(self) -> bool:
+        return self.acked >= self.sent
 
 
 class KafkaOutbox:
@@ -81,7 +61,10 @@ class KafkaOutbox:
 
     A drain waits for the records queued before it, not for the producer to go empty
     (`Producer.flush`): with three agents queueing all the time, a flush would also wait for
-    every record the others queue meanwhile. A poller thread serves the delivery reports."""
+    every record the others queue meanwhile. Delivery reports are served on the event loop's
+    own thread (`poll(0)` while a drain waits): served from another thread, each report's
+    Python callback had to win the GIL from a busy loop, up to 5 ms apiece, which held a
+    batch of a few dozen records for a quarter of a second."""
 
     def __init__(self, settings: Settings, tracked: set[str] | frozenset[str] = frozenset()) -> None:
         from confluent_kafka import Producer
@@ -93,13 +76,7 @@ class KafkaOutbox:
         self._offsets: dict[tuple[str, int], int] = {}
         self._refused: list[str] = []
         self._open = _Batch()
-        self._unfinished: list[asyncio.Future] = []
-        self._poller = threading.Thread(target=self._poll, name="s2c-outbox-poller", daemon=True)
-        self._poller.start()
-
-    def _poll(self) -> None:
-        while True:
-            self._producer.poll(POLL_SECONDS)
+        self._unfinished: list[_Batch] = []
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
              partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
@@ -116,11 +93,10 @@ class KafkaOutbox:
                 self._producer.produce(topic, **args)
                 batch.sent += 1
                 return
-            except BufferError:  # librdkafka's queue is full: the poller makes room
-                time.sleep(FULL_QUEUE_WAIT_SECONDS)
+            except BufferError:  # librdkafka's queue is full: serve reports, let it send
+                self._producer.poll(FULL_QUEUE_WAIT_SECONDS)
 
     def _delivered(self, batch: _Batch, err: Any, msg: Any) -> None:
-        # The poller's thread; a dict write and a list append are safe under the GIL.
         if err is not None:
             self._refused.append(f"{msg.topic()}[{msg.partition()}]: {err}")
         else:
@@ -129,7 +105,7 @@ class KafkaOutbox:
                 slot = (topic, msg.partition())
                 if msg.offset() > self._offsets.get(slot, -1):
                     self._offsets[slot] = msg.offset()
-        batch.count_ack()
+        batch.acked += 1
 
     def offsets_of(self, topic: str) -> dict[int, int]:
         """The last acknowledged offset per partition of a tracked topic since the last call."""
@@ -139,17 +115,21 @@ class KafkaOutbox:
         return taken
 
     async def drain(self) -> None:
-        """Return once every record queued before the call is acknowledged (by this drain or
-        by an earlier one still waiting); raise if the broker refused any record."""
+        """Return once every record queued before the call is acknowledged (with the records
+        of earlier drains still waiting); raise if the broker refused any record."""
         if self._open.sent:
-            batch, self._open = self._open, _Batch()
-            self._unfinished.append(batch.close(asyncio.get_running_loop()))
-        self._unfinished = [f for f in self._unfinished if not f.done()]
-        if self._unfinished:
-            waiting = list(self._unfinished)
-            done, _ = await asyncio.wait(waiting, timeout=DRAIN_TIMEOUT_SECONDS)
-            if len(done) < len(waiting):
+            self._unfinished.append(self._open)
+            self._open = _Batch()
+        waiting = list(self._unfinished)
+        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+        while True:
+            self._producer.poll(0)
+            if all(batch.done() for batch in waiting) or self._refused:
+                break
+            if time.monotonic() > deadline:
                 raise OutboxError(f"records not acknowledged in {DRAIN_TIMEOUT_SECONDS:.0f} s")
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+        self._unfinished = [batch for batch in self._unfinished if not batch.done()]
         if self._refused:
             # For good: the records after a refused one may be acknowledged, but the agent that
             # queued it must not write the state that depends on it, whichever agent drains.

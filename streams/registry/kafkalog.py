@@ -99,7 +99,14 @@ class KafkaLog:
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-        meta = admin.list_topics(self._topic, timeout=self._timeout).topics[self._topic]
+        # Right after creation the broker's metadata may not list the partition yet (seen once in
+        # CI: "has 0"); look again until it does. Two or more is a real misconfiguration.
+        deadline = time.monotonic() + self._timeout
+        while True:
+            meta = admin.list_topics(self._topic, timeout=self._timeout).topics[self._topic]
+            if meta.partitions or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
         if len(meta.partitions) != 1:
             raise RuntimeError(f"registry topic {self._topic} must have exactly 1 partition "
                                f"(has {len(meta.partitions)}): ids depend on one total order")

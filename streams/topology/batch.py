@@ -24,6 +24,9 @@ from faust.types import TP
 from s2c.streams.outbox import Outbox
 
 _DELETED = object()
+BATCH_MAX = 500
+# Under light load a batch closes after this long, so batching adds at most this to latency.
+BATCH_WITHIN_SECONDS = 0.005
 
 
 class Held:
@@ -33,9 +36,9 @@ class Held:
 
     def __init__(self, state: Any, encode: Callable[[Any], bytes]) -> None:
         self.state, self.encode = state, encode
-BATCH_MAX = 500
-# Under light load a batch closes after this long, so batching adds at most this to latency.
-BATCH_WITHIN_SECONDS = 0.005
+
+    def stored(self) -> bytes:
+        return self.encode(self.state)
 
 
 class BatchedTable:
@@ -57,7 +60,7 @@ class BatchedTable:
             value = held[0]
             if value is _DELETED:
                 return default
-            return value.encode(value.state) if isinstance(value, Held) else value
+            return value.stored() if isinstance(value, Held) else value
         try:
             value = self._reads[key]
         except KeyError:
@@ -110,7 +113,7 @@ class BatchedTable:
                     outbox.send(topic, key, None, partition=event.message.partition)
                 else:
                     if isinstance(value, Held):
-                        value = value.encode(value.state)
+                        value = value.stored()
                     store[key] = value
                     outbox.send(topic, key, value, partition=event.message.partition)
             finally:

@@ -17,7 +17,7 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import StateView, forget_on_rebalance
+from s2c.streams.topology.states import json_states
 from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
@@ -41,10 +41,7 @@ def attach_link(t: Topology) -> None:
     timers = TimerIndex(scope["link_timers"])
     upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
 
-    states: StateView[LinkState] = StateView(
-        links, lambda stored: LinkState.from_dict(json.loads(stored)),
-        lambda state: dumps(state.to_dict()).encode())
-    forget_on_rebalance(t.app, states)
+    states = json_states(t.app, links, LinkState)
     load = states.load
 
     def save(key: bytes, partition: int, state: LinkState, parked_before: int) -> None:

@@ -20,7 +20,7 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import StateView, forget_on_rebalance
+from s2c.streams.topology.states import json_states
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
@@ -41,10 +41,7 @@ def attach_process(t: Topology) -> None:
     timers = TimerIndex(scope["process_timers"])
     upstream = Upstream(scope["process_timers"], sources_of("process", t.settings.partitions))
     master = t.replica.store
-    states: StateView[ProcessState] = StateView(
-        processes, lambda stored: ProcessState.from_dict(json.loads(stored)),
-        lambda state: dumps(state.to_dict()).encode())
-    forget_on_rebalance(t.app, states)
+    states = json_states(t.app, processes, ProcessState)
     load = states.load
 
     def tally(partition: int, moves: dict[str, int]) -> None:
@@ -107,7 +104,7 @@ def attach_process(t: Topology) -> None:
             return
         del awaiting[slot]
         for name in waiting:
-            if processes.get(name.encode()) is not None:
+            if load(name.encode()) is not None:
                 await apply(name.encode(), message.partition,
                             lambda s: core.retry_parked(s, master, now))
 

@@ -11,11 +11,13 @@ back may have been changed by another worker, and its table recovered from the c
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from s2c.streams.topology.batch import BatchedTable
+from s2c.tables.codec import dumps
 
 S = TypeVar("S")
 KEEP_STATES = 4096  # per agent; a process state is a few kB decoded
@@ -64,3 +66,13 @@ def forget_on_rebalance(app: Any, *views: StateView[Any]) -> None:
 
     app.on_partitions_revoked.connect(forget)
     app.on_partitions_assigned.connect(forget)
+
+
+def json_states(app: Any, view: BatchedTable, state_type: Any) -> StateView[Any]:
+    """The agent's view of a table of states stored as compact JSON (`to_dict` / `from_dict`),
+    dropped whenever partitions move."""
+    states: StateView[Any] = StateView(
+        view, lambda stored: state_type.from_dict(json.loads(stored)),
+        lambda state: dumps(state.to_dict()).encode())
+    forget_on_rebalance(app, states)
+    return states

@@ -52,6 +52,7 @@ class BatchedTable:
         self._table = table
         self._writes: dict[Any, tuple[Any, Any]] = {}  # key -> (value or _DELETED, event)
         self._reads: dict[Any, Any] = {}  # key -> stored value or None, this batch
+        self._objects: dict[Any, Any] = {}  # key -> decoded stored value, this batch
         self.event: Any = None  # the event being applied, set by the agent
 
     def get(self, key: Any, default: Any = None) -> Any:
@@ -83,9 +84,11 @@ class BatchedTable:
         return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._objects.pop(key, None)
         self._writes[key] = (value, self.event)
 
     def __delitem__(self, key: Any) -> None:
+        self._objects.pop(key, None)
         self._writes[key] = (_DELETED, self.event)
 
     def hold(self, key: Any, state: Any, encode: Callable[[Any], bytes]) -> None:
@@ -97,30 +100,57 @@ class BatchedTable:
         held = self._writes.get(key)
         return held[0].state if held is not None and isinstance(held[0], Held) else None
 
+    def decoded(self, key: Any, decode: Callable[[bytes], Any]) -> Any:
+        """The value at `key` as an object (None if there is none): the one held for this batch,
+        else the stored bytes decoded once per batch. Whoever changes the object holds it again
+        (`hold`), so small indexes read and written on every event (timer buckets, tallies)
+        are parsed and encoded once per batch, not once per event."""
+        state = self.held(key)
+        if state is not None:
+            return state
+        try:
+            return self._objects[key]
+        except KeyError:
+            pass
+        stored = self.get(key)
+        state = self._objects[key] = None if stored is None else decode(stored)
+        return state
+
     def items(self) -> Any:
         return self._table.items()
 
     def flush(self, outbox: Outbox) -> bool:
         """Write the held states to the store and queue their changelog records; True if any."""
         store, topic = self._table.data, self._table.changelog_topic.get_topic_name()
+        batches = _RocksBatches.of(store)
         for key, (value, event) in self._writes.items():
+            partition = event.message.partition
+            if value is not _DELETED and batches is not None:
+                if isinstance(value, Held):
+                    value = value.stored()
+                batches.put(partition, key, value)
+                outbox.send(topic, key, value, partition=partition)
+                continue
             # The store picks its partition from the event. Only this task's context variable is
             # set: the stream's own `current_event` belongs to the task filling the next batch.
             token = _current_event.set(weakref.ref(event))
             try:
                 if value is _DELETED:
                     store.pop(key, None)
-                    outbox.send(topic, key, None, partition=event.message.partition)
+                    outbox.send(topic, key, None, partition=partition)
                 else:
                     if isinstance(value, Held):
                         value = value.stored()
                     store[key] = value
-                    outbox.send(topic, key, value, partition=event.message.partition)
+                    outbox.send(topic, key, value, partition=partition)
             finally:
                 _current_event.reset(token)
+        if batches is not None:
+            batches.write()
         wrote = bool(self._writes)
         self._writes.clear()
         self._reads.clear()
+        self._objects.clear()
         return wrote
 
     def persist_offsets(self, outbox: Outbox) -> None:
@@ -129,6 +159,36 @@ class BatchedTable:
         topic = self._table.changelog_topic.get_topic_name()
         for partition, offset in outbox.offsets_of(topic).items():
             self._table.data.set_persisted_offset(TP(topic, partition), offset)
+
+
+class _RocksBatches:
+    """A batch's puts into Faust's RocksDB store as one write per partition (one write-ahead-log
+    append instead of one per key), with the bytes Faust's own put stores: the same encoded key
+    and value in the same partition's database, as Faust's changelog recovery writes them.
+    Deletes go through the store (it removes a key from whichever partition holds it)."""
+
+    def __init__(self, store: Any) -> None:
+        import rocksdict
+
+        self._store, self._new = store, lambda: rocksdict.WriteBatch(raw_mode=True)
+        self._batches: dict[int, Any] = {}
+
+    @classmethod
+    def of(cls, store: Any) -> _RocksBatches | None:
+        """Batches for a RocksDB store on rocksdict; None for any other (e.g. `memory://`)."""
+        if getattr(store, "use_rocksdict", False) and hasattr(store, "_db_for_partition"):
+            return cls(store)
+        return None
+
+    def put(self, partition: int, key: Any, value: Any) -> None:
+        batch = self._batches.get(partition)
+        if batch is None:
+            batch = self._batches[partition] = self._new()
+        batch.put(self._store._encode_key(key), self._store._encode_value(value))
+
+    def write(self) -> None:
+        for partition, batch in self._batches.items():
+            self._store._db_for_partition(partition).write(batch)
 
 
 class BatchScope:

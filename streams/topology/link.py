@@ -17,13 +17,10 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import json_states
-from s2c.streams.topology.process import MAX_EXCEPTIONS_KEPT
+from s2c.streams.topology.states import json_bytes, json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
-from s2c.tables.codec import dumps
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
-from s2c.tables.outputs import WorkQueueException
 
 PARKED = "PARKED|link"
 
@@ -34,10 +31,8 @@ def attach_link(t: Topology) -> None:
 
     def keep_exceptions(key: bytes, outputs: list) -> None:
         """Work items raised here (events no instance claims) for the experience API."""
-        raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
-        if raised:
-            kept = json.loads(raised_here.get(key) or b"[]") + json.loads(dumps(raised))
-            raised_here[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
+        keep_raised(raised_here, key, outputs)
+
     timers = TimerIndex(scope["link_timers"])
     upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
 
@@ -48,9 +43,9 @@ def attach_link(t: Topology) -> None:
         states.save(key, state)
         if len(state.parked) != parked_before:  # feeds the parked-events gauge
             slot = str(partition).encode()
-            tally = json.loads(counts.get(slot) or b"{}")
+            tally = counts.decoded(slot, json.loads) or {}
             tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
-            counts[slot] = json.dumps(tally).encode()
+            counts.hold(slot, tally, json_bytes)
         timers.schedule(partition, key, state.next_deadline())
 
     async def fire_due(partition: int, now: datetime) -> None:

@@ -20,16 +20,14 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import json_states
+from s2c.streams.topology.states import json_bytes, json_states, keep_raised, sorted_json
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
-from s2c.tables.codec import dumps
-from s2c.tables.outputs import Command, WorkQueueException
+from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
 PARKED = "PARKED|process"
-MAX_EXCEPTIONS_KEPT = 50
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
 
@@ -51,10 +49,10 @@ def attach_process(t: Topology) -> None:
         if not moves:
             return
         slot = str(partition).encode()
-        counts_now: dict[str, int] = json.loads(counts.get(slot) or b"{}")
+        counts_now: dict[str, int] = counts.decoded(slot, json.loads) or {}
         for label, n in moves.items():
             counts_now[label] = max(counts_now.get(label, 0) + n, 0)
-        counts[slot] = json.dumps(counts_now, sort_keys=True).encode()
+        counts.hold(slot, counts_now, sorted_json)
 
     async def apply(key: bytes, partition: int, step: Step, cause: Any = None) -> None:
         before = load(key)
@@ -76,13 +74,10 @@ def attach_process(t: Topology) -> None:
         tally(partition, moves)
         for record, wait_key in core.waiting_for_master(state):
             slot = f"{record}|{wait_key}@{partition}".encode()
-            waiting = json.loads(awaiting.get(slot) or b"[]")
+            waiting = awaiting.decoded(slot, json.loads) or []
             if key.decode() not in waiting:
-                awaiting[slot] = json.dumps(waiting + [key.decode()]).encode()
-        raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
-        if raised:
-            kept = json.loads(exceptions.get(key) or b"[]") + json.loads(dumps(raised))
-            exceptions[key] = json.dumps(kept[-MAX_EXCEPTIONS_KEPT:]).encode()
+                awaiting.hold(slot, waiting + [key.decode()], json_bytes)
+        keep_raised(exceptions, key, outputs)
 
     async def fire_due(partition: int, now: datetime) -> None:
         for key in timers.due(partition, now):
@@ -98,7 +93,7 @@ def attach_process(t: Topology) -> None:
     async def retry_waiting(message: Any) -> None:
         control = json.loads(message.value)
         slot = f"{control['record']}|{control['key']}@{message.partition}".encode()
-        waiting = json.loads(awaiting.get(slot) or b"[]")
+        waiting = awaiting.decoded(slot, json.loads) or []
         now = t.clock.now("process", message.partition)
         if not waiting or now is None:
             return

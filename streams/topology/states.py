@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from s2c.streams.topology.batch import BatchedTable
 from s2c.tables.codec import dumps
+from s2c.tables.outputs import WorkQueueException
 
 S = TypeVar("S")
 KEEP_STATES = 4096  # per agent; a process state is a few kB decoded
@@ -76,3 +77,22 @@ def json_states(app: Any, view: BatchedTable, state_type: Any) -> StateView[Any]
         lambda state: dumps(state.to_dict()).encode())
     forget_on_rebalance(app, states)
     return states
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def sorted_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True).encode()
+
+
+MAX_EXCEPTIONS_KEPT = 50
+
+
+def keep_raised(kept_here: BatchedTable, key: bytes, outputs: list[Any]) -> None:
+    """Keep the last work items raised for `key`, for the experience API."""
+    raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
+    if raised:
+        kept = (kept_here.decoded(key, json.loads) or []) + json.loads(dumps(raised))
+        kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], json_bytes)

@@ -10,6 +10,9 @@ the replay engine fires it. An entry may be stale (the key's deadline moved): th
 key's real next deadline, as a heap with lazy deletion would. Everything is written inside stream
 iteration of the partition it belongs to, so it travels with the partition on a rebalance and comes
 back from the changelog after a crash.
+
+A bucket is a decoded dict held for the agent's batch (`BatchedTable.decoded` / `hold`): a busy
+bucket holds hundreds of keys, and it is parsed and encoded once per batch, not per event.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ def bucket_of(at: datetime) -> int:
     return int(at.timestamp()) // BUCKET_SECONDS
 
 
+def _encode(members: dict[str, int]) -> bytes:
+    return json.dumps(members, sort_keys=True).encode()
+
+
 class TimerIndex:
     def __init__(self, table: Any) -> None:
         self._table = table
@@ -44,11 +51,11 @@ class TimerIndex:
         if cursor is None or bucket < cursor:
             self._set_cursor(partition, bucket)
         slot = self._slot(partition, bucket)
-        members: dict[str, int] = json.loads(self._table.get(slot) or b"{}")
+        members: dict[str, int] = self._table.decoded(slot, json.loads) or {}
         name, when = key.decode(), _ms(deadline)
         if members.get(name) != when:
             members[name] = when
-            self._table[slot] = json.dumps(members, sort_keys=True).encode()
+            self._table.hold(slot, members, _encode)
 
     def due(self, partition: int, now: datetime) -> list[bytes]:
         """Keys whose filed deadline is at or before `now`; each filing is handed out once."""
@@ -59,17 +66,16 @@ class TimerIndex:
         keys: list[bytes] = []
         for bucket in range(cursor, upto + 1):
             slot = self._slot(partition, bucket)
-            stored = self._table.get(slot)
-            if not stored:
+            members: dict[str, int] | None = self._table.decoded(slot, json.loads)
+            if not members:
                 continue
-            members: dict[str, int] = json.loads(stored)
             fired = sorted((when, name) for name, when in members.items() if when <= now_ms)
             if not fired:
                 continue
             keys.extend(name.encode() for _, name in fired)
             left = {name: when for name, when in members.items() if when > now_ms}
             if left:
-                self._table[slot] = json.dumps(left, sort_keys=True).encode()
+                self._table.hold(slot, left, _encode)
             else:
                 del self._table[slot]
         if upto > cursor:

@@ -8,7 +8,9 @@ the next call rather than be filed under a bucket that will never be read again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from core_world import T0
 from s2c.streams.topology.timers import BUCKET_SECONDS, TimerIndex, bucket_of
@@ -16,6 +18,18 @@ from s2c.streams.topology.timers import BUCKET_SECONDS, TimerIndex, bucket_of
 MINUTE = timedelta(minutes=1)
 CASE = b"CASE-C-1001"
 VISIT = b"APPT-A-2001"
+
+
+class Table(dict):
+    """A dict with the batched view's object calls (`BatchedTable.decoded` / `hold`), each
+    written through at once, so every step below is checked against stored bytes."""
+
+    def decoded(self, key: bytes, decode: Callable[[bytes], Any]) -> Any:
+        stored = self.get(key)
+        return None if stored is None else decode(stored)
+
+    def hold(self, key: bytes, state: Any, encode: Callable[[Any], bytes]) -> None:
+        self[key] = encode(state)
 
 
 def filed(table: dict[bytes, bytes]) -> dict[bytes, bytes]:
@@ -29,7 +43,7 @@ def test_buckets_are_a_quarter_hour_of_event_time() -> None:
 
 
 def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
-    table: dict[bytes, bytes] = {}
+    table = Table()
     timers = TimerIndex(table)
     timers.schedule(0, CASE, T0 + 62 * MINUTE)
 
@@ -42,7 +56,7 @@ def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
 
 
 def test_a_deadline_already_behind_the_cursor_fires_at_the_next_call() -> None:
-    timers = TimerIndex({})
+    timers = TimerIndex(Table())
     timers.schedule(0, CASE, T0 + 20 * MINUTE)
     assert timers.due(0, T0 + 60 * MINUTE) == [CASE]  # cursor now at 09:00
 
@@ -52,7 +66,7 @@ def test_a_deadline_already_behind_the_cursor_fires_at_the_next_call() -> None:
 
 
 def test_a_key_filed_twice_is_handed_out_once() -> None:
-    timers = TimerIndex({})
+    timers = TimerIndex(Table())
     timers.schedule(1, CASE, T0 + 20 * MINUTE)
     timers.schedule(1, CASE, T0 + 25 * MINUTE)  # same bucket
     timers.schedule(1, CASE, T0 + 50 * MINUTE)  # deadline moved: a stale entry stays
@@ -61,7 +75,7 @@ def test_a_key_filed_twice_is_handed_out_once() -> None:
 
 
 def test_partitions_keep_their_own_stream_time() -> None:
-    timers = TimerIndex({})
+    timers = TimerIndex(Table())
     timers.schedule(0, CASE, T0 + 20 * MINUTE)
     timers.schedule(3, VISIT, T0 + 20 * MINUTE)
 
@@ -71,7 +85,7 @@ def test_partitions_keep_their_own_stream_time() -> None:
 
 
 def test_no_deadline_files_nothing() -> None:
-    table: dict[bytes, bytes] = {}
+    table = Table()
     timers = TimerIndex(table)
     timers.schedule(0, CASE, None)
     assert table == {}

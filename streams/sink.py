@@ -48,8 +48,10 @@ class OutputSink:
         self.emit(outputs)
         await self._outbox.drain()
 
-    def emit(self, outputs: list[Any]) -> None:
-        """Queue `outputs` in the outbox; the caller drains it (once per batch)."""
+    def emit(self, outputs: list[Any], arrived: tuple[Any, bytes] | None = None) -> None:
+        """Queue `outputs` in the outbox; the caller drains it (once per batch). `arrived` is the
+        event being applied and the bytes it came in: forwarded as it is, it is sent as those
+        bytes (any registered schema id decodes downstream) instead of being encoded again."""
         send = self._outbox.send
         for item in outputs:
             if isinstance(item, Command):
@@ -57,7 +59,11 @@ class OutputSink:
                 send(self._commands, item.header.process_id.encode(), value)
                 self._metrics.commands_out.labels(command_type=item.schema).inc()
             elif isinstance(item, Forward):
-                value = self._codec.encode(f"s2c.events.{item.event.schema}", to_native(item.event))
+                if arrived is not None and item.event is arrived[0]:
+                    value = arrived[1]
+                else:
+                    value = self._codec.encode(f"s2c.events.{item.event.schema}",
+                                               to_native(item.event))
                 send(self._process, item.process_id.encode(), value)
             elif isinstance(item, SlaBreached):
                 value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())

@@ -87,7 +87,7 @@ def attach_link(t: Topology) -> None:
         if due is not None and due_at is not None and due <= due_at:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once
             outputs = outputs + expired
-        t.sink.emit(outputs)
+        t.sink.emit(outputs, arrived=(parsed, message.value))
         keep_exceptions(message.key, outputs)
         save(message.key, message.partition, state, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -32,16 +32,22 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
     arrived = encounter_started(feed)
     billed = claim(feed, SURGERY_DAY + 2 * DAY)
 
+    sent_as = {e: w.encode(e) for e in (early_charge, arrived, billed)}
+    encoded: list[str] = []  # what the worker asks its codec to encode
+    encode = w.codec.encode
+    w.codec.encode = lambda name, record: encoded.append(name) or encode(name, record)
+
     async with w.agent("s2c-link").test_context() as link:
-        await w.put(link, ACCOUNT, w.encode(early_charge), partition=2)
+        await w.put(link, ACCOUNT, sent_as[early_charge], partition=2)
         assert w.sent_to(w.t.topics.process) == []
         parked = link_state(w, ACCOUNT)
         assert parked["process_id"] is None
         assert [entry[2]["envelope"]["event_id"] for entry in parked["parked"]] == \
             [early_charge.event_id]
 
-        await w.put(link, ACCOUNT, w.encode(arrived), partition=2)
-        await w.put(link, ACCOUNT, w.encode(billed), partition=2)
+        await w.put(link, ACCOUNT, sent_as[arrived], partition=2)
+        await w.put(link, ACCOUNT, sent_as[billed], partition=2)
+    w.codec.encode = encode
 
     forwarded = w.sent_to(w.t.topics.process)
     assert {s.key for s in forwarded} == {b"CASE-C-1001"}
@@ -51,6 +57,11 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
         ("s2c.events.ChargePosted", early_charge.event_id),
         ("s2c.events.ClaimSubmitted", billed.event_id)]
     assert events[1][1]["amount"] == Decimal("6800.00")  # the money travels intact
+    # An event forwarded as it arrived leaves as the bytes it came in; only the parked charge,
+    # kept in the links table, is encoded again.
+    assert forwarded[0].value == sent_as[arrived] and forwarded[2].value == sent_as[billed]
+    assert [name for name in encoded if name.startswith("s2c.events.")] == [
+        "s2c.events.ChargePosted"]
     assert link_state(w, ACCOUNT) == {"account_number": "ACCT-7001",
                                       "process_id": "CASE-C-1001", "parked": []}
     assert w.sent_to(w.t.topics.exceptions) == []

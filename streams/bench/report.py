@@ -159,7 +159,17 @@ def append(path: Path, results: Results) -> None:
     """Appends the run's section to `path`, writing the header first when the file is new."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not path.exists() or path.stat().st_size == 0
+    # Notes added by hand may end without a blank line: the new heading must not join them.
+    ending = b"" if fresh else _tail(path)
     with path.open("a", encoding="utf-8") as out:
         if fresh:
             out.write(HEADER)
+        elif ending != b"\n\n":
+            out.write("\n" if ending.endswith(b"\n") else "\n\n")
         out.write(markdown(results))
+
+
+def _tail(path: Path) -> bytes:
+    with path.open("rb") as f:
+        f.seek(max(path.stat().st_size - 2, 0))
+        return f.read()

@@ -22,6 +22,7 @@ from faust.streams import _current_event
 from faust.types import TP
 
 from s2c.streams.outbox import Outbox
+from s2c.streams.topology.rocks import RocksBatches
 
 _DELETED = object()
 BATCH_MAX = 500
@@ -122,7 +123,7 @@ class BatchedTable:
     def flush(self, outbox: Outbox) -> bool:
         """Write the held states to the store and queue their changelog records; True if any."""
         store, topic = self._table.data, self._table.changelog_topic.get_topic_name()
-        batches = _RocksBatches.of(store)
+        batches = RocksBatches.of(store)
         for key, (value, event) in self._writes.items():
             partition = event.message.partition
             if value is not _DELETED and batches is not None:
@@ -159,36 +160,6 @@ class BatchedTable:
         topic = self._table.changelog_topic.get_topic_name()
         for partition, offset in outbox.offsets_of(topic).items():
             self._table.data.set_persisted_offset(TP(topic, partition), offset)
-
-
-class _RocksBatches:
-    """A batch's puts into Faust's RocksDB store as one write per partition (one write-ahead-log
-    append instead of one per key), with the bytes Faust's own put stores: the same encoded key
-    and value in the same partition's database, as Faust's changelog recovery writes them.
-    Deletes go through the store (it removes a key from whichever partition holds it)."""
-
-    def __init__(self, store: Any) -> None:
-        import rocksdict
-
-        self._store, self._new = store, lambda: rocksdict.WriteBatch(raw_mode=True)
-        self._batches: dict[int, Any] = {}
-
-    @classmethod
-    def of(cls, store: Any) -> _RocksBatches | None:
-        """Batches for a RocksDB store on rocksdict; None for any other (e.g. `memory://`)."""
-        if getattr(store, "use_rocksdict", False) and hasattr(store, "_db_for_partition"):
-            return cls(store)
-        return None
-
-    def put(self, partition: int, key: Any, value: Any) -> None:
-        batch = self._batches.get(partition)
-        if batch is None:
-            batch = self._batches[partition] = self._new()
-        batch.put(self._store._encode_key(key), self._store._encode_value(value))
-
-    def write(self) -> None:
-        for partition, batch in self._batches.items():
-            self._store._db_for_partition(partition).write(batch)
 
 
 class BatchScope:

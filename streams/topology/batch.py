@@ -126,26 +126,23 @@ class BatchedTable:
         batches = RocksBatches.of(store)
         for key, (value, event) in self._writes.items():
             partition = event.message.partition
+            if isinstance(value, Held):
+                value = value.stored()
             if value is not _DELETED and batches is not None:
-                if isinstance(value, Held):
-                    value = value.stored()
                 batches.put(partition, key, value)
-                outbox.send(topic, key, value, partition=partition)
-                continue
-            # The store picks its partition from the event. Only this task's context variable is
-            # set: the stream's own `current_event` belongs to the task filling the next batch.
-            token = _current_event.set(weakref.ref(event))
-            try:
-                if value is _DELETED:
-                    store.pop(key, None)
-                    outbox.send(topic, key, None, partition=partition)
-                else:
-                    if isinstance(value, Held):
-                        value = value.stored()
-                    store[key] = value
-                    outbox.send(topic, key, value, partition=partition)
-            finally:
-                _current_event.reset(token)
+            else:
+                # The store picks its partition from the event. Only this task's context variable
+                # is set: the stream's own `current_event` belongs to the task filling the next
+                # batch.
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    if value is _DELETED:
+                        store.pop(key, None)
+                    else:
+                        store[key] = value
+                finally:
+                    _current_event.reset(token)
+            outbox.send(topic, key, None if value is _DELETED else value, partition=partition)
         if batches is not None:
             batches.write()
         wrote = bool(self._writes)

@@ -29,10 +29,6 @@ def attach_link(t: Topology) -> None:
     scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
 
-    def keep_exceptions(key: bytes, outputs: list) -> None:
-        """Work items raised here (events no instance claims) for the experience API."""
-        keep_raised(raised_here, key, outputs)
-
     timers = TimerIndex(scope["link_timers"])
     upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
 
@@ -58,7 +54,7 @@ def attach_link(t: Topology) -> None:
             parked_before = len(state.parked)
             state, outputs = link_on_deadline(state, now)
             t.sink.emit(outputs)
-            keep_exceptions(key, outputs)
+            keep_raised(raised_here, key, outputs)
             save(key, partition, state, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
@@ -88,6 +84,6 @@ def attach_link(t: Topology) -> None:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once
             outputs = outputs + expired
         t.sink.emit(outputs, arrived=(parsed, message.value))
-        keep_exceptions(message.key, outputs)
+        keep_raised(raised_here, message.key, outputs)
         save(message.key, message.partition, state, parked_before)
         t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)

@@ -26,7 +26,7 @@ class RocksBatches:
     @classmethod
     def of(cls, store: Any) -> RocksBatches | None:
         """Batches for a RocksDB store on rocksdict; None for any other (e.g. `memory://`)."""
-        if getattr(store, "use_rocksdict", False) and hasattr(store, "_db_for_partition"):
+        if getattr(store, "use_rocksdict", False):  # only Faust's RocksDB store has it
             return cls(store)
         return None
 

@@ -22,6 +22,7 @@ from s2c.tables.outputs import WorkQueueException
 
 S = TypeVar("S")
 KEEP_STATES = 4096  # per agent; a process state is a few kB decoded
+MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 
 
 class StateView(Generic[S]):
@@ -85,9 +86,6 @@ def json_bytes(value: Any) -> bytes:
 
 def sorted_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True).encode()
-
-
-MAX_EXCEPTIONS_KEPT = 50
 
 
 def keep_raised(kept_here: BatchedTable, key: bytes, outputs: list[Any]) -> None:

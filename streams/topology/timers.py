@@ -21,6 +21,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from s2c.streams.topology.states import sorted_json
+
 BUCKET_SECONDS = 900
 
 
@@ -30,10 +32,6 @@ def _ms(at: datetime) -> int:
 
 def bucket_of(at: datetime) -> int:
     return int(at.timestamp()) // BUCKET_SECONDS
-
-
-def _encode(members: dict[str, int]) -> bytes:
-    return json.dumps(members, sort_keys=True).encode()
 
 
 class TimerIndex:
@@ -55,7 +53,7 @@ class TimerIndex:
         name, when = key.decode(), _ms(deadline)
         if members.get(name) != when:
             members[name] = when
-            self._table.hold(slot, members, _encode)
+            self._table.hold(slot, members, sorted_json)
 
     def due(self, partition: int, now: datetime) -> list[bytes]:
         """Keys whose filed deadline is at or before `now`; each filing is handed out once."""
@@ -75,7 +73,7 @@ class TimerIndex:
             keys.extend(name.encode() for _, name in fired)
             left = {name: when for name, when in members.items() if when > now_ms}
             if left:
-                self._table.hold(slot, left, _encode)
+                self._table.hold(slot, left, sorted_json)
             else:
                 del self._table[slot]
         if upto > cursor:

@@ -15,6 +15,7 @@ from typing import Any
 
 import faust
 
+from s2c.streams.app import RAW
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import (AvroCodec, DecodeError, RegistryUnavailable, backoff_delays,
                                registry_client)
@@ -146,9 +147,10 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
                   outbox: Outbox | None = None) -> Topology:
     """`replica`, `codec` and `outbox` are injectable so the agent tier runs without a broker."""
     topics = declare(settings)
-    raw = {"key_serializer": "raw", "value_serializer": "raw"}
+    raw = {"schema": RAW}
     process_t = app.topic(topics.process.name, **raw)
-    opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes}
+    opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes,
+            "schema": RAW}
     tables = {name: app.Table(name, **opts) for name in (
         "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
         "stage_counts", "link_counts", "link_exceptions")}

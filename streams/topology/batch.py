@@ -1,6 +1,6 @@
 """Batches for the stateful agents: table writes held back until the batch's outputs are acked.
 
-An agent takes events in batches (`stream.take_events`), applies each through the core against a
+An agent takes events in batches (`take_batches`, take.py), applies each through the core against a
 write-back view of its tables, queues every output in the outbox (streams/outbox.py), drains it
 once, and only then writes the states. So the rule "outputs before the state that produced them"
 (see OutputSink.deliver) costs one round trip per batch instead of one per event.
@@ -23,10 +23,11 @@ from faust.types import TP
 
 from s2c.streams.outbox import Outbox
 from s2c.streams.topology.rocks import RocksBatches
+from s2c.streams.topology.take import take_batches
 
 _DELETED = object()
 BATCH_MAX = 500
-# Under light load a batch closes after this long, so batching adds at most this to latency.
+# A batch closes when nothing more is queued; events trickling in one by one close it after this.
 BATCH_WITHIN_SECONDS = 0.005
 
 
@@ -186,9 +187,11 @@ async def consume_in_batches(stream: Any, scope: BatchScope, outbox: Outbox,
     """The one loop of the agents: apply a batch, wait for every output's ack, then write the
     batch's states (outputs before the state that produced them) and wait for those too; the
     stream acknowledges the batch's events (their offsets may be committed) only after."""
-    async for batch in stream.take_events(BATCH_MAX, BATCH_WITHIN_SECONDS):
+    async for batch in take_batches(stream, BATCH_MAX, BATCH_WITHIN_SECONDS):
         for event in batch:
             scope.current(event)
             await handle(event.message)
         await outbox.drain()
         await scope.flush(outbox)
+        for event in batch:
+            await stream.ack(event)

@@ -63,6 +63,7 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
             mechanism=settings.sasl_mechanism,
         )
     from s2c.streams.recovery import BatchedRecoveryTables
+    from s2c.streams.topology.rocks import Table
     from s2c.streams.transport import SCHEME
 
     app = App(
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
         TableManager=BatchedRecoveryTables,
+        Table=Table,
     )
     metrics = PipelineMetrics(CollectorRegistry())
 

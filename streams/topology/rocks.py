@@ -1,5 +1,6 @@
 """Writes into Faust's RocksDB table store, batched: what `BatchedTable.flush` uses when the
-store is RocksDB on rocksdict (any other store, e.g. `memory://`, is written key by key).
+store is RocksDB on rocksdict (any other store, e.g. `memory://`, is written key by key), and
+the app's table class, whose RocksDB store skips a needless garbage collection per rebalance.
 
 Faust keeps one RocksDB database per table partition and writes each key with its own put (one
 write-ahead-log append per key). Recovery from the changelog writes `WriteBatch`es of raw bytes;
@@ -9,6 +10,10 @@ this writes a batch's states the same way.
 from __future__ import annotations
 
 from typing import Any
+
+import faust
+from faust import stores
+from faust.stores.rocksdb import Store as RocksStore
 
 
 class RocksBatches:
@@ -39,3 +44,30 @@ class RocksBatches:
     def write(self) -> None:
         for partition, batch in self._batches.items():
             self._store._db_for_partition(partition).write(batch)
+
+
+
+class QuietRevokeStore(RocksStore):
+    """Faust's RocksDB store, without a full garbage collection when a rebalance closes no
+    database. Faust's `revoke_partitions` calls `gc.collect()` for every table on every rebalance
+    (so that a closed database's lock is released); with nothing to close, as on a worker's
+    first assignment, that is 9 full collections of a worker's heap: about 0.4 s of a restart's
+    recovery phase, measured from its log."""
+
+    def revoke_partitions(self, table: Any, tps: Any) -> None:
+        topics = table.changelog_topic.topics
+        if any(tp.topic in topics and tp.partition in self._dbs for tp in tps):
+            super().revoke_partitions(table, tps)
+
+
+class Table(faust.Table):
+    """The app's `Table` setting: Faust's table, on `QuietRevokeStore` wherever the store URL is
+    `rocksdb://` (any other store, e.g. `memory://`, is Faust's own)."""
+
+    def _new_store_by_url(self, url: Any) -> Any:
+        if stores.by_url(url) is not RocksStore:
+            return super()._new_store_by_url(url)
+        return QuietRevokeStore(url, self.app, self, table_name=self.name, key_type=self.key_type,
+                                key_serializer=self.key_serializer,
+                                value_serializer=self.value_serializer,
+                                value_type=self.value_type, loop=self.loop, options=self.options)

@@ -57,44 +57,50 @@ class BatchedRecovery(Recovery):
                 log.warning("Error in recovery %r", exc)
 
     async def _apply(self, events: list[Any]) -> None:
-        """Faust's per-record bookkeeping, for a batch: newer offsets only, buffered per table,
-        each table's buffer applied whenever it reaches the table's buffer size."""
+        """Faust's per-record bookkeeping, for a batch; a record that raises is logged and the
+        batch goes on with the next, as Faust's loop goes on with its next record."""
         now = monotonic()
-        active_tps, standby_tps, tp_to_table = self.active_tps, self.standby_tps, self.tp_to_table
-        buffers, sizes = self.buffers, self.buffer_sizes
         active_seen = False
         for event in events:
-            message = event.message
-            tp, offset = message.tp, message.offset
-            if tp in active_tps:
-                offsets, active_seen = self.active_offsets, True
-                self._active_events_received_at[tp] = now
-                default_size = "recovery_buffer_size"
-            elif tp in standby_tps:
-                offsets = self.standby_offsets
-                self._standby_events_received_at.setdefault(tp, now)
-                default_size = "standby_buffer_size"
-            else:  # Faust applies it to whichever table came last; we leave it out
-                log.warning("recovery: record of an unknown partition %s offset %s", tp, offset)
-                continue
-            seen = offsets.get(tp)
-            if seen is not None and offset <= seen:
-                continue
-            offsets[tp] = offset
-            table = tp_to_table[tp]
-            size = sizes.get(tp)
-            if size is None:
-                size = sizes[tp] = getattr(table, default_size)
-            buffer = buffers[table]
-            buffer.append(event)
-            if table._on_changelog_event:
-                await table.on_changelog_event(event)
-            if len(buffer) >= size:
-                table.apply_changelog_batch(buffer)
-                buffer.clear()
-                self._last_flush_at = now
+            try:
+                active_seen = await self._apply_one(event, now) or active_seen
+            except Exception as exc:
+                log.warning("Error in recovery %r", exc)
         if active_seen:
             self._note_processing_time(len(events))
+
+    async def _apply_one(self, event: Any, now: float) -> bool:
+        """Newer offsets only, buffered per table, each table's buffer applied whenever it
+        reaches the table's buffer size; True if the record is of an active partition."""
+        message = event.message
+        tp, offset = message.tp, message.offset
+        active = tp in self.active_tps
+        if active:
+            offsets, default_size = self.active_offsets, "recovery_buffer_size"
+            self._active_events_received_at[tp] = now
+        elif tp in self.standby_tps:
+            offsets, default_size = self.standby_offsets, "standby_buffer_size"
+            self._standby_events_received_at.setdefault(tp, now)
+        else:  # Faust applies it to whichever table came last; we leave it out
+            log.warning("recovery: record of an unknown partition %s offset %s", tp, offset)
+            return False
+        seen = offsets.get(tp)
+        if seen is not None and offset <= seen:
+            return active
+        offsets[tp] = offset
+        table = self.tp_to_table[tp]
+        size = self.buffer_sizes.get(tp)
+        if size is None:
+            size = self.buffer_sizes[tp] = getattr(table, default_size)
+        buffer = self.buffers[table]
+        buffer.append(event)
+        if table._on_changelog_event:
+            await table.on_changelog_event(event)
+        if len(buffer) >= size:
+            table.apply_changelog_batch(buffer)
+            buffer.clear()
+            self._last_flush_at = now
+        return active
 
     def _note_processing_time(self, count: int) -> None:
         """Faust estimates the time left from per-record processing times; one mean per batch."""

@@ -104,6 +104,7 @@ async def test_a_record_that_raises_is_logged_and_the_loop_goes_on(caplog: Any) 
     try:
         await asyncio.sleep(0.05)
         queue.put_nowait(record(A, 0))
+        queue.put_nowait(SimpleNamespace(message=None))  # in the middle of a batch this time
         queue.put_nowait(record(A, 1))
         await asyncio.wait_for(recovery.signal_recovery_end.wait(), 5)
     finally:

@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport with three repairs, registered as the `s2ckafka://` scheme.
+"""Faust's aiokafka transport with five repairs, registered as the `s2ckafka://` scheme.
 
 1. An idempotent, acks=all producer outside transactions too. Faust turns on `enable_idempotence`
    only in exactly-once mode, whose open duplicate bugs we avoid (at-least-once plus deterministic
@@ -27,6 +27,11 @@
    wait; Task.uncancel keeps the loop itself running). A record whose turn comes after the flow
    stopped is not handed on, as Faust's `getmany` hands on no record once the flow is off: the
    seek that follows reads it again from the committed offset.
+5. One request for the committed offsets. aiokafka's `seek_to_committed` asks the coordinator
+   once per partition, one after the other (a worker holds about fifty: its stream partitions
+   and every table's changelog), and its `seek_to_beginning` waits for the fetcher to serve a
+   reset: a restarted worker spent 1.5 s seeking. All offsets now come in one request, and a
+   partition with none is set to offset 0 directly (see `_seek_to_committed_or_start`).
 """
 
 from __future__ import annotations
@@ -48,13 +53,28 @@ class IdempotentProducer(faust_aiokafka.Producer):
 
 
 class RewindingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    async def seek_to_committed(self) -> Mapping[Any, int]:
-        committed = await super().seek_to_committed()
+    async def seek_to_committed(self) -> Mapping[Any, int | None]:
+        return await self.call_thread(self._seek_to_committed_or_start)
+
+    async def _seek_to_committed_or_start(self) -> dict[Any, int | None]:
+        """Every partition to its committed offset, and a stream partition with none to its
+        start (repair 2), in one offset-fetch request (repair 5)."""
+        consumer = self._ensure_consumer()
         changelogs = self.consumer.app.tables.changelog_topics
-        never_committed = [tp for tp, offset in committed.items()
-                           if not offset and tp.topic not in changelogs]
-        if never_committed:
-            await self.call_thread(self._ensure_consumer().seek_to_beginning, *never_committed)
+        partitions = consumer.assignment()
+        fetched = await consumer._coordinator.fetch_committed_offsets(list(partitions))
+        committed: dict[Any, int | None] = {}
+        for tp in partitions:
+            meta = fetched.get(tp)
+            offset = None if meta is None or meta.offset == -1 else meta.offset
+            committed[tp] = offset
+            if offset:
+                consumer._fetcher.seek_to(tp, offset)
+            elif tp.topic not in changelogs:
+                # Offset 0, not aiokafka's seek_to_beginning: a log whose start moved on is out
+                # of range at 0 and reset to its start by auto_offset_reset=earliest, without
+                # waiting for the fetcher to serve a reset request.
+                consumer._fetcher.seek_to(tp, 0)
         return committed
 
 

@@ -5,7 +5,7 @@ The web server serves `/metrics` (Prometheus text format) from the worker's own 
 
 Every record a worker consumes (events, link, process, and changelog records while tables
 recover) is turned into a Faust event before anything of ours sees it. Two costs of that were
-plain overhead, together about a fifth of a restarting worker's record handling in a py-spy
+plain overhead, together about 30 % of a restarting worker's record handling in a py-spy
 profile: Faust's `create_event` reads `app.conf.Event` through its settings registry per record,
 and a topic's schema looks the `raw` codec up in the serializer registry for key and value.
 `App` reads the setting once; `RAW` is a schema whose keys and values are the bytes that came.

@@ -147,8 +147,7 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
                   outbox: Outbox | None = None) -> Topology:
     """`replica`, `codec` and `outbox` are injectable so the agent tier runs without a broker."""
     topics = declare(settings)
-    raw = {"schema": RAW}
-    process_t = app.topic(topics.process.name, **raw)
+    process_t = app.topic(topics.process.name, schema=RAW)
     opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes,
             "schema": RAW}
     tables = {name: app.Table(name, **opts) for name in (
@@ -167,6 +166,7 @@ def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
     return Topology(
         app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
         sink=OutputSink(outbox, topics, codec, metrics), outbox=outbox, replica=replica,
-        events_t=app.topic(topics.events.name, **raw), link_t=app.topic(topics.link.name, **raw),
+        events_t=app.topic(topics.events.name, schema=RAW),
+        link_t=app.topic(topics.link.name, schema=RAW),
         process_t=process_t, tables=tables,
         arrivals=arrivals)

@@ -46,7 +46,6 @@ class RocksBatches:
             self._store._db_for_partition(partition).write(batch)
 
 
-
 class QuietRevokeStore(RocksStore):
     """Faust's RocksDB store, without a full garbage collection when a rebalance closes no
     database. Faust's `revoke_partitions` calls `gc.collect()` for every table on every rebalance

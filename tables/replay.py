@@ -17,13 +17,12 @@ and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.
 from __future__ import annotations
 
 import heapq
-import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from s2c.tables.codec import dumps, to_native
+from s2c.tables.codec import dumps, loads, to_native
 from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.handling import Output
@@ -109,7 +108,7 @@ def read_events(path: Path) -> Any:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = loads(line)
                 yield event_from_record(row["schema"], row["event"])
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                 raise ValueError(f"{path}:{number}: {exc}") from exc

@@ -8,7 +8,6 @@ on this topic move.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import datetime
 from typing import Any
@@ -20,6 +19,7 @@ from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.states import json_bytes, json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
+from s2c.tables.codec import loads
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 
 PARKED = "PARKED|link"
@@ -39,7 +39,7 @@ def attach_link(t: Topology) -> None:
         states.save(key, state)
         if len(state.parked) != parked_before:  # feeds the parked-events gauge
             slot = str(partition).encode()
-            tally = counts.decoded(slot, json.loads) or {}
+            tally = counts.decoded(slot, loads) or {}
             tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
             counts.hold(slot, tally, json_bytes)
         timers.schedule(partition, key, state.next_deadline())

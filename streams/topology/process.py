@@ -10,7 +10,6 @@ up to the smallest progress of all upstreams, see watermarks.py).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +23,7 @@ from s2c.streams.topology.states import json_bytes, json_states, keep_raised, so
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
+from s2c.tables.codec import loads
 from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
@@ -49,7 +49,7 @@ def attach_process(t: Topology) -> None:
         if not moves:
             return
         slot = str(partition).encode()
-        counts_now: dict[str, int] = counts.decoded(slot, json.loads) or {}
+        counts_now: dict[str, int] = counts.decoded(slot, loads) or {}
         for label, n in moves.items():
             counts_now[label] = max(counts_now.get(label, 0) + n, 0)
         counts.hold(slot, counts_now, sorted_json)
@@ -74,7 +74,7 @@ def attach_process(t: Topology) -> None:
         tally(partition, moves)
         for record, wait_key in core.waiting_for_master(state):
             slot = f"{record}|{wait_key}@{partition}".encode()
-            waiting = awaiting.decoded(slot, json.loads) or []
+            waiting = awaiting.decoded(slot, loads) or []
             if key.decode() not in waiting:
                 awaiting.hold(slot, waiting + [key.decode()], json_bytes)
         keep_raised(exceptions, key, outputs)
@@ -91,9 +91,9 @@ def attach_process(t: Topology) -> None:
             await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
     async def retry_waiting(message: Any) -> None:
-        control = json.loads(message.value)
+        control = loads(message.value)
         slot = f"{control['record']}|{control['key']}@{message.partition}".encode()
-        waiting = awaiting.decoded(slot, json.loads) or []
+        waiting = awaiting.decoded(slot, loads) or []
         now = t.clock.now("process", message.partition)
         if not waiting or now is None:
             return

@@ -11,13 +11,14 @@ back may have been changed by another worker, and its table recovered from the c
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from s2c.streams.topology.batch import BatchedTable
-from s2c.tables.codec import dumps
+from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.outputs import WorkQueueException
 
 S = TypeVar("S")
@@ -74,23 +75,23 @@ def json_states(app: Any, view: BatchedTable, state_type: Any) -> StateView[Any]
     """The agent's view of a table of states stored as compact JSON (`to_dict` / `from_dict`),
     dropped whenever partitions move."""
     states: StateView[Any] = StateView(
-        view, lambda stored: state_type.from_dict(json.loads(stored)),
-        lambda state: dumps(state.to_dict()).encode())
+        view, lambda stored: state_type.from_dict(loads(stored)),
+        lambda state: dumps_bytes(state.to_dict()))
     forget_on_rebalance(app, states)
     return states
 
 
 def json_bytes(value: Any) -> bytes:
-    return json.dumps(value).encode()
+    return dumps_bytes(value)
 
 
 def sorted_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True).encode()
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def keep_raised(kept_here: BatchedTable, key: bytes, outputs: list[Any]) -> None:
     """Keep the last work items raised for `key`, for the experience API."""
     raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
     if raised:
-        kept = (kept_here.decoded(key, json.loads) or []) + json.loads(dumps(raised))
+        kept = (kept_here.decoded(key, loads) or []) + loads(dumps_bytes(raised))
         kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], json_bytes)

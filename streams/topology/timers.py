@@ -17,11 +17,11 @@ bucket holds hundreds of keys, and it is parsed and encoded once per batch, not 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from s2c.streams.topology.states import sorted_json
+from s2c.tables.codec import loads
 
 BUCKET_SECONDS = 900
 
@@ -49,7 +49,7 @@ class TimerIndex:
         if cursor is None or bucket < cursor:
             self._set_cursor(partition, bucket)
         slot = self._slot(partition, bucket)
-        members: dict[str, int] = self._table.decoded(slot, json.loads) or {}
+        members: dict[str, int] = self._table.decoded(slot, loads) or {}
         name, when = key.decode(), _ms(deadline)
         if members.get(name) != when:
             members[name] = when
@@ -64,7 +64,7 @@ class TimerIndex:
         keys: list[bytes] = []
         for bucket in range(cursor, upto + 1):
             slot = self._slot(partition, bucket)
-            members: dict[str, int] | None = self._table.decoded(slot, json.loads)
+            members: dict[str, int] | None = self._table.decoded(slot, loads)
             if not members:
                 continue
             fired = sorted((when, name) for name, when in members.items() if when <= now_ms)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from s2c.streams.topology.context import CONTROL_HEADER
+from s2c.tables.codec import loads
 
 log = logging.getLogger(__name__)
 WATERMARK = b"watermark"
@@ -115,10 +116,10 @@ class Upstream:
         return self._table.get(_SLOT.format(partition).encode())
 
     def marks(self, partition: int) -> Marks:
-        return json.loads(self._stored(partition) or b"{}")
+        return loads(self._stored(partition) or b"{}")
 
     def note(self, partition: int, announcement: bytes) -> None:
-        body = json.loads(announcement)
+        body = loads(announcement)
         changed = noted(self.marks(partition), str(body["source"]), body.get("at"),
                         bool(body.get("idle")))
         if changed is not None:
@@ -131,7 +132,7 @@ class Upstream:
         last = self._last.get(partition)
         if last is not None and last[0] == stored:
             return last[1]
-        ms = watermark_ms(json.loads(stored or b"{}"), self.sources)
+        ms = watermark_ms(loads(stored or b"{}"), self.sources)
         self._last[partition] = (stored, ms)
         return ms
 

@@ -9,7 +9,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from s2c.tables.codec import dumps, json_default, to_native
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from s2c.tables.codec import dumps, dumps_bytes, json_default, loads, to_native
 from s2c.tables.events import event_from_record
 from s2c.tables.process import ProcessState
 from s2c.tables.vocabulary import ProcessStage
@@ -58,3 +60,32 @@ def test_dumps_writes_exactly_what_json_dumps_writes() -> None:
     assert dumps(record) == json.dumps(record, default=json_default, separators=(",", ":"),
                                        ensure_ascii=False)
     assert json.loads(dumps(record))["occurred_at"] == "2026-04-20T14:03:00.123Z"
+
+
+# Floats are metric values (seconds, USD variances); in 1e-4 <= |x| < 1e16 (and 0) both write
+# Python's repr. Beyond that orjson writes 1e-08 as 1e-8: the same number, checked below.
+_DURATIONS = st.floats(min_value=1e-4, max_value=1e15) | st.floats(min_value=-1e15,
+                                                                    max_value=-1e-4) | st.just(0.0)
+_SCALARS = (st.text() | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+            | st.datetimes(timezones=st.just(UTC)) | st.dates() | st.booleans() | st.none()
+            | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+            | _DURATIONS | st.sampled_from(ProcessStage))
+_RECORDS = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_RECORDS)
+def test_dumps_and_loads_agree_with_the_json_module_on_any_record(record: object) -> None:
+    """orjson does the work; the json module's text stays the contract (memos and names with
+    quotes, control characters and non-ASCII letters, durations as floats, money as strings)."""
+    expected = json.dumps(record, default=json_default, separators=(",", ":"),
+                          ensure_ascii=False)
+    assert dumps(record) == expected
+    assert dumps_bytes(record) == expected.encode()
+    assert loads(dumps_bytes(record)) == json.loads(expected)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_any_float_reads_back_as_the_same_number(value: float) -> None:
+    assert loads(dumps_bytes({"seconds": value})) == {"seconds": value}

@@ -7,6 +7,8 @@ class), never a patient, account or process id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -17,6 +19,7 @@ STAGE_BUCKETS_SECONDS = tuple(d * DAY for d in (0.25, 0.5, 1, 2, 3, 5, 7, 14, 21
 class PipelineMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.events_in = Counter(
             "s2c_events_in", "Canonical events consumed, by event type", ["event_type"],
             registry=registry)
@@ -71,3 +74,13 @@ class PipelineMetrics:
         self.paid_usd = Counter(
             "s2c_paid_usd", "Payer payments posted (USD)",
             ["site", "service_line", "payer_class"], registry=registry)
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, looked up once per label set. `labels()` turns every value
+        into a string and takes a lock on each call, and the agents label several metrics per
+        event; the label sets are the bounded ones the registry holds anyway."""
+        try:
+            return self._children[metric, values]
+        except KeyError:
+            found = self._children[metric, values] = metric.labels(*values)
+            return found

@@ -52,12 +52,12 @@ class OutputSink:
         """Queue `outputs` in the outbox; the caller drains it (once per batch). `arrived` is the
         event being applied and the bytes it came in: forwarded as it is, it is sent as those
         bytes (any registered schema id decodes downstream) instead of being encoded again."""
-        send = self._outbox.send
+        send, child = self._outbox.send, self._metrics.child
         for item in outputs:
             if isinstance(item, Command):
                 value = self._codec.encode(f"s2c.commands.{item.schema}", item.to_record())
                 send(self._commands, item.header.process_id.encode(), value)
-                self._metrics.commands_out.labels(command_type=item.schema).inc()
+                child(self._metrics.commands_out, item.schema).inc()
             elif isinstance(item, Forward):
                 if arrived is not None and item.event is arrived[0]:
                     value = arrived[1]
@@ -69,16 +69,15 @@ class OutputSink:
                 value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())
                 send(self._breaches, item.process_id.encode(), value)
                 record = item.to_record()
-                self._metrics.sla_breaches.labels(
-                    sla=record["sla"], site=record["site_id"] or "unknown",
-                    service_line=record["service_line_id"] or "unknown",
-                    payer_class=record["payer_class"] or "unknown").inc()
+                child(self._metrics.sla_breaches, record["sla"], record["site_id"] or "unknown",
+                      record["service_line_id"] or "unknown",
+                      record["payer_class"] or "unknown").inc()
             elif isinstance(item, WorkQueueException):
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.WorkQueueException", record)
                 key = (record["process_id"] or record["exception_id"]).encode()
                 send(self._exceptions, key, value)
-                self._metrics.exceptions.labels(kind=record["kind"]).inc()
+                child(self._metrics.exceptions, record["kind"]).inc()
             elif isinstance(item, MetricObservation):
                 self.observe(item)
             elif isinstance(item, AwaitMasterData):
@@ -87,17 +86,15 @@ class OutputSink:
                 log.error("core returned an output the sink does not know: %s", type(item).__name__)
 
     def observe(self, item: MetricObservation) -> None:
-        labels = dict(item.labels)
-        dims = {"site": labels.get("site_id") or "unknown",
-                "service_line": labels.get("service_line_id") or "unknown",
-                "payer_class": labels.get("payer_class") or "unknown"}
+        labels, m = dict(item.labels), self._metrics
+        dims = (labels.get("site_id") or "unknown", labels.get("service_line_id") or "unknown",
+                labels.get("payer_class") or "unknown")  # site, service_line, payer_class
         if item.metric == "expected_usd":
-            self._metrics.expected_usd.labels(**dims).inc(item.value)
+            m.child(m.expected_usd, *dims).inc(item.value)
         elif item.metric == "paid_usd":
-            self._metrics.paid_usd.labels(**dims).inc(item.value)
+            m.child(m.paid_usd, *dims).inc(item.value)
         elif item.metric in STAGE_MEASURES:
-            self._metrics.stage_duration.labels(measure=STAGE_MEASURES[item.metric],
-                                                **dims).observe(item.value)
+            m.child(m.stage_duration, STAGE_MEASURES[item.metric], *dims).observe(item.value)
         else:
             log.debug("observation %s has no metric", item.metric)
 

@@ -36,7 +36,7 @@ def attach_ingest(t: Topology, progress: IngestProgress) -> None:
         parsed = await t.load_event(message, "ingest")
         if parsed is None:
             return
-        t.metrics.events_in.labels(event_type=parsed.schema).inc()
+        t.metrics.child(t.metrics.events_in, parsed.schema).inc()
         where = route(parsed)
         if where.link_key is not None:
             t.outbox.send(link_topic, where.link_key.encode(), message.value)

@@ -86,4 +86,4 @@ def attach_link(t: Topology) -> None:
         t.sink.emit(outputs, arrived=(parsed, message.value))
         keep_raised(raised_here, message.key, outputs)
         save(message.key, message.partition, state, parked_before)
-        t.metrics.processing_seconds.labels(stage="link").observe(time.perf_counter() - started)
+        t.metrics.child(t.metrics.processing_seconds, "link").observe(time.perf_counter() - started)

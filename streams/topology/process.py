@@ -131,11 +131,11 @@ def attach_process(t: Topology) -> None:
 
         def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
             if s is not None and e.event_id in s.applied:
-                t.metrics.duplicates.labels(event_type=e.schema).inc()
+                t.metrics.child(t.metrics.duplicates, e.schema).inc()
             return _then_due(core.transition(s, e, master, now, pid), master, due_at)
 
         await apply(message.key, message.partition, apply_event, cause=parsed)
-        t.metrics.processing_seconds.labels(stage="process").observe(
+        t.metrics.child(t.metrics.processing_seconds, "process").observe(
             time.perf_counter() - started)
 
 

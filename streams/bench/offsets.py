@@ -6,8 +6,9 @@ when the group's committed offsets on the downstream topics it also consumes (li
 have caught up with their log ends. The clock stops when every one of those topics is committed
 to its end (Faust commits every second, so up to ~1 s late: the figure errs low).
 
-The clock starts at the first record the group wrote downstream (its timestamp, set by the
-worker when it sent it), so start-up, rebalance and master-data loading are left out and every
+The clock starts at the first event record the group wrote downstream (its timestamp, set by
+the worker when it sent it; control records such as watermarks, which a stage announces before
+any event, do not count), so start-up, rebalance and master-data loading are left out and every
 event's work is inside the measured span. It used to start at the first commit on the source
 and count only the events after it; but the ingest stage runs ahead of the others, so that
 commit could already cover thousands of events (1,378 and 2,941 of 20,000 in two runs here)
@@ -87,32 +88,43 @@ class OffsetWatch:
         return len(description.members) if description.state == ConsumerGroupState.STABLE else 0
 
     def first_record_ms(self, topics: Sequence[str], timeout: float = 30.0) -> int | None:
-        """The earliest timestamp among the first records of `topics`' non-empty partitions
-        (None when they are all empty)."""
+        """The earliest timestamp among the first event records (control records, such as
+        the watermarks a stage announces before any event, are skipped) of `topics`'
+        partitions; None when there is none."""
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
         from confluent_kafka.admin import OffsetSpec
+
+        from s2c.streams.topology.context import CONTROL_HEADER
 
         wanted = [TopicPartition(t, p) for t, p in self.partitions if t in topics]
         if not wanted:
             return None
-        ends = self.admin.list_offsets({tp: OffsetSpec.latest() for tp in wanted})
-        filled = [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
-                  for tp, future in ends.items() if future.result(10).offset > 0]
-        if not filled:
+        listed = self.admin.list_offsets({tp: OffsetSpec.latest() for tp in wanted})
+        ends = {(tp.topic, tp.partition): f.result(10).offset for tp, f in listed.items()}
+        open_ = {tp for tp, end in ends.items() if end > 0}  # still looking there
+        if not open_:
             return None
         consumer = Consumer({**self.settings.confluent_config(), "group.id": f"{self.group}-clock",
                              "enable.auto.commit": False})
-        first: dict[tuple[str, int], int] = {}
+        first: list[int] = []
         deadline = time.monotonic() + timeout
         try:
-            consumer.assign(filled)
-            while len(first) < len(filled) and time.monotonic() < deadline:
+            consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in open_])
+            while open_ and time.monotonic() < deadline:
                 message = consumer.poll(1.0)
-                if message is not None and not message.error():
-                    first.setdefault((message.topic(), message.partition()), message.timestamp()[1])
+                if message is None or message.error():
+                    continue
+                tp = (message.topic(), message.partition())
+                if tp not in open_:
+                    continue
+                if not any(name == CONTROL_HEADER for name, _ in message.headers() or []):
+                    first.append(message.timestamp()[1])
+                    open_.discard(tp)
+                elif message.offset() + 1 >= ends[tp]:
+                    open_.discard(tp)  # nothing but control records here
         finally:
             consumer.close()
-        return min(first.values()) if first else None
+        return min(first) if first else None
 
     def ends(self) -> dict[str, int]:
         from confluent_kafka import TopicPartition

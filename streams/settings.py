@@ -53,6 +53,9 @@ class Settings:
     partitions: int = 4
     replication_factor: int = 1
     standby_replicas: int = 0
+    # Decoded states each stateful agent keeps between batches (least recently used go first).
+    # A process state is about 10 KiB decoded, so the default holds up to ~160 MiB per agent.
+    state_cache: int = 16384
     # Allowed lateness: deadlines fire once stream time is this far past them, so a fact that
     # happened in time but travelled a slower path (another partition, the link stage) is not
     # reported as a breach. 0 by default: a grace also delays every real breach by as much.
@@ -91,6 +94,7 @@ class Settings:
             partitions=int(_env("S2C_PARTITIONS", "4")),
             replication_factor=int(_env("S2C_REPLICATION_FACTOR", "1")),
             standby_replicas=int(_env("S2C_STANDBY_REPLICAS", "0")),
+            state_cache=int(_env("S2C_STATE_CACHE", "16384")),
             deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),

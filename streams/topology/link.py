@@ -32,7 +32,7 @@ def attach_link(t: Topology) -> None:
     timers = TimerIndex(scope["link_timers"])
     upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
 
-    states = json_states(t.app, links, LinkState)
+    states = json_states(t.app, links, LinkState, t.settings.state_cache)
     load = states.load
 
     def save(key: bytes, partition: int, state: LinkState, parked_before: int) -> None:

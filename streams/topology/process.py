@@ -39,7 +39,7 @@ def attach_process(t: Topology) -> None:
     timers = TimerIndex(scope["process_timers"])
     upstream = Upstream(scope["process_timers"], sources_of("process", t.settings.partitions))
     master = t.replica.store
-    states = json_states(t.app, processes, ProcessState)
+    states = json_states(t.app, processes, ProcessState, t.settings.state_cache)
     load = states.load
 
     def tally(partition: int, moves: dict[str, int]) -> None:

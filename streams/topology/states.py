@@ -22,13 +22,12 @@ from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.outputs import WorkQueueException
 
 S = TypeVar("S")
-KEEP_STATES = 4096  # per agent; a process state is a few kB decoded
 MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 
 
 class StateView(Generic[S]):
     def __init__(self, view: BatchedTable, decode: Callable[[bytes], S],
-                 encode: Callable[[S], bytes], keep: int = KEEP_STATES) -> None:
+                 encode: Callable[[S], bytes], keep: int) -> None:
         self._view, self._decode, self._encode, self._keep = view, decode, encode, keep
         self._cache: OrderedDict[bytes, S] = OrderedDict()
 
@@ -71,12 +70,12 @@ def forget_on_rebalance(app: Any, *views: StateView[Any]) -> None:
     app.on_partitions_assigned.connect(forget)
 
 
-def json_states(app: Any, view: BatchedTable, state_type: Any) -> StateView[Any]:
+def json_states(app: Any, view: BatchedTable, state_type: Any, keep: int) -> StateView[Any]:
     """The agent's view of a table of states stored as compact JSON (`to_dict` / `from_dict`),
-    dropped whenever partitions move."""
+    up to `keep` of them kept decoded, dropped whenever partitions move."""
     states: StateView[Any] = StateView(
         view, lambda stored: state_type.from_dict(loads(stored)),
-        lambda state: dumps_bytes(state.to_dict()))
+        lambda state: dumps_bytes(state.to_dict()), keep)
     forget_on_rebalance(app, states)
     return states
 

@@ -47,7 +47,7 @@ async def test_parsed_once_written_once_per_batch_and_forgotten_on_rebalance(
     w = World(tmp_path)
     table = w.t.tables["processes"]
     view, codec = BatchedTable(table), Counting()
-    states = StateView(view, codec.decode, codec.encode)
+    states = StateView(view, codec.decode, codec.encode, keep=2)
     forget_on_rebalance(w.app, states)
     view.event = Event(partition=1)
 
@@ -77,3 +77,24 @@ async def test_parsed_once_written_once_per_batch_and_forgotten_on_rebalance(
 async def view_flush(view: BatchedTable, w: World) -> None:
     assert view.flush(w.producer)
     await w.producer.drain()
+
+
+async def test_no_more_than_keep_states_stay_decoded_the_least_recent_going_first(
+        tmp_path: Path) -> None:
+    w = World(tmp_path)
+    view, codec = BatchedTable(w.t.tables["processes"]), Counting()
+    states = StateView(view, codec.decode, codec.encode, keep=2)
+    view.event = Event(partition=1)
+    cases = [b"CASE-C-1001", b"CASE-C-1002", b"CASE-C-1003"]
+    for case in cases:
+        view[case] = json.dumps({"stage": "SCHEDULED", "case": case.decode()}).encode()
+    await view_flush(view, w)
+
+    for case in cases:  # 1001 falls out when 1003 comes in
+        states.load(case)
+    assert codec.decoded == 3
+    states.load(b"CASE-C-1003")
+    states.load(b"CASE-C-1002")
+    assert codec.decoded == 3  # both still decoded
+    assert states.load(b"CASE-C-1001") == {"stage": "SCHEDULED", "case": "CASE-C-1001"}
+    assert codec.decoded == 4  # parsed again

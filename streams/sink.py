@@ -66,9 +66,9 @@ class OutputSink:
                                                to_native(item.event))
                 send(self._process, item.process_id.encode(), value)
             elif isinstance(item, SlaBreached):
-                value = self._codec.encode("s2c.ops.SlaBreached", item.to_record())
-                send(self._breaches, item.process_id.encode(), value)
                 record = item.to_record()
+                value = self._codec.encode("s2c.ops.SlaBreached", record)
+                send(self._breaches, item.process_id.encode(), value)
                 child(self._metrics.sla_breaches, record["sla"], record["site_id"] or "unknown",
                       record["service_line_id"] or "unknown",
                       record["payer_class"] or "unknown").inc()

@@ -248,7 +248,7 @@ def dumps_bytes(record: Any) -> bytes:
 
 def dumps(record: Any) -> str:
     """`dumps_bytes` as text."""
-    return orjson.dumps(record, default=json_default, option=_ORJSON_OPTIONS).decode()
+    return dumps_bytes(record).decode()
 
 
 def loads(data: bytes | str) -> Any:

@@ -68,14 +68,11 @@ class OffsetWatch:
     def behind(self) -> str:
         """Every partition committed short of its log end, as `topic[p] committed/end`."""
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import OffsetSpec
 
         request = ConsumerGroupTopicPartitions(
             self.group, [TopicPartition(t, p) for t, p in self.partitions])
         result = self.admin.list_consumer_group_offsets([request])[self.group].result(10)
-        ends = self.admin.list_offsets(
-            {TopicPartition(t, p): OffsetSpec.latest() for t, p in self.partitions})
-        end_of = {(tp.topic, tp.partition): f.result(10).offset for tp, f in ends.items()}
+        end_of = self._log_ends(self.partitions)
         return ", ".join(f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}"
                          for tp in result.topic_partitions
                          if max(tp.offset, 0) < (end := end_of[(tp.topic, tp.partition)]))
@@ -92,15 +89,10 @@ class OffsetWatch:
         the watermarks a stage announces before any event, are skipped) of `topics`'
         partitions; None when there is none."""
         from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-        from confluent_kafka.admin import OffsetSpec
 
         from s2c.streams.topology.context import CONTROL_HEADER
 
-        wanted = [TopicPartition(t, p) for t, p in self.partitions if t in topics]
-        if not wanted:
-            return None
-        listed = self.admin.list_offsets({tp: OffsetSpec.latest() for tp in wanted})
-        ends = {(tp.topic, tp.partition): f.result(10).offset for tp, f in listed.items()}
+        ends = self._log_ends([(t, p) for t, p in self.partitions if t in topics])
         open_ = {tp for tp, end in ends.items() if end > 0}  # still looking there
         if not open_:
             return None
@@ -127,15 +119,20 @@ class OffsetWatch:
         return min(first) if first else None
 
     def ends(self) -> dict[str, int]:
+        sums: dict[str, int] = {t: 0 for t, _ in self.partitions}
+        for (topic, _), end in self._log_ends(self.partitions).items():
+            sums[topic] += end
+        return sums
+
+    def _log_ends(self, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], int]:
         from confluent_kafka import TopicPartition
         from confluent_kafka.admin import OffsetSpec
 
+        if not partitions:
+            return {}
         futures = self.admin.list_offsets(
-            {TopicPartition(t, p): OffsetSpec.latest() for t, p in self.partitions})
-        sums: dict[str, int] = {t: 0 for t, _ in self.partitions}
-        for tp, future in futures.items():
-            sums[tp.topic] += future.result(10).offset
-        return sums
+            {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions})
+        return {(tp.topic, tp.partition): f.result(10).offset for tp, f in futures.items()}
 
 
 def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
@@ -160,7 +157,7 @@ def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
         if processed >= expected:
             ends = watcher.ends()
             if all(committed[t] >= ends[t] for t in committed if t != source):
-                first_ms = watcher.first_record_ms(downstream) if downstream else None
+                first_ms = watcher.first_record_ms(downstream)
                 return finished(expected, processed, began, started, first, now, first_ms,
                                 wall_ms)
         time.sleep(interval)

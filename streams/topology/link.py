@@ -16,10 +16,10 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import json_bytes, json_states, keep_raised
+from s2c.streams.topology.states import json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
-from s2c.tables.codec import loads
+from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 
 PARKED = "PARKED|link"
@@ -41,7 +41,7 @@ def attach_link(t: Topology) -> None:
             slot = str(partition).encode()
             tally = counts.decoded(slot, loads) or {}
             tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
-            counts.hold(slot, tally, json_bytes)
+            counts.hold(slot, tally, dumps_bytes)
         timers.schedule(partition, key, state.next_deadline())
 
     async def fire_due(partition: int, now: datetime) -> None:

@@ -19,11 +19,11 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import Topology, control_of
-from s2c.streams.topology.states import json_bytes, json_states, keep_raised, sorted_json
+from s2c.streams.topology.states import json_states, keep_raised, sorted_json
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
 from s2c.tables import core
-from s2c.tables.codec import loads
+from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
@@ -76,7 +76,7 @@ def attach_process(t: Topology) -> None:
             slot = f"{record}|{wait_key}@{partition}".encode()
             waiting = awaiting.decoded(slot, loads) or []
             if key.decode() not in waiting:
-                awaiting.hold(slot, waiting + [key.decode()], json_bytes)
+                awaiting.hold(slot, waiting + [key.decode()], dumps_bytes)
         keep_raised(exceptions, key, outputs)
 
     async def fire_due(partition: int, now: datetime) -> None:

@@ -80,10 +80,6 @@ def json_states(app: Any, view: BatchedTable, state_type: Any, keep: int) -> Sta
     return states
 
 
-def json_bytes(value: Any) -> bytes:
-    return dumps_bytes(value)
-
-
 def sorted_json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
@@ -93,4 +89,4 @@ def keep_raised(kept_here: BatchedTable, key: bytes, outputs: list[Any]) -> None
     raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
     if raised:
         kept = (kept_here.decoded(key, loads) or []) + loads(dumps_bytes(raised))
-        kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], json_bytes)
+        kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], dumps_bytes)

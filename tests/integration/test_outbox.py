@@ -19,6 +19,8 @@ from stackkit import read_topic
 from s2c.streams.outbox import KafkaOutbox, OutboxError
 from s2c.streams.settings import Settings
 
+pytestmark = pytest.mark.integration
+
 
 def _topic(settings: Settings, partitions: int = 4, config: dict[str, str] | None = None) -> str:
     name = f"outbox-{uuid.uuid4().hex[:8]}"

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from connector_samples import PRODUCED_AT
+from samples import PRODUCED_AT
 from s2c.streams.connectors import fhir
 from s2c.streams.connectors.events import MappingError
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from connector_samples import PRODUCED_AT, sample
+from public_samples import PRODUCED_AT, sample
 from s2c.streams.connectors import hl7v2
 from s2c.streams.connectors.events import MappingError
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from connector_samples import PRODUCED_AT, sample
+from public_samples import FIXTURES, PRODUCED_AT, sample
 from s2c.streams.connectors import x12
 from s2c.streams.connectors.events import MappingError
-
-DATA = Path(__file__).parent / "data"
-
 
 def mapped(text: str):
     return [e for tx in x12.iter_units(text) for e in x12.map_transaction(tx, PRODUCED_AT)]
@@ -124,16 +120,6 @@ def test_reversal_and_denial():
     assert not of_type(events, "PaymentPosted")
 
 
-def test_277ca_acknowledges_and_rejects_by_category():
-    events = mapped((DATA / "claim-acknowledgment.277").read_text())
-    (ack,) = of_type(events, "ClaimAcknowledged")
-    (rejected,) = of_type(events, "ClaimRejected")
-    assert (ack["claim_id"], ack["status_category"]) == ("26463774", "A2")
-    assert ack["payer_claim_control_number"] == "PCCN-0001"
-    assert (rejected["claim_id"], rejected["status_category"], rejected["status_code"]) == (
-        "26407789", "A7", "562")
-
-
 @pytest.mark.parametrize(
     ("name", "location", "category"),
     [
@@ -161,7 +147,7 @@ def test_not_x12_at_all():
 
 
 def test_every_fixture_maps_or_is_rejected_by_name():
-    for path in sorted((Path(sample.__globals__["FIXTURES"]) / "x12").glob("*/*")):
+    for path in sorted((FIXTURES / "x12").glob("*/*")):
         if path.name.startswith("LICENSE"):
             continue
         try:

@@ -5,6 +5,8 @@
   s2c ingest fhir PATH...    FHIR R4 JSON resources or Bundles
   s2c ingest mllp            an MLLP listener (HL7 v2 over TCP) until interrupted
 Events go to the events topic, rejected inputs to the dead-letter topic with the reason.
+Exit status: 0 all mapped; 1 some unit was dead-lettered; 2 a path does not exist or cannot be
+read, or no file matched. `--dry-run` maps and counts, and publishes nothing.
 """
 
 from __future__ import annotations
@@ -67,20 +69,43 @@ def outcomes(ingestor: Ingestor, fmt: str, path: Path) -> Iterator[Outcome]:
     yield from readers[fmt](raw, source)
 
 
-def ingest_files(ingestor: Ingestor, fmt: str, files: list[Path], show_progress: bool) -> int:
+def ingest_files(ingestor: Ingestor, fmt: str, files: list[Path], show_progress: bool,
+                 dry_run: bool = False) -> int:
     from tqdm import tqdm
 
-    events = rejected = 0
+    events = rejected = unreadable = 0
     bar = tqdm(files, unit="file", disable=not show_progress or len(files) < PROGRESS_THRESHOLD)
     for path in bar:
-        for outcome in outcomes(ingestor, fmt, path):
-            events += outcome.events
-            if outcome.error is not None:
-                rejected += 1
+        try:
+            for outcome in outcomes(ingestor, fmt, path):
+                events += outcome.events
+                if outcome.error is not None:
+                    rejected += 1
+        except OSError as exc:  # removed or unreadable after it was listed
+            log.error("cannot read %s: %s", path, exc.strerror or exc)
+            unreadable += 1
         ingestor.publisher.flush()
-    log.info("%d file(s): %d event(s) published, %d unit(s) dead-lettered",
-             len(files), events, rejected)
-    return 1 if rejected else 0
+    if dry_run:
+        log.info("dry run, nothing published: %d file(s), %d event(s) mapped, %d unit(s) "
+                 "rejected (would be dead-lettered)", len(files), events, rejected)
+    else:
+        log.info("%d file(s): %d event(s) published, %d unit(s) dead-lettered",
+                 len(files), events, rejected)
+    return 2 if unreadable else 1 if rejected else 0
+
+
+def missing_paths(paths: list[Path]) -> list[Path]:
+    return [path for path in paths if not path.exists()]
+
+
+def warn_if_unread(settings: Settings, topic: str) -> None:
+    """Say so when no consumer group reads the events topic: the events would sit there."""
+    from s2c.streams.topic_readers import groups_reading
+
+    if groups_reading(settings, topic) == set():
+        log.warning("no consumer group is subscribed to %s or has committed offsets on it: no "
+                    "worker reads S2C_TOPIC_PREFIX=%s yet, so these events wait there until one "
+                    "starts (S2C_APP_ID=%s)", topic, settings.topic_prefix, settings.app_id)
 
 
 async def listen(ingestor: Ingestor, host: str, port: int) -> None:
@@ -96,7 +121,19 @@ async def listen(ingestor: Ingestor, host: str, port: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    if args.format != "mllp":
+        if not args.paths:
+            log.error("s2c ingest %s needs one or more files or directories", args.format)
+            return 2
+        if missing := missing_paths(args.paths):
+            for path in missing:
+                log.error("no such file or directory: %s", path)
+            return 2
     ingestor = build_ingestor(settings, args.dry_run)
+    if not args.dry_run:
+        from s2c.streams.topics import declare
+
+        warn_if_unread(settings, declare(settings).events.name)
     if args.format == "mllp":
         try:
             asyncio.run(listen(ingestor, args.host, args.port))
@@ -108,4 +145,4 @@ def run(args: argparse.Namespace) -> int:
         log.error("no %s files under %s", args.format, ", ".join(map(str, args.paths)))
         return 2
     show = not args.no_progress and sys.stderr.isatty()
-    return ingest_files(ingestor, args.format, files, show)
+    return ingest_files(ingestor, args.format, files, show, args.dry_run)

@@ -1,0 +1,56 @@
+"""`s2c ingest` as a person runs it: a path that does not exist is exit 2 with a message naming it
+(for every file format, before any broker is contacted), and a dry run says it published nothing."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from s2c.streams.cli import main
+
+# A clinic booking at a synthetic orthopaedics department; the MRN is made up.
+ORTHO_BOOKING = (
+    "MSH|^~\\&|SCHApp|NORTHSIDE|EHRApp|NORTHSIDE|202503031120||SIU^S12^SIU_S12|MSG-ORTHO-1|P|2.8\r"
+    "SCH|A-S01-7|A-S01-7||||Add|ROUTINE|Normal|30|min|||||||||||||||Booked|\r"
+    "PID|1||MRN-SYNTH-1^^^NORTHSIDE^MR\r"
+    "PV1|1|O|S01-ORTH^Room01^^S01\r"
+    "AIS|001|A|99214^Office visit^CPT|20250303130000\r"
+    "AIP|001||P-S01-0007^ORTHO^PROVIDER\r"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Nothing listens here: a test that reached Kafka would fail instead of passing quietly.
+    monkeypatch.setenv("S2C_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    monkeypatch.setenv("S2C_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("S2C_PATIENT_REF_KEY", "unit-test-key-not-a-secret")
+
+
+@pytest.mark.parametrize("fmt", ["hl7", "x12", "fhir"])
+def test_a_missing_path_is_exit_2_naming_it(fmt: str, tmp_path: Path,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    present = tmp_path / "inbox"
+    present.mkdir()
+    missing = tmp_path / "remits-march"
+    with caplog.at_level(logging.ERROR):
+        assert main(["ingest", fmt, str(present), str(missing)]) == 2
+    assert [r.getMessage() for r in caplog.records] == [f"no such file or directory: {missing}"]
+
+
+def test_no_path_at_all_is_exit_2(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR):
+        assert main(["ingest", "x12"]) == 2
+    assert "needs one or more files or directories" in caplog.text
+
+
+def test_a_dry_run_says_what_it_mapped_and_that_it_published_nothing(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    booking = tmp_path / "booking.hl7"
+    booking.write_text(ORTHO_BOOKING)
+    with caplog.at_level(logging.INFO):
+        assert main(["ingest", "hl7", str(booking), "--dry-run"]) == 0
+    summary = caplog.records[-1].getMessage()
+    assert summary.startswith("dry run, nothing published:")
+    assert "1 event(s) mapped" in summary and "published," not in summary

@@ -4,13 +4,22 @@ Replay re-produces the original key and bytes to the topic named in the dead let
 once per source record: letters naming the same source topic, partition and offset (a record
 dead-lettered again after a restart, or a master record every worker refused) are sent back once.
 Replaying is safe to repeat: the pipeline drops events whose id it has already applied.
+Exit status 2 when the prefix has no dead-letter topic (a mistyped S2C_TOPIC_PREFIX, or topics
+never created), so "0 dead letters" always means a topic that exists and is empty.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 import uuid
+
+log = logging.getLogger(__name__)
+
+
+class NoDeadLetterTopic(LookupError):
+    """The prefix's dead-letter topic does not exist on the cluster."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +38,11 @@ def read_dead_letters(settings, reason: str | None, idle_seconds: float = 2.0) -
     topic = declare(settings).dlq.name
     consumer = Consumer({**settings.confluent_config(), "group.id": f"s2c-dlq-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
-    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    if metadata.error is not None or not metadata.partitions:
+        consumer.close()
+        raise NoDeadLetterTopic(topic)
+    partitions = metadata.partitions
     ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in partitions}
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
@@ -68,7 +81,12 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.settings import Settings
 
     settings = Settings.from_env()
-    letters = read_dead_letters(settings, args.reason)
+    try:
+        letters = read_dead_letters(settings, args.reason)
+    except NoDeadLetterTopic as missing:
+        log.error("dead-letter topic %s does not exist (S2C_TOPIC_PREFIX=%s): check the prefix, "
+                  "or create the topics with `s2c topics create`", missing, settings.topic_prefix)
+        return 2
     if args.action == "list":
         shown = letters[: args.limit] if args.limit else letters
         for partition, offset, letter in shown:

@@ -80,7 +80,7 @@ def _converter(hint: Any) -> Converter:
         item = _converter(typing.get_args(hint)[0])
         return lambda v: tuple([item(x) for x in v])  # a list display beats a generator
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        record_type: type = hint
+        record_type: type[Any] = hint
         nested = _decoder_of(record_type)
         return lambda v: v if isinstance(v, record_type) else nested(v)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -92,7 +92,7 @@ def _converter(hint: Any) -> Converter:
     if hint is Decimal:
         return to_decimal
     if hint in (str, int, bool):
-        return hint
+        return typing.cast(Converter, hint)
     raise TypeError(f"no converter for {hint!r}")
 
 
@@ -161,7 +161,8 @@ def compile_function(name: str, body: list[str], env: dict[str, Any]) -> Callabl
     per-record code of the hot path is then one call with the fields spelt out, no loop."""
     source = "".join(f"    {line}\n" for line in body)
     exec(f"def {name}(d):\n{source}", env)  # noqa: S102 - source built from type hints only
-    return env[name]  # type: ignore[no-any-return]
+    function: Callable[[Any], Any] = env[name]
+    return function
 
 
 def _decoder_of(cls: type[T]) -> Callable[[dict[str, Any]], T]:
@@ -203,7 +204,7 @@ def _build_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
 _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 
-def to_native(obj: Any) -> Any:
+def to_native(obj: Any) -> dict[str, Any]:
     """The Avro-shaped record of a dataclass: nested dicts, Decimal, datetime, date, enum names."""
     cls = type(obj)
     encoder = _ENCODERS.get(cls)

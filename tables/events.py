@@ -201,9 +201,9 @@ register(AppointmentScheduled, AppointmentRescheduled, AppointmentModified, Appo
 def money_of(event: Event) -> Decimal | None:
     """The amount an event moves, for work items about it (None for non-monetary events)."""
     for name in ("amount", "paid_amount", "denied_amount", "total_charge"):
-        value = getattr(event, name, None)
+        value: Decimal | None = getattr(event, name, None)
         if value is not None:
-            return value  # type: ignore[no-any-return]
+            return value
     return None
 
 

@@ -68,6 +68,7 @@ class LinkState:
 
 def link_transition(state: LinkState | None, event: Event,
                     now: datetime) -> tuple[LinkState, list[LinkOutput]]:
+    # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
     account: str = event.account_number  # type: ignore[attr-defined]
     if state is None:
         state = LinkState(account)
@@ -105,12 +106,13 @@ def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[Lin
     return []
 
 
-def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[LinkOutput]]:
+def link_on_deadline(state: LinkState,
+                     now: datetime) -> tuple[LinkState, list[WorkQueueException]]:
     """Report every parked event whose deadline has passed on event time `now` (once: it stays
     parked), and drop those past the hard limit."""
     expired = sorted((p for p in state.parked.values() if p.deadline <= now),
                      key=lambda p: (p.event.occurred_at, p.event.event_id))
-    outputs: list[LinkOutput] = []
+    outputs: list[WorkQueueException] = []
     for parked in expired:
         event = parked.event
         hard_limit = event.occurred_at + LINK_PARK_HARD_LIMIT

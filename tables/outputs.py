@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from s2c.tables.codec import to_native
+from s2c.tables.events import Event
 from s2c.tables.vocabulary import ExceptionKind, FinancialClass, JournalKind, SlaKind
 
 
@@ -74,7 +75,7 @@ class Command:
         return type(self).__name__
 
     def to_record(self) -> dict[str, Any]:
-        return to_native(self)  # type: ignore[no-any-return]
+        return to_native(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ class SlaBreached:
     schema = "SlaBreached"
 
     def to_record(self) -> dict[str, Any]:
-        return to_native(self)  # type: ignore[no-any-return]
+        return to_native(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +196,7 @@ class WorkQueueException:
     schema = "WorkQueueException"
 
     def to_record(self) -> dict[str, Any]:
-        return to_native(self)  # type: ignore[no-any-return]
+        return to_native(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,7 @@ class Forward:
     """Link stage -> process stage: send `event` to the process topic keyed by `process_id`."""
 
     process_id: str
-    event: Any
+    event: Event
 
 
 @dataclass(frozen=True, slots=True)

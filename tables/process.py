@@ -21,6 +21,7 @@ from __future__ import annotations
 import operator
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -205,6 +206,7 @@ _WRITERS = [(name, write) for name in _FIELD_NAMES
 _LOAD_PLAN = [(name, _LOADERS.get(name, _plain)) for name in _FIELD_NAMES if name != "process_id"]
 _load_env: dict[str, Any] = {"cls": ProcessState, **{f"l{i}": load for i, (_, load) in
                                                       enumerate(_LOAD_PLAN)}}
+_load_every_field: Callable[[dict[str, Any]], ProcessState]
 _load_every_field = compile_function("load_ProcessState", [
     "return cls(d['process_id'], " + ", ".join(
         f"d[{name!r}]" if load is _plain else f"l{i}(d[{name!r}])"

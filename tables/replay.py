@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from s2c.tables.codec import dumps, loads, to_native
 from s2c.tables.core import next_deadline, on_deadline, transition
@@ -75,9 +75,9 @@ class Pipeline:
                 continue  # superseded by a later schedule
             del self._due[(stage, key)]
             if stage == "link":
-                link, produced = link_on_deadline(self.links[key], now)
+                link, reported = link_on_deadline(self.links[key], now)
                 self._schedule(stage, key, link.next_deadline(), after=now)
-                out.extend(produced)
+                out.extend(reported)
             else:
                 state, produced = on_deadline(self.processes[key], self.master, now)
                 self._schedule(stage, key, next_deadline(state), after=now)
@@ -101,7 +101,7 @@ class Pipeline:
             heapq.heappush(self._timers, (deadline, stage, key))
 
 
-def read_events(path: Path) -> Any:
+def read_events(path: Path) -> Iterator[Event]:
     """Yield events from a JSON Lines file; a bad line raises ValueError naming its number."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
@@ -116,6 +116,7 @@ def read_events(path: Path) -> Any:
 
 _FILES = {Command: "commands", WorkQueueException: "exceptions", SlaBreached: "sla_breaches",
           MetricObservation: "metrics"}
+_AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
 def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[str]:
@@ -132,8 +133,7 @@ def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[s
                 name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
                 if name is None:
                     continue  # AwaitMasterData: replay's master data never changes mid-run
-                is_metric = isinstance(item, MetricObservation)
-                record = to_native(item) if is_metric else item.to_record()
+                record = item.to_record() if isinstance(item, _AVRO) else to_native(item)
                 sinks[name].write(dumps({"schema": type(item).__name__, "record": record}) + "\n")
                 counts[name] += 1
     finally:
@@ -145,7 +145,7 @@ def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[s
     return counts
 
 
-def _write_sorted(path: Path, states: dict[str, Any]) -> None:
+def _write_sorted(path: Path, states: Mapping[str, ProcessState | LinkState]) -> None:
     with path.open("w", encoding="utf-8", newline="\n") as sink:
         for key in sorted(states):
             sink.write(dumps(states[key].to_dict()) + "\n")

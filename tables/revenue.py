@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TypeAlias
 
 from s2c.tables import events_revenue as rv
+from s2c.tables.events import Event
 from s2c.tables.handling import Handler, Output, WaitsFor, earliest, invalid, work_item
 from s2c.tables.master import MasterData
 from s2c.tables.outputs import JournalLine, MetricObservation, PostJournal
@@ -22,6 +24,9 @@ from s2c.tables.sla import labels
 from s2c.tables.vocabulary import CasGroup, ExceptionKind, FinancialClass, GlPurpose, JournalKind
 
 ZERO = Decimal("0.00")
+# Events that wait for their claim: a status report names it, a remittance may (or names none).
+_ClaimStatus: TypeAlias = rv.ClaimAcknowledged | rv.ClaimRejected | rv.ClaimVoided
+_NamesClaim: TypeAlias = _ClaimStatus | rv.PaymentPosted | rv.AdjustmentPosted | rv.DenialReceived
 _CLAIM_RANK = {"SUBMITTED": 0, "ACKNOWLEDGED": 1, "REJECTED": 2, "VOIDED": 3}
 _ADJUSTMENT = {
     CasGroup.CO: (JournalKind.CONTRACTUAL_ADJUSTMENT, GlPurpose.CONTRACTUAL_ALLOWANCE),
@@ -99,12 +104,12 @@ def claim_submitted(state: ProcessState, e: rv.ClaimSubmitted, master: MasterDat
     state.first_claim_at = earliest(state.first_claim_at, e.occurred_at)
 
 
-def claim_status(state: ProcessState, e: rv.Event, master: MasterData, now: datetime,
+def claim_status(state: ProcessState, e: _ClaimStatus, master: MasterData, now: datetime,
                  out: list[Output]) -> None:
     """Acknowledged, rejected or voided; the furthest status wins whatever the arrival order."""
     status = {"ClaimAcknowledged": "ACKNOWLEDGED", "ClaimRejected": "REJECTED",
               "ClaimVoided": "VOIDED"}[e.schema]
-    claim_id: str = e.claim_id  # type: ignore[attr-defined]
+    claim_id = e.claim_id
     if _CLAIM_RANK[status] > _CLAIM_RANK[state.claims[claim_id]]:
         state.claims[claim_id] = status
     if isinstance(e, rv.ClaimRejected):
@@ -112,7 +117,7 @@ def claim_status(state: ProcessState, e: rv.Event, master: MasterData, now: date
         out.append(work_item(state, e, now, ExceptionKind.CLAIM_REJECTED, reason))
 
 
-def _remit(state: ProcessState, e: rv.Event, kind: JournalKind, debit: str, credit: str,
+def _remit(state: ProcessState, e: Event, kind: JournalKind, debit: str, credit: str,
            amount: Decimal, effective: date | None = None) -> PostJournal:
     posting = Posting(state.process_id, e)
     when = effective or e.occurred_at.date()
@@ -172,8 +177,8 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _needs_claim(state: ProcessState, e: rv.Event) -> str | None:
-    claim_id = e.claim_id  # type: ignore[attr-defined]
+def _needs_claim(state: ProcessState, e: _NamesClaim) -> str | None:
+    claim_id = e.claim_id
     if claim_id is None:
         if state.claims:
             return None

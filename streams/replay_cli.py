@@ -5,13 +5,19 @@ times as ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings. Master dat
 with one `<RecordName>.jsonl` per master record (Payer.jsonl, Location.jsonl, ...).
 Output directory: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, metrics.jsonl (emission
 order) and processes.jsonl, links.jsonl (final states, sorted by key). Same input, same bytes.
+On a terminal a progress bar runs on stderr (not with --quiet); at the end the same summary as
+`s2c demo` (commands by type, journals, ledger check, exceptions, SLA breaches) goes to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +28,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory of <RecordName>.jsonl master data files")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR",
                         help="directory for the output JSON Lines files (created if missing)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar (there is none either when stderr is not a terminal)")
+
+
+class _TickingLines:
+    """An open text file whose lines each tick a progress bar as they are read."""
+
+    def __init__(self, file: IO[str], bar: Any) -> None:
+        self._file, self._bar = file, bar
+
+    def __enter__(self) -> "_TickingLines":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def __iter__(self) -> Iterator[str]:
+        tick = self._bar.update
+        for line in self._file:
+            tick()
+            yield line
+
+
+class _MeteredPath(type(Path())):  # type: ignore[misc]
+    """The events file, opened through a progress bar: the core's reader (`replay_file`) reads it
+    as any path and stays free of terminals and tqdm."""
+
+    bar: Any
+
+    def open(self, *args: Any, **kwargs: Any) -> _TickingLines:  # type: ignore[override]
+        return _TickingLines(super().open(*args, **kwargs), self.bar)
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as raw:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: raw.read(1 << 20), b""))
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from s2c.streams.summary import replay_summary
     from s2c.tables.replay import replay_file  # the core only; never imports Faust
 
     if not args.input.is_file():
@@ -33,10 +78,16 @@ def run(args: argparse.Namespace) -> int:
     if not args.master_data.is_dir():
         log.error("master data %s is not a directory", args.master_data)
         return 2
+    show = not args.quiet and sys.stderr.isatty()
+    events = _MeteredPath(args.input)
+    events.bar = tqdm(total=_count_lines(args.input) if show else None, unit="event",
+                      desc="replay", disable=not show, mininterval=0.5, file=sys.stderr)
+    started = time.monotonic()
     try:
-        counts = replay_file(args.input, args.master_data, args.out)
+        with events.bar:
+            counts = replay_file(events, args.master_data, args.out)
     except ValueError as exc:
         log.error("replay stopped: %s", exc)
         return 1
-    log.info("replayed %s", ", ".join(f"{name}={n}" for name, n in sorted(counts.items())))
+    print(replay_summary(args.out, counts, time.monotonic() - started))
     return 0

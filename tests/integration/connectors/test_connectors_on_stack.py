@@ -1,11 +1,11 @@
 """Connectors on the real stack: MLLP over loopback -> ACK -> Avro event on Kafka via the s2c
-registry; malformed messages get their NAK and a dead letter; an X12 file lands the same way."""
+registry; malformed messages get their NAK and a dead letter; an X12 file lands the same way.
+The messages are the ones the project ships under tests/messages/."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from pathlib import Path
 
 import hl7
 import pytest
@@ -13,16 +13,18 @@ from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, registry_client
+from s2c.streams.connectors import hl7v2
 from s2c.streams.connectors.events import PatientRefs
 from s2c.streams.connectors.ingest import Ingestor
 from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.mllp import MllpListener
 from s2c.streams.connectors.publish import KafkaPublisher
 from s2c.streams.topics import declare
+from samples import MESSAGES, message
 from stackkit import PipelineEnv, read_topic
 
 pytestmark = pytest.mark.integration
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures"
+BOOKING = "hl7v2/SIU-S12-booking.hl7"
 
 
 def ingestor_on(pipeline: PipelineEnv) -> Ingestor:
@@ -56,21 +58,36 @@ def decoder(pipeline: PipelineEnv) -> AvroCodec:
     return AvroCodec(registry_client(pipeline.settings.registry_url), load_catalog().resolved_json)
 
 
+def with_fields(raw: bytes, segment_id: str, values: dict[int, str]) -> bytes:
+    """The message with some fields of its first `segment_id` segment replaced."""
+    segments = hl7v2.normalize(raw).split("\r")
+    for index, segment in enumerate(segments):
+        if segment.startswith(segment_id + "|"):
+            fields = segment.split("|")
+            for number, value in values.items():
+                fields[number if segment_id != "MSH" else number - 1] = value
+            segments[index] = "|".join(fields)
+            break
+    return ("\r".join(segments) + "\r").encode()
+
+
 def test_mllp_round_trip_acks_and_lands_on_kafka(pipeline_env: PipelineEnv) -> None:
-    booking = (FIXTURES / "hl7v2/SIU-S12-01.hl7").read_bytes()
-    no_ids = booking.replace(b"SCH|12345|36996|", b"SCH|||")
-    unsupported = booking.replace(b"SIU^S12^SIU_S12", b"ORM^O01^ORM_O01")
+    booking = message(BOOKING)
+    sent = hl7v2.parse(hl7v2.normalize(booking))
+    control, appointment = sent.control_id, sent.value("SCH", 2)  # SCH-2 is the filler's id
+    no_ids = with_fields(booking, "SCH", {1: "", 2: ""})
+    unsupported = with_fields(booking, "MSH", {9: "ORM^O01^ORM_O01"})
     acks = asyncio.run(round_trip(ingestor_on(pipeline_env), [booking, no_ids, unsupported]))
     msas = [hl7.parse(a).segment("MSA") for a in acks]
     assert [(str(m(1)), str(m(2))) for m in msas] == [
-        ("AA", "MSG00012"), ("AE", "MSG00012"), ("AR", "MSG00012")]
+        ("AA", control), ("AE", control), ("AR", control)]
 
     topics = declare(pipeline_env.settings)
     (landed,) = read_topic(pipeline_env.settings, topics.events.name, 1)
     name, record = decoder(pipeline_env).decode(landed.value())
     assert name == "s2c.events.AppointmentScheduled"
-    assert landed.key() == b"36996" and record["appointment_id"] == "36996"
-    assert record["envelope"]["event_id"].startswith("hl7:SCHApp:MSG00012:")
+    assert landed.key() == appointment.encode() and record["appointment_id"] == appointment
+    assert record["envelope"]["event_id"].startswith(f"hl7:{sent.value('MSH', 3)}:{control}:")
 
     # The two dead letters may sit in different partitions: read them by content, not order.
     letters = {m.value(): dict(m.headers())
@@ -84,14 +101,18 @@ def test_mllp_round_trip_acks_and_lands_on_kafka(pipeline_env: PipelineEnv) -> N
 
 def test_x12_file_events_and_dead_letter_on_kafka(pipeline_env: PipelineEnv) -> None:
     ingestor = ingestor_on(pipeline_env)
-    for name in ("835_005010X221A1/managed-care.835", "835_005010X221A1/tertiary-payment.835"):
-        path = FIXTURES / "x12" / name
-        list(ingestor.x12_file(path.read_bytes(), str(path)))
+    # two payments with their 8 adjustments and 2 line denials; then a remittance whose SVC01
+    # uses '>' where ISA16 declares ':', which is dead-lettered whole
+    for name in ("x12/835-clinic-payments-plb.835", "x12/835-component-mismatch.835"):
+        list(ingestor.x12_file(message(name), str(MESSAGES / name)))
     ingestor.publisher.flush()
     topics = declare(pipeline_env.settings)
-    events = read_topic(pipeline_env.settings, topics.events.name, 7)
+    events = read_topic(pipeline_env.settings, topics.events.name, 12)
     decoded = [decoder(pipeline_env).decode(m.value())[1] for m in events]
+    assert len(decoded) == 12
     paid = {r["account_number"]: r["paid_amount"] for r in decoded if "paid_amount" in r}
-    assert {k: str(v) for k, v in paid.items()} == {"5554555444": "450.00", "8765432112": "495.00"}
+    assert {k: str(v) for k, v in paid.items()} == {"26463774": "131.60", "26407789": "111.00"}
+    assert sorted(r["carc"] for r in decoded if "denied_amount" in r) == ["18", "97"]
     (letter,) = read_topic(pipeline_env.settings, topics.dlq.name, 1)
-    assert dict(letter.headers())["s2c.errors.location"] == b"SVC[1.1]01-2"
+    assert dict(letter.headers())["s2c.errors.location"] == b"SVC01"
+    assert letter.value() == message("x12/835-component-mismatch.835").replace(b"~\n", b"~")

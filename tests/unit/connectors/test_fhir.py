@@ -1,26 +1,29 @@
-"""FHIR R4 resources map to the same canonical events; statuses are checked by us, not the models."""
+"""FHIR R4 resources map to the same canonical events; statuses are checked by us, not the models.
+
+The resources are the JSON files s2c ships under tests/messages/fhir/: a colonoscopy at Riverside
+General from booking to payment, a Bundle, an NDJSON bulk export and the payer's remittance forms.
+"""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import fastavro
+import fastavro.validation
 import pytest
-from samples import PRODUCED_AT
+from samples import MESSAGES, PRODUCED_AT, message
+from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import fhir
 from s2c.streams.connectors.events import MappingError
 
-APPOINTMENT = {
-    "resourceType": "Appointment", "id": "appt-7001", "status": "booked",
-    "serviceType": [{"coding": [{"code": "45378"}]}],
-    "specialty": [{"coding": [{"code": "GASTRO"}]}],
-    "start": "2026-02-03T08:30:00-05:00", "end": "2026-02-03T09:20:00-05:00",
-    "participant": [{"actor": {"reference": "Patient/mrn-88812"}, "status": "accepted"},
-                    {"actor": {"reference": "Practitioner/dr-1210"}, "status": "accepted"},
-                    {"actor": {"reference": "Location/riverside"}, "status": "accepted"},
-                    {"actor": {"reference": "HealthcareService/endoscopy"}, "status": "accepted"}],
-}
+def resource(name: str) -> dict:
+    return json.loads(message(f"fhir/{name}"))
+
+
+APPOINTMENT = resource("Appointment-booked-colonoscopy.json")
 
 
 def mapped(doc, refs):
@@ -36,6 +39,10 @@ def test_booked_appointment(refs):
     assert (booked["site_id"], booked["department_id"]) == ("riverside", "endoscopy")
     assert booked["patient_ref"] == refs.ref("mrn-88812", "fhir", "Patient")
     assert "mrn-88812" not in repr(booked)
+    assert "Testpatient" not in repr(booked)  # participant display names never travel
+    assert (booked["provider_id"], booked["procedure_codes"]) == ("dr-1210", ["45378"])
+    assert booked["service_line_id"] == "GASTRO"
+    assert booked["envelope"]["source_system"] == "fhir:riverside-scheduling"
 
 
 def test_status_outside_the_value_set_is_rejected_by_us(refs):
@@ -53,63 +60,116 @@ def test_cancelled_and_noshow(refs):
 
 
 def test_encounter_start_and_finish(refs):
-    enc = {"resourceType": "Encounter", "id": "enc-5", "status": "in-progress",
-           "class": {"code": "AMB"}, "subject": {"reference": "Patient/mrn-88812"},
-           "account": [{"reference": "Account/ACCT-3301"}],
-           "appointment": [{"reference": "Appointment/appt-7001"}],
-           "serviceProvider": {"reference": "Organization/riverside"},
-           "location": [{"location": {"reference": "Location/endoscopy"}}],
-           "period": {"start": "2026-02-03T08:20:00-05:00", "end": "2026-02-03T10:00:00-05:00"}}
+    enc = resource("Encounter-colonoscopy-in-progress.json")
     (started,) = mapped(enc, refs)
     assert (started["account_number"], started["appointment_id"]) == ("ACCT-3301", "appt-7001")
     assert started["encounter_class"] == "OUTPATIENT"
+    assert (started["site_id"], started["department_id"]) == ("riverside", "endoscopy")
+    assert started["arrived_at"] == datetime(2026, 2, 3, 13, 20, tzinfo=UTC)
+    assert started["patient_ref"] == refs.ref("mrn-88812", "fhir", "Patient")
     (done,) = mapped({**enc, "status": "finished"}, refs)
     assert done["discharged_at"] == datetime(2026, 2, 3, 15, 0, tzinfo=UTC)
 
 
 def test_claim_and_structural_error(refs):
-    claim = {"resourceType": "Claim", "id": "c1", "status": "active", "use": "claim",
-             "identifier": [{"value": "ACCT-3301"}],
-             "type": {"coding": [{"code": "professional"}]},
-             "patient": {"reference": "Patient/mrn-88812"}, "created": "2026-02-04",
-             "insurer": {"reference": "Organization/bcbs-tx"},
-             "provider": {"identifier": {"system": "http://hl7.org/fhir/sid/us-npi",
-                                         "value": "1912301953"}},
-             "priority": {"coding": [{"code": "normal"}]},
-             "insurance": [{"sequence": 1, "focal": True,
-                            "coverage": {"reference": "Coverage/cov1"}}],
-             "item": [{"sequence": 1, "productOrService": {"coding": [{"code": "45378"}]},
-                       "quantity": {"value": 1}, "net": {"value": 1250.0, "currency": "USD"}}],
-             "total": {"value": 1250.0, "currency": "USD"}}
+    claim = resource("Claim-professional-colonoscopy.json")
     (submitted,) = mapped(claim, refs)
     assert (submitted["claim_id"], submitted["payer_id"]) == ("ACCT-3301", "bcbs-tx")
     assert submitted["lines"][0]["charge"] == Decimal("1250.00")
+    assert (submitted["claim_type"], submitted["billing_npi"]) == ("PROFESSIONAL", "1912301953")
+    assert submitted["total_charge"] == Decimal("1250.00")
+    (voided,) = mapped({**claim, "status": "cancelled"}, refs)
+    assert (voided["envelope"]["event_type"], voided["claim_id"]) == ("ClaimVoided", "ACCT-3301")
     with pytest.raises(MappingError) as err:
         mapped({**claim, "item": "not a list"}, refs)
     assert err.value.stage == "parse" and err.value.location.startswith("Claim.item")
 
 
 def test_claim_response_payment_and_adjustment(refs):
-    response = {"resourceType": "ClaimResponse", "id": "cr1", "status": "active",
-                "type": {"coding": [{"code": "professional"}]}, "use": "claim",
-                "patient": {"reference": "Patient/mrn-88812"}, "created": "2026-03-01",
-                "insurer": {"reference": "Organization/bcbs-tx"},
-                "request": {"reference": "Claim/ACCT-3301"}, "outcome": "complete",
-                "item": [{"itemSequence": 1, "adjudication": [
-                    {"category": {"coding": [{"code": "submitted"}]}, "amount": {"value": 1250}},
-                    {"category": {"coding": [{"code": "deductible"}]},
-                     "reason": {"coding": [{"code": "1"}]}, "amount": {"value": 200}}]}],
-                "payment": {"type": {"coding": [{"code": "complete"}]}, "date": "2026-03-02",
-                            "amount": {"value": 900, "currency": "USD"},
-                            "identifier": {"value": "EFT-77"}}}
+    response = resource("ClaimResponse-paid-with-deductible.json")
     paid, deductible = mapped(response, refs)
     assert (paid["paid_amount"], paid["payment_trace"]) == (Decimal("900.00"), "EFT-77")
     assert paid["payment_date"] == date(2026, 3, 2)
     assert (deductible["group_code"], deductible["carc"]) == ("PR", "1")
+    assert deductible["amount"] == Decimal("200.00")  # adjudications without a reason are not adjustments
+    assert paid["claim_id"] == deductible["claim_id"] == "ACCT-3301"
 
 
 def test_bundle_splits_into_units():
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": APPOINTMENT}, {"resource": {**APPOINTMENT, "id": "a2"}}]}
-    units = fhir.split_resources(json.dumps(bundle).encode())
-    assert [u[0]["id"] for u in units] == ["appt-7001", "a2"]
+    units = fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
+    assert [u[0]["id"] for u in units] == ["appt-7001", "appt-7002"]
+
+
+def test_bundle_entries_map_like_single_resources(refs):
+    first, second = (mapped(doc, refs)[0] for doc, _ in
+                     fhir.split_resources(message("fhir/Bundle-two-appointments.json")))
+    assert first["department_id"] == "riverside"  # no HealthcareService: the Location
+    assert second["department_id"] == "endoscopy"
+    assert second["duration_minutes"] == 40  # minutesDuration, no end
+    assert first["patient_ref"] != second["patient_ref"]
+
+
+def test_ndjson_export_maps_each_line(refs):
+    units = fhir.split_resources(message("fhir/Encounter-bulk-export.ndjson"))
+    (done,), (arrived,) = (mapped(doc, refs) for doc, _ in units)
+    assert (done["envelope"]["event_type"], done["encounter_id"]) == \
+        ("EncounterCompleted", "enc-ed-4471")
+    assert done["discharged_at"] == datetime(2026, 2, 14, 12, 5, tzinfo=UTC)
+    assert arrived["envelope"]["event_type"] == "EncounterStarted"
+    assert (arrived["encounter_class"], arrived["service_line_id"]) == ("SURGERY", "SUR")
+    assert (arrived["appointment_id"], arrived["account_number"]) == ("appt-7010", "ACCT-3391")
+
+
+def test_queued_claim_response_acknowledges_the_claim(refs):
+    (ack,) = mapped(resource("ClaimResponse-queued.json"), refs)
+    assert ack["envelope"]["event_type"] == "ClaimAcknowledged"
+    assert (ack["claim_id"], ack["status_category"]) == ("ACCT-3301", "A1")
+    assert ack["envelope"]["occurred_at"] == datetime(2026, 2, 5, 14, 12, tzinfo=UTC)
+
+
+def test_explanation_of_benefit_splits_patient_share_from_contractual(refs):
+    paid, copay, contractual = mapped(resource("ExplanationOfBenefit-partial-with-copay.json"), refs)
+    assert (paid["claim_id"], paid["paid_amount"]) == ("ACCT-3388", Decimal("624.50"))
+    assert (copay["group_code"], copay["carc"], copay["amount"]) == ("PR", "3", Decimal("40.00"))
+    assert (contractual["group_code"], contractual["carc"], contractual["amount"]) == \
+        ("CO", "45", Decimal("315.50"))
+    assert paid["paid_amount"] + copay["amount"] + contractual["amount"] == Decimal("980.00")
+
+
+def test_payment_reconciliation_posts_one_payment_per_detail(refs):
+    payments = mapped(resource("PaymentReconciliation-eft.json"), refs)
+    assert [(p["claim_id"], p["paid_amount"]) for p in payments] == [
+        ("ACCT-3301", Decimal("900.00")), ("ACCT-3388", Decimal("624.50"))]
+    assert {p["payment_trace"] for p in payments} == {"EFT-91"}
+    assert {p["payment_date"] for p in payments} == {date(2026, 3, 10)}
+    assert len({p["remittance_id"] for p in payments}) == 2
+
+
+def test_unmapped_resource_type_is_rejected(refs):
+    with pytest.raises(MappingError) as err:
+        mapped({"resourceType": "Patient", "id": "mrn-88812"}, refs)
+    assert err.value.location == "resourceType" and err.value.reject
+
+
+def every_event(refs):
+    events = []
+    for path in sorted((MESSAGES / "fhir").iterdir()):
+        for doc, _ in fhir.split_resources(path.read_bytes()):
+            events += mapped(doc, refs)
+    return events
+
+
+def test_every_shipped_resource_gives_valid_avro_records(refs):
+    catalog = load_catalog()
+    events = every_event(refs)
+    assert {e["envelope"]["event_type"] for e in events} == {
+        "AppointmentScheduled", "EncounterStarted", "EncounterCompleted", "ClaimSubmitted",
+        "ClaimAcknowledged", "PaymentPosted", "AdjustmentPosted"}
+    for record in events:
+        schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")
+        fastavro.validation.validate(record, schema, raise_errors=True, strict=True)
+        fastavro.schemaless_writer(io.BytesIO(), schema, record)
+    ids = [e["envelope"]["event_id"] for e in events]
+    assert len(ids) == len(set(ids))
+    for identifying in ("mrn-88812", "mrn-90417", "Testpatient"):
+        assert identifying not in repr(events)

@@ -14,7 +14,8 @@ import time
 from s2c.streams.settings import Settings
 
 log = logging.getLogger(__name__)
-MAX_GROUPS = 200  # committed offsets are one request per group; a cluster with more is not a dev stack
+# Committed offsets take one request per group; past this many, only the first are asked.
+MAX_GROUPS = 200
 
 
 def groups_reading(settings: Settings, topic: str, timeout: float = 5.0) -> set[str] | None:

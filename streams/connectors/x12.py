@@ -108,8 +108,8 @@ def _x12_time(day: str, clock: str) -> datetime:
 
 def read_transactions(text: str) -> tuple[list[TransactionSet], list[str]]:
     """Every ST..SE of an interchange plus the interchange-level errors (ISA/GS problems)."""
-    try:
-        reader = pyx12.x12file.X12Reader(io.StringIO(text))
+    try:  # pyx12 reads the ISA at offset 0: line breaks in front of it would shift every separator
+        reader = pyx12.x12file.X12Reader(io.StringIO(text.lstrip("\r\n")))
     except pyx12.errors.X12Error as exc:
         raise MappingError("ISA", f"pyx12: {exc}", stage="parse", code="100") from None
     sets: list[TransactionSet] = []

@@ -324,3 +324,9 @@ def test_event_ids_repeat_on_reingest(name):
     first = [e["envelope"]["event_id"] for e in mapped(shipped(name))]
     again = [e["envelope"]["event_id"] for e in mapped(shipped(name))]
     assert first == again and len(set(first)) == len(first)
+
+
+def test_line_breaks_before_the_isa_are_not_part_of_the_interchange():
+    # files written by hand or joined with `cat` start with an empty line; the ISA still leads
+    text = shipped("835-lakeshore-check-payment.835")
+    assert business(mapped("\r\n\n" + text)) == business(mapped(text))

@@ -1,14 +1,17 @@
 """`s2c worker`: run one pipeline worker (Faust, aiokafka transport, RocksDB tables).
 
 Settings come from S2C_* environment variables (see streams/settings.py). If the local stack's
-Prometheus target folder exists, the worker registers its /metrics endpoint there.
+Prometheus target folder exists, the worker registers its /metrics endpoint there (see
+streams/scrape_targets.py), after removing the targets of workers that are gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
-import json
+import errno
+import os
+import socket
 import sys
 import time
 
@@ -18,12 +21,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_scrape_target(settings: object) -> None:
-    target_dir = settings.data_dir / "prometheus" / "targets"  # type: ignore[attr-defined]
-    if target_dir.is_dir():
-        target = f"{settings.host}:{settings.worker_web_port}"  # type: ignore[attr-defined]
-        path = target_dir / f"worker-{settings.worker_web_port}.json"  # type: ignore[attr-defined]
-        path.write_text(json.dumps([{"targets": [target], "labels": {"app": "s2c"}}]))
+    from s2c.streams.scrape_targets import remove_stale_targets, target_dir, write_target
+
+    directory = target_dir(settings.data_dir)  # type: ignore[attr-defined]
+    if directory.is_dir():
+        remove_stale_targets(directory, settings.host)  # type: ignore[attr-defined]
+        path = write_target(directory, settings.host, settings.worker_web_port,  # type: ignore[attr-defined]
+                            os.getpid())
         atexit.register(path.unlink, missing_ok=True)
+
+
+def web_port_problem(host: str, port: int) -> str | None:
+    """The web port must be free before the worker joins its group: Faust binds it only after
+    starting the consumer, and a worker that then dies on a busy port has already rebalanced
+    its group (and used to delete the other worker's scrape target)."""
+    with socket.socket() as sock:
+        # as aiohttp binds: connections of an earlier worker in TIME_WAIT do not count as busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+            return (f"web port {host}:{port} is in use (another worker, e.g. one kept by "
+                    f"'s2c demo --keep-worker'?): set S2C_WORKER_WEB_PORT to a free port")
+    return None
 
 
 def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str | None:
@@ -54,17 +76,19 @@ def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str 
 
 def run(args: argparse.Namespace) -> int:
     from s2c.streams.app import create_app, service_worker
-    from s2c.streams.topology import build_pipeline
+    from s2c.streams.logthrottle import install_broker_log_throttle
     from s2c.streams.settings import Settings
+    from s2c.streams.topology import build_pipeline
 
     settings = Settings.from_env()
-    problem = copartitioning_problem(settings)
+    problem = web_port_problem(settings.host, settings.worker_web_port) or copartitioning_problem(settings)
     if problem:
         print(f"s2c worker: {problem}", file=sys.stderr)
         return 2
     settings.worker_data_dir.mkdir(parents=True, exist_ok=True)
     app, metrics = create_app(settings)
     build_pipeline(app, metrics, settings)
+    install_broker_log_throttle()
     _register_scrape_target(settings)
     service_worker(app, args.loglevel).execute_from_commandline()
     return 0

@@ -75,6 +75,17 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self.remove_scrape_target()
+
+    def remove_scrape_target(self) -> None:
+        """A worker removes its Prometheus target on exit; one killed (SIGKILL, or after the
+        timeout above) could not, and its target would keep `S2cWorkerDown` firing."""
+        from s2c.streams.scrape_targets import target_dir, target_path
+
+        assert self.proc is not None
+        data_dir = Path(self.env.get("S2C_DATA_DIR") or Settings.from_env().data_dir)
+        target_path(target_dir(data_dir), int(self.env["S2C_WORKER_WEB_PORT"]),
+                    self.proc.pid).unlink(missing_ok=True)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)

@@ -16,7 +16,11 @@ from s2c.streams.connectors.hl7v2 import Hl7Message, field_of, first_time, patie
 TRIGGERS = ("S12", "S13", "S14", "S15", "S16", "S17", "S26")
 END_REASONS = {"S15": "CANCELLED", "S16": "DISCONTINUED", "S17": "DELETED"}
 UNSPECIFIED = "UNSPECIFIED"  # service line resolved downstream from the department's cost center
-_UNIT_MINUTES = {"min": 1.0, "m": 1.0, "s": 1 / 60, "sec": 1 / 60, "h": 60.0, "hr": 60.0}
+# AIS-8 / SCH-10 duration units (ISO+ codes and the words feeds spell out), in minutes
+_UNIT_MINUTES = {"min": 1.0, "m": 1.0, "mins": 1.0, "minute": 1.0, "minutes": 1.0,
+                 "s": 1 / 60, "sec": 1 / 60, "second": 1 / 60, "seconds": 1 / 60,
+                 "h": 60.0, "hr": 60.0, "hrs": 60.0, "hour": 60.0, "hours": 60.0,
+                 "d": 1440.0, "day": 1440.0, "days": 1440.0}
 
 
 def appointment_id(msg: Hl7Message) -> str:
@@ -54,8 +58,10 @@ def _minutes(msg: Hl7Message, seg: str, amount_field: int, unit_field: int) -> i
     if not raw:
         return None
     unit = msg.value(seg, unit_field).lower() or "min"
+    if unit not in _UNIT_MINUTES:  # guessing minutes would plan a 3-hour case as 3 minutes
+        raise MappingError(f"{seg}-{unit_field}", f"duration unit {unit} is not known", code="103")
     try:
-        return max(1, round(float(raw) * _UNIT_MINUTES.get(unit, 1.0)))
+        return max(1, round(float(raw) * _UNIT_MINUTES[unit]))
     except ValueError:
         raise MappingError(f"{seg}-{amount_field}", "duration is not a number", code="102") from None
 

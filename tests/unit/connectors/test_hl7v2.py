@@ -123,6 +123,25 @@ def test_infusion_booking_timed_only_by_ais_in_hours(refs):
     assert scheduled["payer_id"] == "MCRB-TX"
 
 
+@pytest.mark.parametrize(
+    ("unit", "minutes"),
+    [("h^hours^ISO+", 180), ("HR", 180), ("hours", 180), ("min", 3), ("MIN^Minutes", 3),
+     ("d^day^ISO+", 4320)],
+)
+def test_duration_units_as_feeds_spell_them(refs, unit, minutes):
+    raw = text("SIU-S12-infusion-ais-timing.hl7").replace("|3|h^hours^ISO+|Booked\r\nAIL",
+                                                          f"|3|{unit}|Booked\r\nAIL")
+    assert only(hl7v2.map_text(raw, refs, PRODUCED_AT))["duration_minutes"] == minutes
+
+
+def test_unknown_duration_unit_is_rejected_not_read_as_minutes(refs):
+    raw = text("SIU-S12-infusion-ais-timing.hl7").replace("|3|h^hours^ISO+|Booked\r\nAIL",
+                                                          "|3|fortnight|Booked\r\nAIL")
+    with pytest.raises(MappingError) as err:
+        hl7v2.map_text(raw, refs, PRODUCED_AT)
+    assert err.value.location == "AIS-8" and not err.value.reject
+
+
 def test_patient_appears_only_as_a_keyed_pseudonym(refs):
     scheduled = only(mapped(BOOKING, refs))
     assert scheduled["patient_ref"] == refs.ref("RG4471902", "RGH", "MR")  # the MR repetition

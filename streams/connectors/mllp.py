@@ -27,29 +27,47 @@ log = logging.getLogger(__name__)
 _LOCATION = re.compile(r"^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?-?(\d+)?")
 
 
-def error_segment(error: MappingError) -> str:
-    """ERR-2 error location (segment^sequence^field), ERR-3 code from table 0357, ERR-4 E."""
+_DEFAULT_SEPARATORS = "\r|~^&"  # segment, field, repetition, component, subcomponent
+_DEFAULT_ESCAPE = "\\"
+
+
+def _plain(text: str, separators: str, escape: str) -> str:
+    """Reason text with every delimiter the receiver parses by replaced, so it stays one value."""
+    for char in separators[1:] + escape:
+        text = text.replace(char, "/")
+    return text
+
+
+def error_segment(error: MappingError, separators: str = _DEFAULT_SEPARATORS,
+                  escape: str = _DEFAULT_ESCAPE) -> str:
+    """ERR-2 error location (segment^sequence^field), ERR-3 code from table 0357, ERR-4 E,
+    written with the separators the sender declared."""
+    field, component = separators[1], separators[3]
     match = _LOCATION.match(error.location)
-    where = "^".join(p for p in (match.group(1), match.group(2) or "1", match.group(3) or "")
-                     if p) if match else ""
-    text = error.reason.replace("|", "/").replace("^", "/").replace("&", "+")[:200]
-    return f"ERR||{where}|{error.code}^{text}^HL70357|E"
+    where = component.join(p for p in (match.group(1), match.group(2) or "1", match.group(3) or "")
+                           if p) if match else ""
+    text = _plain(error.reason, separators, escape)[:200]
+    code = component.join((error.code, text, "HL70357"))
+    return field.join(("ERR", "", where, code, "E"))
 
 
 def build_ack(raw: bytes, code: str, error: MappingError | None) -> bytes:
     text = raw.decode("utf-8", "replace")
+    separators, escape = _DEFAULT_SEPARATORS, _DEFAULT_ESCAPE
     try:
         from s2c.streams.connectors.hl7v2 import normalize
 
         source = hl7.parse(normalize(text))
         control = str(source.segment("MSH")(10))
         ack = source.create_ack(code, message_id=f"ACK{control}"[:20])
+        separators, escape = ack.separators, ack.esc
         rendered = str(ack).rstrip("\r")
     except (hl7.ParseException, KeyError, IndexError, ValueError, MappingError):
         now = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         rendered = f"MSH|^~\\&|S2C|S2C|||{now}||ACK|ACK{now}|P|2.5\rMSA|{code}|"
     if error is not None:
-        rendered += f"|{error.reason.replace('|', '/')[:80]}\r" + error_segment(error)
+        reason = _plain(error.reason, separators, escape)[:80]
+        rendered += f"{separators[1]}{reason}\r" + error_segment(error, separators, escape)
     return (rendered + "\r").encode()
 
 

@@ -150,8 +150,6 @@ def test_mllp_acks_a_message_with_declared_separators_in_them(ingestor):
     assert [e[2]["appointment_id"] for e in ingestor.publisher.events] == ["CL-30611"]
 
 
-@pytest.mark.xfail(strict=True, reason="build_ack appends MSA-3 and ERR with '|' and '^' even when "
-                   "the sender declared other separators in MSH-1/MSH-2 (mllp.py)")
 def test_mllp_error_ack_keeps_the_senders_declared_separators(ingestor):
     missing_id = DECLARED.replace(b"SCH#CLP-30611#CL-30611#", b"SCH###")
     (ack,) = asyncio.run(exchange(MllpListener(ingestor, port=0), [missing_id]))

@@ -2,7 +2,9 @@
 synthetic health system's master data and a day of events, run a pipeline worker over them, and
 print a summary a person can read (events in, commands out, ledger totals, exceptions, where to look).
 
-Each run uses its own topic prefix (`demo<YYYYmmddHHMMSS>`), so runs never mix.
+Each run uses its own topic prefix (`demo<YYYYmmddHHMMSS>`), so runs never mix. `--keep-worker`
+leaves the workers running (their pids recorded in `.s2c/pids/`); `s2c demo --stop` or
+`make stack-down` stops them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="share of a full day's volume (1.0 = ~790 episodes per site)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--keep-worker", action="store_true", help="leave the worker running")
+    parser.add_argument("--keep-worker", action="store_true",
+                        help="leave the workers running (stop them with 's2c demo --stop')")
+    parser.add_argument("--stop", action="store_true",
+                        help="stop the workers earlier runs kept, and nothing else")
     parser.add_argument("--quiet-seconds", type=float, default=6.0,
                         help="stop waiting once no output arrived for this long")
 

@@ -3,7 +3,8 @@
 - `GET /health/`: readiness. 200 with status "ok" once the tables are recovered and master data
   is loaded, 503 with "recovering" or "loading master data" before (a readiness probe's answer);
   also the assigned partitions, any stalled ones, and per link and process partition its
-  watermark and the upstream partitions holding it behind (why a deadline has not fired yet).
+  watermark and the upstream partitions holding it behind (why a deadline has not fired yet);
+  and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -87,7 +89,8 @@ def attach_api(t: Topology) -> None:
                 status = "loading master data"
             else:
                 status = "ok"
-            return _json(self, {"status": status, "master_records": t.replica.records,
+            return _json(self, {"status": status, "pid": os.getpid(), "app_id": app.conf.id,
+                                "master_records": t.replica.records,
                                 "assigned": assigned, "stalled": stalled,
                                 "watermarks": watermarks(owned)},
                          status=200 if status == "ok" else 503)

@@ -1,0 +1,132 @@
+"""The worker processes of `s2c demo`: start them on free web ports, wait until each answers for
+itself, and keep, list and stop the ones `--keep-worker` leaves running.
+
+A kept worker is recorded as `.s2c/pids/demo-worker-<pid>.pid` (the stack's pid folder), so
+`s2c demo --stop` and `deploy/local/stack stop` (`make stack-down`) find and stop it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from s2c.streams.scrape_targets import pid_alive, target_dir
+from s2c.streams.settings import Settings
+
+WORKER_ARGV = ("-m", "s2c.streams.cli", "worker")
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the worker's aiohttp
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(host: str, first: int, count: int,
+               is_free: Callable[[str, int], bool] = port_free) -> list[int]:
+    """`count` ports from `first` upward that nothing listens on (a kept worker holds its own)."""
+    ports: list[int] = []
+    port = first
+    while len(ports) < count:
+        if port > 65535:
+            raise SystemExit(f"s2c demo: no free web port from {first} upward")
+        if is_free(host, port):
+            ports.append(port)
+        port += 1
+    return ports
+
+
+def start_worker(settings: Settings, run_dir: Path, index: int,
+                 port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, S2C_TOPIC_PREFIX=settings.topic_prefix, S2C_APP_ID=settings.app_id,
+               S2C_WORKER_DIR=str(run_dir / f"worker-{index}"), S2C_WORKER_WEB_PORT=str(port))
+    with open(run_dir / f"worker-{index}.log", "ab") as log:
+        return subprocess.Popen([sys.executable, *WORKER_ARGV], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _health(url: str) -> dict[str, Any] | None:
+    """The /health/ answer, also while it says 503 (recovering, loading master data)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            body = json.load(answer)
+    except urllib.error.HTTPError as err:
+        try:
+            body = json.load(err)
+        except ValueError:
+            return None
+    except (OSError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def wait_own_answer(url: str, proc: subprocess.Popen[bytes], timeout: float,
+                    log: Path) -> None:
+    """Until the web server on `url` (a /health/ address) answers as the process `proc`: an
+    answer from any other process (a worker kept by an earlier run) does not count."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"s2c demo: the worker exited ({proc.returncode}); read {log}")
+        body = _health(url)
+        if body is not None and body.get("pid") == proc.pid:
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"s2c demo: the worker (pid {proc.pid}) did not answer on {url}; read {log}")
+
+
+def pid_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) / "pids"
+
+
+def record_kept(settings: Settings, proc: subprocess.Popen[bytes]) -> Path:
+    folder = pid_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"demo-worker-{proc.pid}.pid"
+    path.write_text(f"{proc.pid}\n")
+    return path
+
+
+def _is_worker(pid: int) -> bool:
+    """Guards against a recycled pid: the process must still be an `s2c worker`."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return all(part.encode() in argv for part in WORKER_ARGV[1:])
+
+
+def stop_kept(settings: Settings, wait_seconds: float = 30.0) -> list[int]:
+    """Stops every worker a demo kept: SIGTERM to its process group, SIGKILL after
+    `wait_seconds` (a worker whose broker is gone does not finish its shutdown), then removes its
+    pid file and, if it could not remove it itself, its Prometheus target. Returns the pids."""
+    stopped = []
+    for path in sorted(pid_dir(settings).glob("demo-worker-*.pid")):
+        pid = int(path.read_text().split()[0])
+        if pid_alive(pid) and _is_worker(pid):
+            os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + wait_seconds
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if pid_alive(pid):
+                os.killpg(pid, signal.SIGKILL)
+            stopped.append(pid)
+        for target in target_dir(settings.data_dir).glob(f"worker-*-{pid}.json"):
+            target.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    return stopped
+

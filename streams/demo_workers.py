@@ -7,6 +7,7 @@ A kept worker is recorded as `.s2c/pids/demo-worker-<pid>.pid` (the stack's pid 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -111,22 +112,25 @@ def _is_worker(pid: int) -> bool:
 
 
 def stop_kept(settings: Settings, wait_seconds: float = 30.0) -> list[int]:
-    """Stops every worker a demo kept: SIGTERM to its process group, SIGKILL after
-    `wait_seconds` (a worker whose broker is gone does not finish its shutdown), then removes its
-    pid file and, if it could not remove it itself, its Prometheus target. Returns the pids."""
-    stopped = []
-    for path in sorted(pid_dir(settings).glob("demo-worker-*.pid")):
-        pid = int(path.read_text().split()[0])
-        if pid_alive(pid) and _is_worker(pid):
+    """Stops every worker a demo kept: SIGTERM to each one's process group, SIGKILL to those still
+    running after `wait_seconds` (a worker whose broker is gone does not finish its shutdown),
+    then removes their pid files and any Prometheus target they could not remove themselves.
+    Returns the pids it stopped."""
+    records = {path: int(path.read_text().split()[0])
+               for path in sorted(pid_dir(settings).glob("demo-worker-*.pid"))}
+    running = [pid for pid in records.values() if pid_alive(pid) and _is_worker(pid)]
+    for pid in running:
+        with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
             os.killpg(pid, signal.SIGTERM)
-            deadline = time.monotonic() + wait_seconds
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if pid_alive(pid):
+    deadline = time.monotonic() + wait_seconds
+    while any(pid_alive(pid) for pid in running) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in running:
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            stopped.append(pid)
+    for path, pid in records.items():
         for target in target_dir(settings.data_dir).glob(f"worker-*-{pid}.json"):
             target.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
-    return stopped
-
+    return running

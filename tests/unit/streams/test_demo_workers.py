@@ -106,3 +106,30 @@ def test_stop_ends_kept_workers_with_their_pid_files_and_targets_and_nothing_els
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
         recycled.wait()
+
+
+def test_stack_stop_stops_kept_workers_before_kafka(tmp_path: Path):
+    """`make stack-down` used to leave a kept worker running, logging refused connections. Run
+    on an empty data dir, the script has no service of its own to stop: only the kept worker."""
+    from s2c.streams.settings import REPO_ROOT
+
+    settings = replace(Settings(), data_dir=tmp_path)
+    target_dir(tmp_path).mkdir(parents=True)
+    kept = sleeper("-m", "s2c.streams.cli", "worker")
+    reaper = threading.Thread(target=kept.wait, daemon=True)
+    reaper.start()
+    try:
+        record_kept(settings, kept)
+        write_target(target_dir(tmp_path), "127.0.0.1", 16066, kept.pid)
+        run = subprocess.run([str(REPO_ROOT / "deploy" / "local" / "stack"), "stop"],
+                             env=dict(os.environ, S2C_DATA_DIR=str(tmp_path)),
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert f"demo worker (pid {kept.pid}) stopped" in run.stdout
+        reaper.join(10)
+        assert kept.poll() is not None
+        assert sorted(p.name for p in (tmp_path / "pids").iterdir()) == []
+        assert list(target_dir(tmp_path).iterdir()) == []
+    finally:
+        if kept.poll() is None:
+            os.killpg(kept.pid, 9)

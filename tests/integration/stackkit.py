@@ -67,15 +67,16 @@ class WorkerProcess:
         raise AssertionError(f"worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        os.killpg(self.proc.pid, sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.remove_scrape_target()
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.remove_scrape_target()  # also when it died on its own
 
     def remove_scrape_target(self) -> None:
         """A worker removes its Prometheus target on exit; one killed (SIGKILL, or after the

@@ -1,71 +1,20 @@
-"""The run summary a person reads after `s2c demo` or `s2c replay`: ERP commands by type, journal
-totals, the ledger check, work-queue exceptions and SLA breaches.
+"""The summary `s2c replay` prints at the end: the demo's summary over replay's output files.
 
-One rendering for both commands: the demo feeds it the records it read back from Kafka, replay
-the records it wrote to its output files (read one line at a time, so a large replay's summary
-needs no more memory than its tallies). Money may come as Decimal (Avro) or decimal strings (JSON).
+The journal table and ledger check are the demo's own (`s2c.streams.demo_summary.journal_table`),
+so a replay and a demo of the same day read alike. The files are read a line at a time (twice for
+the commands: counts, then journals), so a large replay's summary holds tallies, not records.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from s2c.streams.demo_summary import journal_table
 from s2c.tables.codec import loads
-
-
-@dataclass
-class Tally:
-    commands: int = 0
-    reversals: int = 0  # commands that reverse an earlier one
-    by_type: Counter[str] = field(default_factory=Counter)
-    journals: dict[str, Decimal] = field(default_factory=dict)  # journal kind -> amount
-    debit: Decimal = Decimal(0)
-    credit: Decimal = Decimal(0)
-    exceptions: Counter[str] = field(default_factory=Counter)
-    breaches: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def balanced(self) -> bool:
-        return self.debit == self.credit
-
-
-def tally(commands: Iterable[dict[str, Any]], exceptions: Iterable[dict[str, Any]],
-          breaches: Iterable[dict[str, Any]]) -> Tally:
-    """One pass over each kind of output record."""
-    t = Tally()
-    for c in commands:
-        t.commands += 1
-        t.by_type[c["header"]["command_type"]] += 1
-        t.reversals += bool(c["header"]["reverses_command_id"])
-        for line in c.get("lines") or ():
-            if "debit" in line:  # journal lines (labour plans carry hours, not money)
-                t.debit += Decimal(line["debit"])
-                t.credit += Decimal(line["credit"])
-        if c["header"]["command_type"] == "PostJournal":
-            kind = c["journal_kind"]
-            t.journals[kind] = t.journals.get(kind, Decimal(0)) + Decimal(c["amount"])
-    t.exceptions.update(e["kind"] for e in exceptions)
-    t.breaches.update(b["sla"] for b in breaches)
-    return t
-
-
-def outcome_lines(t: Tally) -> list[str]:
-    lines = ["ERP commands by type:"]
-    lines += [f"  {name:24} {count:>7}" for name, count in sorted(t.by_type.items())]
-    lines += ["", "journals (USD):"]
-    lines += [f"  {kind:24} {amount:>14,.2f}" for kind, amount in sorted(t.journals.items())]
-    lines.append(f"  ledger check: debits {t.debit:,.2f} = credits {t.credit:,.2f}  "
-                 f"{'balanced' if t.balanced else 'NOT BALANCED'}")
-    lines += ["", "work-queue exceptions:"]
-    lines += [f"  {k:24} {n:>7}" for k, n in sorted(t.exceptions.items())] or ["  none"]
-    lines += ["", "SLA breaches:"]
-    lines += [f"  {k:34} {n:>7}" for k, n in sorted(t.breaches.items())] or ["  none"]
-    return lines
 
 
 def _records(path: Path) -> Iterator[dict[str, Any]]:
@@ -76,18 +25,43 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
                 yield loads(line)["record"]
 
 
+def _with_decimal_money(commands: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Commands as the demo reads them from Avro: money as Decimal, not JSON's decimal strings."""
+    for command in commands:
+        for line in command.get("lines") or ():
+            if "debit" in line:
+                line["debit"], line["credit"] = Decimal(line["debit"]), Decimal(line["credit"])
+        yield command
+
+
+def _counted(title: str, counts: Counter[str], width: int) -> list[str]:
+    return [title, *([f"  {k:{width}} {n:>7}" for k, n in sorted(counts.items())] or ["  none"])]
+
+
 def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
-    t = tally(_records(out_dir / "commands.jsonl"), _records(out_dir / "exceptions.jsonl"),
-              _records(out_dir / "sla_breaches.jsonl"))
+    by_type: Counter[str] = Counter()
+    reversals = 0
+    for command in _records(out_dir / "commands.jsonl"):
+        by_type[command["header"]["command_type"]] += 1
+        reversals += bool(command["header"]["reverses_command_id"])
+    exceptions = Counter(e["kind"] for e in _records(out_dir / "exceptions.jsonl"))
+    breaches = Counter(b["sla"] for b in _records(out_dir / "sla_breaches.jsonl"))
+    # journal_table iterates its commands once: a generator keeps a large replay's out of memory
+    commands = _with_decimal_money(_records(out_dir / "commands.jsonl"))
+    journals = journal_table(commands)  # type: ignore[arg-type]
     events = counts["events"]
     lines = [
         "", "s2c replay: the core over the events file", "=" * 50,
         f"events in:    {events:>8}",
-        f"commands out: {t.commands:>8}   ({t.reversals} of them reverse an earlier command)",
-        f"exceptions:   {sum(t.exceptions.values()):>8}   SLA breaches: {sum(t.breaches.values())}",
+        f"commands out: {sum(by_type.values()):>8}   "
+        f"({reversals} of them reverse an earlier command)",
+        f"exceptions:   {sum(exceptions.values()):>8}   SLA breaches: {sum(breaches.values())}",
         f"processes:    {counts['processes']:>8}   links: {counts['links']}",
-        f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)",
-        "", *outcome_lines(t), "",
+        f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)", "",
+        *_counted("ERP commands by type:", by_type, 24), "",
+        *journals, "",
+        *_counted("work-queue exceptions:", exceptions, 24), "",
+        *_counted("SLA breaches:", breaches, 34), "",
         f"outputs in {out_dir}: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, "
         "metrics.jsonl, processes.jsonl, links.jsonl", ""]
     return "\n".join(lines)

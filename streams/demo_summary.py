@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +32,7 @@ class Workers:
 
 
 def journal_rows(
-        commands: list[dict[str, Any]]) -> tuple[dict[str, Decimal], Decimal, Decimal]:
+        commands: Iterable[dict[str, Any]]) -> tuple[dict[str, Decimal], Decimal, Decimal]:
     """Debits per journal row, and the ledger's total debits and credits over every journal line
     of every command. Rows: each PostJournal `journal_kind` (CHARGE, PAYMENT, ...), then each
     other command type that carries journal lines (AccrueExpectedRevenue, RecognizeCost, ...)."""
@@ -52,7 +53,9 @@ def journal_rows(
     return ordered, debit, credit
 
 
-def journal_table(commands: list[dict[str, Any]]) -> list[str]:
+def journal_table(commands: Iterable[dict[str, Any]]) -> list[str]:
+    """The journal rows, their sum and the ledger check; reads `commands` once, so a generator
+    keeps a large replay's commands out of memory."""
     rows, debit, credit = journal_rows(commands)
     lines = ["journals (USD, debits; the rows add up to the ledger):"]
     lines += [f"  {kind:24} {amount:>14,.2f}" for kind, amount in rows.items()]
@@ -61,6 +64,12 @@ def journal_table(commands: list[dict[str, Any]]) -> list[str]:
               f"  ledger check: debits {debit:,.2f} = credits {credit:,.2f}  "
               f"{'balanced' if debit == credit else 'NOT BALANCED'}"]
     return lines
+
+
+def counted(title: str, counts: Counter[str], width: int) -> list[str]:
+    """A titled count per kind, sorted by kind; `none` when there is nothing to count."""
+    rows = [f"  {kind:{width}} {n:>7}" for kind, n in sorted(counts.items())]
+    return [title, *(rows or ["  none"])]
 
 
 def _where_to_look(settings: Settings, workers: Workers) -> list[str]:
@@ -100,14 +109,9 @@ def summary(settings: Settings, events: Counter[str],
         f"exceptions:   {len(outputs['exceptions']):>8}   SLA breaches: {len(outputs['breaches'])}"
         f"   dead letters: {len(outputs['dlq'])}",
         f"wall time:    {seconds:>8.1f} s  ({sum(events.values()) / max(seconds, 1e-9):,.0f} events/s end to end)",
-        "", "ERP commands by type:"]
-    lines += [f"  {name:24} {count:>7}" for name, count in sorted(by_type.items())]
-    lines += ["", *journal_table(commands)]
-    lines += ["", "work-queue exceptions:"]
-    lines += [f"  {k:24} {n:>7}" for k, n in sorted(Counter(
-        e["kind"] for e in outputs["exceptions"]).items())] or ["  none"]
-    lines += ["", "SLA breaches:"]
-    lines += [f"  {k:34} {n:>7}" for k, n in sorted(Counter(
-        b["sla"] for b in outputs["breaches"]).items())] or ["  none"]
+        "", *counted("ERP commands by type:", by_type, 24),
+        "", *journal_table(commands),
+        "", *counted("work-queue exceptions:", Counter(e["kind"] for e in outputs["exceptions"]), 24),
+        "", *counted("SLA breaches:", Counter(b["sla"] for b in outputs["breaches"]), 34)]
     lines += ["", *_where_to_look(settings, workers), ""]
     return "\n".join(lines)

@@ -15,9 +15,7 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
@@ -30,35 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for the output JSON Lines files (created if missing)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bar (there is none either when stderr is not a terminal)")
-
-
-class _TickingLines:
-    """An open text file whose lines each tick a progress bar as they are read."""
-
-    def __init__(self, file: IO[str], bar: Any) -> None:
-        self._file, self._bar = file, bar
-
-    def __enter__(self) -> "_TickingLines":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._file.close()
-
-    def __iter__(self) -> Iterator[str]:
-        tick = self._bar.update
-        for line in self._file:
-            tick()
-            yield line
-
-
-class _MeteredPath(type(Path())):  # type: ignore[misc]
-    """The events file, opened through a progress bar: the core's reader (`replay_file`) reads it
-    as any path and stays free of terminals and tqdm."""
-
-    bar: Any
-
-    def open(self, *args: Any, **kwargs: Any) -> _TickingLines:  # type: ignore[override]
-        return _TickingLines(super().open(*args, **kwargs), self.bar)
 
 
 def _count_lines(path: Path) -> int:
@@ -79,13 +48,13 @@ def run(args: argparse.Namespace) -> int:
         log.error("master data %s is not a directory", args.master_data)
         return 2
     show = not args.quiet and sys.stderr.isatty()
-    events = _MeteredPath(args.input)
-    events.bar = tqdm(total=_count_lines(args.input) if show else None, unit="event",
-                      desc="replay", disable=not show, mininterval=0.5, file=sys.stderr)
+    bar = tqdm(total=_count_lines(args.input) if show else None, unit="event",
+               desc="replay", disable=not show, mininterval=0.5, file=sys.stderr)
     started = time.monotonic()
     try:
-        with events.bar:
-            counts = replay_file(events, args.master_data, args.out)
+        with bar:
+            counts = replay_file(args.input, args.master_data, args.out,
+                                 on_event=bar.update if show else None)
     except ValueError as exc:
         log.error("replay stopped: %s", exc)
         return 1

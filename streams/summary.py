@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from s2c.streams.demo_summary import journal_table
+from s2c.streams.demo_summary import counted, journal_table
 from s2c.tables.codec import loads
 
 
@@ -34,10 +34,6 @@ def _with_decimal_money(commands: Iterator[dict[str, Any]]) -> Iterator[dict[str
         yield command
 
 
-def _counted(title: str, counts: Counter[str], width: int) -> list[str]:
-    return [title, *([f"  {k:{width}} {n:>7}" for k, n in sorted(counts.items())] or ["  none"])]
-
-
 def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
     by_type: Counter[str] = Counter()
     reversals = 0
@@ -46,9 +42,7 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         reversals += bool(command["header"]["reverses_command_id"])
     exceptions = Counter(e["kind"] for e in _records(out_dir / "exceptions.jsonl"))
     breaches = Counter(b["sla"] for b in _records(out_dir / "sla_breaches.jsonl"))
-    # journal_table iterates its commands once: a generator keeps a large replay's out of memory
-    commands = _with_decimal_money(_records(out_dir / "commands.jsonl"))
-    journals = journal_table(commands)  # type: ignore[arg-type]
+    journals = journal_table(_with_decimal_money(_records(out_dir / "commands.jsonl")))
     events = counts["events"]
     lines = [
         "", "s2c replay: the core over the events file", "=" * 50,
@@ -58,10 +52,10 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         f"exceptions:   {sum(exceptions.values()):>8}   SLA breaches: {sum(breaches.values())}",
         f"processes:    {counts['processes']:>8}   links: {counts['links']}",
         f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)", "",
-        *_counted("ERP commands by type:", by_type, 24), "",
+        *counted("ERP commands by type:", by_type, 24), "",
         *journals, "",
-        *_counted("work-queue exceptions:", exceptions, 24), "",
-        *_counted("SLA breaches:", breaches, 34), "",
+        *counted("work-queue exceptions:", exceptions, 24), "",
+        *counted("SLA breaches:", breaches, 34), "",
         f"outputs in {out_dir}: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, "
         "metrics.jsonl, processes.jsonl, links.jsonl", ""]
     return "\n".join(lines)

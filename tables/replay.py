@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -119,8 +119,10 @@ _FILES = {Command: "commands", WorkQueueException: "exceptions", SlaBreached: "s
 _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
-def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[str]:
-    """Run the core over `events_path`; returns how many lines each output file got."""
+def replay_file(events_path: Path, master_dir: Path, out_dir: Path,
+                on_event: Callable[[], object] | None = None) -> Counter[str]:
+    """Run the core over `events_path`; returns how many lines each output file got.
+    `on_event` is called once per event read (the CLI's progress bar)."""
     pipeline = Pipeline(load_master_dir(master_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
@@ -129,6 +131,8 @@ def replay_file(events_path: Path, master_dir: Path, out_dir: Path) -> Counter[s
     try:
         for event in read_events(events_path):
             counts["events"] += 1
+            if on_event is not None:
+                on_event()
             for item in pipeline.feed(event):
                 name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
                 if name is None:

@@ -39,6 +39,15 @@ class Outcome:
         return "AR" if self.error.reject else "AE"
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(raw: bytes) -> bytes:
+    """A file as written by editors and engines that start UTF-8 with a byte-order mark: the
+    mark is not part of the first segment (ISA, MSH, or the JSON document)."""
+    return raw[len(_UTF8_BOM):] if raw.startswith(_UTF8_BOM) else raw
+
+
 @dataclass
 class Ingestor:
     publisher: Publisher
@@ -62,7 +71,7 @@ class Ingestor:
     def reject(self, fmt: str, source: str, index: int, original: bytes,
                err: MappingError) -> None:
         # the reason names places and codes only; the message itself is the DLQ value
-        log.warning("%s %s#%d dead-lettered (%s): %s", fmt, source, index, err.stage, err)
+        log.warning("%s %s#%d rejected (%s): %s", fmt, source, index, err.stage, err)
         self.publisher.dead_letter(DeadLetterRecord(
             reason=str(err), source=source, original=original, index=index, stage=err.stage,
             exception_class=f"s2c.connectors.{fmt}.{type(err).__name__}", location=err.location))
@@ -81,6 +90,7 @@ class Ingestor:
                          lambda now: hl7v2.map_message(message, self.refs, now), control)
 
     def hl7_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
+        raw = without_bom(raw)
         try:
             messages = hl7v2.split_messages(raw)
         except MappingError as err:
@@ -92,7 +102,7 @@ class Ingestor:
 
     def x12_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
         try:
-            units = list(x12.iter_units(raw.decode("ascii")))
+            units = list(x12.iter_units(without_bom(raw).decode("ascii")))
         except (MappingError, UnicodeDecodeError) as err:
             error = err if isinstance(err, MappingError) else MappingError(
                 "ISA", "interchange is not ASCII", stage="parse", code="102")
@@ -107,7 +117,7 @@ class Ingestor:
         from s2c.streams.connectors import fhir
 
         try:
-            resources = fhir.split_resources(raw)
+            resources = fhir.split_resources(without_bom(raw))
         except MappingError as err:
             self.reject("fhir", source, 0, raw, err)
             yield Outcome(0, 0, err)

@@ -156,3 +156,21 @@ def test_mllp_error_ack_keeps_the_senders_declared_separators(ingestor):
     assert "|" not in ack
     err = hl7.parse(ack).segment("ERR")
     assert str(err(2)) == "SCH$1$2" and str(err(3)(1)(1)) == "101"
+
+
+@pytest.mark.parametrize(
+    ("read", "name"),
+    [(Ingestor.x12_file, "x12/835-lakeshore-check-payment.835"),
+     (Ingestor.hl7_file, "hl7v2/DFT-P03-surgery-charges.hl7"),
+     (Ingestor.fhir_file, "fhir/Bundle-two-appointments.json")])
+def test_a_utf8_byte_order_mark_changes_nothing(refs, read, name):
+    """Windows editors and some interface engines start UTF-8 files with a BOM."""
+    def published(raw: bytes) -> list:
+        ingestor = Ingestor(MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
+                            lambda: PRODUCED_AT)
+        outcomes = list(read(ingestor, raw, f"inbox/{name}"))
+        assert all(o.error is None for o in outcomes), [o.error for o in outcomes]
+        return ingestor.publisher.events
+
+    plain = published(message(name))
+    assert plain and published(b"\xef\xbb\xbf" + message(name)) == plain

@@ -39,15 +39,18 @@ class RawBytes(faust.Schema):
     serializer registry's lookups per record (encoding is Faust's own)."""
 
     def __init__(self) -> None:
-        super().__init__(key_type=bytes, value_type=bytes, key_serializer="raw",
-                         value_serializer="raw")
+        super().__init__(
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+        )
 
-    def loads_key(self, app: Any, message: Any, *, loads: Any = None,
-                  serializer: Any = None) -> Any:
+    def loads_key(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
         return message.key
 
-    def loads_value(self, app: Any, message: Any, *, loads: Any = None,
-                    serializer: Any = None) -> Any:
+    def loads_value(
+        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
+    ) -> Any:
         return message.value
 
 
@@ -94,7 +97,9 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
     @app.page("/metrics")
     async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # aiohttp refuses a charset inside content_type, so the exposition format's version only.
-        return web.bytes(generate_latest(metrics.registry), content_type="text/plain; version=0.0.4")
+        return web.bytes(
+            generate_latest(metrics.registry), content_type="text/plain; version=0.0.4"
+        )
 
     return app, metrics
 

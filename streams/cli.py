@@ -13,14 +13,29 @@ import logging
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "stack": ("s2c.streams.stack_cli", "start, stop or show the local stack (Kafka, registry, Prometheus)"),
-    "registry": ("s2c.streams.registry.cli", "run the schema registry service (Confluent REST API)"),
-    "schemas": ("s2c.streams.schemas_cli", "check the Avro schema catalogue (parse, compatibility, lint)"),
+    "stack": (
+        "s2c.streams.stack_cli",
+        "start, stop or show the local stack (Kafka, registry, Prometheus)",
+    ),
+    "registry": (
+        "s2c.streams.registry.cli",
+        "run the schema registry service (Confluent REST API)",
+    ),
+    "schemas": (
+        "s2c.streams.schemas_cli",
+        "check the Avro schema catalogue (parse, compatibility, lint)",
+    ),
     "worker": ("s2c.streams.worker_cli", "run a pipeline worker (Faust)"),
     "topics": ("s2c.streams.topics_cli", "create the pipeline's topics"),
-    "generate": ("s2c.streams.generate_cli", "generate a synthetic health system (master data + events)"),
+    "generate": (
+        "s2c.streams.generate_cli",
+        "generate a synthetic health system (master data + events)",
+    ),
     "replay": ("s2c.streams.replay_cli", "run the pure core over a JSON Lines file, no Kafka"),
-    "ingest": ("s2c.streams.connectors.cli", "ingest HL7 v2, X12 or FHIR files into canonical events"),
+    "ingest": (
+        "s2c.streams.connectors.cli",
+        "ingest HL7 v2, X12 or FHIR files into canonical events",
+    ),
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),

@@ -73,8 +73,10 @@ class AvroCodec:
             return _HEADER.unpack(cached[0])[1]
         text = self._schema_json(name)
         # A refusal (incompatible, read-only, invalid) is raised as the registry's own error.
-        schema_id = _ask_registry(f"registering {name}",
-                                  lambda: self._registry.register_schema(name, Schema(text, "AVRO")))
+        schema_id = _ask_registry(
+            f"registering {name}",
+            lambda: self._registry.register_schema(name, Schema(text, "AVRO")),
+        )
         parsed = fastavro.parse_schema(json.loads(text))
         self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
         self._readers[schema_id] = (name, parsed, None)
@@ -88,8 +90,9 @@ class AvroCodec:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         try:
-            schema = _ask_registry(f"for schema id {schema_id}",
-                                   lambda: self._registry.get_schema(schema_id))
+            schema = _ask_registry(
+                f"for schema id {schema_id}", lambda: self._registry.get_schema(schema_id)
+            )
         except SchemaRegistryError as exc:  # the registry answered: no such id
             raise DecodeError(f"schema id {schema_id} unknown to the registry: {exc}") from exc
         try:
@@ -140,8 +143,12 @@ class AvroCodec:
         name, writer, reader = cached
         try:
             record = fastavro.schemaless_reader(io.BytesIO(memoryview(data)[5:]), writer, reader)
-        except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
-            raise DecodeError(f"corrupt Avro body for {name} (schema id {schema_id}): {exc!r}") from exc
+        except (
+            Exception
+        ) as exc:  # fastavro raises EOFError, ValueError, IndexError... on corrupt bodies
+            raise DecodeError(
+                f"corrupt Avro body for {name} (schema id {schema_id}): {exc!r}"
+            ) from exc
         return name, record  # type: ignore[return-value]
 
 

@@ -67,11 +67,19 @@ def check_compatibility(candidate: str, previous: list[str], level: str) -> list
     messages: list[str] = []
     for version, old in numbered:
         if base in ("BACKWARD", "FULL"):
-            messages += _explain(reader=new, writer=old, what=f"candidate cannot read data written "
-                                 f"with previous version {version} ({level})")
+            messages += _explain(
+                reader=new,
+                writer=old,
+                what=f"candidate cannot read data written "
+                f"with previous version {version} ({level})",
+            )
         if base in ("FORWARD", "FULL"):
-            messages += _explain(reader=old, writer=new, what=f"previous version {version} cannot "
-                                 f"read data written with the candidate ({level})")
+            messages += _explain(
+                reader=old,
+                writer=new,
+                what=f"previous version {version} cannot "
+                f"read data written with the candidate ({level})",
+            )
     return messages
 
 
@@ -85,8 +93,9 @@ def _explain(reader: avro.schema.Schema, writer: avro.schema.Schema, what: str) 
     return [f"{what}: {reason}" for reason in reasons]
 
 
-def _diff(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
-          seen: set[tuple[int, int]]) -> list[str]:
+def _diff(
+    reader: avro.schema.Schema, writer: avro.schema.Schema, path: str, seen: set[tuple[int, int]]
+) -> list[str]:
     """Walk reader and writer together; name each incompatible leaf by its field path."""
     if (id(reader), id(writer)) in seen:
         return []
@@ -101,8 +110,10 @@ def _diff(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
             field_path = f"{path}.{field.name}"
             old = lookup_writer_field(writer_schema=writer, reader_field=field)
             if old is None and not field.has_default:
-                out.append(f"field '{field_path}' has no default and the writer's data lacks it "
-                           f"(give it a \"default\", or do not add/remove it)")
+                out.append(
+                    f"field '{field_path}' has no default and the writer's data lacks it "
+                    f'(give it a "default", or do not add/remove it)'
+                )
             elif old is not None:
                 out += _diff(field.type, old.type, field_path, seen)
         return out
@@ -118,8 +129,9 @@ def _diff(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
     return [f"{path}: reader type {_describe(reader)} cannot read writer type {_describe(writer)}"]
 
 
-def _diff_union(reader: avro.schema.Schema, writer: avro.schema.Schema, path: str,
-                seen: set[tuple[int, int]]) -> list[str]:
+def _diff_union(
+    reader: avro.schema.Schema, writer: avro.schema.Schema, path: str, seen: set[tuple[int, int]]
+) -> list[str]:
     writer_branches = writer.schemas if writer.type == "union" else [writer]
     reader_branches = reader.schemas if reader.type == "union" else [reader]
     out: list[str] = []
@@ -128,8 +140,9 @@ def _diff_union(reader: avro.schema.Schema, writer: avro.schema.Schema, path: st
             continue
         twin = next((r for r in reader_branches if _twin(r, branch)), None)
         detail = _diff(twin, branch, path, seen) if twin is not None else []
-        out += detail or [f"{path}: reader {_describe(reader)} cannot read writer branch "
-                          f"{_describe(branch)}"]
+        out += detail or [
+            f"{path}: reader {_describe(reader)} cannot read writer branch {_describe(branch)}"
+        ]
     return out
 
 

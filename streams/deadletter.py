@@ -38,8 +38,9 @@ class DeadLetter:
         ]
 
     @classmethod
-    def from_message(cls, key: bytes | None, value: bytes,
-                     headers: list[tuple[str, bytes]] | None) -> "DeadLetter":
+    def from_message(
+        cls, key: bytes | None, value: bytes, headers: list[tuple[str, bytes]] | None
+    ) -> "DeadLetter":
         h = {name: (data or b"").decode(errors="replace") for name, data in headers or []}
         return cls(
             reason=h.get(REASON, "unknown"),
@@ -54,8 +55,24 @@ class DeadLetter:
         )
 
 
-def of_exception(reason: str, stage: str, topic: str, partition: int, offset: int,
-                 exc: BaseException, key: bytes | None, value: bytes) -> DeadLetter:
-    return DeadLetter(reason=reason, stage=stage, source_topic=topic, source_partition=partition,
-                      source_offset=offset, exception_class=type(exc).__qualname__,
-                      exception_message=str(exc), key=key, value=value)
+def of_exception(
+    reason: str,
+    stage: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    exc: BaseException,
+    key: bytes | None,
+    value: bytes,
+) -> DeadLetter:
+    return DeadLetter(
+        reason=reason,
+        stage=stage,
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        exception_class=type(exc).__qualname__,
+        exception_message=str(exc),
+        key=key,
+        value=value,
+    )

@@ -31,39 +31,62 @@ from s2c.streams.settings import Settings
 from s2c.streams.topics import Topics, declare
 
 
-def _drain_outputs(settings: Settings, topics: Topics, codec: AvroCodec, quiet_seconds: float,
-                   workers: list[subprocess.Popen[bytes]],
-                   run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def _drain_outputs(
+    settings: Settings,
+    topics: Topics,
+    codec: AvroCodec,
+    quiet_seconds: float,
+    workers: list[subprocess.Popen[bytes]],
+    run_dir: Path,
+) -> dict[str, list[dict[str, Any]]]:
     """Reads the output topics until nothing new arrived for `quiet_seconds` (after the first
     output), failing loudly if a worker dies or nothing at all comes out within two minutes."""
     from confluent_kafka import Consumer
 
-    names = {topics.commands.name: "commands", topics.sla_breaches.name: "breaches",
-             topics.exceptions.name: "exceptions", topics.dlq.name: "dlq"}
-    consumer = Consumer({**settings.confluent_config(), "group.id": f"{settings.app_id}-summary",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    names = {
+        topics.commands.name: "commands",
+        topics.sla_breaches.name: "breaches",
+        topics.exceptions.name: "exceptions",
+        topics.dlq.name: "dlq",
+    }
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": f"{settings.app_id}-summary",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe(list(names))
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in names.values()}
     last, seen = time.monotonic(), 0
     while time.monotonic() - last < (quiet_seconds if seen else 120):
         dead = [i for i, proc in enumerate(workers) if proc.poll() is not None]
         if dead:
-            raise SystemExit(f"s2c demo: worker {dead[0]} died; read {run_dir}/worker-{dead[0]}.log")
+            raise SystemExit(
+                f"s2c demo: worker {dead[0]} died; read {run_dir}/worker-{dead[0]}.log"
+            )
         msg = consumer.poll(0.5)
         if msg is None or msg.error():
             continue
         last, seen = time.monotonic(), seen + 1
         kind = names[msg.topic()]
-        out[kind].append({"headers": dict(msg.headers() or [])} if kind == "dlq"
-                         else codec.decode(msg.value())[1])
+        out[kind].append(
+            {"headers": dict(msg.headers() or [])}
+            if kind == "dlq"
+            else codec.decode(msg.value())[1]
+        )
     consumer.close()
     return out
 
 
 def stop_demo_workers() -> int:
     stopped = stop_kept(Settings.from_env())
-    print(f"s2c demo: stopped kept worker(s) pid {', '.join(map(str, stopped))}" if stopped
-          else "s2c demo: no kept workers running")
+    print(
+        f"s2c demo: stopped kept worker(s) pid {', '.join(map(str, stopped))}"
+        if stopped
+        else "s2c demo: no kept workers running"
+    )
     return 0
 
 
@@ -80,14 +103,18 @@ def run_demo(args: argparse.Namespace) -> int:
     # A worker kept by an earlier run holds its port: take the next free ones, before publishing.
     ports = free_ports(settings.host, settings.worker_web_port, args.workers)
     if ports[0] != settings.worker_web_port:
-        print(f"s2c demo: web port {settings.worker_web_port} is in use (a kept worker? "
-              f"'s2c demo --stop' stops those); the workers use {', '.join(map(str, ports))}")
+        print(
+            f"s2c demo: web port {settings.worker_web_port} is in use (a kept worker? "
+            f"'s2c demo --stop' stops those); the workers use {', '.join(map(str, ports))}"
+        )
     run_dir = settings.data_dir / "demo" / stamp
     run_dir.mkdir(parents=True, exist_ok=True)
     create_topics(settings, declare(settings).all())
     synthesis = generate(SynthParams(seed=args.seed, sites=args.sites, scale=args.scale))
     codec = default_codec(settings)
-    print(f"s2c demo: {args.sites} sites, {len(synthesis)} events planned; topics {settings.topic_prefix}.*")
+    print(
+        f"s2c demo: {args.sites} sites, {len(synthesis)} events planned; topics {settings.topic_prefix}.*"
+    )
     publish_master(settings, synthesis.system, codec)
     # Register every event schema before the first event: registered one by one inside the
     # publishing loop, a fresh registry spread the day over ~16 s instead of ~0.3 s, and how the
@@ -98,12 +125,14 @@ def run_demo(args: argparse.Namespace) -> int:
     workers = [start_worker(settings, run_dir, index, port) for index, port in enumerate(ports)]
     try:
         for index, (proc, port) in enumerate(zip(workers, ports)):
-            wait_own_answer(f"http://{settings.host}:{port}/health/", proc, 90,
-                            run_dir / f"worker-{index}.log")
+            wait_own_answer(
+                f"http://{settings.host}:{port}/health/", proc, 90, run_dir / f"worker-{index}.log"
+            )
         publish_events(settings, synthesis, codec)
         print(f"s2c demo: events published; waiting for the pipeline (logs in {run_dir})")
-        outputs = _drain_outputs(settings, declare(settings), codec, args.quiet_seconds, workers,
-                                 run_dir)
+        outputs = _drain_outputs(
+            settings, declare(settings), codec, args.quiet_seconds, workers, run_dir
+        )
         elapsed = time.monotonic() - started - args.quiet_seconds
     except BaseException:
         _stop(workers)
@@ -113,8 +142,15 @@ def run_demo(args: argparse.Namespace) -> int:
             record_kept(settings, proc)
     else:
         _stop(workers)
-    print(summary(settings, synthesis.event_counts(), outputs, elapsed,
-                  Workers(ports=ports, pids=[p.pid for p in workers], kept=args.keep_worker)))
+    print(
+        summary(
+            settings,
+            synthesis.event_counts(),
+            outputs,
+            elapsed,
+            Workers(ports=ports, pids=[p.pid for p in workers], kept=args.keep_worker),
+        )
+    )
     return 0
 
 

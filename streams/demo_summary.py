@@ -9,9 +9,9 @@ ledger check then compares with the credits.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -31,8 +31,7 @@ class Workers:
     kept: bool = False
 
 
-def journal_rows(
-        commands: Iterable[dict[str, Any]]) -> tuple[dict[str, Decimal], Decimal, Decimal]:
+def journal_rows(commands: Iterable[dict[str, Any]]) -> tuple[dict[str, Decimal], Decimal, Decimal]:
     """Debits per journal row, and the ledger's total debits and credits over every journal line
     of every command. Rows: each PostJournal `journal_kind` (CHARGE, PAYMENT, ...), then each
     other command type that carries journal lines (AccrueExpectedRevenue, RecognizeCost, ...)."""
@@ -59,10 +58,12 @@ def journal_table(commands: Iterable[dict[str, Any]]) -> list[str]:
     rows, debit, credit = journal_rows(commands)
     lines = ["journals (USD, debits; the rows add up to the ledger):"]
     lines += [f"  {kind:24} {amount:>14,.2f}" for kind, amount in rows.items()]
-    lines += [f"  {RULE}",
-              f"  {'ledger (sum of the rows)':24} {sum(rows.values(), Decimal(0)):>14,.2f}",
-              f"  ledger check: debits {debit:,.2f} = credits {credit:,.2f}  "
-              f"{'balanced' if debit == credit else 'NOT BALANCED'}"]
+    lines += [
+        f"  {RULE}",
+        f"  {'ledger (sum of the rows)':24} {sum(rows.values(), Decimal(0)):>14,.2f}",
+        f"  ledger check: debits {debit:,.2f} = credits {credit:,.2f}  "
+        f"{'balanced' if debit == credit else 'NOT BALANCED'}",
+    ]
     return lines
 
 
@@ -75,43 +76,64 @@ def counted(title: str, counts: Counter[str], width: int) -> list[str]:
 def _where_to_look(settings: Settings, workers: Workers) -> list[str]:
     topics = declare(settings)
     prometheus = f"http://{settings.host}:{settings.prometheus_port}"
-    lines = ["where to look:",
-             f"  commands topic     {topics.commands.name}",
-             f"  exceptions topic   {topics.exceptions.name} (work queues), SLA: {topics.sla_breaches.name}",
-             f"  dead letters       {topics.dlq.name}  (S2C_TOPIC_PREFIX={settings.topic_prefix} s2c dlq list)"]
+    lines = [
+        "where to look:",
+        f"  commands topic     {topics.commands.name}",
+        f"  exceptions topic   {topics.exceptions.name} (work queues), SLA: {topics.sla_breaches.name}",
+        f"  dead letters       {topics.dlq.name}  (S2C_TOPIC_PREFIX={settings.topic_prefix} s2c dlq list)",
+    ]
     if workers.kept:
-        lines += ["  worker metrics     " + ", ".join(f"http://{settings.host}:{p}/metrics"
-                                                    for p in workers.ports),
-                  "  experience API     " + ", ".join(f"http://{settings.host}:{p}/exceptions/"
-                                                    for p in workers.ports),
-                  "  kept workers       pid " + ", ".join(str(p) for p in workers.pids)
-                  + "  (stop them: s2c demo --stop, or make stack-down)"]
+        lines += [
+            "  worker metrics     "
+            + ", ".join(f"http://{settings.host}:{p}/metrics" for p in workers.ports),
+            "  experience API     "
+            + ", ".join(f"http://{settings.host}:{p}/exceptions/" for p in workers.ports),
+            "  kept workers       pid "
+            + ", ".join(str(p) for p in workers.pids)
+            + "  (stop them: s2c demo --stop, or make stack-down)",
+        ]
     else:  # the workers have stopped: their own /metrics is gone, Prometheus kept what it scraped
         instances = "|".join(f"{settings.host}:{p}" for p in workers.ports)
         expr = quote(f's2c_commands_out_total{{instance=~"{instances}"}}')
-        lines.append(f"  worker metrics     in Prometheus (worker stopped, "
-                     f"its /metrics gone): {prometheus}/graph?g0.expr={expr}")
-    lines += [f"  Prometheus         {prometheus}/graph?g0.expr=s2c_commands_out_total",
-              f"  schema registry    {settings.registry_url}/subjects",
-              "  stop the stack     make stack-down"]
+        lines.append(
+            f"  worker metrics     in Prometheus (worker stopped, "
+            f"its /metrics gone): {prometheus}/graph?g0.expr={expr}"
+        )
+    lines += [
+        f"  Prometheus         {prometheus}/graph?g0.expr=s2c_commands_out_total",
+        f"  schema registry    {settings.registry_url}/subjects",
+        "  stop the stack     make stack-down",
+    ]
     return lines
 
 
-def summary(settings: Settings, events: Counter[str],
-            outputs: dict[str, list[dict[str, Any]]], seconds: float, workers: Workers) -> str:
+def summary(
+    settings: Settings,
+    events: Counter[str],
+    outputs: dict[str, list[dict[str, Any]]],
+    seconds: float,
+    workers: Workers,
+) -> str:
     commands = outputs["commands"]
     by_type = Counter(c["header"]["command_type"] for c in commands)
     reversals = sum(1 for c in commands if c["header"]["reverses_command_id"])
     lines = [
-        "", "s2c demo: one synthetic day through the pipeline", "=" * 50,
+        "",
+        "s2c demo: one synthetic day through the pipeline",
+        "=" * 50,
         f"events in:    {sum(events.values()):>8}   ({len(events)} event types)",
         f"commands out: {len(commands):>8}   ({reversals} of them reverse an earlier command)",
         f"exceptions:   {len(outputs['exceptions']):>8}   SLA breaches: {len(outputs['breaches'])}"
         f"   dead letters: {len(outputs['dlq'])}",
         f"wall time:    {seconds:>8.1f} s  ({sum(events.values()) / max(seconds, 1e-9):,.0f} events/s end to end)",
-        "", *counted("ERP commands by type:", by_type, 24),
-        "", *journal_table(commands),
-        "", *counted("work-queue exceptions:", Counter(e["kind"] for e in outputs["exceptions"]), 24),
-        "", *counted("SLA breaches:", Counter(b["sla"] for b in outputs["breaches"]), 34)]
+        "",
+        *counted("ERP commands by type:", by_type, 24),
+        "",
+        *journal_table(commands),
+        "",
+        *counted("work-queue exceptions:", Counter(e["kind"] for e in outputs["exceptions"]), 24),
+        "",
+        *counted("SLA breaches:", Counter(b["sla"] for b in outputs["breaches"]), 34),
+    ]
     lines += ["", *_where_to_look(settings, workers), ""]
     return "\n".join(lines)

@@ -37,8 +37,9 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def free_ports(host: str, first: int, count: int,
-               is_free: Callable[[str, int], bool] = port_free) -> list[int]:
+def free_ports(
+    host: str, first: int, count: int, is_free: Callable[[str, int], bool] = port_free
+) -> list[int]:
     """`count` ports from `first` upward that nothing listens on (a kept worker holds its own)."""
     ports: list[int] = []
     port = first
@@ -51,13 +52,24 @@ def free_ports(host: str, first: int, count: int,
     return ports
 
 
-def start_worker(settings: Settings, run_dir: Path, index: int,
-                 port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, S2C_TOPIC_PREFIX=settings.topic_prefix, S2C_APP_ID=settings.app_id,
-               S2C_WORKER_DIR=str(run_dir / f"worker-{index}"), S2C_WORKER_WEB_PORT=str(port))
+def start_worker(
+    settings: Settings, run_dir: Path, index: int, port: int
+) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        S2C_TOPIC_PREFIX=settings.topic_prefix,
+        S2C_APP_ID=settings.app_id,
+        S2C_WORKER_DIR=str(run_dir / f"worker-{index}"),
+        S2C_WORKER_WEB_PORT=str(port),
+    )
     with open(run_dir / f"worker-{index}.log", "ab") as log:
-        return subprocess.Popen([sys.executable, *WORKER_ARGV], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, *WORKER_ARGV],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def _health(url: str) -> dict[str, Any] | None:
@@ -75,8 +87,7 @@ def _health(url: str) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def wait_own_answer(url: str, proc: subprocess.Popen[bytes], timeout: float,
-                    log: Path) -> None:
+def wait_own_answer(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
     """Until the web server on `url` (a /health/ address) answers as the process `proc`: an
     answer from any other process (a worker kept by an earlier run) does not count."""
     deadline = time.monotonic() + timeout
@@ -116,8 +127,10 @@ def stop_kept(settings: Settings, wait_seconds: float = 30.0) -> list[int]:
     running after `wait_seconds` (a worker whose broker is gone does not finish its shutdown),
     then removes their pid files and any Prometheus target they could not remove themselves.
     Returns the pids it stopped."""
-    records = {path: int(path.read_text().split()[0])
-               for path in sorted(pid_dir(settings).glob("demo-worker-*.pid"))}
+    records = {
+        path: int(path.read_text().split()[0])
+        for path in sorted(pid_dir(settings).glob("demo-worker-*.pid"))
+    }
     running = [pid for pid in records.values() if pid_alive(pid) and _is_worker(pid)]
     for pid in running:
         with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile

@@ -36,15 +36,23 @@ def read_dead_letters(settings, reason: str | None, idle_seconds: float = 2.0) -
     from s2c.streams.topics import declare
 
     topic = declare(settings).dlq.name
-    consumer = Consumer({**settings.confluent_config(), "group.id": f"s2c-dlq-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": f"s2c-dlq-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     metadata = consumer.list_topics(topic, timeout=10).topics[topic]
     if metadata.error is not None or not metadata.partitions:
         consumer.close()
         raise NoDeadLetterTopic(topic)
     partitions = metadata.partitions
-    ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions}
+    ends = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        for p in partitions
+    }
     consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
     letters, done = [], {p for p, end in ends.items() if end == 0}
     deadline = time.monotonic() + 60
@@ -84,22 +92,34 @@ def run(args: argparse.Namespace) -> int:
     try:
         letters = read_dead_letters(settings, args.reason)
     except NoDeadLetterTopic as missing:
-        log.error("dead-letter topic %s does not exist (S2C_TOPIC_PREFIX=%s): check the prefix, "
-                  "or create the topics with `s2c topics create`", missing, settings.topic_prefix)
+        log.error(
+            "dead-letter topic %s does not exist (S2C_TOPIC_PREFIX=%s): check the prefix, "
+            "or create the topics with `s2c topics create`",
+            missing,
+            settings.topic_prefix,
+        )
         return 2
     if args.action == "list":
         shown = letters[: args.limit] if args.limit else letters
         for partition, offset, letter in shown:
-            print(f"dlq[{partition}]@{offset} reason={letter.reason} stage={letter.stage} "
-                  f"from={letter.source_topic}[{letter.source_partition}]@{letter.source_offset} "
-                  f"{letter.exception_class}: {letter.exception_message[:160]}")
-        print(f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}")
+            print(
+                f"dlq[{partition}]@{offset} reason={letter.reason} stage={letter.stage} "
+                f"from={letter.source_topic}[{letter.source_partition}]@{letter.source_offset} "
+                f"{letter.exception_class}: {letter.exception_message[:160]}"
+            )
+        print(
+            f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}"
+        )
         return 0
     producer = Producer({**settings.confluent_config(), "enable.idempotence": True})
     letters = once_per_source(letters)
     for partition, offset, letter in letters:
-        producer.produce(letter.source_topic, key=letter.key, value=letter.value,
-                         headers=[(REPLAYED_FROM, f"dlq[{partition}]@{offset}".encode())])
+        producer.produce(
+            letter.source_topic,
+            key=letter.key,
+            value=letter.value,
+            headers=[(REPLAYED_FROM, f"dlq[{partition}]@{offset}".encode())],
+        )
     unsent = producer.flush(30)
     print(f"replayed {len(letters) - unsent} dead letter(s) to their source topics")
     return 1 if unsent else 0

@@ -19,19 +19,40 @@ from s2c.streams.synth.params import HELP, SynthParams
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="write DIR/events.jsonl and DIR/master/<RecordName>.jsonl")
-    parser.add_argument("--kafka", action="store_true",
-                        help="publish to the master-data and events topics (Avro, schema registry)")
-    parser.add_argument("--workers", type=int, default=0, metavar="N",
-                        help="processes for --kafka without --out (default: CPUs, at most one "
-                             "per site); sites are shared out, per-key order is unchanged")
-    parser.add_argument("--episodes", type=int, metavar="N",
-                        help="aim for about N episodes per day in total (sets --scale)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="write DIR/events.jsonl and DIR/master/<RecordName>.jsonl",
+    )
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="publish to the master-data and events topics (Avro, schema registry)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="processes for --kafka without --out (default: CPUs, at most one "
+        "per site); sites are shared out, per-key order is unchanged",
+    )
+    parser.add_argument(
+        "--episodes",
+        type=int,
+        metavar="N",
+        help="aim for about N episodes per day in total (sets --scale)",
+    )
     for f in dataclasses.fields(SynthParams):
         kind = date.fromisoformat if f.type in (date, "date") else type(f.default)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind,
-                            default=f.default, help=f"{HELP.get(f.name, '')} (default {f.default})")
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            dest=f.name,
+            type=kind,
+            default=f.default,
+            help=f"{HELP.get(f.name, '')} (default {f.default})",
+        )
 
 
 def params_from(args: argparse.Namespace) -> SynthParams:
@@ -64,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
         totals, plan_seconds = publish_parallel(settings, params, workers)
         output_seconds = time.perf_counter() - started - plan_seconds
         where = f"{settings.topic_prefix}.master and {settings.topic_prefix}.events"
-        print_summary(params, totals, plan_seconds, output_seconds,
-                      [f"Kafka {settings.kafka_bootstrap}: {where} ({workers} worker processes)"])
+        print_summary(
+            params,
+            totals,
+            plan_seconds,
+            output_seconds,
+            [f"Kafka {settings.kafka_bootstrap}: {where} ({workers} worker processes)"],
+        )
         return 0
     synthesis = generate(params)
     plan_seconds = time.perf_counter() - started
@@ -83,10 +109,16 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         publish_master(settings, synthesis.system)
         publish_events(settings, synthesis)
-        outputs.append(f"Kafka {settings.kafka_bootstrap}: {settings.topic_prefix}.master and "
-                       f"{settings.topic_prefix}.events")
-    totals = Totals(synthesis.episodes, synthesis.event_counts(),
-                    Counter({n: len(rows) for n, rows in synthesis.system.records.items()}))
-    print_summary(params, totals, plan_seconds, time.perf_counter() - started - plan_seconds,
-                  outputs)
+        outputs.append(
+            f"Kafka {settings.kafka_bootstrap}: {settings.topic_prefix}.master and "
+            f"{settings.topic_prefix}.events"
+        )
+    totals = Totals(
+        synthesis.episodes,
+        synthesis.event_counts(),
+        Counter({n: len(rows) for n, rows in synthesis.system.records.items()}),
+    )
+    print_summary(
+        params, totals, plan_seconds, time.perf_counter() - started - plan_seconds, outputs
+    )
     return 0

@@ -16,17 +16,22 @@ from collections.abc import Callable
 
 # The loggers aiokafka logs its connection failures on (a logger's filters see only the records
 # logged on that very logger, not those propagated from its children).
-BROKER_LOGGERS = ("aiokafka", "aiokafka.conn", "aiokafka.consumer.group_coordinator",
-                  "aiokafka.consumer.fetcher", "aiokafka.consumer.consumer",
-                  "aiokafka.producer.sender", "aiokafka.producer.producer")
+BROKER_LOGGERS = (
+    "aiokafka",
+    "aiokafka.conn",
+    "aiokafka.consumer.group_coordinator",
+    "aiokafka.consumer.fetcher",
+    "aiokafka.consumer.consumer",
+    "aiokafka.producer.sender",
+    "aiokafka.producer.producer",
+)
 
 
 class ThrottleRepeats(logging.Filter):
     """Passes a WARNING-or-worse record only if its logger and message template have not passed
     within `interval` seconds; the record that passes next carries the count of those dropped."""
 
-    def __init__(self, interval: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.interval = interval
         self._clock = clock

@@ -32,9 +32,14 @@ UNUSABLE = "unusable-master-record"
 
 
 class MasterReplica:
-    def __init__(self, settings: Settings, topic: str, codec: AvroCodec,
-                 on_arrival: Callable[[str, str], None],
-                 on_dead_letter: Callable[[DeadLetter], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        codec: AvroCodec,
+        on_arrival: Callable[[str, str], None],
+        on_dead_letter: Callable[[DeadLetter], None] | None = None,
+    ) -> None:
         self.store = DictMasterData()
         self.ready = threading.Event()
         self.records = 0
@@ -62,8 +67,14 @@ class MasterReplica:
     def _run(self) -> None:
         from confluent_kafka import Consumer, TopicPartition
 
-        consumer = Consumer({**self._settings.confluent_config(), "group.id": "s2c-master-replica",
-                             "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        consumer = Consumer(
+            {
+                **self._settings.confluent_config(),
+                "group.id": "s2c-master-replica",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
         try:
             meta = consumer.list_topics(self._topic, timeout=30).topics[self._topic]
             parts = [TopicPartition(self._topic, p, 0) for p in meta.partitions]
@@ -89,7 +100,6 @@ class MasterReplica:
         finally:
             consumer.close()
 
-
     def _apply_or_dead_letter(self, msg: Any) -> list[tuple[str, str]] | None:
         for delay in backoff_delays():
             if self._stop.is_set():
@@ -97,16 +107,36 @@ class MasterReplica:
             try:
                 return self.apply(msg.value())
             except RegistryUnavailable as exc:
-                log.warning("master record %s[%d]@%d waits for the schema registry (retry in "
-                            "%.0f s): %s", self._topic, msg.partition(), msg.offset(), delay, exc)
+                log.warning(
+                    "master record %s[%d]@%d waits for the schema registry (retry in %.0f s): %s",
+                    self._topic,
+                    msg.partition(),
+                    msg.offset(),
+                    delay,
+                    exc,
+                )
                 self._stop.wait(delay)
             except (DecodeError, ValueError, KeyError, TypeError) as exc:
-                log.warning("unusable master record at %s[%d]@%d: %s: dead-lettered", self._topic,
-                            msg.partition(), msg.offset(), type(exc).__name__)
+                log.warning(
+                    "unusable master record at %s[%d]@%d: %s: dead-lettered",
+                    self._topic,
+                    msg.partition(),
+                    msg.offset(),
+                    type(exc).__name__,
+                )
                 if self._on_dead_letter is not None:
-                    self._on_dead_letter(of_exception(UNUSABLE, "master", self._topic,
-                                                      msg.partition(), msg.offset(), exc,
-                                                      msg.key(), msg.value()))
+                    self._on_dead_letter(
+                        of_exception(
+                            UNUSABLE,
+                            "master",
+                            self._topic,
+                            msg.partition(),
+                            msg.offset(),
+                            exc,
+                            msg.key(),
+                            msg.value(),
+                        )
+                    )
                 return None
         return None
 
@@ -122,13 +152,19 @@ class DeadLetterSender:
         from confluent_kafka import Producer
 
         if self._producer is None:
-            self._producer = Producer({**self._settings.confluent_config(),
-                                       "enable.idempotence": True})
-        self._producer.produce(self._topic, key=letter.key, value=letter.value,
-                               headers=letter.headers())
+            self._producer = Producer(
+                {**self._settings.confluent_config(), "enable.idempotence": True}
+            )
+        self._producer.produce(
+            self._topic, key=letter.key, value=letter.value, headers=letter.headers()
+        )
         if self._producer.flush(30):
-            log.error("dead letter for %s[%d]@%d not acknowledged by the broker in 30 s",
-                      letter.source_topic, letter.source_partition, letter.source_offset)
+            log.error(
+                "dead letter for %s[%d]@%d not acknowledged by the broker in 30 s",
+                letter.source_topic,
+                letter.source_partition,
+                letter.source_offset,
+            )
         self._count(letter.reason, letter.stage)
 
 
@@ -137,18 +173,23 @@ def master_key(record_name: str, record: dict[str, Any]) -> str:
     return f"{record_name}:{next(iter(record.values()))}"
 
 
-def publish_master(settings: Settings, codec: AvroCodec, topic: str,
-                   records: dict[str, list[dict[str, Any]]]) -> int:
+def publish_master(
+    settings: Settings, codec: AvroCodec, topic: str, records: dict[str, list[dict[str, Any]]]
+) -> int:
     """Produces master records (record name -> Avro-shaped rows) to the compacted topic."""
     from confluent_kafka import Producer
 
-    producer = Producer({**settings.confluent_config(), "enable.idempotence": True,
-                         "linger.ms": 20})
+    producer = Producer(
+        {**settings.confluent_config(), "enable.idempotence": True, "linger.ms": 20}
+    )
     count = 0
     for name, rows in records.items():
         for row in rows:
-            producer.produce(topic, key=master_key(name, row).encode(),
-                             value=codec.encode(f"s2c.master.{name}", row))
+            producer.produce(
+                topic,
+                key=master_key(name, row).encode(),
+                value=codec.encode(f"s2c.master.{name}", row),
+            )
             count += 1
     if producer.flush(30):
         raise RuntimeError(f"master data not acknowledged by {settings.kafka_bootstrap}")

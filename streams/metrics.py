@@ -21,59 +21,103 @@ class PipelineMetrics:
         self.registry = registry
         self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         self.events_in = Counter(
-            "s2c_events_in", "Canonical events consumed, by event type", ["event_type"],
-            registry=registry)
+            "s2c_events_in",
+            "Canonical events consumed, by event type",
+            ["event_type"],
+            registry=registry,
+        )
         self.duplicates = Counter(
-            "s2c_events_duplicate", "Events dropped as exact duplicates (same event id)",
-            ["event_type"], registry=registry)
+            "s2c_events_duplicate",
+            "Events dropped as exact duplicates (same event id)",
+            ["event_type"],
+            registry=registry,
+        )
         self.commands_out = Counter(
-            "s2c_commands_out", "ERP posting commands produced, by command type", ["command_type"],
-            registry=registry)
+            "s2c_commands_out",
+            "ERP posting commands produced, by command type",
+            ["command_type"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
-            "s2c_dead_letters", "Messages sent to the dead-letter topic, by reason and stage",
-            ["reason", "stage"], registry=registry)
+            "s2c_dead_letters",
+            "Messages sent to the dead-letter topic, by reason and stage",
+            ["reason", "stage"],
+            registry=registry,
+        )
         self.parked = Gauge(
-            "s2c_parked_events", "Events parked until their anchor or master data arrives",
-            ["stage"], registry=registry)
+            "s2c_parked_events",
+            "Events parked until their anchor or master data arrives",
+            ["stage"],
+            registry=registry,
+        )
         self.exceptions = Counter(
-            "s2c_exceptions", "Work-queue exceptions raised, by kind", ["kind"], registry=registry)
+            "s2c_exceptions", "Work-queue exceptions raised, by kind", ["kind"], registry=registry
+        )
         self.processing_seconds = Histogram(
-            "s2c_processing_seconds", "Time to process one event inside the worker",
-            ["stage"], buckets=LATENCY_BUCKETS, registry=registry)
+            "s2c_processing_seconds",
+            "Time to process one event inside the worker",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.end_to_end_seconds = Histogram(
             "s2c_event_to_command_seconds",
             "Latency from the event's produced_at to the command being handed to the producer",
-            buckets=LATENCY_BUCKETS, registry=registry)
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.consumer_lag = Gauge(
-            "s2c_consumer_lag", "Records behind the log end, per topic", ["topic"],
-            registry=registry)
+            "s2c_consumer_lag",
+            "Records behind the log end, per topic",
+            ["topic"],
+            registry=registry,
+        )
         self.stage_duration = Histogram(
             "s2c_stage_duration_seconds",
             "Business stage durations (schedule->encounter, charge lag, DNFB, days in A/R, ...)",
-            ["measure", "site", "service_line", "payer_class"], buckets=STAGE_BUCKETS_SECONDS,
-            registry=registry)
+            ["measure", "site", "service_line", "payer_class"],
+            buckets=STAGE_BUCKETS_SECONDS,
+            registry=registry,
+        )
         self.stalled_partitions = Gauge(
             "s2c_stalled_partitions",
             "Assigned partitions with records past the committed offset and no commit for 30 s",
-            ["topic"], registry=registry)
+            ["topic"],
+            registry=registry,
+        )
         self.watermark = Gauge(
             "s2c_watermark_seconds",
             "Event time (Unix seconds) up to which deadlines can fire: the smallest watermark of "
-            "the stage's partitions on this worker", ["stage"], registry=registry)
+            "the stage's partitions on this worker",
+            ["stage"],
+            registry=registry,
+        )
         self.open_instances = Gauge(
-            "s2c_open_instances", "Open process instances by stage", ["stage", "site"],
-            registry=registry)
+            "s2c_open_instances",
+            "Open process instances by stage",
+            ["stage", "site"],
+            registry=registry,
+        )
         self.sla_breaches = Counter(
-            "s2c_sla_breaches", "SLA breaches detected on event time",
-            ["sla", "site", "service_line", "payer_class"], registry=registry)
+            "s2c_sla_breaches",
+            "SLA breaches detected on event time",
+            ["sla", "site", "service_line", "payer_class"],
+            registry=registry,
+        )
         # Variance = expected - paid, computed in PromQL from two monotonic counters. Money is
         # exact Decimal everywhere in s2c; these floats exist only for dashboards.
         self.expected_usd = Counter(
-            "s2c_expected_reimbursement_usd", "Expected reimbursement of adjudicated claims (USD)",
-            ["site", "service_line", "payer_class"], registry=registry)
+            "s2c_expected_reimbursement_usd",
+            "Expected reimbursement of adjudicated claims (USD)",
+            ["site", "service_line", "payer_class"],
+            registry=registry,
+        )
         self.paid_usd = Counter(
-            "s2c_paid_usd", "Payer payments posted (USD)",
-            ["site", "service_line", "payer_class"], registry=registry)
+            "s2c_paid_usd",
+            "Payer payments posted (USD)",
+            ["site", "service_line", "payer_class"],
+            registry=registry,
+        )
 
     def child(self, metric: Any, *values: str) -> Any:
         """`metric.labels(*values)`, looked up once per label set. `labels()` turns every value

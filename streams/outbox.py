@@ -34,9 +34,14 @@ class OutboxError(RuntimeError):
 
 
 class Outbox(Protocol):
-    def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
-             ) -> None: ...
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None: ...
 
     def offsets_of(self, topic: str) -> dict[int, int]: ...
 
@@ -66,24 +71,40 @@ class KafkaOutbox:
     Python callback had to win the GIL from a busy loop, up to 5 ms apiece, which held a
     batch of a few dozen records for a quarter of a second."""
 
-    def __init__(self, settings: Settings, tracked: set[str] | frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, settings: Settings, tracked: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         from confluent_kafka import Producer
 
-        self._producer = Producer({
-            **settings.confluent_config(), "enable.idempotence": True, "acks": "all",
-            "partitioner": "murmur2_random", "linger.ms": LINGER_MS})
+        self._producer = Producer(
+            {
+                **settings.confluent_config(),
+                "enable.idempotence": True,
+                "acks": "all",
+                "partitioner": "murmur2_random",
+                "linger.ms": LINGER_MS,
+            }
+        )
         self._tracked = set(tracked)  # changelog topics whose offsets are kept
         self._offsets: dict[tuple[str, int], int] = {}
         self._refused: list[str] = []
         self._open = _Batch()
         self._unfinished: list[_Batch] = []
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
-             ) -> None:
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         batch = self._open
-        args: dict[str, Any] = {"key": key, "value": value,
-                                "on_delivery": lambda err, msg: self._delivered(batch, err, msg)}
+        args: dict[str, Any] = {
+            "key": key,
+            "value": value,
+            "on_delivery": lambda err, msg: self._delivered(batch, err, msg),
+        }
         if partition is not None:
             args["partition"] = partition
         if headers:
@@ -133,5 +154,6 @@ class KafkaOutbox:
         if self._refused:
             # For good: the records after a refused one may be acknowledged, but the agent that
             # queued it must not write the state that depends on it, whichever agent drains.
-            raise OutboxError(f"{len(self._refused)} records refused by the broker, first: "
-                              f"{self._refused[0]}")
+            raise OutboxError(
+                f"{len(self._refused)} records refused by the broker, first: {self._refused[0]}"
+            )

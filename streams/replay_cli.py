@@ -22,12 +22,25 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="JSON Lines file of canonical events")
-    parser.add_argument("--master-data", type=Path, required=True, metavar="DIR",
-                        help="directory of <RecordName>.jsonl master data files")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR",
-                        help="directory for the output JSON Lines files (created if missing)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar (there is none either when stderr is not a terminal)")
+    parser.add_argument(
+        "--master-data",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory of <RecordName>.jsonl master data files",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="directory for the output JSON Lines files (created if missing)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (there is none either when stderr is not a terminal)",
+    )
 
 
 def _count_lines(path: Path) -> int:
@@ -48,13 +61,20 @@ def run(args: argparse.Namespace) -> int:
         log.error("master data %s is not a directory", args.master_data)
         return 2
     show = not args.quiet and sys.stderr.isatty()
-    bar = tqdm(total=_count_lines(args.input) if show else None, unit="event",
-               desc="replay", disable=not show, mininterval=0.5, file=sys.stderr)
+    bar = tqdm(
+        total=_count_lines(args.input) if show else None,
+        unit="event",
+        desc="replay",
+        disable=not show,
+        mininterval=0.5,
+        file=sys.stderr,
+    )
     started = time.monotonic()
     try:
         with bar:
-            counts = replay_file(args.input, args.master_data, args.out,
-                                 on_event=bar.update if show else None)
+            counts = replay_file(
+                args.input, args.master_data, args.out, on_event=bar.update if show else None
+            )
     except ValueError as exc:
         log.error("replay stopped: %s", exc)
         return 1

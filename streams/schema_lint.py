@@ -18,11 +18,29 @@ from s2c.streams.schema_resolve import NAMED
 TYPE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
-MONEY_WORDS = frozenset({"amount", "charge", "cost", "price", "paid", "rate", "fee", "balance",
-                         "payment", "debit", "credit", "total", "allowance", "reimbursement"})
+MONEY_WORDS = frozenset(
+    {
+        "amount",
+        "charge",
+        "cost",
+        "price",
+        "paid",
+        "rate",
+        "fee",
+        "balance",
+        "payment",
+        "debit",
+        "credit",
+        "total",
+        "allowance",
+        "reimbursement",
+    }
+)
 TIMESTAMP_LOGICAL = frozenset({"timestamp-millis", "timestamp-micros"})
-FIRST_FIELD = {"events": ("envelope", "s2c.common.Envelope"),
-               "commands": ("header", "s2c.common.CommandHeader")}
+FIRST_FIELD = {
+    "events": ("envelope", "s2c.common.Envelope"),
+    "commands": ("header", "s2c.common.CommandHeader"),
+}
 # The dead-letter envelope keeps the raw bytes of whatever failed, patient fields included; its
 # topic is access-restricted instead. Every other command / ops record must carry none.
 SENSITIVE_ALLOWED = frozenset({"s2c.ops.DeadLetter"})
@@ -73,8 +91,10 @@ def _own_fields(name: str, schema: dict[str, Any]) -> Iterator[str]:
         leaves = list(_leaves(field.get("type")))
         for leaf in leaves:
             if isinstance(leaf, dict) and leaf.get("type") in NAMED:
-                yield (f"{at}: defines {leaf.get('type')} {leaf.get('name')!r} inline; put it in "
-                       f"schemas/common/{leaf.get('name')}.avsc and reference it by full name")
+                yield (
+                    f"{at}: defines {leaf.get('type')} {leaf.get('name')!r} inline; put it in "
+                    f"schemas/common/{leaf.get('name')}.avsc and reference it by full name"
+                )
         yield from (f"{at}: {m}" for m in _field_types(field_name, field, leaves))
 
 
@@ -86,24 +106,29 @@ def _field_types(field_name: str, field: dict[str, Any], leaves: list[Any]) -> I
         yield "money-like field uses float/double; use Money (bytes, decimal(18,2))"
     elif words & MONEY_WORDS and kinds & {"int", "long", "bytes"} and not logical - {None}:
         yield "money-like field is a plain number; use Money (bytes, decimal(18,2))"
-    if words & {"at", "start", "deadline", "until", "time", "timestamp"} and \
-            not (kinds == {"long"} and logical <= TIMESTAMP_LOGICAL and logical):
+    if words & {"at", "start", "deadline", "until", "time", "timestamp"} and not (
+        kinds == {"long"} and logical <= TIMESTAMP_LOGICAL and logical
+    ):
         yield "timestamp field must be long with logicalType timestamp-millis"
     if (words & {"date", "on", "from"}) and not (kinds == {"int"} and logical == {"date"}):
         yield "calendar-day field must be int with logicalType date"
     union = field.get("type")
     if isinstance(union, list) and "null" in union:
         if union[0] != "null" or "default" not in field or field["default"] is not None:
-            yield "optional field must be [\"null\", T] with \"default\": null"
+            yield 'optional field must be ["null", T] with "default": null'
 
 
 def _contract(catalog: Catalog, name: str, forbid_float: bool) -> Iterator[str]:
     for path, field in catalog.fields(name):
         if field.get(SENSITIVE):
-            yield (f"{name}.{path}: sensitive field (s2c.sensitive) in an ERP command or "
-                   f"exception record; patient identifiers must not leave the pipeline")
-        if forbid_float and {_base(leaf) for leaf in _leaves(field.get("type"))} & {"float",
-                                                                                   "double"}:
+            yield (
+                f"{name}.{path}: sensitive field (s2c.sensitive) in an ERP command or "
+                f"exception record; patient identifiers must not leave the pipeline"
+            )
+        if forbid_float and {_base(leaf) for leaf in _leaves(field.get("type"))} & {
+            "float",
+            "double",
+        }:
             yield f"{name}.{path}: float/double in an ERP command; use decimal or int"
 
 

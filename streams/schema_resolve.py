@@ -41,8 +41,10 @@ def expand(node: Any, namespace: str, raw: dict[str, Any], done: set[str]) -> An
         if full in done:
             return full
         if full not in raw:
-            raise UnresolvedType(f"unknown type {node!r} (used in namespace {namespace or '-'}; "
-                           f"named types must be in their own file and referenced by full name)")
+            raise UnresolvedType(
+                f"unknown type {node!r} (used in namespace {namespace or '-'}; "
+                f"named types must be in their own file and referenced by full name)"
+            )
         return expand(raw[full], namespace, raw, done)
     if isinstance(node, list):
         return [expand(branch, namespace, raw, done) for branch in node]
@@ -57,8 +59,9 @@ def expand(node: Any, namespace: str, raw: dict[str, Any], done: set[str]) -> An
         ns, short = full.rsplit(".", 1) if "." in full else ("", full)
         out = {**node, "name": short, "namespace": ns}
         if kind in ("record", "error"):
-            out["fields"] = [{**f, "type": expand(f.get("type"), ns, raw, done)}
-                             for f in node.get("fields", [])]
+            out["fields"] = [
+                {**f, "type": expand(f.get("type"), ns, raw, done)} for f in node.get("fields", [])
+            ]
         return out
     if kind == "array":
         return {**node, "items": expand(node.get("items"), namespace, raw, done)}
@@ -67,8 +70,9 @@ def expand(node: Any, namespace: str, raw: dict[str, Any], done: set[str]) -> An
     return node if kind in PRIMITIVES else expand(kind, namespace, raw, done)
 
 
-def walk(node: Any, namespace: str, raw: dict[str, Any], prefix: str,
-          stack: tuple[str, ...]) -> Iterator[tuple[str, dict[str, Any]]]:
+def walk(
+    node: Any, namespace: str, raw: dict[str, Any], prefix: str, stack: tuple[str, ...]
+) -> Iterator[tuple[str, dict[str, Any]]]:
     if isinstance(node, str):
         full = reference(node, namespace, raw)
         if node not in PRIMITIVES and full in raw and full not in stack:

@@ -23,8 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     snap_p = actions.add_parser("snapshot", help="record changed schemas as their next version")
     snap_p.add_argument("names", nargs="*", help="record names (short or full); default: all")
     for sub in (check_p, snap_p):
-        sub.add_argument("--dir", type=Path, default=None,
-                         help="schemas tree to use (default: the installed s2c.schemas package)")
+        sub.add_argument(
+            "--dir",
+            type=Path,
+            default=None,
+            help="schemas tree to use (default: the installed s2c.schemas package)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if args.schemas_action == "check":
         catalog = Catalog.from_dir(root)
         versions = sum(len(catalog.history(n)) for n in catalog.names())
-        print(f"s2c schemas check: ok: {len(catalog.names())} subjects, "
-              f"{len(catalog.names(include_common=True)) - len(catalog.names())} shared types, "
-              f"{versions} recorded versions in {root}")
+        print(
+            f"s2c schemas check: ok: {len(catalog.names())} subjects, "
+            f"{len(catalog.names(include_common=True)) - len(catalog.names())} shared types, "
+            f"{versions} recorded versions in {root}"
+        )
     return 0
 
 
@@ -61,8 +67,10 @@ def check(root: Path) -> list[str]:
     history = root / HISTORY_DIR
     for folder in sorted(history.iterdir()) if history.is_dir() else []:
         if folder.name not in catalog.raw:
-            problems.append(f"{HISTORY_DIR}/{folder.name}: recorded versions, no current schema; "
-                            f"records are retired (no longer produced), never deleted")
+            problems.append(
+                f"{HISTORY_DIR}/{folder.name}: recorded versions, no current schema; "
+                f"records are retired (no longer produced), never deleted"
+            )
     return problems
 
 
@@ -77,9 +85,11 @@ def _history_problems(catalog: Catalog, name: str) -> list[str]:
         return [f"{HISTORY_DIR}/{name}: a recorded version does not parse: {exc}"]
     problems = [f"{where}: {name}: {message}" for message in messages]
     if not problems and json.loads(current) != json.loads(previous[-1]):
-        problems.append(f"{where}: {name}: changed since v{len(previous)} (compatible, {level}) "
-                        f"but not recorded; run `s2c schemas snapshot {name}` and commit "
-                        f"{HISTORY_DIR}/{name}/v{len(previous) + 1}.avsc with the change")
+        problems.append(
+            f"{where}: {name}: changed since v{len(previous)} (compatible, {level}) "
+            f"but not recorded; run `s2c schemas snapshot {name}` and commit "
+            f"{HISTORY_DIR}/{name}/v{len(previous) + 1}.avsc with the change"
+        )
     return problems
 
 
@@ -102,7 +112,8 @@ def snapshot(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
             continue
         target = root / HISTORY_DIR / name / f"v{len(previous) + 1}.avsc"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(json.loads(current), indent=2, sort_keys=True) + "\n",
-                          encoding="utf-8")
+        target.write_text(
+            json.dumps(json.loads(current), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         recorded.append(str(target.relative_to(root)))
     return problems, recorded

@@ -98,7 +98,9 @@ class Settings:
             deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),
-            worker_dir=Path(os.environ["S2C_WORKER_DIR"]) if "S2C_WORKER_DIR" in os.environ else None,
+            worker_dir=Path(os.environ["S2C_WORKER_DIR"])
+            if "S2C_WORKER_DIR" in os.environ
+            else None,
             kafka_username=_env("S2C_KAFKA_USERNAME", ""),
             kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
             sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),

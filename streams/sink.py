@@ -16,20 +16,30 @@ from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.outbox import Outbox
 from s2c.streams.topics import Topics
 from s2c.tables.codec import to_native
-from s2c.tables.outputs import (AwaitMasterData, Command, Forward, MetricObservation, SlaBreached,
-                                WorkQueueException)
+from s2c.tables.outputs import (
+    AwaitMasterData,
+    Command,
+    Forward,
+    MetricObservation,
+    SlaBreached,
+    WorkQueueException,
+)
 
 log = logging.getLogger(__name__)
 # Core observation name -> the `measure` label dashboards and alert rules use.
-STAGE_MEASURES = {"schedule_to_encounter_seconds": "schedule_to_encounter",
-                  "charge_lag_seconds": "charge_lag", "discharge_to_claim_seconds": "dnfb",
-                  "claim_to_first_payment_seconds": "days_in_ar",
-                  "claim_to_denial_seconds": "claim_to_denial"}
+STAGE_MEASURES = {
+    "schedule_to_encounter_seconds": "schedule_to_encounter",
+    "charge_lag_seconds": "charge_lag",
+    "discharge_to_claim_seconds": "dnfb",
+    "claim_to_first_payment_seconds": "days_in_ar",
+    "claim_to_denial_seconds": "claim_to_denial",
+}
 
 
 class OutputSink:
-    def __init__(self, outbox: Outbox, topics: Topics, codec: AvroCodec,
-                 metrics: PipelineMetrics) -> None:
+    def __init__(
+        self, outbox: Outbox, topics: Topics, codec: AvroCodec, metrics: PipelineMetrics
+    ) -> None:
         self._outbox = outbox
         self._commands = topics.commands.name
         self._breaches = topics.sla_breaches.name
@@ -62,16 +72,21 @@ class OutputSink:
                 if arrived is not None and item.event is arrived[0]:
                     value = arrived[1]
                 else:
-                    value = self._codec.encode(f"s2c.events.{item.event.schema}",
-                                               to_native(item.event))
+                    value = self._codec.encode(
+                        f"s2c.events.{item.event.schema}", to_native(item.event)
+                    )
                 send(self._process, item.process_id.encode(), value)
             elif isinstance(item, SlaBreached):
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.SlaBreached", record)
                 send(self._breaches, item.process_id.encode(), value)
-                child(self._metrics.sla_breaches, record["sla"], record["site_id"] or "unknown",
-                      record["service_line_id"] or "unknown",
-                      record["payer_class"] or "unknown").inc()
+                child(
+                    self._metrics.sla_breaches,
+                    record["sla"],
+                    record["site_id"] or "unknown",
+                    record["service_line_id"] or "unknown",
+                    record["payer_class"] or "unknown",
+                ).inc()
             elif isinstance(item, WorkQueueException):
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.WorkQueueException", record)
@@ -87,8 +102,11 @@ class OutputSink:
 
     def observe(self, item: MetricObservation) -> None:
         labels, m = dict(item.labels), self._metrics
-        dims = (labels.get("site_id") or "unknown", labels.get("service_line_id") or "unknown",
-                labels.get("payer_class") or "unknown")  # site, service_line, payer_class
+        dims = (
+            labels.get("site_id") or "unknown",
+            labels.get("service_line_id") or "unknown",
+            labels.get("payer_class") or "unknown",
+        )  # site, service_line, payer_class
         if item.metric == "expected_usd":
             m.child(m.expected_usd, *dims).inc(item.value)
         elif item.metric == "paid_usd":

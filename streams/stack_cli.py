@@ -8,8 +8,12 @@ import subprocess
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("services", nargs="*", metavar="SERVICE",
-                        help="kafka, registry or prometheus (default: all)")
+    parser.add_argument(
+        "services",
+        nargs="*",
+        metavar="SERVICE",
+        help="kafka, registry or prometheus (default: all)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,17 +45,26 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
     journals = journal_table(_with_decimal_money(_records(out_dir / "commands.jsonl")))
     events = counts["events"]
     lines = [
-        "", "s2c replay: the core over the events file", "=" * 50,
+        "",
+        "s2c replay: the core over the events file",
+        "=" * 50,
         f"events in:    {events:>8}",
         f"commands out: {sum(by_type.values()):>8}   "
         f"({reversals} of them reverse an earlier command)",
         f"exceptions:   {sum(exceptions.values()):>8}   SLA breaches: {sum(breaches.values())}",
         f"processes:    {counts['processes']:>8}   links: {counts['links']}",
-        f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)", "",
-        *counted("ERP commands by type:", by_type, 24), "",
-        *journals, "",
-        *counted("work-queue exceptions:", exceptions, 24), "",
-        *counted("SLA breaches:", breaches, 34), "",
+        f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)",
+        "",
+        *counted("ERP commands by type:", by_type, 24),
+        "",
+        *journals,
+        "",
+        *counted("work-queue exceptions:", exceptions, 24),
+        "",
+        *counted("SLA breaches:", breaches, 34),
+        "",
         f"outputs in {out_dir}: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, "
-        "metrics.jsonl, processes.jsonl, links.jsonl", ""]
+        "metrics.jsonl, processes.jsonl, links.jsonl",
+        "",
+    ]
     return "\n".join(lines)

@@ -35,15 +35,26 @@ def groups_reading(settings: Settings, topic: str, timeout: float = 5.0) -> set[
         readers = set()
         for group_id, future in described.items():
             members = future.result(max(deadline - time.monotonic(), 0.1)).members
-            if any(tp.topic == topic for member in members if member.assignment
-                   for tp in member.assignment.topic_partitions):
+            if any(
+                tp.topic == topic
+                for member in members
+                if member.assignment
+                for tp in member.assignment.topic_partitions
+            ):
                 readers.add(group_id)
         if readers:
             return readers
         # Stopped groups have no members but resume from their committed offsets: they count.
-        offsets = {group_id: next(iter(admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group_id)], request_timeout=timeout).values()))
-            for group_id in group_ids[:MAX_GROUPS]}
+        offsets = {
+            group_id: next(
+                iter(
+                    admin.list_consumer_group_offsets(
+                        [ConsumerGroupTopicPartitions(group_id)], request_timeout=timeout
+                    ).values()
+                )
+            )
+            for group_id in group_ids[:MAX_GROUPS]
+        }
         for group_id, future in offsets.items():
             committed = future.result(max(deadline - time.monotonic(), 0.1)).topic_partitions
             if any(tp.topic == topic and tp.offset >= 0 for tp in committed or ()):

@@ -42,20 +42,39 @@ class Topics:
 def declare(settings: Settings) -> Topics:
     p = settings.topic_prefix
     return Topics(
-        events=TopicSpec(f"{p}.events", "business key (appointment/case/account id)",
-                         "s2c.events.* canonical events", copartition_group=None),
-        link=TopicSpec(f"{p}.link", "account_number", "s2c.events.* needing an account link",
-                       internal=True, copartition_group="link"),
-        process=TopicSpec(f"{p}.process", "process_id", "s2c.events.* placed on their process",
-                          internal=True, copartition_group="process"),
-        commands=TopicSpec(f"{p}.erp.commands", "process_id", "s2c.commands.* ERP posting commands"),
+        events=TopicSpec(
+            f"{p}.events",
+            "business key (appointment/case/account id)",
+            "s2c.events.* canonical events",
+            copartition_group=None,
+        ),
+        link=TopicSpec(
+            f"{p}.link",
+            "account_number",
+            "s2c.events.* needing an account link",
+            internal=True,
+            copartition_group="link",
+        ),
+        process=TopicSpec(
+            f"{p}.process",
+            "process_id",
+            "s2c.events.* placed on their process",
+            internal=True,
+            copartition_group="process",
+        ),
+        commands=TopicSpec(
+            f"{p}.erp.commands", "process_id", "s2c.commands.* ERP posting commands"
+        ),
         sla_breaches=TopicSpec(f"{p}.sla.breaches", "process_id", "s2c.ops.SlaBreached"),
-        exceptions=TopicSpec(f"{p}.exceptions", "process_id or event id",
-                             "s2c.ops.WorkQueueException"),
-        dlq=TopicSpec(f"{p}.dlq", "original key",
-                      "the original bytes, context in Kafka Connect style headers"),
-        master_data=TopicSpec(f"{p}.master", "<RecordName>:<id>", "s2c.master.* master data",
-                              compacted=True),
+        exceptions=TopicSpec(
+            f"{p}.exceptions", "process_id or event id", "s2c.ops.WorkQueueException"
+        ),
+        dlq=TopicSpec(
+            f"{p}.dlq", "original key", "the original bytes, context in Kafka Connect style headers"
+        ),
+        master_data=TopicSpec(
+            f"{p}.master", "<RecordName>:<id>", "s2c.master.* master data", compacted=True
+        ),
     )
 
 

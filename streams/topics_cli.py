@@ -21,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
     counts = partition_counts(settings, [t.name for t in topics.all()])
     for spec in topics.all():
-        print(f"{spec.name:32} partitions={counts.get(spec.name, 'missing')}"
-              f"{'  compacted' if spec.compacted else ''}  key={spec.key}")
+        print(
+            f"{spec.name:32} partitions={counts.get(spec.name, 'missing')}"
+            f"{'  compacted' if spec.compacted else ''}  key={spec.key}"
+        )
     return 0

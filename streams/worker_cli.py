@@ -26,8 +26,12 @@ def _register_scrape_target(settings: object) -> None:
     directory = target_dir(settings.data_dir)  # type: ignore[attr-defined]
     if directory.is_dir():
         remove_stale_targets(directory, settings.host)  # type: ignore[attr-defined]
-        path = write_target(directory, settings.host, settings.worker_web_port,  # type: ignore[attr-defined]
-                            os.getpid())
+        path = write_target(
+            directory,
+            settings.host,
+            settings.worker_web_port,  # type: ignore[attr-defined]
+            os.getpid(),
+        )
         atexit.register(path.unlink, missing_ok=True)
 
 
@@ -43,8 +47,10 @@ def web_port_problem(host: str, port: int) -> str | None:
         except OSError as err:
             if err.errno != errno.EADDRINUSE:
                 raise
-            return (f"web port {host}:{port} is in use (another worker, e.g. one kept by "
-                    f"'s2c demo --keep-worker'?): set S2C_WORKER_WEB_PORT to a free port")
+            return (
+                f"web port {host}:{port} is in use (another worker, e.g. one kept by "
+                f"'s2c demo --keep-worker'?): set S2C_WORKER_WEB_PORT to a free port"
+            )
     return None
 
 
@@ -69,8 +75,10 @@ def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str 
         return f"topics {', '.join(missing)} do not exist: run 's2c topics create' first"
     wrong = {n: c for n, c in counts.items() if c != settings.partitions}  # type: ignore[attr-defined]
     if wrong:
-        return (f"co-partitioning broken: tables expect {settings.partitions} partitions "  # type: ignore[attr-defined]
-                f"but {', '.join(f'{n} has {c}' for n, c in wrong.items())}")
+        return (
+            f"co-partitioning broken: tables expect {settings.partitions} partitions "  # type: ignore[attr-defined]
+            f"but {', '.join(f'{n} has {c}' for n, c in wrong.items())}"
+        )
     return None
 
 
@@ -81,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.topology import build_pipeline
 
     settings = Settings.from_env()
-    problem = web_port_problem(settings.host, settings.worker_web_port) or copartitioning_problem(settings)
+    problem = web_port_problem(settings.host, settings.worker_web_port) or copartitioning_problem(
+        settings
+    )
     if problem:
         print(f"s2c worker: {problem}", file=sys.stderr)
         return 2

@@ -16,8 +16,23 @@ from s2c.tables.routing import Route, process_id_of, route, unroutable
 from s2c.tables.vocabulary import ProcessStage
 
 __all__ = [
-    "DictMasterData", "Event", "LinkState", "MasterData", "ProcessStage", "ProcessState", "Route",
-    "event_from_record", "link_on_deadline", "link_transition", "lookup_keys", "next_deadline",
-    "on_deadline", "process_id_of", "retry_parked", "route", "transition", "unroutable",
+    "DictMasterData",
+    "Event",
+    "LinkState",
+    "MasterData",
+    "ProcessStage",
+    "ProcessState",
+    "Route",
+    "event_from_record",
+    "link_on_deadline",
+    "link_transition",
+    "lookup_keys",
+    "next_deadline",
+    "on_deadline",
+    "process_id_of",
+    "retry_parked",
+    "route",
+    "transition",
+    "unroutable",
     "waiting_for_master",
 ]

@@ -119,16 +119,27 @@ def _build_decoder(cls: type[T]) -> Callable[[dict[str, Any]], T]:
 
     # The usual record has every field: one generated call, `cls(c0(d["a"]), c1(d["b"]), ...)`.
     # Anything else, or anything that fails, goes field by field, which raises what it always did.
-    env: dict[str, Any] = {"cls": cls, "field_by_field": field_by_field,
-                           "Decimal": Decimal, "date": date}
+    env: dict[str, Any] = {
+        "cls": cls,
+        "field_by_field": field_by_field,
+        "Decimal": Decimal,
+        "date": date,
+    }
     args = []
     for i, (name, convert, _) in enumerate(plan):
         env[f"c{i}"] = convert
         read = _read(_not_none(hints[name]), f"v{i}", f"c{i}", env)
         args.append(f"None if (v{i} := d[{name!r}]) is None else {read}")
-    return compile_function(f"decode_{cls.__name__}", [
-        "try:", f"    return cls({', '.join(args)})",
-        "except (KeyError, TypeError):", "    return field_by_field(d)"], env)
+    return compile_function(
+        f"decode_{cls.__name__}",
+        [
+            "try:",
+            f"    return cls({', '.join(args)})",
+            "except (KeyError, TypeError):",
+            "    return field_by_field(d)",
+        ],
+        env,
+    )
 
 
 def _read(hint: Any, value: str, convert: str, env: dict[str, Any]) -> str:
@@ -141,8 +152,9 @@ def _read(hint: Any, value: str, convert: str, env: dict[str, Any]) -> str:
         return f"(date.fromisoformat({value}) if type({value}) is str else {convert}({value}))"
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         env[f"R_{hint.__name__}"], env[f"D_{hint.__name__}"] = hint, _decoder_of(hint)
-        return (f"({value} if isinstance({value}, R_{hint.__name__}) "
-                f"else D_{hint.__name__}({value}))")
+        return (
+            f"({value} if isinstance({value}, R_{hint.__name__}) else D_{hint.__name__}({value}))"
+        )
     item = typing.get_args(hint)[0] if typing.get_origin(hint) is tuple else None
     if isinstance(item, type) and dataclasses.is_dataclass(item):
         return f"tuple([{_read(item, 'x', '', env)} for x in {value}])"
@@ -196,9 +208,12 @@ def _write(hint: Any, value: str, depth: int = 0) -> str:
 
 def _build_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
     hints = typing.get_type_hints(cls)
-    items = ", ".join(f"{f.name!r}: {_write(hints[f.name], f'd.{f.name}')}"
-                      for f in dataclasses.fields(cls))
-    return compile_function(f"encode_{cls.__name__}", [f"return {{{items}}}"], {"to_native": to_native})
+    items = ", ".join(
+        f"{f.name!r}: {_write(hints[f.name], f'd.{f.name}')}" for f in dataclasses.fields(cls)
+    )
+    return compile_function(
+        f"encode_{cls.__name__}", [f"return {{{items}}}"], {"to_native": to_native}
+    )
 
 
 _ENCODERS: dict[type, Callable[[Any], dict[str, Any]]] = {}

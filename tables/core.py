@@ -46,8 +46,13 @@ HANDLERS: dict[str, Handler] = {**scheduling.HANDLERS, **encounters.HANDLERS, **
 WAITS: dict[str, WaitsFor] = {**scheduling.WAITS, **encounters.WAITS, **revenue.WAITS}
 
 
-def transition(state: ProcessState | None, event: Event, master: MasterData, now: datetime,
-               process_id: str | None = None) -> tuple[ProcessState, list[Output]]:
+def transition(
+    state: ProcessState | None,
+    event: Event,
+    master: MasterData,
+    now: datetime,
+    process_id: str | None = None,
+) -> tuple[ProcessState, list[Output]]:
     """Apply `event`; `process_id` names a new instance for events routed through the link."""
     if state is None:
         pid = process_id or process_id_of(event)
@@ -63,8 +68,9 @@ def transition(state: ProcessState | None, event: Event, master: MasterData, now
     return state, out
 
 
-def retry_parked(state: ProcessState, master: MasterData,
-                 now: datetime) -> tuple[ProcessState, list[Output]]:
+def retry_parked(
+    state: ProcessState, master: MasterData, now: datetime
+) -> tuple[ProcessState, list[Output]]:
     """Try the parked events again, e.g. after master data they waited for arrived."""
     out: list[Output] = []
     _drain(state, master, now, out)
@@ -72,8 +78,9 @@ def retry_parked(state: ProcessState, master: MasterData,
     return state, out
 
 
-def on_deadline(state: ProcessState, master: MasterData,
-                now: datetime) -> tuple[ProcessState, list[Output]]:
+def on_deadline(
+    state: ProcessState, master: MasterData, now: datetime
+) -> tuple[ProcessState, list[Output]]:
     """Report parked events past their deadline (once; they stay parked), drop those past the
     hard limit, and report SLA breaches due at event time `now`."""
     out: list[Output] = []
@@ -82,21 +89,42 @@ def on_deadline(state: ProcessState, master: MasterData,
         if parked.deadline > now:
             continue
         event = parked.event
-        kind = (ExceptionKind.UNKNOWN_MASTER_DATA if parked.waits_for.startswith("master:")
-                else ExceptionKind.UNLINKED_EVENT)
+        kind = (
+            ExceptionKind.UNKNOWN_MASTER_DATA
+            if parked.waits_for.startswith("master:")
+            else ExceptionKind.UNLINKED_EVENT
+        )
         what = parked.waits_for.split(":", 1)[1].replace(":", " ")
         hard_limit = event.occurred_at + PARK_HARD_LIMIT
         if now >= hard_limit:
             del state.parked[event.event_id]
             state.remember(event.event_id)
-            out.append(work_item(state, event, now, kind, f"{event.schema} dropped: waited for "
-                                 f"{what} until the hard limit {iso(hard_limit)}",
-                                 money_of(event), tag="hard-limit"))
+            out.append(
+                work_item(
+                    state,
+                    event,
+                    now,
+                    kind,
+                    f"{event.schema} dropped: waited for "
+                    f"{what} until the hard limit {iso(hard_limit)}",
+                    money_of(event),
+                    tag="hard-limit",
+                )
+            )
             continue
         state.parked[event.event_id] = parked._replace(deadline=hard_limit, reported=kind.value)
-        out.append(work_item(state, event, now, kind, f"{event.schema} waited for {what} until "
-                             f"{iso(parked.deadline)}; kept until {iso(hard_limit)} in case it "
-                             f"comes", money_of(event)))
+        out.append(
+            work_item(
+                state,
+                event,
+                now,
+                kind,
+                f"{event.schema} waited for {what} until "
+                f"{iso(parked.deadline)}; kept until {iso(hard_limit)} in case it "
+                f"comes",
+                money_of(event),
+            )
+        )
     _settle(state, now, out, late_only=False)
     return state, out
 
@@ -125,8 +153,9 @@ def _age(parked: Parked) -> tuple[datetime, str]:
     return parked.event.occurred_at, parked.event.event_id
 
 
-def _place(state: ProcessState, event: Event, master: MasterData, now: datetime,
-           out: list[Output]) -> bool:
+def _place(
+    state: ProcessState, event: Event, master: MasterData, now: datetime, out: list[Output]
+) -> bool:
     """Apply the event, or park it; True when it was applied."""
     waits = WAITS.get(event.schema)
     anchor = waits(state, event) if waits is not None else None
@@ -141,8 +170,9 @@ def _place(state: ProcessState, event: Event, master: MasterData, now: datetime,
         waits_for = f"master:{missing.record}:{missing.key}"
         _park(state, event, waits_for, now, out)
         if event.event_id in state.parked and (before is None or before.waits_for != waits_for):
-            out.append(AwaitMasterData(state.process_id, missing.record, missing.key,
-                                       event.event_id))
+            out.append(
+                AwaitMasterData(state.process_id, missing.record, missing.key, event.event_id)
+            )
         return False
     was = state.parked.pop(event.event_id, None)
     state.remember(event.event_id)
@@ -150,24 +180,43 @@ def _place(state: ProcessState, event: Event, master: MasterData, now: datetime,
     if was is not None and was.reported is not None:
         kind = ExceptionKind(was.reported)
         raised = work_item(state, event, now, kind, "")
-        out.append(work_item(state, event, now, kind, f"{event.schema} applied after all: "
-                             f"what it waited for arrived", money_of(event), tag="resolved",
-                             resolves=raised))
+        out.append(
+            work_item(
+                state,
+                event,
+                now,
+                kind,
+                f"{event.schema} applied after all: what it waited for arrived",
+                money_of(event),
+                tag="resolved",
+                resolves=raised,
+            )
+        )
     return True
 
 
-def _park(state: ProcessState, event: Event, waits_for: str, now: datetime,
-          out: list[Output]) -> None:
+def _park(
+    state: ProcessState, event: Event, waits_for: str, now: datetime, out: list[Output]
+) -> None:
     current = state.parked.get(event.event_id)
     if current is not None:
         state.parked[event.event_id] = current._replace(waits_for=waits_for)
     elif len(state.parked) >= MAX_PARKED_PER_PROCESS:
         state.remember(event.event_id)
-        out.append(work_item(state, event, now, ExceptionKind.UNLINKED_EVENT,
-                             "too many events waiting on this instance", money_of(event)))
+        out.append(
+            work_item(
+                state,
+                event,
+                now,
+                ExceptionKind.UNLINKED_EVENT,
+                "too many events waiting on this instance",
+                money_of(event),
+            )
+        )
     else:
-        state.parked[event.event_id] = Parked(event.occurred_at + PROCESS_PARK_TTL, waits_for,
-                                              event)
+        state.parked[event.event_id] = Parked(
+            event.occurred_at + PROCESS_PARK_TTL, waits_for, event
+        )
 
 
 def _drain(state: ProcessState, master: MasterData, now: datetime, out: list[Output]) -> None:

@@ -19,18 +19,31 @@ from s2c.tables.scheduling import payer_class_of
 from s2c.tables.vocabulary import ExceptionKind
 
 
-def authorization(state: ProcessState, e: ev.Event, master: MasterData, now: datetime,
-                  out: list[Output]) -> None:
+def authorization(
+    state: ProcessState, e: ev.Event, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     if isinstance(e, ev.AuthorizationApproved):
         state.authorized_at = earliest(state.authorized_at, e.occurred_at)
     elif isinstance(e, ev.AuthorizationDenied):
         state.auth_denied_at = earliest(state.auth_denied_at, e.occurred_at)
-        out.append(work_item(state, e, now, ExceptionKind.AUTHORIZATION_DENIED,
-                             f"payer {e.payer_id} denied authorization: {e.reason}"))
+        out.append(
+            work_item(
+                state,
+                e,
+                now,
+                ExceptionKind.AUTHORIZATION_DENIED,
+                f"payer {e.payer_id} denied authorization: {e.reason}",
+            )
+        )
 
 
-def encounter_started(state: ProcessState, e: ev.EncounterStarted, master: MasterData,
-                      now: datetime, out: list[Output]) -> None:
+def encounter_started(
+    state: ProcessState,
+    e: ev.EncounterStarted,
+    master: MasterData,
+    now: datetime,
+    out: list[Output],
+) -> None:
     if state.encounter_id is not None and state.encounter_id != e.encounter_id:
         out.append(invalid(state, e, now, f"instance already has encounter {state.encounter_id}"))
         return
@@ -42,17 +55,27 @@ def encounter_started(state: ProcessState, e: ev.EncounterStarted, master: Maste
     if not state.is_scheduled:  # walk-in: the encounter is the only source of these
         state.site_id, state.department_id = e.site_id, e.department_id
         state.service_line_id, state.payer_id, state.payer_class = (
-            e.service_line_id, e.payer_id, payer_class)
+            e.service_line_id,
+            e.payer_id,
+            payer_class,
+        )
 
 
-def encounter_completed(state: ProcessState, e: ev.EncounterCompleted, master: MasterData,
-                        now: datetime, out: list[Output]) -> None:
+def encounter_completed(
+    state: ProcessState,
+    e: ev.EncounterCompleted,
+    master: MasterData,
+    now: datetime,
+    out: list[Output],
+) -> None:
     state.discharged_at = e.discharged_at
 
 
 HANDLERS: dict[str, Handler] = {
-    "AuthorizationRequested": authorization, "AuthorizationApproved": authorization,
-    "AuthorizationDenied": authorization, "EncounterStarted": encounter_started,
+    "AuthorizationRequested": authorization,
+    "AuthorizationApproved": authorization,
+    "AuthorizationDenied": authorization,
+    "EncounterStarted": encounter_started,
     "EncounterCompleted": encounter_completed,
 }
 

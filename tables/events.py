@@ -192,10 +192,22 @@ def register(*classes: type[Event]) -> None:
         EVENT_TYPES[cls.__name__] = cls
 
 
-register(AppointmentScheduled, AppointmentRescheduled, AppointmentModified, AppointmentCancelled,
-         AppointmentNoShow, CaseScheduled, CaseRescheduled, CaseCancelled, CaseCompleted,
-         AuthorizationRequested, AuthorizationApproved, AuthorizationDenied, EncounterStarted,
-         EncounterCompleted)
+register(
+    AppointmentScheduled,
+    AppointmentRescheduled,
+    AppointmentModified,
+    AppointmentCancelled,
+    AppointmentNoShow,
+    CaseScheduled,
+    CaseRescheduled,
+    CaseCancelled,
+    CaseCompleted,
+    AuthorizationRequested,
+    AuthorizationApproved,
+    AuthorizationDenied,
+    EncounterStarted,
+    EncounterCompleted,
+)
 
 
 def money_of(event: Event) -> Decimal | None:

@@ -124,5 +124,15 @@ class PaymentReversed(Event):
 REMITTANCES = (PaymentPosted, AdjustmentPosted, DenialReceived, PaymentReversed)
 CLAIM_STATUS = (ClaimAcknowledged, ClaimRejected, ClaimVoided)
 
-register(ChargePosted, ChargeReversed, ClaimSubmitted, ClaimAcknowledged, ClaimRejected,
-         ClaimVoided, PaymentPosted, AdjustmentPosted, DenialReceived, PaymentReversed)
+register(
+    ChargePosted,
+    ChargeReversed,
+    ClaimSubmitted,
+    ClaimAcknowledged,
+    ClaimRejected,
+    ClaimVoided,
+    PaymentPosted,
+    AdjustmentPosted,
+    DenialReceived,
+    PaymentReversed,
+)

@@ -31,8 +31,9 @@ from s2c.tables.posting import Posting
 from s2c.tables.process import ProcessState
 from s2c.tables.vocabulary import ExceptionKind
 
-Output: TypeAlias = (Command | SlaBreached | WorkQueueException | MetricObservation
-                     | AwaitMasterData | Forward)
+Output: TypeAlias = (
+    Command | SlaBreached | WorkQueueException | MetricObservation | AwaitMasterData | Forward
+)
 Handler = Callable[[ProcessState, Any, MasterData, datetime, list[Output]], None]
 WaitsFor = Callable[[ProcessState, Any], str | None]
 
@@ -40,20 +41,35 @@ OPEN_KINDS = (ReserveSupplies, PlanLabor, ReserveRoom, AccrueExpectedRevenue)
 _RANK = {cls.__name__: rank for rank, cls in enumerate(OPEN_KINDS)}
 
 
-def work_item(state: ProcessState, event: Event | None, now: datetime, kind: ExceptionKind,
-              reason: str, amount: Decimal | None = None, *, tag: str | None = None,
-              resolves: WorkQueueException | None = None) -> WorkQueueException:
+def work_item(
+    state: ProcessState,
+    event: Event | None,
+    now: datetime,
+    kind: ExceptionKind,
+    reason: str,
+    amount: Decimal | None = None,
+    *,
+    tag: str | None = None,
+    resolves: WorkQueueException | None = None,
+) -> WorkQueueException:
     """A work-queue exception whose id depends only on the process, the kind and the event (and
     `tag`, for a second item about the same event: a resolution notice, a final drop).
     `resolves` makes it the notice that closes that earlier item."""
     event_id = event.event_id if event is not None else None
     return WorkQueueException(
-        exception_id=stable_id("process", kind.value, state.process_id, event_id,
-                               *((tag,) if tag is not None else ())),
-        process_id=state.process_id, kind=kind, reason=reason, event_id=event_id,
-        event_type=event.schema if event is not None else None, raised_at=now,
-        site_id=state.site_id, amount=amount,
-        resolves_exception_id=resolves.exception_id if resolves is not None else None)
+        exception_id=stable_id(
+            "process", kind.value, state.process_id, event_id, *((tag,) if tag is not None else ())
+        ),
+        process_id=state.process_id,
+        kind=kind,
+        reason=reason,
+        event_id=event_id,
+        event_type=event.schema if event is not None else None,
+        raised_at=now,
+        site_id=state.site_id,
+        amount=amount,
+        resolves_exception_id=resolves.exception_id if resolves is not None else None,
+    )
 
 
 def invalid(state: ProcessState, event: Event, now: datetime, reason: str) -> WorkQueueException:
@@ -74,8 +90,7 @@ def book(state: ProcessState, posting: Posting, out: list[Output]) -> None:
         elif isinstance(command, OPEN_KINDS):
             state.open_items[command.command_id] = command
         out.append(command)
-    accruals = [c.amount for c in state.open_items.values()
-                if isinstance(c, AccrueExpectedRevenue)]
+    accruals = [c.amount for c in state.open_items.values() if isinstance(c, AccrueExpectedRevenue)]
     state.expected_amount = sum(accruals, Decimal("0.00")) if accruals else None
 
 

@@ -52,22 +52,29 @@ class LinkState:
         return min(p.deadline for p in self.parked.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"account_number": self.account_number, "process_id": self.process_id,
-                "parked": [[iso(p.deadline), p.event.schema, to_native(p.event), p.reported]
-                           for p in self.parked.values()]}
+        return {
+            "account_number": self.account_number,
+            "process_id": self.process_id,
+            "parked": [
+                [iso(p.deadline), p.event.schema, to_native(p.event), p.reported]
+                for p in self.parked.values()
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LinkState:
         parked = {}
         for row in data["parked"]:  # rows written before `reported` existed have three columns
             event = event_from_record(row[1], row[2])
-            parked[event.event_id] = LinkParked(to_datetime(row[0]), event,
-                                                bool(row[3]) if len(row) > 3 else False)
+            parked[event.event_id] = LinkParked(
+                to_datetime(row[0]), event, bool(row[3]) if len(row) > 3 else False
+            )
         return cls(data["account_number"], data["process_id"], parked)
 
 
-def link_transition(state: LinkState | None, event: Event,
-                    now: datetime) -> tuple[LinkState, list[LinkOutput]]:
+def link_transition(
+    state: LinkState | None, event: Event, now: datetime
+) -> tuple[LinkState, list[LinkOutput]]:
     # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
     account: str = event.account_number  # type: ignore[attr-defined]
     if state is None:
@@ -79,8 +86,9 @@ def link_transition(state: LinkState | None, event: Event,
         return state, park_until_linked(state, event, now)
     if state.process_id is None:
         state.process_id = own
-        released = sorted(state.parked.values(),
-                          key=lambda p: (p.event.occurred_at, p.event.event_id))
+        released = sorted(
+            state.parked.values(), key=lambda p: (p.event.occurred_at, p.event.event_id)
+        )
         state.parked.clear()
         outputs: list[LinkOutput] = [Forward(own, event)]
         for parked in released:
@@ -90,9 +98,16 @@ def link_transition(state: LinkState | None, event: Event,
         return state, outputs
     outputs = [Forward(own, event)]
     if state.process_id != own:
-        outputs.append(_exception(
-            state, event, now, f"account {account} is linked to {state.process_id}; "
-            f"{event.schema} claims it for {own}", ExceptionKind.INVALID_TRANSITION))
+        outputs.append(
+            _exception(
+                state,
+                event,
+                now,
+                f"account {account} is linked to {state.process_id}; "
+                f"{event.schema} claims it for {own}",
+                ExceptionKind.INVALID_TRANSITION,
+            )
+        )
     return state, outputs
 
 
@@ -100,53 +115,97 @@ def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[Lin
     if event.event_id in state.parked:
         return []  # redelivery of an event already waiting
     if len(state.parked) >= MAX_PARKED_PER_ACCOUNT:
-        return [_exception(state, event, now, "too many events waiting for this account",
-                           ExceptionKind.UNLINKED_EVENT)]
+        return [
+            _exception(
+                state,
+                event,
+                now,
+                "too many events waiting for this account",
+                ExceptionKind.UNLINKED_EVENT,
+            )
+        ]
     state.parked[event.event_id] = LinkParked(event.occurred_at + LINK_PARK_TTL, event)
     return []
 
 
-def link_on_deadline(state: LinkState,
-                     now: datetime) -> tuple[LinkState, list[WorkQueueException]]:
+def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[WorkQueueException]]:
     """Report every parked event whose deadline has passed on event time `now` (once: it stays
     parked), and drop those past the hard limit."""
-    expired = sorted((p for p in state.parked.values() if p.deadline <= now),
-                     key=lambda p: (p.event.occurred_at, p.event.event_id))
+    expired = sorted(
+        (p for p in state.parked.values() if p.deadline <= now),
+        key=lambda p: (p.event.occurred_at, p.event.event_id),
+    )
     outputs: list[WorkQueueException] = []
     for parked in expired:
         event = parked.event
         hard_limit = event.occurred_at + LINK_PARK_HARD_LIMIT
         if now >= hard_limit:
             del state.parked[event.event_id]
-            outputs.append(_exception(
-                state, event, now, f"dropped: no appointment, case or encounter linked account "
-                f"{state.account_number} within {LINK_PARK_HARD_LIMIT.days} days",
-                ExceptionKind.UNLINKED_EVENT, tag="hard-limit"))
+            outputs.append(
+                _exception(
+                    state,
+                    event,
+                    now,
+                    f"dropped: no appointment, case or encounter linked account "
+                    f"{state.account_number} within {LINK_PARK_HARD_LIMIT.days} days",
+                    ExceptionKind.UNLINKED_EVENT,
+                    tag="hard-limit",
+                )
+            )
             continue
         state.parked[event.event_id] = LinkParked(hard_limit, event, reported=True)
-        outputs.append(_exception(
-            state, event, now, f"no appointment, case or encounter linked account "
-            f"{state.account_number} within {LINK_PARK_TTL.days} days; kept until "
-            f"{iso(hard_limit)} in case it comes", ExceptionKind.UNLINKED_EVENT))
+        outputs.append(
+            _exception(
+                state,
+                event,
+                now,
+                f"no appointment, case or encounter linked account "
+                f"{state.account_number} within {LINK_PARK_TTL.days} days; kept until "
+                f"{iso(hard_limit)} in case it comes",
+                ExceptionKind.UNLINKED_EVENT,
+            )
+        )
     return state, outputs
 
 
-def _exception(state: LinkState, event: Event, now: datetime, reason: str,
-               kind: ExceptionKind, tag: str | None = None,
-               resolves: str | None = None) -> WorkQueueException:
+def _exception(
+    state: LinkState,
+    event: Event,
+    now: datetime,
+    reason: str,
+    kind: ExceptionKind,
+    tag: str | None = None,
+    resolves: str | None = None,
+) -> WorkQueueException:
     return WorkQueueException(
-        exception_id=stable_id("link", kind.value, state.account_number, event.event_id,
-                               *((tag,) if tag is not None else ())),
-        process_id=state.process_id, kind=kind, reason=reason, event_id=event.event_id,
-        event_type=event.schema, raised_at=now, amount=money_of(event),
-        resolves_exception_id=resolves)
+        exception_id=stable_id(
+            "link",
+            kind.value,
+            state.account_number,
+            event.event_id,
+            *((tag,) if tag is not None else ()),
+        ),
+        process_id=state.process_id,
+        kind=kind,
+        reason=reason,
+        event_id=event.event_id,
+        event_type=event.schema,
+        raised_at=now,
+        amount=money_of(event),
+        resolves_exception_id=resolves,
+    )
 
 
 def _resolution(state: LinkState, event: Event, now: datetime) -> WorkQueueException:
     """The notice closing the exception `link_on_deadline` raised for `event`: linked after all."""
     raised = _exception(state, event, now, "", ExceptionKind.UNLINKED_EVENT)
-    return _exception(state, event, now, f"account {state.account_number} linked to "
-                      f"{state.process_id} after all; {event.schema} forwarded",
-                      ExceptionKind.UNLINKED_EVENT, tag="resolved",
-                      resolves=raised.exception_id)
-
+    return _exception(
+        state,
+        event,
+        now,
+        f"account {state.account_number} linked to "
+        f"{state.process_id} after all; {event.schema} forwarded",
+        ExceptionKind.UNLINKED_EVENT,
+        tag="resolved",
+        resolves=raised.exception_id,
+    )

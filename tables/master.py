@@ -94,23 +94,36 @@ class GlAccountMap:
     gl_account: str
 
 
-MASTER_TYPES: dict[str, type] = {cls.__name__: cls for cls in (
-    Provider, Location, CostCenter, Payer, ServiceLine, ContractRate, PreferenceCard, GlAccountMap)}
+MASTER_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        Provider,
+        Location,
+        CostCenter,
+        Payer,
+        ServiceLine,
+        ContractRate,
+        PreferenceCard,
+        GlAccountMap,
+    )
+}
 
 
 class MasterData(Protocol):
     """Read-only master data as the core sees it. Every lookup returns None when unknown."""
 
     def payer(self, payer_id: str) -> Payer | None: ...
-    def contract_rate(self, payer_id: str, procedure_code: str,
-                      on: date) -> ContractRate | None: ...
+    def contract_rate(
+        self, payer_id: str, procedure_code: str, on: date
+    ) -> ContractRate | None: ...
     def preference_card(self, preference_card_id: str) -> PreferenceCard | None: ...
     def location(self, location_id: str) -> Location | None: ...
     def provider(self, provider_id: str) -> Provider | None: ...
     def cost_center(self, cost_center_id: str) -> CostCenter | None: ...
     def service_line(self, service_line_id: str) -> ServiceLine | None: ...
-    def gl_account(self, purpose: GlPurpose, site_id: str | None,
-                   carc_group: CasGroup | None = None) -> str | None: ...
+    def gl_account(
+        self, purpose: GlPurpose, site_id: str | None, carc_group: CasGroup | None = None
+    ) -> str | None: ...
 
 
 def pick_contract_rate(rates: Iterable[ContractRate], on: date) -> ContractRate | None:
@@ -119,8 +132,9 @@ def pick_contract_rate(rates: Iterable[ContractRate], on: date) -> ContractRate 
     return max(live, key=lambda r: (r.effective_from, r.rate_id)) if live else None
 
 
-def resolve_gl_account(rows: Iterable[GlAccountMap], site_id: str | None,
-                       carc_group: CasGroup | None) -> str | None:
+def resolve_gl_account(
+    rows: Iterable[GlAccountMap], site_id: str | None, carc_group: CasGroup | None
+) -> str | None:
     """Catalogue order: exact site + CARC group, then site, then the system-wide row."""
     best: tuple[int, str] | None = None
     account: str | None = None
@@ -187,8 +201,9 @@ class DictMasterData:
     def service_line(self, service_line_id: str) -> ServiceLine | None:
         return self._by_id.get(("ServiceLine", service_line_id))
 
-    def gl_account(self, purpose: GlPurpose, site_id: str | None,
-                   carc_group: CasGroup | None = None) -> str | None:
+    def gl_account(
+        self, purpose: GlPurpose, site_id: str | None, carc_group: CasGroup | None = None
+    ) -> str | None:
         return resolve_gl_account(self._gl.get(purpose, ()), site_id, carc_group)
 
 

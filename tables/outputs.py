@@ -158,9 +158,22 @@ class PostJournal(Command):
     amount: Decimal
 
 
-COMMAND_TYPES: dict[str, type[Command]] = {cls.__name__: cls for cls in (
-    ReserveSupplies, ReleaseSupplies, PlanLabor, CancelLaborPlan, ReserveRoom, ReleaseRoom,
-    AccrueExpectedRevenue, ReverseRevenueAccrual, IssueSupplies, RecognizeCost, PostJournal)}
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.__name__: cls
+    for cls in (
+        ReserveSupplies,
+        ReleaseSupplies,
+        PlanLabor,
+        CancelLaborPlan,
+        ReserveRoom,
+        ReleaseRoom,
+        AccrueExpectedRevenue,
+        ReverseRevenueAccrual,
+        IssueSupplies,
+        RecognizeCost,
+        PostJournal,
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)

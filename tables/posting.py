@@ -51,8 +51,9 @@ def need(value: T | None, record: str, key: str) -> T:
     return value
 
 
-def gl_account(master: MasterData, purpose: GlPurpose, site_id: str | None,
-               carc_group: CasGroup | None = None) -> str:
+def gl_account(
+    master: MasterData, purpose: GlPurpose, site_id: str | None, carc_group: CasGroup | None = None
+) -> str:
     return need(master.gl_account(purpose, site_id, carc_group), "GlAccountMap", purpose.value)
 
 
@@ -81,13 +82,16 @@ def expected_amount(master: MasterData, payer_id: str, codes: tuple[str, ...], o
     return total
 
 
-def two_lines(debit_account: str, credit_account: str, amount: Decimal, memo: str
-              ) -> tuple[JournalLine, ...]:
+def two_lines(
+    debit_account: str, credit_account: str, amount: Decimal, memo: str
+) -> tuple[JournalLine, ...]:
     """A balanced pair; a negative amount (CAS reversal) swaps the sides."""
     if amount < 0:
         debit_account, credit_account, amount = credit_account, debit_account, -amount
-    return (JournalLine(debit_account, amount, ZERO, memo),
-            JournalLine(credit_account, ZERO, amount, memo))
+    return (
+        JournalLine(debit_account, amount, ZERO, memo),
+        JournalLine(credit_account, ZERO, amount, memo),
+    )
 
 
 def opposite(lines: tuple[JournalLine, ...], memo: str | None = None) -> tuple[JournalLine, ...]:
@@ -101,43 +105,81 @@ class Posting:
         self.process_id, self.event, self.sequence = process_id, event, 0
         self.commands: list[Command] = []
 
-    def header(self, command_type: str, cost_center_id: str, effective: date,
-               reverses: str | None = None) -> CommandHeader:
+    def header(
+        self, command_type: str, cost_center_id: str, effective: date, reverses: str | None = None
+    ) -> CommandHeader:
         self.sequence += 1
         event = self.event
         return CommandHeader(
             command_id=stable_id(self.process_id, command_type, event.event_id, self.sequence),
-            command_type=command_type, process_id=self.process_id,
-            caused_by_event_id=event.event_id, effective_date=effective,
-            cost_center_id=cost_center_id, issued_at=event.occurred_at,
-            correlation_id=event.envelope.correlation_id, reverses_command_id=reverses)
+            command_type=command_type,
+            process_id=self.process_id,
+            caused_by_event_id=event.event_id,
+            effective_date=effective,
+            cost_center_id=cost_center_id,
+            issued_at=event.occurred_at,
+            correlation_id=event.envelope.correlation_id,
+            reverses_command_id=reverses,
+        )
 
-    def add(self, command_type: type[C], cost_center_id: str, effective: date, *args: Any,
-            reverses: str | None = None) -> C:
-        command = command_type(self.header(command_type.__name__, cost_center_id, effective,
-                                           reverses), *args)
+    def add(
+        self,
+        command_type: type[C],
+        cost_center_id: str,
+        effective: date,
+        *args: Any,
+        reverses: str | None = None,
+    ) -> C:
+        command = command_type(
+            self.header(command_type.__name__, cost_center_id, effective, reverses), *args
+        )
         self.commands.append(command)
         return command
 
-    def journal(self, kind: JournalKind, cost_center_id: str, effective: date,
-                lines: tuple[JournalLine, ...], reverses: str | None = None) -> PostJournal:
+    def journal(
+        self,
+        kind: JournalKind,
+        cost_center_id: str,
+        effective: date,
+        lines: tuple[JournalLine, ...],
+        reverses: str | None = None,
+    ) -> PostJournal:
         amount = sum((ln.debit for ln in lines), ZERO)
-        return self.add(PostJournal, cost_center_id, effective, kind, lines, amount,
-                        reverses=reverses)
+        return self.add(
+            PostJournal, cost_center_id, effective, kind, lines, amount, reverses=reverses
+        )
 
-    def accrual(self, master: MasterData, site_id: str, cost_center_id: str, payer_id: str | None,
-                codes: tuple[str, ...], start: datetime) -> None:
+    def accrual(
+        self,
+        master: MasterData,
+        site_id: str,
+        cost_center_id: str,
+        payer_id: str | None,
+        codes: tuple[str, ...],
+        start: datetime,
+    ) -> None:
         if payer_id is None or not codes:
             return  # self-pay or nothing billable scheduled: no forecast to book
         amount = expected_amount(master, payer_id, codes, start.date())
-        lines = two_lines(gl_account(master, GlPurpose.EXPECTED_REVENUE, site_id),
-                          gl_account(master, GlPurpose.EXPECTED_REVENUE_OFFSET, site_id),
-                          amount, f"expected revenue {' '.join(codes)}")
-        self.add(AccrueExpectedRevenue, cost_center_id, start.date(), payer_id, codes, amount,
-                 lines)
+        lines = two_lines(
+            gl_account(master, GlPurpose.EXPECTED_REVENUE, site_id),
+            gl_account(master, GlPurpose.EXPECTED_REVENUE_OFFSET, site_id),
+            amount,
+            f"expected revenue {' '.join(codes)}",
+        )
+        self.add(
+            AccrueExpectedRevenue, cost_center_id, start.date(), payer_id, codes, amount, lines
+        )
 
-    def case_plan(self, master: MasterData, case_id: str, room_id: str, card_id: str,
-                  start: datetime, minutes: int) -> tuple[Location, str]:
+    def case_plan(
+        self,
+        master: MasterData,
+        case_id: str,
+        room_id: str,
+        card_id: str,
+        start: datetime,
+        minutes: int,
+    ) -> tuple[Location, str]:
         """ReserveSupplies, PlanLabor and ReserveRoom for a case in `room_id`."""
         room = location(master, room_id)
         stock = inventory_location(master, room)
@@ -154,14 +196,36 @@ class Posting:
         """The compensating command of an open item, pointing at it."""
         cc, day, rid = item.header.cost_center_id, self.event.occurred_at.date(), item.command_id
         if isinstance(item, ReserveSupplies):
-            return self.add(ReleaseSupplies, cc, day, item.case_id, item.inventory_location_id,
-                            item.items, reverses=rid)
+            return self.add(
+                ReleaseSupplies,
+                cc,
+                day,
+                item.case_id,
+                item.inventory_location_id,
+                item.items,
+                reverses=rid,
+            )
         if isinstance(item, PlanLabor):
             return self.add(CancelLaborPlan, cc, day, item.case_id, item.lines, reverses=rid)
         if isinstance(item, ReserveRoom):
-            return self.add(ReleaseRoom, cc, day, item.room_id, item.reference_id, item.start,
-                            item.minutes, reverses=rid)
+            return self.add(
+                ReleaseRoom,
+                cc,
+                day,
+                item.room_id,
+                item.reference_id,
+                item.start,
+                item.minutes,
+                reverses=rid,
+            )
         if isinstance(item, AccrueExpectedRevenue):
-            return self.add(ReverseRevenueAccrual, cc, day, item.payer_id, item.amount,
-                            opposite(item.lines), reverses=rid)
+            return self.add(
+                ReverseRevenueAccrual,
+                cc,
+                day,
+                item.payer_id,
+                item.amount,
+                opposite(item.lines),
+                reverses=rid,
+            )
         raise TypeError(f"{item.schema} is not a reversible open item")

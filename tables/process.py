@@ -150,20 +150,48 @@ def _commands(rows: list[Any]) -> dict[str, Any]:
 
 def _parked(rows: list[Any]) -> dict[str, Parked]:
     # rows written before `reported` existed have five columns
-    return {row[0]: Parked(to_datetime(row[1]), row[2], event_from_record(row[3], row[4]),
-                           row[5] if len(row) > 5 else None) for row in rows}
+    return {
+        row[0]: Parked(
+            to_datetime(row[1]),
+            row[2],
+            event_from_record(row[3], row[4]),
+            row[5] if len(row) > 5 else None,
+        )
+        for row in rows
+    }
 
 
 _LOADERS: dict[str, Any] = {
-    "stage": ProcessStage, "payer_class": _opt(FinancialClass), "procedure_codes": tuple,
-    "expected_amount": _opt(to_decimal), "open_items": _commands, "journals": _commands,
+    "stage": ProcessStage,
+    "payer_class": _opt(FinancialClass),
+    "procedure_codes": tuple,
+    "expected_amount": _opt(to_decimal),
+    "open_items": _commands,
+    "journals": _commands,
     "reversed_amounts": lambda d: {k: to_decimal(v) for k, v in d.items()},
-    "applied": dict.fromkeys, "parked": _parked, "breached": set, "observed": set,
+    "applied": dict.fromkeys,
+    "parked": _parked,
+    "breached": set,
+    "observed": set,
     **{name: to_decimal for name in ("charged", "paid", "adjusted", "denied", "ar_balance")},
-    **{name: _opt(to_datetime) for name in (
-        "scheduled_at", "scheduled_start", "cancelled_at", "completed_at", "authorized_at",
-        "auth_denied_at", "arrived_at", "discharged_at", "first_charge_at", "first_claim_at",
-        "first_payment_at", "first_denial_at", "first_remit_at")},
+    **{
+        name: _opt(to_datetime)
+        for name in (
+            "scheduled_at",
+            "scheduled_start",
+            "cancelled_at",
+            "completed_at",
+            "authorized_at",
+            "auth_denied_at",
+            "arrived_at",
+            "discharged_at",
+            "first_charge_at",
+            "first_claim_at",
+            "first_payment_at",
+            "first_denial_at",
+            "first_remit_at",
+        )
+    },
 }
 
 
@@ -172,14 +200,20 @@ def _command_rows(items: dict[str, Command]) -> list[Any]:
 
 
 def _parked_rows(parked: dict[str, Parked]) -> list[Any]:
-    return [[k, p.deadline, p.waits_for, p.event.schema, to_native(p.event), p.reported]
-            for k, p in sorted(parked.items())]
+    return [
+        [k, p.deadline, p.waits_for, p.event.schema, to_native(p.event), p.reported]
+        for k, p in sorted(parked.items())
+    ]
 
 
 def _writer(name: str, hint: Any) -> Any:
     """How `to_dict` writes a field (None: as it is), chosen once from its declared type."""
-    special = {"open_items": _command_rows, "journals": _command_rows, "parked": _parked_rows,
-               "applied": list}
+    special = {
+        "open_items": _command_rows,
+        "journals": _command_rows,
+        "parked": _parked_rows,
+        "applied": list,
+    }
     if name in special:
         return special[name]
     origin = typing.get_origin(hint) or hint
@@ -201,13 +235,24 @@ def _writer(name: str, hint: Any) -> Any:
 _FIELD_NAMES = tuple(f.name for f in fields(ProcessState))
 _field_values = operator.attrgetter(*_FIELD_NAMES)
 _HINTS = typing.get_type_hints(ProcessState)
-_WRITERS = [(name, write) for name in _FIELD_NAMES
-            if (write := _writer(name, _HINTS[name])) is not None]
+_WRITERS = [
+    (name, write) for name in _FIELD_NAMES if (write := _writer(name, _HINTS[name])) is not None
+]
 _LOAD_PLAN = [(name, _LOADERS.get(name, _plain)) for name in _FIELD_NAMES if name != "process_id"]
-_load_env: dict[str, Any] = {"cls": ProcessState, **{f"l{i}": load for i, (_, load) in
-                                                      enumerate(_LOAD_PLAN)}}
+_load_env: dict[str, Any] = {
+    "cls": ProcessState,
+    **{f"l{i}": load for i, (_, load) in enumerate(_LOAD_PLAN)},
+}
 _load_every_field: Callable[[dict[str, Any]], ProcessState]
-_load_every_field = compile_function("load_ProcessState", [
-    "return cls(d['process_id'], " + ", ".join(
-        f"d[{name!r}]" if load is _plain else f"l{i}(d[{name!r}])"
-        for i, (name, load) in enumerate(_LOAD_PLAN)) + ")"], _load_env)
+_load_every_field = compile_function(
+    "load_ProcessState",
+    [
+        "return cls(d['process_id'], "
+        + ", ".join(
+            f"d[{name!r}]" if load is _plain else f"l{i}(d[{name!r}])"
+            for i, (name, load) in enumerate(_LOAD_PLAN)
+        )
+        + ")"
+    ],
+    _load_env,
+)

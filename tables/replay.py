@@ -44,8 +44,9 @@ class Pipeline:
 
     def feed(self, event: Event) -> list[Output]:
         at = event.occurred_at
-        now = self.stream_time = at if self.stream_time is None or at > self.stream_time \
-            else self.stream_time
+        now = self.stream_time = (
+            at if self.stream_time is None or at > self.stream_time else self.stream_time
+        )
         out = self.advance(now)
         # `route(event)`, spelt out: an event with a link key never needs its process id here
         # (the link stage works it out itself), so it is computed only for the others.
@@ -85,14 +86,16 @@ class Pipeline:
         return out
 
     def _process(self, process_id: str, event: Event, now: datetime) -> list[Output]:
-        state, out = transition(self.processes.get(process_id), event, self.master, now,
-                                process_id=process_id)
+        state, out = transition(
+            self.processes.get(process_id), event, self.master, now, process_id=process_id
+        )
         self.processes[process_id] = state
         self._schedule("process", process_id, next_deadline(state))
         return out
 
-    def _schedule(self, stage: str, key: str, deadline: datetime | None,
-                  after: datetime | None = None) -> None:
+    def _schedule(
+        self, stage: str, key: str, deadline: datetime | None, after: datetime | None = None
+    ) -> None:
         if deadline is None or (after is not None and deadline <= after):
             self._due.pop((stage, key), None)
             return
@@ -114,20 +117,27 @@ def read_events(path: Path) -> Iterator[Event]:
                 raise ValueError(f"{path}:{number}: {exc}") from exc
 
 
-_FILES = {Command: "commands", WorkQueueException: "exceptions", SlaBreached: "sla_breaches",
-          MetricObservation: "metrics"}
+_FILES = {
+    Command: "commands",
+    WorkQueueException: "exceptions",
+    SlaBreached: "sla_breaches",
+    MetricObservation: "metrics",
+}
 _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
-def replay_file(events_path: Path, master_dir: Path, out_dir: Path,
-                on_event: Callable[[], object] | None = None) -> Counter[str]:
+def replay_file(
+    events_path: Path, master_dir: Path, out_dir: Path, on_event: Callable[[], object] | None = None
+) -> Counter[str]:
     """Run the core over `events_path`; returns how many lines each output file got.
     `on_event` is called once per event read (the CLI's progress bar)."""
     pipeline = Pipeline(load_master_dir(master_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
-    sinks = {name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n")
-             for name in _FILES.values()}
+    sinks = {
+        name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n")
+        for name in _FILES.values()
+    }
     try:
         for event in read_events(events_path):
             counts["events"] += 1

@@ -38,65 +38,94 @@ def _ar(master: MasterData, state: ProcessState) -> str:
     return gl_account(master, GlPurpose.PATIENT_AR, state.site_id)
 
 
-def charge_posted(state: ProcessState, e: rv.ChargePosted, master: MasterData, now: datetime,
-                  out: list[Output]) -> None:
+def charge_posted(
+    state: ProcessState, e: rv.ChargePosted, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     key = f"charge:{e.charge_id}"
     if key in state.journals:
         out.append(invalid(state, e, now, f"charge {e.charge_id} already posted by another event"))
         return
     department = location(master, e.department_id)
-    lines = two_lines(_ar(master, state),
-                      gl_account(master, GlPurpose.GROSS_PATIENT_REVENUE, state.site_id), e.amount,
-                      f"charge {e.charge_id} {e.procedure_code} x{e.units}")
+    lines = two_lines(
+        _ar(master, state),
+        gl_account(master, GlPurpose.GROSS_PATIENT_REVENUE, state.site_id),
+        e.amount,
+        f"charge {e.charge_id} {e.procedure_code} x{e.units}",
+    )
     posting = Posting(state.process_id, e)
-    state.journals[key] = posting.journal(JournalKind.CHARGE, department.cost_center_id,
-                                          e.service_date, lines)
+    state.journals[key] = posting.journal(
+        JournalKind.CHARGE, department.cost_center_id, e.service_date, lines
+    )
     state.charged += e.amount
     state.ar_balance += e.amount
     state.first_charge_at = earliest(state.first_charge_at, e.occurred_at)
     out.extend(posting.commands)
 
 
-def _reverse_journal(state: ProcessState, e: rv.ChargeReversed | rv.PaymentReversed, key: str,
-                     kind: JournalKind, now: datetime, out: list[Output]) -> Decimal | None:
+def _reverse_journal(
+    state: ProcessState,
+    e: rv.ChargeReversed | rv.PaymentReversed,
+    key: str,
+    kind: JournalKind,
+    now: datetime,
+    out: list[Output],
+) -> Decimal | None:
     original = state.journals[key]
     remaining = original.amount - state.reversed_amounts.get(key, ZERO)
     if e.amount <= 0 or e.amount > remaining:
-        out.append(invalid(state, e, now, f"reversal of {e.amount} exceeds the {remaining} "
-                                          f"left on {key}"))
+        out.append(
+            invalid(state, e, now, f"reversal of {e.amount} exceeds the {remaining} left on {key}")
+        )
         return None
     memo = f"reverses {key}"
-    lines = opposite(original.lines, memo) if e.amount == original.amount else tuple(
-        JournalLine(ln.gl_account, e.amount if ln.credit else ZERO, e.amount if ln.debit else ZERO,
-                    memo) for ln in original.lines)
+    lines = (
+        opposite(original.lines, memo)
+        if e.amount == original.amount
+        else tuple(
+            JournalLine(
+                ln.gl_account, e.amount if ln.credit else ZERO, e.amount if ln.debit else ZERO, memo
+            )
+            for ln in original.lines
+        )
+    )
     posting = Posting(state.process_id, e)
-    posting.journal(kind, original.header.cost_center_id, e.occurred_at.date(), lines,
-                    reverses=original.command_id)
+    posting.journal(
+        kind,
+        original.header.cost_center_id,
+        e.occurred_at.date(),
+        lines,
+        reverses=original.command_id,
+    )
     state.reversed_amounts[key] = state.reversed_amounts.get(key, ZERO) + e.amount
     out.extend(posting.commands)
     return e.amount
 
 
-def charge_reversed(state: ProcessState, e: rv.ChargeReversed, master: MasterData, now: datetime,
-                    out: list[Output]) -> None:
-    amount = _reverse_journal(state, e, f"charge:{e.reverses_charge_id}",
-                              JournalKind.CHARGE_REVERSAL, now, out)
+def charge_reversed(
+    state: ProcessState, e: rv.ChargeReversed, master: MasterData, now: datetime, out: list[Output]
+) -> None:
+    amount = _reverse_journal(
+        state, e, f"charge:{e.reverses_charge_id}", JournalKind.CHARGE_REVERSAL, now, out
+    )
     if amount is not None:
         state.charged -= amount
         state.ar_balance -= amount
 
 
-def payment_reversed(state: ProcessState, e: rv.PaymentReversed, master: MasterData,
-                     now: datetime, out: list[Output]) -> None:
-    amount = _reverse_journal(state, e, f"payment:{e.reverses_remittance_id}",
-                              JournalKind.PAYMENT_REVERSAL, now, out)
+def payment_reversed(
+    state: ProcessState, e: rv.PaymentReversed, master: MasterData, now: datetime, out: list[Output]
+) -> None:
+    amount = _reverse_journal(
+        state, e, f"payment:{e.reverses_remittance_id}", JournalKind.PAYMENT_REVERSAL, now, out
+    )
     if amount is not None:
         state.paid -= amount
         state.ar_balance += amount
 
 
-def claim_submitted(state: ProcessState, e: rv.ClaimSubmitted, master: MasterData, now: datetime,
-                    out: list[Output]) -> None:
+def claim_submitted(
+    state: ProcessState, e: rv.ClaimSubmitted, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     if e.claim_id in state.claims:
         out.append(invalid(state, e, now, f"claim {e.claim_id} already submitted by another event"))
         return
@@ -104,11 +133,15 @@ def claim_submitted(state: ProcessState, e: rv.ClaimSubmitted, master: MasterDat
     state.first_claim_at = earliest(state.first_claim_at, e.occurred_at)
 
 
-def claim_status(state: ProcessState, e: _ClaimStatus, master: MasterData, now: datetime,
-                 out: list[Output]) -> None:
+def claim_status(
+    state: ProcessState, e: _ClaimStatus, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     """Acknowledged, rejected or voided; the furthest status wins whatever the arrival order."""
-    status = {"ClaimAcknowledged": "ACKNOWLEDGED", "ClaimRejected": "REJECTED",
-              "ClaimVoided": "VOIDED"}[e.schema]
+    status = {
+        "ClaimAcknowledged": "ACKNOWLEDGED",
+        "ClaimRejected": "REJECTED",
+        "ClaimVoided": "VOIDED",
+    }[e.schema]
     claim_id = e.claim_id
     if _CLAIM_RANK[status] > _CLAIM_RANK[state.claims[claim_id]]:
         state.claims[claim_id] = status
@@ -117,62 +150,106 @@ def claim_status(state: ProcessState, e: _ClaimStatus, master: MasterData, now: 
         out.append(work_item(state, e, now, ExceptionKind.CLAIM_REJECTED, reason))
 
 
-def _remit(state: ProcessState, e: Event, kind: JournalKind, debit: str, credit: str,
-           amount: Decimal, effective: date | None = None) -> PostJournal:
+def _remit(
+    state: ProcessState,
+    e: Event,
+    kind: JournalKind,
+    debit: str,
+    credit: str,
+    amount: Decimal,
+    effective: date | None = None,
+) -> PostJournal:
     posting = Posting(state.process_id, e)
     when = effective or e.occurred_at.date()
     state.first_remit_at = earliest(state.first_remit_at, e.occurred_at)
-    return posting.journal(kind, state.revenue_cost_center or "", when,
-                           two_lines(debit, credit, amount, f"{e.schema} {e.event_id}"))
+    return posting.journal(
+        kind,
+        state.revenue_cost_center or "",
+        when,
+        two_lines(debit, credit, amount, f"{e.schema} {e.event_id}"),
+    )
 
 
-def payment_posted(state: ProcessState, e: rv.PaymentPosted, master: MasterData, now: datetime,
-                   out: list[Output]) -> None:
+def payment_posted(
+    state: ProcessState, e: rv.PaymentPosted, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     key = f"payment:{e.remittance_id}"
     if key in state.journals:
         out.append(invalid(state, e, now, f"remittance {e.remittance_id} already posted"))
         return
     cash = gl_account(master, GlPurpose.CASH_CLEARING, state.site_id)
-    journal = _remit(state, e, JournalKind.PAYMENT, cash, _ar(master, state), e.paid_amount,
-                     effective=e.payment_date)
+    journal = _remit(
+        state,
+        e,
+        JournalKind.PAYMENT,
+        cash,
+        _ar(master, state),
+        e.paid_amount,
+        effective=e.payment_date,
+    )
     state.journals[key] = journal
     state.paid += e.paid_amount
     state.ar_balance -= e.paid_amount
     state.first_payment_at = earliest(state.first_payment_at, e.occurred_at)
     out.append(journal)
     if state.expected_amount is not None:
-        out.append(MetricObservation("expected_vs_paid_variance", state.process_id,
-                                     float(state.expected_amount - state.paid),
-                                     labels(state)))
+        out.append(
+            MetricObservation(
+                "expected_vs_paid_variance",
+                state.process_id,
+                float(state.expected_amount - state.paid),
+                labels(state),
+            )
+        )
 
 
-def adjustment_posted(state: ProcessState, e: rv.AdjustmentPosted, master: MasterData,
-                      now: datetime, out: list[Output]) -> None:
-    kind, purpose = _ADJUSTMENT.get(e.group_code, (JournalKind.OTHER_ADJUSTMENT,
-                                                   GlPurpose.CONTRACTUAL_ALLOWANCE))
+def adjustment_posted(
+    state: ProcessState,
+    e: rv.AdjustmentPosted,
+    master: MasterData,
+    now: datetime,
+    out: list[Output],
+) -> None:
+    kind, purpose = _ADJUSTMENT.get(
+        e.group_code, (JournalKind.OTHER_ADJUSTMENT, GlPurpose.CONTRACTUAL_ALLOWANCE)
+    )
     debit = gl_account(master, purpose, state.site_id, e.group_code)
     out.append(_remit(state, e, kind, debit, _ar(master, state), e.amount))
     state.adjusted += e.amount
     state.ar_balance -= e.amount
 
 
-def denial_received(state: ProcessState, e: rv.DenialReceived, master: MasterData,
-                    now: datetime, out: list[Output]) -> None:
+def denial_received(
+    state: ProcessState, e: rv.DenialReceived, master: MasterData, now: datetime, out: list[Output]
+) -> None:
     reserve = gl_account(master, GlPurpose.DENIAL_RESERVE, state.site_id, e.group_code)
     out.append(_remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount))
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
     state.first_denial_at = earliest(state.first_denial_at, e.occurred_at)
-    out.append(work_item(state, e, now, ExceptionKind.DENIAL,
-                         f"{e.group_code.value}-{e.carc}{' ' + e.rarc if e.rarc else ''} "
-                         f"denied by payer {e.payer_id}", e.denied_amount))
+    out.append(
+        work_item(
+            state,
+            e,
+            now,
+            ExceptionKind.DENIAL,
+            f"{e.group_code.value}-{e.carc}{' ' + e.rarc if e.rarc else ''} "
+            f"denied by payer {e.payer_id}",
+            e.denied_amount,
+        )
+    )
 
 
 HANDLERS: dict[str, Handler] = {
-    "ChargePosted": charge_posted, "ChargeReversed": charge_reversed,
-    "ClaimSubmitted": claim_submitted, "ClaimAcknowledged": claim_status,
-    "ClaimRejected": claim_status, "ClaimVoided": claim_status, "PaymentPosted": payment_posted,
-    "AdjustmentPosted": adjustment_posted, "DenialReceived": denial_received,
+    "ChargePosted": charge_posted,
+    "ChargeReversed": charge_reversed,
+    "ClaimSubmitted": claim_submitted,
+    "ClaimAcknowledged": claim_status,
+    "ClaimRejected": claim_status,
+    "ClaimVoided": claim_status,
+    "PaymentPosted": payment_posted,
+    "AdjustmentPosted": adjustment_posted,
+    "DenialReceived": denial_received,
     "PaymentReversed": payment_reversed,
 }
 
@@ -191,11 +268,26 @@ def _needs_claim(state: ProcessState, e: _NamesClaim) -> str | None:
 
 WAITS: dict[str, WaitsFor] = {
     "ChargePosted": lambda s, e: None if s.arrived_at is not None else "EncounterStarted",
-    "ChargeReversed": lambda s, e: (None if f"charge:{e.reverses_charge_id}" in s.journals
-                                    else f"ChargePosted {e.reverses_charge_id}"),
+    "ChargeReversed": lambda s, e: (
+        None
+        if f"charge:{e.reverses_charge_id}" in s.journals
+        else f"ChargePosted {e.reverses_charge_id}"
+    ),
     "ClaimSubmitted": lambda s, e: None if s.is_placed else "scheduling or encounter",
-    "PaymentReversed": lambda s, e: (None if f"payment:{e.reverses_remittance_id}" in s.journals
-                                     else f"PaymentPosted {e.reverses_remittance_id}"),
-    **{name: _needs_claim for name in ("ClaimAcknowledged", "ClaimRejected", "ClaimVoided",
-                                       "PaymentPosted", "AdjustmentPosted", "DenialReceived")},
+    "PaymentReversed": lambda s, e: (
+        None
+        if f"payment:{e.reverses_remittance_id}" in s.journals
+        else f"PaymentPosted {e.reverses_remittance_id}"
+    ),
+    **{
+        name: _needs_claim
+        for name in (
+            "ClaimAcknowledged",
+            "ClaimRejected",
+            "ClaimVoided",
+            "PaymentPosted",
+            "AdjustmentPosted",
+            "DenialReceived",
+        )
+    },
 }

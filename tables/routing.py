@@ -55,12 +55,14 @@ def _rule_for(name: str) -> Callable[[Any], str | None]:
         return lambda e: f"CASE-{e.case_id}"
     walk_in = name == "EncounterStarted"
     if name.startswith("Authorization") or walk_in:
+
         def case_else_appointment(e: Any) -> str | None:
             if e.case_id:
                 return f"CASE-{e.case_id}"
             if e.appointment_id:
                 return f"APPT-{e.appointment_id}"
             return f"ENC-{e.account_number}" if walk_in else None
+
         return case_else_appointment
     return lambda e: None
 
@@ -80,6 +82,10 @@ def unroutable(event: Event, now: datetime) -> WorkQueueException:
     """The exception for an event that names neither a process nor an account."""
     return WorkQueueException(
         exception_id=stable_id("unroutable", event.event_id),
-        process_id=None, kind=ExceptionKind.UNLINKED_EVENT,
+        process_id=None,
+        kind=ExceptionKind.UNLINKED_EVENT,
         reason=f"{event.schema} names no appointment, case or account",
-        event_id=event.event_id, event_type=event.schema, raised_at=now)
+        event_id=event.event_id,
+        event_type=event.schema,
+        raised_at=now,
+    )

@@ -64,9 +64,15 @@ _CLAIM_LAG = timedelta(days=7)
 _REMIT_LAG = timedelta(days=30)
 # Each SLA's name as stored in `breached`, looked up once: `.value` is a slow enum property and
 # these run twice for every event (`check_slas`, then `next_sla_deadline` for the timer).
-_AUTH, _CHARGE, _CLAIM, _REMIT = ((kind, kind.value) for kind in (
-    SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY, SlaKind.CHARGE_LAG_3D,
-    SlaKind.CLAIM_NOT_SUBMITTED_7D, SlaKind.NO_REMITTANCE_30D))
+_AUTH, _CHARGE, _CLAIM, _REMIT = (
+    (kind, kind.value)
+    for kind in (
+        SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY,
+        SlaKind.CHARGE_LAG_3D,
+        SlaKind.CLAIM_NOT_SUBMITTED_7D,
+        SlaKind.NO_REMITTANCE_30D,
+    )
+)
 
 
 def deadlines(s: ProcessState) -> list[Deadline]:
@@ -86,8 +92,10 @@ def deadlines(s: ProcessState) -> list[Deadline]:
 
 def next_sla_deadline(s: ProcessState) -> datetime | None:
     breached = s.breached
-    return min((d for (_, name), d, met in deadlines(s)
-                if met is None and name not in breached), default=None)
+    return min(
+        (d for (_, name), d, met in deadlines(s) if met is None and name not in breached),
+        default=None,
+    )
 
 
 def check_slas(s: ProcessState, now: datetime, late_only: bool = False) -> list[SlaBreached]:
@@ -99,17 +107,28 @@ def check_slas(s: ProcessState, now: datetime, late_only: bool = False) -> list[
         late = met is not None and met > deadline
         if late or (not late_only and met is None and now >= deadline):
             s.breached.add(name)
-            found.append(SlaBreached(
-                breach_id=stable_id("sla", s.process_id, name), process_id=s.process_id,
-                sla=kind, deadline=deadline, detected_at=now, site_id=s.site_id or "",
-                service_line_id=s.service_line_id or "", payer_class=s.payer_class))
+            found.append(
+                SlaBreached(
+                    breach_id=stable_id("sla", s.process_id, name),
+                    process_id=s.process_id,
+                    sla=kind,
+                    deadline=deadline,
+                    detected_at=now,
+                    site_id=s.site_id or "",
+                    service_line_id=s.service_line_id or "",
+                    payer_class=s.payer_class,
+                )
+            )
     return found
 
 
 def labels(s: ProcessState) -> tuple[tuple[str, str], ...]:
     """Metric labels: site, service line, payer class; never anything about the patient."""
-    return (("site_id", s.site_id or ""), ("service_line_id", s.service_line_id or ""),
-            ("payer_class", s.payer_class.value if s.payer_class else ""))
+    return (
+        ("site_id", s.site_id or ""),
+        ("service_line_id", s.service_line_id or ""),
+        ("payer_class", s.payer_class.value if s.payer_class else ""),
+    )
 
 
 def stage_durations(s: ProcessState) -> list[MetricObservation]:
@@ -123,6 +142,7 @@ def stage_durations(s: ProcessState) -> list[MetricObservation]:
         start, end = getattr(s, start_field), getattr(s, end_field)
         if start is not None and end is not None:
             s.observed.add(name)
-            found.append(MetricObservation(name, s.process_id, (end - start).total_seconds(),
-                                           labels(s)))
+            found.append(
+                MetricObservation(name, s.process_id, (end - start).total_seconds(), labels(s))
+            )
     return found

@@ -22,7 +22,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _HAVE_SAMPLES and os.environ.get("CI") and not os.environ.get(SAMPLES_ENV):
         raise pytest.UsageError(
             f"CI runs the public-sample conformance run, but {_SAMPLES} does not exist "
-            f"(set {SAMPLES_ENV} to the corpus folder)")
+            f"(set {SAMPLES_ENV} to the corpus folder)"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -37,15 +38,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not _HAVE_SAMPLES:
         terminalreporter.write_line(
             f"public-sample conformance run: not run, no corpus at {_SAMPLES} "
-            f"(set {SAMPLES_ENV} to run it)")
+            f"(set {SAMPLES_ENV} to run it)"
+        )
         return
-    ran = [r for key in ("passed", "failed", "error")
-           for r in terminalreporter.stats.get(key, [])
-           if getattr(r, "when", "call") == "call" and "tests/conformance/" in r.nodeid]
+    ran = [
+        r
+        for key in ("passed", "failed", "error")
+        for r in terminalreporter.stats.get(key, [])
+        if getattr(r, "when", "call") == "call" and "tests/conformance/" in r.nodeid
+    ]
     if not ran:
         terminalreporter.write_line(
-            f"public-sample conformance run: corpus at {_SAMPLES}, none of its tests selected")
+            f"public-sample conformance run: corpus at {_SAMPLES}, none of its tests selected"
+        )
         return
     failed = sum(1 for r in ran if r.outcome != "passed")
     terminalreporter.write_line(
-        f"public-sample conformance run: {len(ran)} tests on {_SAMPLES}, {failed} failed")
+        f"public-sample conformance run: {len(ran)} tests on {_SAMPLES}, {failed} failed"
+    )

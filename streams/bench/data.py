@@ -44,8 +44,9 @@ def new_namespace(base: Settings, stamp: str, tag: str) -> Namespace:
     return Namespace(settings, topics)
 
 
-def synthesis_for(n: int, seed: int, sites: int | None = None,
-                  start: date = date(2025, 3, 3)) -> Synthesis:
+def synthesis_for(
+    n: int, seed: int, sites: int | None = None, start: date = date(2025, 3, 3)
+) -> Synthesis:
     """The first `n` arrivals of a synthetic system just large enough to hold them: one day over
     enough sites, or over a fixed number of `sites`, as many days as it takes."""
     sites = sites or max(1, math.ceil(n / EVENTS_PER_SITE_DAY))
@@ -62,8 +63,9 @@ def fresh_synthesis(base: Synthesis, n: int, days_after: int) -> Synthesis:
     """`n` new events for `base`'s health system: same seed and sites, so the master data already
     published covers them, but a later start day, and ids carry the day, so no id repeats."""
     params = base.params
-    return synthesis_for(n, params.seed, params.sites,
-                         params.start_date + timedelta(days=params.days + days_after))
+    return synthesis_for(
+        n, params.seed, params.sites, params.start_date + timedelta(days=params.days + days_after)
+    )
 
 
 def load(ns: Namespace, synthesis: Synthesis, codec: Any) -> tuple[int, float]:
@@ -87,8 +89,9 @@ def load_events(ns: Namespace, synthesis: Synthesis, codec: Any) -> tuple[int, f
     return sent, time.perf_counter() - started
 
 
-def encoded(synthesis: Synthesis, codec: Any,
-            clock: Callable[[], int] | None = None) -> Iterator[tuple[bytes, bytes, str, int]]:
+def encoded(
+    synthesis: Synthesis, codec: Any, clock: Callable[[], int] | None = None
+) -> Iterator[tuple[bytes, bytes, str, int]]:
     """(key, Avro value, event id, produced_at epoch ms) per event, built as it is reached, so
     with `clock` the event is stamped the moment it is handed over."""
     for schema, key, record in synthesis.events(clock):

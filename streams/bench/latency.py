@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
+
 from s2c.streams.bench.data import Namespace
 from s2c.streams.bench.raw import HEADER, writer_schemas
 
@@ -51,12 +52,24 @@ def percentile(sorted_values: list[float], share: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-def _paced(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate: float,
-           seconds: float, sent: dict[str, int], done: threading.Event) -> None:
+def _paced(
+    ns: Namespace,
+    events: Iterator[tuple[bytes, bytes, str, int]],
+    rate: float,
+    seconds: float,
+    sent: dict[str, int],
+    done: threading.Event,
+) -> None:
     from confluent_kafka import Producer
 
-    producer: Any = Producer({**ns.settings.confluent_config(), "acks": "all",
-                              "enable.idempotence": True, "linger.ms": 5})
+    producer: Any = Producer(
+        {
+            **ns.settings.confluent_config(),
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+        }
+    )
     topic = ns.topics.events.name
     # Connected and granted a producer id before the clock starts: the first messages of a cold
     # idempotent producer wait ~0.5 s for it, which would be the harness's latency, not s2c's.
@@ -85,8 +98,14 @@ def _paced(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate:
 def _consumer_at_end(ns: Namespace, topics: list[str]) -> Any:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({**ns.settings.confluent_config(), "group.id": "s2c-bench-latency",
-                         "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+    consumer = Consumer(
+        {
+            **ns.settings.confluent_config(),
+            "group.id": "s2c-bench-latency",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 10,
+        }
+    )
     assignment = []
     for topic in topics:
         for p in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
@@ -96,8 +115,14 @@ def _consumer_at_end(ns: Namespace, topics: list[str]) -> Any:
     return consumer
 
 
-def measure(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate: float,
-            seconds: float, grace: float = 20.0, quiet: float = 3.0) -> Latency:
+def measure(
+    ns: Namespace,
+    events: Iterator[tuple[bytes, bytes, str, int]],
+    rate: float,
+    seconds: float,
+    grace: float = 20.0,
+    quiet: float = 3.0,
+) -> Latency:
     """Runs the paced producer and reads commands until none came for `quiet` s after it stopped
     (at most `grace` s after). The events topic is read too, as the harness's own floor."""
     events_topic = ns.topics.events.name
@@ -107,8 +132,9 @@ def measure(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate
     by_command: dict[str, float] = {}  # event id -> when its first command was read (ms)
     echoed: dict[str, float] = {}  # event id -> when the event itself was read back (ms)
     done = threading.Event()
-    producer = threading.Thread(target=_paced, args=(ns, events, rate, seconds, sent, done),
-                                daemon=True)
+    producer = threading.Thread(
+        target=_paced, args=(ns, events, rate, seconds, sent, done), daemon=True
+    )
     started = time.monotonic() + WARM_UP_SECONDS
     producer.start()
     stop_at: float | None = None
@@ -126,7 +152,8 @@ def measure(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate
             last_read = time.monotonic()
             value = message.value()
             record = fastavro.schemaless_reader(
-                io.BytesIO(value[5:]), schema(HEADER.unpack_from(value)[1]), None)
+                io.BytesIO(value[5:]), schema(HEADER.unpack_from(value)[1]), None
+            )
             if message.topic() == events_topic:
                 echoed.setdefault(record["envelope"]["event_id"], read_ms)
             elif (cause := record["header"]["caused_by_event_id"]) is not None:
@@ -136,6 +163,15 @@ def measure(ns: Namespace, events: Iterator[tuple[bytes, bytes, str, int]], rate
         producer.join(30)
     lags = sorted(by_command[e] - sent[e] for e in by_command if e in sent)
     floor = sorted(echoed[e] - sent[e] for e in echoed if e in sent)
-    return Latency(rate, len(sent) / produced_for if produced_for else 0.0, len(sent), len(lags),
-                   percentile(lags, 0.50), percentile(lags, 0.95), percentile(lags, 0.99),
-                   lags[-1] if lags else None, percentile(floor, 0.50), percentile(floor, 0.99))
+    return Latency(
+        rate,
+        len(sent) / produced_for if produced_for else 0.0,
+        len(sent),
+        len(lags),
+        percentile(lags, 0.50),
+        percentile(lags, 0.95),
+        percentile(lags, 0.99),
+        lags[-1] if lags else None,
+        percentile(floor, 0.50),
+        percentile(floor, 0.99),
+    )

@@ -58,7 +58,8 @@ class OffsetWatch:
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
         request = ConsumerGroupTopicPartitions(
-            self.group, [TopicPartition(t, p) for t, p in self.partitions])
+            self.group, [TopicPartition(t, p) for t, p in self.partitions]
+        )
         result = self.admin.list_consumer_group_offsets([request])[self.group].result(10)
         sums: dict[str, int] = {t: 0 for t, _ in self.partitions}
         for tp in result.topic_partitions:
@@ -70,12 +71,15 @@ class OffsetWatch:
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
         request = ConsumerGroupTopicPartitions(
-            self.group, [TopicPartition(t, p) for t, p in self.partitions])
+            self.group, [TopicPartition(t, p) for t, p in self.partitions]
+        )
         result = self.admin.list_consumer_group_offsets([request])[self.group].result(10)
         end_of = self._log_ends(self.partitions)
-        return ", ".join(f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}"
-                         for tp in result.topic_partitions
-                         if max(tp.offset, 0) < (end := end_of[(tp.topic, tp.partition)]))
+        return ", ".join(
+            f"{tp.topic}[{tp.partition}] {max(tp.offset, 0)}/{end}"
+            for tp in result.topic_partitions
+            if max(tp.offset, 0) < (end := end_of[(tp.topic, tp.partition)])
+        )
 
     def stable_members(self) -> int:
         """Members of the group when it is stable (no rebalance under way), else 0."""
@@ -96,8 +100,13 @@ class OffsetWatch:
         open_ = {tp for tp, end in ends.items() if end > 0}  # still looking there
         if not open_:
             return None
-        consumer = Consumer({**self.settings.confluent_config(), "group.id": f"{self.group}-clock",
-                             "enable.auto.commit": False})
+        consumer = Consumer(
+            {
+                **self.settings.confluent_config(),
+                "group.id": f"{self.group}-clock",
+                "enable.auto.commit": False,
+            }
+        )
         first: list[int] = []
         deadline = time.monotonic() + timeout
         try:
@@ -131,13 +140,20 @@ class OffsetWatch:
         if not partitions:
             return {}
         futures = self.admin.list_offsets(
-            {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions})
+            {TopicPartition(t, p): OffsetSpec.latest() for t, p in partitions}
+        )
         return {(tp.topic, tp.partition): f.result(10).offset for tp, f in futures.items()}
 
 
-def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
-          alive: Callable[[], bool], on_poll: Callable[[], Any] = lambda: None,
-          interval: float = 0.25) -> Finish:
+def watch(
+    watcher: OffsetWatch,
+    source: str,
+    expected: int,
+    timeout: float,
+    alive: Callable[[], bool],
+    on_poll: Callable[[], Any] = lambda: None,
+    interval: float = 0.25,
+) -> Finish:
     """Polls until the group has committed `expected` source events and caught up downstream.
     Call it once the measured processes answer on their web port."""
     began = time.monotonic()
@@ -158,15 +174,22 @@ def watch(watcher: OffsetWatch, source: str, expected: int, timeout: float,
             ends = watcher.ends()
             if all(committed[t] >= ends[t] for t in committed if t != source):
                 first_ms = watcher.first_record_ms(downstream)
-                return finished(expected, processed, began, started, first, now, first_ms,
-                                wall_ms)
+                return finished(expected, processed, began, started, first, now, first_ms, wall_ms)
         time.sleep(interval)
     now = time.monotonic()
     return Finish(expected, first, now - (started or now), False, processed, watcher.behind())
 
 
-def finished(expected: int, processed: int, began: float, started: float | None, first: int,
-             now: float, first_ms: float | None, now_ms: float) -> Finish:
+def finished(
+    expected: int,
+    processed: int,
+    began: float,
+    started: float | None,
+    first: int,
+    now: float,
+    first_ms: float | None,
+    now_ms: float,
+) -> Finish:
     """The finish of a complete run: from the first downstream record when there is one (all
     `processed` events count), else from the first source commit (the events after it count)."""
     if first_ms is not None and now_ms > first_ms:

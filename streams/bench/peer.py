@@ -18,16 +18,25 @@ import faust
 
 
 def build(args: argparse.Namespace) -> faust.App:
-    app = faust.App(args.app_id, broker=f"kafka://{args.bootstrap}", store="rocksdb://",
-                    datadir=str(args.datadir), topic_partitions=args.partitions,
-                    producer_acks=-1, web_host="127.0.0.1", web_port=args.web_port,
-                    web_in_thread=False, consumer_auto_offset_reset="earliest",
-                    broker_commit_interval=1.0)
+    app = faust.App(
+        args.app_id,
+        broker=f"kafka://{args.bootstrap}",
+        store="rocksdb://",
+        datadir=str(args.datadir),
+        topic_partitions=args.partitions,
+        producer_acks=-1,
+        web_host="127.0.0.1",
+        web_port=args.web_port,
+        web_in_thread=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+    )
     raw = {"key_serializer": "raw", "value_serializer": "raw"}
     source = app.topic(args.source, **raw)
     sink = app.topic(args.sink, **raw)
-    counts = app.Table("peer_counts", default=int, partitions=args.partitions,
-                       key_type=bytes, value_type=int)
+    counts = app.Table(
+        "peer_counts", default=int, partitions=args.partitions, key_type=bytes, value_type=int
+    )
 
     @app.agent(source, concurrency=1)
     async def pass_through(stream: faust.StreamT) -> None:

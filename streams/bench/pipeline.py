@@ -42,8 +42,11 @@ class Run:
 
 def worker_env(ns: Namespace) -> dict[str, str]:
     s = ns.settings
-    return {"S2C_TOPIC_PREFIX": s.topic_prefix, "S2C_APP_ID": s.app_id,
-            "S2C_PARTITIONS": str(s.partitions)}
+    return {
+        "S2C_TOPIC_PREFIX": s.topic_prefix,
+        "S2C_APP_ID": s.app_id,
+        "S2C_PARTITIONS": str(s.partitions),
+    }
 
 
 def counter_total(metrics_text: str | None, name: str) -> float:
@@ -55,8 +58,15 @@ def counter_total(metrics_text: str | None, name: str) -> float:
     return total
 
 
-def _watch_all(ns: Namespace, group: str, topics: list[str], running: list[procs.Proc],
-               expected: int, timeout: float, load: Callable[[], Any] | None = None) -> Finish:
+def _watch_all(
+    ns: Namespace,
+    group: str,
+    topics: list[str],
+    running: list[procs.Proc],
+    expected: int,
+    timeout: float,
+    load: Callable[[], Any] | None = None,
+) -> Finish:
     """Starts `running`, waits for their web ports, watches the group finish; on any failure the
     processes are stopped and the error names their logs and first logged errors. With `load`,
     the events are published only once the group is stable with every process in it."""
@@ -74,14 +84,14 @@ def _watch_all(ns: Namespace, group: str, topics: list[str], running: list[procs
             for proc in running:
                 proc.sample_memory()
 
-        return watch(watcher, topics[0], expected, timeout,
-                     lambda: all(p.healthy() for p in running), sample)
+        return watch(
+            watcher, topics[0], expected, timeout, lambda: all(p.healthy() for p in running), sample
+        )
     except RuntimeError as exc:
         for proc in running:
             proc.stop()
         logged = "; ".join(f"{p.log_path}: {p.errors[0]}" for p in running if p.errors)
-        raise RuntimeError(f"{exc} ({logged or 'see ' + str(running[0].log_path.parent)})") \
-            from exc
+        raise RuntimeError(f"{exc} ({logged or 'see ' + str(running[0].log_path.parent)})") from exc
 
 
 # A Faust group rebalances again about two seconds after it first forms, once the agents'
@@ -90,8 +100,9 @@ def _watch_all(ns: Namespace, group: str, topics: list[str], running: list[procs
 SETTLED_SECONDS = 5.0
 
 
-def _wait_stable(watcher: OffsetWatch, members: int, running: list[procs.Proc],
-                 timeout: float = 120.0) -> None:
+def _wait_stable(
+    watcher: OffsetWatch, members: int, running: list[procs.Proc], timeout: float = 120.0
+) -> None:
     deadline = time.monotonic() + timeout
     since: float | None = None
     while since is None or time.monotonic() - since < SETTLED_SECONDS:
@@ -104,19 +115,25 @@ def _wait_stable(watcher: OffsetWatch, members: int, running: list[procs.Proc],
         time.sleep(0.25)
 
 
-def measure_workers(ns: Namespace, count: int, expected: int, run_dir: Path,
-                    timeout: float, keep: bool = False,
-                    load: Callable[[], Any] | None = None) -> Run:
+def measure_workers(
+    ns: Namespace,
+    count: int,
+    expected: int,
+    run_dir: Path,
+    timeout: float,
+    keep: bool = False,
+    load: Callable[[], Any] | None = None,
+) -> Run:
     """Starts `count` workers in one group over the pre-loaded events (or the events `load`
     publishes once they all joined); stops them unless `keep`."""
     t = ns.topics
     running = [procs.worker(worker_env(ns), run_dir, f"worker-{i}") for i in range(count)]
-    finish = _watch_all(ns, ns.group, [t.events.name, t.link.name, t.process.name], running,
-                        expected, timeout, load)
+    finish = _watch_all(
+        ns, ns.group, [t.events.name, t.link.name, t.process.name], running, expected, timeout, load
+    )
     run = Run(finish, running)
     try:
-        run.events_in = sum(counter_total(p.metrics_text(), "s2c_events_in_total")
-                            for p in running)
+        run.events_in = sum(counter_total(p.metrics_text(), "s2c_events_in_total") for p in running)
         run.commands = sum(OffsetWatch(ns.settings, ns.group, [t.commands.name]).ends().values())
     finally:
         if not keep:
@@ -130,11 +147,17 @@ def send_span(ns: Namespace, topic: str, timeout: float = 60.0) -> tuple[int, fl
     producer stamps each record when it is sent, so this clock has ms resolution."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({**ns.settings.confluent_config(), "group.id": "s2c-bench-span",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **ns.settings.confluent_config(),
+            "group.id": "s2c-bench-span",
+            "enable.auto.commit": False,
+        }
+    )
     parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-    remaining = sum(consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                    for p in parts)
+    remaining = sum(
+        consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in parts
+    )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     count, first, last = 0, float("inf"), 0.0
     deadline = time.monotonic() + timeout
@@ -159,8 +182,14 @@ def measure_peer(ns: Namespace, expected: int, run_dir: Path, timeout: float) ->
     group = f"{ns.settings.app_id}-peer"
     sink = f"{ns.settings.topic_prefix}.peer.out"
     create_topics(ns.settings, [TopicSpec(sink, "same key", "same bytes")])
-    peer = procs.peer(ns.settings.kafka_bootstrap, group, ns.topics.events.name, sink,
-                      ns.settings.partitions, run_dir)
+    peer = procs.peer(
+        ns.settings.kafka_bootstrap,
+        group,
+        ns.topics.events.name,
+        sink,
+        ns.settings.partitions,
+        run_dir,
+    )
     try:
         finish = _watch_all(ns, group, [ns.topics.events.name], [peer], expected, timeout)
     finally:

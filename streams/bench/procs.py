@@ -43,8 +43,13 @@ class Proc:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.started_at = time.monotonic()
-            self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -66,8 +71,9 @@ class Proc:
 
     def metrics_text(self, timeout: float = 1.0) -> str | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics",
-                                        timeout=timeout) as page:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.port}/metrics", timeout=timeout
+            ) as page:
                 return page.read().decode()
         except OSError:
             return None
@@ -109,22 +115,47 @@ class Proc:
             self.proc.wait(10)
 
 
-def worker(env_overrides: dict[str, str], run_dir: Path, name: str,
-           loglevel: str = "info") -> Proc:
+def worker(env_overrides: dict[str, str], run_dir: Path, name: str, loglevel: str = "info") -> Proc:
     """An `s2c worker` with the namespace's prefix/app id and its own data dir and web port."""
     port = free_port()
-    env = dict(os.environ, S2C_WORKER_WEB_PORT=str(port),
-               S2C_WORKER_DIR=str(run_dir / f"{name}-data"), **env_overrides)
+    env = dict(
+        os.environ,
+        S2C_WORKER_WEB_PORT=str(port),
+        S2C_WORKER_DIR=str(run_dir / f"{name}-data"),
+        **env_overrides,
+    )
     argv = [sys.executable, "-m", "s2c.streams.cli", "worker", "--loglevel", loglevel]
     return Proc(argv, env, run_dir / f"{name}.log", port)
 
 
-def peer(bootstrap: str, app_id: str, source: str, sink: str, partitions: int, run_dir: Path,
-         name: str = "peer") -> Proc:
+def peer(
+    bootstrap: str,
+    app_id: str,
+    source: str,
+    sink: str,
+    partitions: int,
+    run_dir: Path,
+    name: str = "peer",
+) -> Proc:
     """The plain-Faust peer (`s2c.streams.bench.peer`), configured by its command line."""
     port = free_port()
-    argv = [sys.executable, "-m", "s2c.streams.bench.peer", "--bootstrap", bootstrap,
-            "--app-id", app_id, "--source", source, "--sink", sink,
-            "--partitions", str(partitions), "--datadir", str(run_dir / f"{name}-data"),
-            "--web-port", str(port)]
+    argv = [
+        sys.executable,
+        "-m",
+        "s2c.streams.bench.peer",
+        "--bootstrap",
+        bootstrap,
+        "--app-id",
+        app_id,
+        "--source",
+        source,
+        "--sink",
+        sink,
+        "--partitions",
+        str(partitions),
+        "--datadir",
+        str(run_dir / f"{name}-data"),
+        "--web-port",
+        str(port),
+    ]
     return Proc(argv, dict(os.environ), run_dir / f"{name}.log", port)

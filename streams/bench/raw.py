@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
+
 from s2c.streams.settings import Settings
 
 HEADER = struct.Struct(">bI")
@@ -48,19 +49,29 @@ def writer_schemas(registry_url: str) -> Any:
     return schema
 
 
-def one_pass(settings: Settings, topic: str, expected: int, batch: int,
-             timeout: float = 60.0) -> tuple[int, float]:
+def one_pass(
+    settings: Settings, topic: str, expected: int, batch: int, timeout: float = 60.0
+) -> tuple[int, float]:
     """Consumes and decodes `expected` messages of `topic`; returns (messages, seconds)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({**settings.confluent_config(), "group.id": "s2c-bench-raw",
-                         "enable.auto.commit": False, "fetch.max.bytes": 52_428_800,
-                         "max.partition.fetch.bytes": 10_485_760,
-                         "queued.max.messages.kbytes": 262_144})
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": "s2c-bench-raw",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 52_428_800,
+            "max.partition.fetch.bytes": 10_485_760,
+            "queued.max.messages.kbytes": 262_144,
+        }
+    )
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-    schema, reader, unpack = writer_schemas(settings.registry_url), fastavro.schemaless_reader, \
-        HEADER.unpack_from
+    schema, reader, unpack = (
+        writer_schemas(settings.registry_url),
+        fastavro.schemaless_reader,
+        HEADER.unpack_from,
+    )
     seen, started, deadline = 0, None, time.monotonic() + timeout
     try:
         while seen < expected and time.monotonic() < deadline:
@@ -78,8 +89,9 @@ def one_pass(settings: Settings, topic: str, expected: int, batch: int,
         consumer.close()
 
 
-def measure(settings: Settings, topic: str, expected: int, passes: int = 3,
-            batch: int = 10_000) -> RawRate:
+def measure(
+    settings: Settings, topic: str, expected: int, passes: int = 3, batch: int = 10_000
+) -> RawRate:
     """The best of `passes` full reads of `topic` (the first also warms the registry cache)."""
     best: tuple[int, float] | None = None
     for _ in range(passes):

@@ -54,8 +54,9 @@ def table(results: Results) -> str:
 
 def git_commit() -> str:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
@@ -68,25 +69,36 @@ def machine() -> str:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-        mem_kib = next(int(line.split()[1]) for line in
-                       Path("/proc/meminfo").read_text().splitlines()
-                       if line.startswith("MemTotal:"))
+        mem_kib = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
     except (OSError, StopIteration, ValueError):
         mem_kib = 0
-    return (f"{os.cpu_count()} CPUs ({model}), {mem_kib / 1024 / 1024:.1f} GiB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {mem_kib / 1024 / 1024:.1f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def markdown(results: Results) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(results.started))
     load_after = os.getloadavg()
     params = ", ".join(f"{k} {v}" for k, v in results.parameters.items())
-    lines = [f"## {when}: `{results.command}`", "",
-             f"- commit `{git_commit()}`; machine: {machine()}",
-             (f"- load average (1/5/15 min) before {_load(results.load_before)}, "
-             f"after {_load(load_after)} (other work on the machine shares its cores)"),
-             f"- parameters: {params}", "",
-             "| figure | value | target | met |", "|---|---|---|---|"]
+    lines = [
+        f"## {when}: `{results.command}`",
+        "",
+        f"- commit `{git_commit()}`; machine: {machine()}",
+        (
+            f"- load average (1/5/15 min) before {_load(results.load_before)}, "
+            f"after {_load(load_after)} (other work on the machine shares its cores)"
+        ),
+        f"- parameters: {params}",
+        "",
+        "| figure | value | target | met |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {f.name} | {f.value} | {f.target} | {_met(f.met)} |" for f in results.figures]
     if results.notes:
         lines += ["", *[f"- {note}" for note in results.notes]]

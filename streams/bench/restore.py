@@ -54,9 +54,12 @@ def changelog_records(ns: Namespace) -> int:
 
     admin = AdminClient(ns.settings.confluent_config())
     topics = admin.list_topics(timeout=10).topics
-    parts = [TopicPartition(name, p) for name, meta in topics.items()
-             if name.startswith(f"{ns.settings.app_id}-") and name.endswith("-changelog")
-             for p in meta.partitions]
+    parts = [
+        TopicPartition(name, p)
+        for name, meta in topics.items()
+        if name.startswith(f"{ns.settings.app_id}-") and name.endswith("-changelog")
+        for p in meta.partitions
+    ]
     ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in parts})
     starts = admin.list_offsets({tp: OffsetSpec.earliest() for tp in parts})
     return sum(ends[tp].result(10).offset - starts[tp].result(10).offset for tp in parts)
@@ -77,8 +80,9 @@ def _log_span(log: Path, since: int) -> float | None:
     return (found[RECOVERED] - found[ASSIGNED]).total_seconds()
 
 
-def restart_empty(ns: Namespace, proc: procs.Proc, probe: tuple[bytes, bytes],
-                  timeout: float = 300.0) -> tuple[Restore, procs.Proc]:
+def restart_empty(
+    ns: Namespace, proc: procs.Proc, probe: tuple[bytes, bytes], timeout: float = 300.0
+) -> tuple[Restore, procs.Proc]:
     """Stops `proc`, deletes its data dir, starts it again; `probe` is one fresh (key, value)
     event. Returns the figures and the running worker (for the latency run)."""
     proc.stop()
@@ -92,8 +96,9 @@ def restart_empty(ns: Namespace, proc: procs.Proc, probe: tuple[bytes, bytes],
     deadline = time.monotonic() + timeout
     while watcher.committed()[ns.topics.events.name] < target:
         if not proc.healthy() or time.monotonic() > deadline:
-            raise RuntimeError(f"the restarted worker did not process a new event; read "
-                               f"{proc.log_path}")
+            raise RuntimeError(
+                f"the restarted worker did not process a new event; read {proc.log_path}"
+            )
         proc.sample_memory()
         time.sleep(0.1)
     serving = time.monotonic() - proc.started_at

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prometheus_client import REGISTRY
+
 from s2c.streams.connectors.events import PatientRefs
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.metrics import ConnectorMetrics
@@ -27,16 +28,20 @@ from s2c.streams.connectors.publish import KafkaPublisher, MemoryPublisher, Publ
 from s2c.streams.settings import Settings
 
 log = logging.getLogger(__name__)
-SUFFIXES = {"hl7": {".hl7", ".txt", ".msg"}, "x12": {".x12", ".edi", ".835", ".837", ".837i",
-            ".837p", ".277", ".txt"}, "fhir": {".json", ".ndjson"}}
+SUFFIXES = {
+    "hl7": {".hl7", ".txt", ".msg"},
+    "x12": {".x12", ".edi", ".835", ".837", ".837i", ".837p", ".277", ".txt"},
+    "fhir": {".json", ".ndjson"},
+}
 PROGRESS_THRESHOLD = 20  # files; smaller batches finish before a bar is worth drawing
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("format", choices=["hl7", "x12", "fhir", "mllp"])
     parser.add_argument("paths", nargs="*", type=Path, help="files or directories")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="map and report only; publish nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="map and report only; publish nothing"
+    )
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
     parser.add_argument("--host", default="127.0.0.1", help="MLLP listen address")
     parser.add_argument("--port", type=int, default=2575, help="MLLP listen port")
@@ -46,8 +51,11 @@ def files_of(paths: list[Path], fmt: str) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*"))
-                         if p.is_file() and p.suffix.lower() in SUFFIXES[fmt])
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.suffix.lower() in SUFFIXES[fmt]
+            )
         else:
             found.append(path)
     return found
@@ -57,10 +65,17 @@ def build_ingestor(settings: Settings, dry_run: bool) -> Ingestor:
     from s2c.streams.topics import declare
 
     topics = declare(settings)
-    publisher: Publisher = (MemoryPublisher() if dry_run else
-                            KafkaPublisher(settings, topics.events.name, topics.dlq.name))
-    return Ingestor(publisher, ConnectorMetrics(REGISTRY), PatientRefs.from_settings(settings),
-                    lambda: datetime.now(UTC))
+    publisher: Publisher = (
+        MemoryPublisher()
+        if dry_run
+        else KafkaPublisher(settings, topics.events.name, topics.dlq.name)
+    )
+    return Ingestor(
+        publisher,
+        ConnectorMetrics(REGISTRY),
+        PatientRefs.from_settings(settings),
+        lambda: datetime.now(UTC),
+    )
 
 
 def outcomes(ingestor: Ingestor, fmt: str, path: Path) -> Iterator[Outcome]:
@@ -69,8 +84,9 @@ def outcomes(ingestor: Ingestor, fmt: str, path: Path) -> Iterator[Outcome]:
     yield from readers[fmt](raw, source)
 
 
-def ingest_files(ingestor: Ingestor, fmt: str, files: list[Path], show_progress: bool,
-                 dry_run: bool = False) -> int:
+def ingest_files(
+    ingestor: Ingestor, fmt: str, files: list[Path], show_progress: bool, dry_run: bool = False
+) -> int:
     from tqdm import tqdm
 
     events = rejected = unreadable = 0
@@ -86,11 +102,20 @@ def ingest_files(ingestor: Ingestor, fmt: str, files: list[Path], show_progress:
             unreadable += 1
         ingestor.publisher.flush()
     if dry_run:
-        log.info("dry run, nothing published: %d file(s), %d event(s) mapped, %d unit(s) "
-                 "rejected (would be dead-lettered)", len(files), events, rejected)
+        log.info(
+            "dry run, nothing published: %d file(s), %d event(s) mapped, %d unit(s) "
+            "rejected (would be dead-lettered)",
+            len(files),
+            events,
+            rejected,
+        )
     else:
-        log.info("%d file(s): %d event(s) published, %d unit(s) dead-lettered",
-                 len(files), events, rejected)
+        log.info(
+            "%d file(s): %d event(s) published, %d unit(s) dead-lettered",
+            len(files),
+            events,
+            rejected,
+        )
     return 2 if unreadable else 1 if rejected else 0
 
 
@@ -103,9 +128,14 @@ def warn_if_unread(settings: Settings, topic: str) -> None:
     from s2c.streams.topic_readers import groups_reading
 
     if groups_reading(settings, topic) == set():
-        log.warning("no consumer group is subscribed to %s or has committed offsets on it: no "
-                    "worker reads S2C_TOPIC_PREFIX=%s yet, so these events wait there until one "
-                    "starts (S2C_APP_ID=%s)", topic, settings.topic_prefix, settings.app_id)
+        log.warning(
+            "no consumer group is subscribed to %s or has committed offsets on it: no "
+            "worker reads S2C_TOPIC_PREFIX=%s yet, so these events wait there until one "
+            "starts (S2C_APP_ID=%s)",
+            topic,
+            settings.topic_prefix,
+            settings.app_id,
+        )
 
 
 async def listen(ingestor: Ingestor, host: str, port: int) -> None:

@@ -32,8 +32,15 @@ class MappingError(ValueError):
     Reasons never quote patient data: they name places and codes, not values from PID/NM1.
     """
 
-    def __init__(self, location: str, reason: str, *, stage: str = "map", code: str = "207",
-                 reject: bool = False) -> None:
+    def __init__(
+        self,
+        location: str,
+        reason: str,
+        *,
+        stage: str = "map",
+        code: str = "207",
+        reject: bool = False,
+    ) -> None:
         super().__init__(f"{location}: {reason}")
         self.location = location
         self.reason = reason
@@ -59,8 +66,9 @@ class Source:
         return f"{self.id_prefix}:{locator}:{event_type}"
 
 
-def envelope(source: Source, event_type: str, locator: str, occurred_at: datetime,
-             produced_at: datetime) -> dict[str, Any]:
+def envelope(
+    source: Source, event_type: str, locator: str, occurred_at: datetime, produced_at: datetime
+) -> dict[str, Any]:
     return {
         "event_id": source.event_id(locator, event_type),
         "event_type": event_type,
@@ -71,8 +79,14 @@ def envelope(source: Source, event_type: str, locator: str, occurred_at: datetim
     }
 
 
-def event(source: Source, event_type: str, locator: str, occurred_at: datetime,
-          produced_at: datetime, **fields: Any) -> Event:
+def event(
+    source: Source,
+    event_type: str,
+    locator: str,
+    occurred_at: datetime,
+    produced_at: datetime,
+    **fields: Any,
+) -> Event:
     return {"envelope": envelope(source, event_type, locator, occurred_at, produced_at), **fields}
 
 
@@ -139,7 +153,11 @@ class PatientRefs:
         kept under the data dir (0600), so local runs are stable and nothing secret is in code."""
         configured = getattr(settings, "patient_ref_key", None)
         if configured:
-            value = configured.get_secret_value() if hasattr(configured, "get_secret_value") else str(configured)
+            value = (
+                configured.get_secret_value()
+                if hasattr(configured, "get_secret_value")
+                else str(configured)
+            )
             return cls(value.encode())
         path = Path(settings.data_dir) / "connectors" / "patient_ref.key"
         if not path.exists():

@@ -13,6 +13,7 @@ from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
+
 from s2c.streams.connectors.events import (
     Event,
     MappingError,
@@ -26,25 +27,44 @@ from s2c.streams.connectors.events import (
 )
 
 UNSPECIFIED = "UNSPECIFIED"
-ENCOUNTER_CLASS = {"AMB": "OUTPATIENT", "OBSENC": "OUTPATIENT", "EMER": "EMERGENCY",
-                   "IMP": "INPATIENT", "ACUTE": "INPATIENT", "NONAC": "INPATIENT", "SS": "SURGERY"}
+ENCOUNTER_CLASS = {
+    "AMB": "OUTPATIENT",
+    "OBSENC": "OUTPATIENT",
+    "EMER": "EMERGENCY",
+    "IMP": "INPATIENT",
+    "ACUTE": "INPATIENT",
+    "NONAC": "INPATIENT",
+    "SS": "SURGERY",
+}
 CLAIM_TYPES = {"professional": "PROFESSIONAL", "institutional": "INSTITUTIONAL"}
-MAPPED = ("Appointment", "Encounter", "Claim", "ClaimResponse", "ExplanationOfBenefit",
-          "PaymentReconciliation")
+MAPPED = (
+    "Appointment",
+    "Encounter",
+    "Claim",
+    "ClaimResponse",
+    "ExplanationOfBenefit",
+    "PaymentReconciliation",
+)
 
 
 def split_resources(raw: bytes) -> list[tuple[dict[str, Any], bytes]]:
     """A JSON resource, a Bundle (one unit per entry) or NDJSON, each with its original bytes."""
     try:
         text = raw.decode("utf-8").strip()
-        docs = [json.loads(text)] if text.startswith("{") and "\n{" not in text else \
-            [json.loads(line) for line in text.splitlines() if line.strip()]
+        docs = (
+            [json.loads(text)]
+            if text.startswith("{") and "\n{" not in text
+            else [json.loads(line) for line in text.splitlines() if line.strip()]
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MappingError("json", f"not FHIR JSON: {exc}", stage="parse", code="102") from None
     units = []
     for doc in docs:
-        entries = [e.get("resource", {}) for e in doc.get("entry", [])] \
-            if doc.get("resourceType") == "Bundle" else [doc]
+        entries = (
+            [e.get("resource", {}) for e in doc.get("entry", [])]
+            if doc.get("resourceType") == "Bundle"
+            else [doc]
+        )
         units.extend((entry, json.dumps(entry, sort_keys=True).encode()) for entry in entries)
     return units
 
@@ -67,8 +87,9 @@ def required(value: Any, location: str) -> Any:
 def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) -> list[Event]:
     kind = doc.get("resourceType", "")
     if kind not in MAPPED:
-        raise MappingError("resourceType", f"{kind or '(none)'} is not mapped", code="200",
-                           reject=True)
+        raise MappingError(
+            "resourceType", f"{kind or '(none)'} is not mapped", code="200", reject=True
+        )
     try:
         res = get_fhir_model_class(kind).model_validate(doc)
     except ValidationError as exc:
@@ -76,80 +97,140 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         where = ".".join(str(p) for p in first["loc"])
         raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
     version = res.meta.versionId if res.meta and res.meta.versionId else ""
-    source = Source(system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",
-                    id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
-                    correlation_id=f"{kind}/{res.id}")
+    source = Source(
+        system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",
+        id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
+        correlation_id=f"{kind}/{res.id}",
+    )
     from s2c.streams.connectors import fhir_finance
 
-    mappers = {"Appointment": _appointment, "Encounter": _encounter, "Claim": _claim,
-               "ClaimResponse": fhir_finance.claim_response,
-               "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,
-               "PaymentReconciliation": fhir_finance.payment_reconciliation}
+    mappers = {
+        "Appointment": _appointment,
+        "Encounter": _encounter,
+        "Claim": _claim,
+        "ClaimResponse": fhir_finance.claim_response,
+        "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,
+        "PaymentReconciliation": fhir_finance.payment_reconciliation,
+    }
     return mappers[kind](res, source, refs, produced_at)
 
 
 def status_of(res: Any, allowed: tuple[str, ...]) -> str:
     status = getattr(res, "status", None) or ""
     if status not in allowed:
-        raise MappingError(f"{res.__resource_type__}.status", f"status {status or '(empty)'} is "
-                           f"not mapped (expected one of {', '.join(allowed)})", code="103")
+        raise MappingError(
+            f"{res.__resource_type__}.status",
+            f"status {status or '(empty)'} is not mapped (expected one of {', '.join(allowed)})",
+            code="103",
+        )
     return status
 
 
 def _appointment(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
     status = status_of(res, ("booked", "cancelled", "noshow", "entered-in-error"))
     appt = res.id or required(None, "Appointment.id")
-    when = as_utc(res.meta.lastUpdated) if res.meta and res.meta.lastUpdated else \
-        as_utc(required(res.start, "Appointment.start"))
+    when = (
+        as_utc(res.meta.lastUpdated)
+        if res.meta and res.meta.lastUpdated
+        else as_utc(required(res.start, "Appointment.start"))
+    )
     if status == "noshow":
         return [event(src, "AppointmentNoShow", "Appointment", when, now, appointment_id=appt)]
     if status != "booked":
         reason = code_of(res.cancelationReason) or status
-        return [event(src, "AppointmentCancelled", "Appointment", when, now, appointment_id=appt,
-                      reason=reason)]
+        return [
+            event(
+                src,
+                "AppointmentCancelled",
+                "Appointment",
+                when,
+                now,
+                appointment_id=appt,
+                reason=reason,
+            )
+        ]
     actors = {}
     for part in res.participant or []:
         reference = getattr(part.actor, "reference", None) or ""
         actors.setdefault(reference.split("/")[0], reference.split("/")[-1])
     start = as_utc(required(res.start, "Appointment.start"))
-    minutes = res.minutesDuration or (int((as_utc(res.end) - start).total_seconds() // 60)
-                                      if res.end else None)
+    minutes = res.minutesDuration or (
+        int((as_utc(res.end) - start).total_seconds() // 60) if res.end else None
+    )
     site = required(actors.get("Location"), "Appointment.participant.actor(Location)")
-    return [event(src, "AppointmentScheduled", "Appointment", when, now, appointment_id=appt,
-                  patient_ref=refs.ref(required(actors.get("Patient"),
-                                                "Appointment.participant.actor(Patient)"),
-                                       "fhir", "Patient"),
-                  account_number=None, site_id=site,
-                  department_id=actors.get("HealthcareService", site),
-                  provider_id=required(actors.get("Practitioner"),
-                                       "Appointment.participant.actor(Practitioner)"),
-                  service_line_id=code_of((res.specialty or [None])[0]) or UNSPECIFIED,
-                  payer_id=None, procedure_codes=[code_of(c) for c in res.serviceType or []],
-                  scheduled_start=start,
-                  duration_minutes=required(minutes, "Appointment.minutesDuration"))]
+    return [
+        event(
+            src,
+            "AppointmentScheduled",
+            "Appointment",
+            when,
+            now,
+            appointment_id=appt,
+            patient_ref=refs.ref(
+                required(actors.get("Patient"), "Appointment.participant.actor(Patient)"),
+                "fhir",
+                "Patient",
+            ),
+            account_number=None,
+            site_id=site,
+            department_id=actors.get("HealthcareService", site),
+            provider_id=required(
+                actors.get("Practitioner"), "Appointment.participant.actor(Practitioner)"
+            ),
+            service_line_id=code_of((res.specialty or [None])[0]) or UNSPECIFIED,
+            payer_id=None,
+            procedure_codes=[code_of(c) for c in res.serviceType or []],
+            scheduled_start=start,
+            duration_minutes=required(minutes, "Appointment.minutesDuration"),
+        )
+    ]
 
 
 def _encounter(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
     status = status_of(res, ("arrived", "triaged", "in-progress", "finished"))
     account = ref_id((res.account or [None])[0]) or required(
-        res.identifier and res.identifier[0].value, "Encounter.account")
+        res.identifier and res.identifier[0].value, "Encounter.account"
+    )
     period = required(res.period, "Encounter.period")
     if status == "finished":
         ended = as_utc(required(period.end, "Encounter.period.end"))
-        return [event(src, "EncounterCompleted", "Encounter", ended, now, encounter_id=res.id,
-                      account_number=account, discharged_at=ended)]
+        return [
+            event(
+                src,
+                "EncounterCompleted",
+                "Encounter",
+                ended,
+                now,
+                encounter_id=res.id,
+                account_number=account,
+                discharged_at=ended,
+            )
+        ]
     started = as_utc(required(period.start, "Encounter.period.start"))
     klass = ENCOUNTER_CLASS.get(getattr(res.class_fhir, "code", None) or "")
     location = ref_id(res.location[0].location) if res.location else ""
-    return [event(src, "EncounterStarted", "Encounter", started, now, encounter_id=res.id,
-                  account_number=account,
-                  patient_ref=refs.ref(required(ref_id(res.subject), "Encounter.subject"),
-                                       "fhir", "Patient"),
-                  appointment_id=ref_id((res.appointment or [None])[0]) or None, case_id=None,
-                  site_id=required(ref_id(res.serviceProvider), "Encounter.serviceProvider"),
-                  department_id=required(location, "Encounter.location"),
-                  service_line_id=code_of(res.serviceType) or UNSPECIFIED, payer_id=None,
-                  encounter_class=required(klass, "Encounter.class"), arrived_at=started)]
+    return [
+        event(
+            src,
+            "EncounterStarted",
+            "Encounter",
+            started,
+            now,
+            encounter_id=res.id,
+            account_number=account,
+            patient_ref=refs.ref(
+                required(ref_id(res.subject), "Encounter.subject"), "fhir", "Patient"
+            ),
+            appointment_id=ref_id((res.appointment or [None])[0]) or None,
+            case_id=None,
+            site_id=required(ref_id(res.serviceProvider), "Encounter.serviceProvider"),
+            department_id=required(location, "Encounter.location"),
+            service_line_id=code_of(res.serviceType) or UNSPECIFIED,
+            payer_id=None,
+            encounter_class=required(klass, "Encounter.class"),
+            arrived_at=started,
+        )
+    ]
 
 
 def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
@@ -157,20 +238,41 @@ def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Even
     claim_id = (res.identifier[0].value if res.identifier else None) or res.id
     when = as_utc(required(res.created, "Claim.created"))
     if status != "active":
-        return [event(src, "ClaimVoided", "Claim", when, now, claim_id=claim_id,
-                      account_number=claim_id)]
+        return [
+            event(
+                src, "ClaimVoided", "Claim", when, now, claim_id=claim_id, account_number=claim_id
+            )
+        ]
     claim_type = required(CLAIM_TYPES.get(code_of(res.type)), "Claim.type")
     npi = getattr(getattr(res.provider, "identifier", None), "value", None)
-    lines = [{"line_number": item.sequence,
-              "procedure_code": required(code_of(item.productOrService),
-                                         f"Claim.item[{i}].productOrService"),
-              "units": whole_units(item.quantity.value if item.quantity else 1,
-                                   f"Claim.item[{i}].quantity"),
-              "charge": money(required(item.net, f"Claim.item[{i}].net").value,
-                              f"Claim.item[{i}].net")}
-             for i, item in enumerate(res.item or [])]
-    return [event(src, "ClaimSubmitted", "Claim", when, now, claim_id=claim_id,
-                  account_number=claim_id, payer_id=required(ref_id(res.insurer), "Claim.insurer"),
-                  claim_type=claim_type, billing_npi=required(npi, "Claim.provider.identifier"),
-                  total_charge=money(required(res.total, "Claim.total").value, "Claim.total"),
-                  lines=lines)]
+    lines = [
+        {
+            "line_number": item.sequence,
+            "procedure_code": required(
+                code_of(item.productOrService), f"Claim.item[{i}].productOrService"
+            ),
+            "units": whole_units(
+                item.quantity.value if item.quantity else 1, f"Claim.item[{i}].quantity"
+            ),
+            "charge": money(
+                required(item.net, f"Claim.item[{i}].net").value, f"Claim.item[{i}].net"
+            ),
+        }
+        for i, item in enumerate(res.item or [])
+    ]
+    return [
+        event(
+            src,
+            "ClaimSubmitted",
+            "Claim",
+            when,
+            now,
+            claim_id=claim_id,
+            account_number=claim_id,
+            payer_id=required(ref_id(res.insurer), "Claim.insurer"),
+            claim_type=claim_type,
+            billing_npi=required(npi, "Claim.provider.identifier"),
+            total_charge=money(required(res.total, "Claim.total").value, "Claim.total"),
+            lines=lines,
+        )
+    ]

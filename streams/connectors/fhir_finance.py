@@ -29,38 +29,85 @@ def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[E
     """ClaimResponse and ExplanationOfBenefit share outcome, payment and item.adjudication."""
     kind = res.__resource_type__
     outcome = res.outcome or ""
-    claim_id = required(ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None),
-                                                     "value", None), f"{kind}.request")
+    claim_id = required(
+        ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None), "value", None),
+        f"{kind}.request",
+    )
     payer = required(ref_id(res.insurer), f"{kind}.insurer")
     when = as_utc(res.created)
     keys = {"claim_id": claim_id, "account_number": claim_id}
     if outcome == "queued":
-        return [event(src, "ClaimAcknowledged", kind, when, now, **keys, status_category="A1",
-                      payer_claim_control_number=res.id)]
+        return [
+            event(
+                src,
+                "ClaimAcknowledged",
+                kind,
+                when,
+                now,
+                **keys,
+                status_category="A1",
+                payer_claim_control_number=res.id,
+            )
+        ]
     if outcome == "error":
         code = code_of(res.error[0].code) if getattr(res, "error", None) else None
-        return [event(src, "ClaimRejected", kind, when, now, **keys, status_category="A3",
-                      status_code=code or None, reason=f"{kind}.outcome error {code or ''}".strip())]
+        return [
+            event(
+                src,
+                "ClaimRejected",
+                kind,
+                when,
+                now,
+                **keys,
+                status_category="A3",
+                status_code=code or None,
+                reason=f"{kind}.outcome error {code or ''}".strip(),
+            )
+        ]
     if outcome not in ("complete", "partial"):
-        raise MappingError(f"{kind}.outcome", f"outcome {outcome or '(empty)'} is not mapped",
-                           code="103")
+        raise MappingError(
+            f"{kind}.outcome", f"outcome {outcome or '(empty)'} is not mapped", code="103"
+        )
     payment = required(res.payment, f"{kind}.payment")
     remittance = f"{payer}:{res.id}"
-    events = [event(src, "PaymentPosted", kind, when, now, **keys, payer_id=payer,
-                    remittance_id=remittance,
-                    paid_amount=money(payment.amount.value, f"{kind}.payment.amount"),
-                    payment_trace=required(payment.identifier and payment.identifier.value,
-                                           f"{kind}.payment.identifier"),
-                    payment_date=required(payment.date, f"{kind}.payment.date"))]
+    events = [
+        event(
+            src,
+            "PaymentPosted",
+            kind,
+            when,
+            now,
+            **keys,
+            payer_id=payer,
+            remittance_id=remittance,
+            paid_amount=money(payment.amount.value, f"{kind}.payment.amount"),
+            payment_trace=required(
+                payment.identifier and payment.identifier.value, f"{kind}.payment.identifier"
+            ),
+            payment_date=required(payment.date, f"{kind}.payment.date"),
+        )
+    ]
     for i, item in enumerate(res.item or []):
         for j, adj in enumerate(item.adjudication or []):
             if adj.reason is None or adj.amount is None:
                 continue
             group = "PR" if code_of(adj.category) in PATIENT_SHARE else "CO"
-            events.append(event(src, "AdjustmentPosted", f"item{i}/adj{j}", when, now, **keys,
-                                payer_id=payer, adjustment_id=f"{remittance}/item{i}/adj{j}",
-                                group_code=group, carc=code_of(adj.reason), rarc=None,
-                                amount=money(adj.amount.value, f"{kind}.item.adjudication")))
+            events.append(
+                event(
+                    src,
+                    "AdjustmentPosted",
+                    f"item{i}/adj{j}",
+                    when,
+                    now,
+                    **keys,
+                    payer_id=payer,
+                    adjustment_id=f"{remittance}/item{i}/adj{j}",
+                    group_code=group,
+                    carc=code_of(adj.reason),
+                    rarc=None,
+                    amount=money(adj.amount.value, f"{kind}.item.adjudication"),
+                )
+            )
     return events
 
 
@@ -74,19 +121,33 @@ def explanation_of_benefit(res: Any, src: Source, refs: PatientRefs, now: dateti
     return _adjudicated(res, src, now, res.claim)
 
 
-def payment_reconciliation(res: Any, src: Source, refs: PatientRefs,
-                           now: datetime) -> list[Event]:
+def payment_reconciliation(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
     status_of(res, ("active",))
     payer = required(ref_id(res.paymentIssuer), "PaymentReconciliation.paymentIssuer")
-    trace = required(res.paymentIdentifier and res.paymentIdentifier.value,
-                     "PaymentReconciliation.paymentIdentifier")
+    trace = required(
+        res.paymentIdentifier and res.paymentIdentifier.value,
+        "PaymentReconciliation.paymentIdentifier",
+    )
     events = []
     for i, detail in enumerate(required(res.detail, "PaymentReconciliation.detail")):
         claim_id = required(ref_id(detail.request), f"PaymentReconciliation.detail[{i}].request")
-        events.append(event(src, "PaymentPosted", f"detail{i}", as_utc(required(res.paymentDate, "PaymentReconciliation.paymentDate")), now,
-                            claim_id=claim_id, account_number=claim_id, payer_id=payer,
-                            remittance_id=f"{payer}:{res.id}:{i}",
-                            paid_amount=money(required(detail.amount, "detail.amount").value,
-                                              f"PaymentReconciliation.detail[{i}].amount"),
-                            payment_trace=trace, payment_date=res.paymentDate))
+        events.append(
+            event(
+                src,
+                "PaymentPosted",
+                f"detail{i}",
+                as_utc(required(res.paymentDate, "PaymentReconciliation.paymentDate")),
+                now,
+                claim_id=claim_id,
+                account_number=claim_id,
+                payer_id=payer,
+                remittance_id=f"{payer}:{res.id}:{i}",
+                paid_amount=money(
+                    required(detail.amount, "detail.amount").value,
+                    f"PaymentReconciliation.detail[{i}].amount",
+                ),
+                payment_trace=trace,
+                payment_date=res.paymentDate,
+            )
+        )
     return events

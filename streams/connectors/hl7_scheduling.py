@@ -17,17 +17,33 @@ TRIGGERS = ("S12", "S13", "S14", "S15", "S16", "S17", "S26")
 END_REASONS = {"S15": "CANCELLED", "S16": "DISCONTINUED", "S17": "DELETED"}
 UNSPECIFIED = "UNSPECIFIED"  # service line resolved downstream from the department's cost center
 # AIS-8 / SCH-10 duration units (ISO+ codes and the words feeds spell out), in minutes
-_UNIT_MINUTES = {"min": 1.0, "m": 1.0, "mins": 1.0, "minute": 1.0, "minutes": 1.0,
-                 "s": 1 / 60, "sec": 1 / 60, "second": 1 / 60, "seconds": 1 / 60,
-                 "h": 60.0, "hr": 60.0, "hrs": 60.0, "hour": 60.0, "hours": 60.0,
-                 "d": 1440.0, "day": 1440.0, "days": 1440.0}
+_UNIT_MINUTES = {
+    "min": 1.0,
+    "m": 1.0,
+    "mins": 1.0,
+    "minute": 1.0,
+    "minutes": 1.0,
+    "s": 1 / 60,
+    "sec": 1 / 60,
+    "second": 1 / 60,
+    "seconds": 1 / 60,
+    "h": 60.0,
+    "hr": 60.0,
+    "hrs": 60.0,
+    "hour": 60.0,
+    "hours": 60.0,
+    "d": 1440.0,
+    "day": 1440.0,
+    "days": 1440.0,
+}
 
 
 def appointment_id(msg: Hl7Message) -> str:
     value = msg.value("SCH", 2) or msg.value("SCH", 1)
     if not value:
-        raise MappingError("SCH-2", "filler (SCH-2) and placer (SCH-1) appointment ids are empty",
-                           code="101")
+        raise MappingError(
+            "SCH-2", "filler (SCH-2) and placer (SCH-1) appointment ids are empty", code="101"
+        )
     return value
 
 
@@ -63,7 +79,9 @@ def _minutes(msg: Hl7Message, seg: str, amount_field: int, unit_field: int) -> i
     try:
         return max(1, round(float(raw) * _UNIT_MINUTES[unit]))
     except ValueError:
-        raise MappingError(f"{seg}-{amount_field}", "duration is not a number", code="102") from None
+        raise MappingError(
+            f"{seg}-{amount_field}", "duration is not a number", code="102"
+        ) from None
 
 
 def place(msg: Hl7Message) -> tuple[str, str]:
@@ -73,8 +91,9 @@ def place(msg: Hl7Message) -> tuple[str, str]:
         site = msg.value(seg, field, 4)
         if department and site:
             return site, department
-    raise MappingError("AIL-3", "no location with facility and point of care (AIL-3, PV1-3)",
-                       code="101")
+    raise MappingError(
+        "AIL-3", "no location with facility and point of care (AIL-3, PV1-3)", code="101"
+    )
 
 
 def provider_id(msg: Hl7Message) -> str | None:
@@ -109,18 +128,43 @@ def map_siu(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
     payer = msg.value("IN1", 3) or None
     if trigger == "S14":
         codes = procedure_codes(msg)
-        return [make("AppointmentModified", provider_id=provider_id(msg), payer_id=payer,
-                     procedure_codes=codes or None, account_number=account)]
+        return [
+            make(
+                "AppointmentModified",
+                provider_id=provider_id(msg),
+                payer_id=payer,
+                procedure_codes=codes or None,
+                account_number=account,
+            )
+        ]
     start, minutes = start_and_minutes(msg)
     site, department = place(msg)
     provider = provider_id(msg)
     if provider is None:
         raise MappingError("AIP-3", "no provider in AIP-3, SCH-16 or PV1-7", code="101")
     if trigger == "S13":
-        return [make("AppointmentRescheduled", scheduled_start=start, duration_minutes=minutes,
-                     site_id=site, department_id=department, provider_id=provider)]
-    return [make("AppointmentScheduled", patient_ref=patient_ref(msg, refs),
-                 account_number=account, site_id=site, department_id=department,
-                 provider_id=provider, service_line_id=msg.value("PV1", 10) or UNSPECIFIED,
-                 payer_id=payer, procedure_codes=procedure_codes(msg), scheduled_start=start,
-                 duration_minutes=minutes)]
+        return [
+            make(
+                "AppointmentRescheduled",
+                scheduled_start=start,
+                duration_minutes=minutes,
+                site_id=site,
+                department_id=department,
+                provider_id=provider,
+            )
+        ]
+    return [
+        make(
+            "AppointmentScheduled",
+            patient_ref=patient_ref(msg, refs),
+            account_number=account,
+            site_id=site,
+            department_id=department,
+            provider_id=provider,
+            service_line_id=msg.value("PV1", 10) or UNSPECIFIED,
+            payer_id=payer,
+            procedure_codes=procedure_codes(msg),
+            scheduled_start=start,
+            duration_minutes=minutes,
+        )
+    ]

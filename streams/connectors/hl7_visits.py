@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import hl7
+
 from s2c.streams.connectors.events import (
     Event,
     MappingError,
@@ -30,8 +31,14 @@ from s2c.streams.connectors.hl7v2 import (
 )
 
 # PV1-2 patient class (HL7 table 0004) to the canonical encounter_class
-PATIENT_CLASS = {"E": "EMERGENCY", "I": "INPATIENT", "O": "OUTPATIENT", "P": "OUTPATIENT",
-                 "R": "OUTPATIENT", "B": "OUTPATIENT"}
+PATIENT_CLASS = {
+    "E": "EMERGENCY",
+    "I": "INPATIENT",
+    "O": "OUTPATIENT",
+    "P": "OUTPATIENT",
+    "R": "OUTPATIENT",
+    "B": "OUTPATIENT",
+}
 SURGICAL_SERVICES = {"SUR"}  # PV1-10 hospital service (table 0069) that marks a surgical visit
 
 
@@ -65,22 +72,44 @@ def map_adt(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
         found = first_time(msg, ("PV1", 45), ("EVN", 6), ("EVN", 2))
         if found is None:
             raise MappingError("PV1-45", "no discharge time in PV1-45, EVN-6 or EVN-2", code="101")
-        return [event(source, "EncounterCompleted", "PV1", found[0], produced_at,
-                      encounter_id=encounter_id(msg), account_number=account_number(msg),
-                      discharged_at=found[0])]
+        return [
+            event(
+                source,
+                "EncounterCompleted",
+                "PV1",
+                found[0],
+                produced_at,
+                encounter_id=encounter_id(msg),
+                account_number=account_number(msg),
+                discharged_at=found[0],
+            )
+        ]
     found = first_time(msg, ("PV1", 44), ("EVN", 6), ("EVN", 2))
     if found is None:
         raise MappingError("PV1-44", "no arrival time in PV1-44, EVN-6 or EVN-2", code="101")
     site, department = msg.value("PV1", 3, 4), msg.value("PV1", 3, 1)
     if not site or not department:
         raise MappingError("PV1-3", "assigned location lacks facility or point of care", code="101")
-    return [event(source, "EncounterStarted", "PV1", found[0], produced_at,
-                  encounter_id=encounter_id(msg), account_number=account_number(msg),
-                  patient_ref=patient_ref(msg, refs), appointment_id=None, case_id=None,
-                  site_id=site, department_id=department,
-                  service_line_id=msg.value("PV1", 10) or UNSPECIFIED,
-                  payer_id=msg.value("IN1", 3) or None, encounter_class=encounter_class(msg),
-                  arrived_at=found[0])]
+    return [
+        event(
+            source,
+            "EncounterStarted",
+            "PV1",
+            found[0],
+            produced_at,
+            encounter_id=encounter_id(msg),
+            account_number=account_number(msg),
+            patient_ref=patient_ref(msg, refs),
+            appointment_id=None,
+            case_id=None,
+            site_id=site,
+            department_id=department,
+            service_line_id=msg.value("PV1", 10) or UNSPECIFIED,
+            payer_id=msg.value("IN1", 3) or None,
+            encounter_class=encounter_class(msg),
+            arrived_at=found[0],
+        )
+    ]
 
 
 def map_dft(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[Event]:
@@ -110,23 +139,47 @@ def map_dft(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
             service_raw = field_of(ft1, 4) or field_of(ft1, 5)
             if not service_raw:
                 raise MappingError(f"{where}-4", "no transaction date", code="101")
-            events.append(event(
-                source, "ChargePosted", locator, posted, produced_at, charge_id=charge_id,
-                account_number=account, procedure_code=procedure,
-                units=whole_units(field_of(ft1, 10) or "1", f"{where}-10"), amount=amount,
-                service_date=ymd(service_raw, f"{where}-4"), department_id=department))
+            events.append(
+                event(
+                    source,
+                    "ChargePosted",
+                    locator,
+                    posted,
+                    produced_at,
+                    charge_id=charge_id,
+                    account_number=account,
+                    procedure_code=procedure,
+                    units=whole_units(field_of(ft1, 10) or "1", f"{where}-10"),
+                    amount=amount,
+                    service_date=ymd(service_raw, f"{where}-4"),
+                    department_id=department,
+                )
+            )
         elif kind == "CD":
             reverses = field_of(ft1, 31) or field_of(ft1, 2)
             if not reverses:
-                raise MappingError(f"{where}-31", "credit does not name the charge it reverses",
-                                   code="101")
-            events.append(event(
-                source, "ChargeReversed", locator, posted, produced_at,
-                charge_id=f"{msg.control_id}-FT1-{set_id}", account_number=account,
-                reverses_charge_id=reverses, amount=abs(amount)))
+                raise MappingError(
+                    f"{where}-31", "credit does not name the charge it reverses", code="101"
+                )
+            events.append(
+                event(
+                    source,
+                    "ChargeReversed",
+                    locator,
+                    posted,
+                    produced_at,
+                    charge_id=f"{msg.control_id}-FT1-{set_id}",
+                    account_number=account,
+                    reverses_charge_id=reverses,
+                    amount=abs(amount),
+                )
+            )
         else:
-            raise MappingError(f"{where}-6", f"transaction type {kind or '(empty)'} is not a "
-                               "charge (CG) or credit (CD)", code="103")
+            raise MappingError(
+                f"{where}-6",
+                f"transaction type {kind or '(empty)'} is not a charge (CG) or credit (CD)",
+                code="103",
+            )
     return events
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import hl7
+
 from s2c.streams.connectors.events import Event, MappingError, PatientRefs, Source, as_utc, digest
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,9 @@ def normalize(raw: bytes | str) -> str:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise MappingError("MSH-18", "message is not UTF-8", stage="parse", code="102") from None
+            raise MappingError(
+                "MSH-18", "message is not UTF-8", stage="parse", code="102"
+            ) from None
     else:
         text = raw
     text = text.strip(MLLP_FRAMING + "\r\n\t ")
@@ -62,8 +65,9 @@ class Hl7Message:
     def has(self, segment_id: str) -> bool:
         return bool(self.segments(segment_id))
 
-    def value(self, segment_id: str, field: int, component: int = 1, sub: int = 1,
-              repeat: int = 1) -> str:
+    def value(
+        self, segment_id: str, field: int, component: int = 1, sub: int = 1, repeat: int = 1
+    ) -> str:
         found = self.segments(segment_id)
         return field_of(found[0], field, component, sub, repeat) if found else ""
 
@@ -83,8 +87,9 @@ class Hl7Message:
         return Source(system=system, id_prefix=prefix, correlation_id=self.control_id)
 
 
-def field_of(segment: hl7.Segment, field: int, component: int = 1, sub: int = 1,
-             repeat: int = 1) -> str:
+def field_of(
+    segment: hl7.Segment, field: int, component: int = 1, sub: int = 1, repeat: int = 1
+) -> str:
     try:
         value = segment.extract_field(1, field, repeat, component, sub)
     except IndexError:  # python-hl7 raises for a repetition/component that is not there
@@ -95,23 +100,37 @@ def field_of(segment: hl7.Segment, field: int, component: int = 1, sub: int = 1,
 def parse(text: str) -> Hl7Message:
     """Parse one normalised message; structural problems become `MappingError(stage='parse')`."""
     if not text.startswith("MSH"):
-        raise MappingError("MSH", "message does not start with an MSH segment", stage="parse",
-                           code="100", reject=True)
+        raise MappingError(
+            "MSH",
+            "message does not start with an MSH segment",
+            stage="parse",
+            code="100",
+            reject=True,
+        )
     try:
         parsed = hl7.parse(text)
     except (hl7.ParseException, ValueError, IndexError) as exc:
-        raise MappingError("MSH", f"python-hl7 could not parse: {exc}", stage="parse",
-                           code="100") from None
+        raise MappingError(
+            "MSH", f"python-hl7 could not parse: {exc}", stage="parse", code="100"
+        ) from None
     message = Hl7Message(parsed, text)
     if len(parsed) < 2:
-        raise MappingError("MSH", "message has a single segment (check segment terminators)",
-                           stage="parse", code="100")
+        raise MappingError(
+            "MSH",
+            "message has a single segment (check segment terminators)",
+            stage="parse",
+            code="100",
+        )
     if not message.control_id:
         raise MappingError("MSH-10", "message control id is empty", stage="parse", code="101")
     version = message.value("MSH", 12)
     if not version.startswith(SUPPORTED_VERSIONS):
-        raise MappingError("MSH-12", f"HL7 version {version or '(empty)'} is not supported",
-                           code="203", reject=True)
+        raise MappingError(
+            "MSH-12",
+            f"HL7 version {version or '(empty)'} is not supported",
+            code="203",
+            reject=True,
+        )
     return message
 
 
@@ -158,8 +177,11 @@ def patient_ref(message: Hl7Message, refs: PatientRefs) -> str:
         chosen = 1
     if chosen is None:
         raise MappingError("PID-3", "patient identifier list is empty", code="101")
-    return refs.ref(field_of(pid, 3, 1, 1, chosen), field_of(pid, 3, 4, 1, chosen),
-                    field_of(pid, 3, 5, 1, chosen))
+    return refs.ref(
+        field_of(pid, 3, 1, 1, chosen),
+        field_of(pid, 3, 4, 1, chosen),
+        field_of(pid, 3, 5, 1, chosen),
+    )
 
 
 Mapper = Callable[[Hl7Message, PatientRefs, datetime], list[Event]]
@@ -184,8 +206,12 @@ def map_message(message: Hl7Message, refs: PatientRefs, produced_at: datetime) -
     mapper = table.get((kind, trigger))
     if mapper is None:
         known_kind = any(k == kind for k, _ in table)
-        raise MappingError("MSH-9", f"message type {kind}^{trigger} is not mapped",
-                           code="201" if known_kind else "200", reject=True)
+        raise MappingError(
+            "MSH-9",
+            f"message type {kind}^{trigger} is not mapped",
+            code="201" if known_kind else "200",
+            reject=True,
+        )
     return mapper(message, refs, produced_at)
 
 

@@ -45,7 +45,7 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 def without_bom(raw: bytes) -> bytes:
     """A file as written by editors and engines that start UTF-8 with a byte-order mark: the
     mark is not part of the first segment (ISA, MSH, or the JSON document)."""
-    return raw[len(_UTF8_BOM):] if raw.startswith(_UTF8_BOM) else raw
+    return raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
 
 
 @dataclass
@@ -55,8 +55,15 @@ class Ingestor:
     refs: PatientRefs
     clock: Callable[[], datetime]
 
-    def unit(self, fmt: str, source: str, index: int, original: bytes,
-             mapper: Callable[[datetime], list[Event]], control_id: str = "") -> Outcome:
+    def unit(
+        self,
+        fmt: str,
+        source: str,
+        index: int,
+        original: bytes,
+        mapper: Callable[[datetime], list[Event]],
+        control_id: str = "",
+    ) -> Outcome:
         try:
             events = mapper(self.clock())
         except MappingError as err:
@@ -68,13 +75,20 @@ class Ingestor:
         log.debug("%s %s#%d: %d events", fmt, source, index, len(events))
         return Outcome(index, len(events), None, control_id)
 
-    def reject(self, fmt: str, source: str, index: int, original: bytes,
-               err: MappingError) -> None:
+    def reject(self, fmt: str, source: str, index: int, original: bytes, err: MappingError) -> None:
         # the reason names places and codes only; the message itself is the DLQ value
         log.warning("%s %s#%d rejected (%s): %s", fmt, source, index, err.stage, err)
-        self.publisher.dead_letter(DeadLetterRecord(
-            reason=str(err), source=source, original=original, index=index, stage=err.stage,
-            exception_class=f"s2c.connectors.{fmt}.{type(err).__name__}", location=err.location))
+        self.publisher.dead_letter(
+            DeadLetterRecord(
+                reason=str(err),
+                source=source,
+                original=original,
+                index=index,
+                stage=err.stage,
+                exception_class=f"s2c.connectors.{fmt}.{type(err).__name__}",
+                location=err.location,
+            )
+        )
         self.metrics.dead_lettered(fmt, err.stage, err.location)
 
     def hl7_message(self, raw: bytes | str, source: str, index: int) -> Outcome:
@@ -86,8 +100,14 @@ class Ingestor:
         except MappingError as err:
             self.reject("hl7", source, index, original, err)
             return Outcome(index, 0, err)
-        return self.unit("hl7", source, index, original,
-                         lambda now: hl7v2.map_message(message, self.refs, now), control)
+        return self.unit(
+            "hl7",
+            source,
+            index,
+            original,
+            lambda now: hl7v2.map_message(message, self.refs, now),
+            control,
+        )
 
     def hl7_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
         raw = without_bom(raw)
@@ -104,14 +124,23 @@ class Ingestor:
         try:
             units = list(x12.iter_units(without_bom(raw).decode("ascii")))
         except (MappingError, UnicodeDecodeError) as err:
-            error = err if isinstance(err, MappingError) else MappingError(
-                "ISA", "interchange is not ASCII", stage="parse", code="102")
+            error = (
+                err
+                if isinstance(err, MappingError)
+                else MappingError("ISA", "interchange is not ASCII", stage="parse", code="102")
+            )
             self.reject("x12", source, 0, raw, error)
             yield Outcome(0, 0, error)
             return
         for index, tx in enumerate(units):
-            yield self.unit("x12", source, index, tx.standalone().encode(),
-                            lambda now, tx=tx: x12.map_transaction(tx, now), tx.control)
+            yield self.unit(
+                "x12",
+                source,
+                index,
+                tx.standalone().encode(),
+                lambda now, tx=tx: x12.map_transaction(tx, now),
+                tx.control,
+            )
 
     def fhir_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
         from s2c.streams.connectors import fhir
@@ -123,5 +152,10 @@ class Ingestor:
             yield Outcome(0, 0, err)
             return
         for index, (resource, original) in enumerate(resources):
-            yield self.unit("fhir", source, index, original,
-                            lambda now, r=resource: fhir.map_resource(r, self.refs, now))
+            yield self.unit(
+                "fhir",
+                source,
+                index,
+                original,
+                lambda now, r=resource: fhir.map_resource(r, self.refs, now),
+            )

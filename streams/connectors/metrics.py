@@ -15,14 +15,23 @@ class ConnectorMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.events = Counter(
-            "s2c_connector_events", "Canonical events published by the connectors",
-            ["format", "event_type"], registry=registry)
+            "s2c_connector_events",
+            "Canonical events published by the connectors",
+            ["format", "event_type"],
+            registry=registry,
+        )
         self.dead_letters = Counter(
-            "s2c_connector_dead_letters", "Inputs sent to the dead-letter topic, by stage and place",
-            ["format", "stage", "reason"], registry=registry)
+            "s2c_connector_dead_letters",
+            "Inputs sent to the dead-letter topic, by stage and place",
+            ["format", "stage", "reason"],
+            registry=registry,
+        )
         self.acks = Counter(
-            "s2c_connector_mllp_acks", "MLLP acknowledgments sent, by acknowledgment code",
-            ["code"], registry=registry)
+            "s2c_connector_mllp_acks",
+            "MLLP acknowledgments sent, by acknowledgment code",
+            ["code"],
+            registry=registry,
+        )
 
     def published(self, fmt: str, event_type: str) -> None:
         self.events.labels(fmt, event_type).inc()

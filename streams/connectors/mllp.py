@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import hl7
 from hl7.mllp import InvalidBlockError, start_hl7_server
+
 from s2c.streams.connectors.events import MappingError
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.publish import PublishError
@@ -38,14 +39,20 @@ def _plain(text: str, separators: str, escape: str) -> str:
     return text
 
 
-def error_segment(error: MappingError, separators: str = _DEFAULT_SEPARATORS,
-                  escape: str = _DEFAULT_ESCAPE) -> str:
+def error_segment(
+    error: MappingError, separators: str = _DEFAULT_SEPARATORS, escape: str = _DEFAULT_ESCAPE
+) -> str:
     """ERR-2 error location (segment^sequence^field), ERR-3 code from table 0357, ERR-4 E,
     written with the separators the sender declared."""
     field, component = separators[1], separators[3]
     match = _LOCATION.match(error.location)
-    where = component.join(p for p in (match.group(1), match.group(2) or "1", match.group(3) or "")
-                           if p) if match else ""
+    where = (
+        component.join(
+            p for p in (match.group(1), match.group(2) or "1", match.group(3) or "") if p
+        )
+        if match
+        else ""
+    )
     text = _plain(error.reason, separators, escape)[:200]
     code = component.join((error.code, text, "HL70357"))
     return field.join(("ERR", "", where, code, "E"))
@@ -99,14 +106,16 @@ class MllpListener:
             self.ingestor.publisher.flush()
         except PublishError as exc:
             log.error("MLLP message %d not persisted: %s", index, exc)
-            failure = MappingError("MSH", "could not persist the message, resend later",
-                                   code="207", reject=True)
+            failure = MappingError(
+                "MSH", "could not persist the message, resend later", code="207", reject=True
+            )
             return build_ack(block, "AR", failure)
         self.ingestor.metrics.acks.labels(outcome.ack_code).inc()
         return build_ack(block, outcome.ack_code, outcome.error)
 
-    async def _serve(self, reader: hl7.mllp.HL7StreamReader,
-                     writer: hl7.mllp.HL7StreamWriter) -> None:
+    async def _serve(
+        self, reader: hl7.mllp.HL7StreamReader, writer: hl7.mllp.HL7StreamWriter
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:

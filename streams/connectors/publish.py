@@ -84,18 +84,31 @@ class MemoryPublisher:
 
 
 class KafkaPublisher:
-    def __init__(self, settings: Settings, events_topic: str, dlq_topic: str,
-                 codec: Any | None = None, producer: Any | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        events_topic: str,
+        dlq_topic: str,
+        codec: Any | None = None,
+        producer: Any | None = None,
+    ) -> None:
         from confluent_kafka import Producer
+
         from s2c.streams.catalog import load_catalog
         from s2c.streams.codec import AvroCodec, registry_client
 
         self.events_topic, self.dlq_topic = events_topic, dlq_topic
-        self.codec = codec or AvroCodec(registry_client(settings.registry_url),
-                                        load_catalog().resolved_json)
-        self.producer = producer or Producer({**settings.confluent_config(),
-                                              "enable.idempotence": True, "acks": "all",
-                                              "linger.ms": 5})
+        self.codec = codec or AvroCodec(
+            registry_client(settings.registry_url), load_catalog().resolved_json
+        )
+        self.producer = producer or Producer(
+            {
+                **settings.confluent_config(),
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+            }
+        )
         self._failures: list[str] = []
 
     def _delivered(self, err: Any, msg: Any) -> None:
@@ -104,13 +117,19 @@ class KafkaPublisher:
 
     def publish(self, schema_name: str, key: str, record: dict[str, Any]) -> None:
         value = self.codec.encode(schema_name, record)
-        self.producer.produce(self.events_topic, key=key.encode(), value=value,
-                              on_delivery=self._delivered)
+        self.producer.produce(
+            self.events_topic, key=key.encode(), value=value, on_delivery=self._delivered
+        )
         self.producer.poll(0)
 
     def dead_letter(self, letter: DeadLetterRecord) -> None:
-        self.producer.produce(self.dlq_topic, key=None, value=letter.original,
-                              headers=letter.headers(), on_delivery=self._delivered)
+        self.producer.produce(
+            self.dlq_topic,
+            key=None,
+            value=letter.original,
+            headers=letter.headers(),
+            on_delivery=self._delivered,
+        )
         self.producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> None:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import pyx12.errors
 import pyx12.segment
 import pyx12.x12file
+
 from s2c.streams.connectors.events import Event, MappingError, Source, digest
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,13 @@ class Seg:
         value = item.get_value()
         for foreign in FOREIGN_SEPARATORS:
             if foreign in value and foreign != self.component_separator:
-                raise MappingError(ref, f"composite uses '{foreign}' but ISA16 declares "
-                                   f"'{self.component_separator}' as the component separator",
-                                   stage="parse", code="102")
+                raise MappingError(
+                    ref,
+                    f"composite uses '{foreign}' but ISA16 declares "
+                    f"'{self.component_separator}' as the component separator",
+                    stage="parse",
+                    code="102",
+                )
         return [value]
 
 
@@ -81,10 +86,14 @@ class TransactionSet:
         return self.envelope_text + self.text + closing
 
     def source(self) -> Source:
-        prefix = (f"x12:{self.sender}:{self.interchange}:{self.group}:{self.control}:"
-                  f"{digest(self.text)}")
-        return Source(system=f"x12:{self.application_sender or self.sender}", id_prefix=prefix,
-                      correlation_id=f"{self.sender}:{self.interchange}:{self.group}:{self.control}")
+        prefix = (
+            f"x12:{self.sender}:{self.interchange}:{self.group}:{self.control}:{digest(self.text)}"
+        )
+        return Source(
+            system=f"x12:{self.application_sender or self.sender}",
+            id_prefix=prefix,
+            correlation_id=f"{self.sender}:{self.interchange}:{self.group}:{self.control}",
+        )
 
     def find(self, seg_id: str, first: str | None = None) -> Seg | None:
         for seg in self.segments:
@@ -126,19 +135,28 @@ def read_transactions(text: str) -> tuple[list[TransactionSet], list[str]]:
                 isa, envelope_text = seg, formatted
             elif seg.id == "GS":
                 gs = seg
-                envelope_text = envelope_text.split(reader.seg_term)[0] + reader.seg_term + formatted
+                envelope_text = (
+                    envelope_text.split(reader.seg_term)[0] + reader.seg_term + formatted
+                )
             elif seg.id == "ST":
                 current = TransactionSet(
-                    sender=isa.get(6) if isa else "", interchange=isa.get(13) if isa else "",
-                    group=gs.get(6) if gs else "", application_sender=gs.get(2) if gs else "",
-                    version=gs.get(8) if gs else "", group_date=gs.get(4) if gs else "",
-                    control=seg.get(2), kind=seg.get(1), envelope_text=envelope_text)
+                    sender=isa.get(6) if isa else "",
+                    interchange=isa.get(13) if isa else "",
+                    group=gs.get(6) if gs else "",
+                    application_sender=gs.get(2) if gs else "",
+                    version=gs.get(8) if gs else "",
+                    group_date=gs.get(4) if gs else "",
+                    control=seg.get(2),
+                    kind=seg.get(1),
+                    envelope_text=envelope_text,
+                )
                 sets.append(current)
             if current is not None:
                 current.segments.append(seg)
                 current.text += formatted
-            messages = [f"{level.upper()} {code}: {text}" for level, code, text, *_ in
-                        reader.pop_errors()]
+            messages = [
+                f"{level.upper()} {code}: {text}" for level, code, text, *_ in reader.pop_errors()
+            ]
             (current.errors if current is not None else envelope_errors).extend(messages)
             if seg.id == "SE":
                 current = None

@@ -30,8 +30,12 @@ def claim_type(tx: TransactionSet) -> str:
     for marker, kind in CLAIM_TYPES.items():
         if marker in tx.version:
             return kind
-    raise MappingError("GS08", f"837 version {tx.version or '(empty)'} is neither 837P (X222) "
-                       "nor 837I (X223)", code="203", reject=True)
+    raise MappingError(
+        "GS08",
+        f"837 version {tx.version or '(empty)'} is neither 837P (X222) nor 837I (X223)",
+        code="203",
+        reject=True,
+    )
 
 
 def map_837(tx: TransactionSet, produced_at: datetime) -> list[Event]:
@@ -69,15 +73,27 @@ def map_837(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         if not clm.get(1):
             raise MappingError(f"{where}01", "patient control number is empty", code="101")
         if not found["npi"]:
-            raise MappingError("NM109", f"no billing provider NPI (NM1*85 ... XX) for {where}",
-                               code="101")
+            raise MappingError(
+                "NM109", f"no billing provider NPI (NM1*85 ... XX) for {where}", code="101"
+            )
         if not found["payer"]:
             raise MappingError("NM109", f"no payer id (2010BB NM1*PR) for {where}", code="101")
-        events.append(event(
-            source, "ClaimSubmitted", f"CLM{index}", when, produced_at, claim_id=clm.get(1),
-            account_number=clm.get(1), payer_id=found["payer"], claim_type=kind,
-            billing_npi=found["npi"], total_charge=money(clm.get(2), f"{where}02"),
-            lines=found["lines"]))
+        events.append(
+            event(
+                source,
+                "ClaimSubmitted",
+                f"CLM{index}",
+                when,
+                produced_at,
+                claim_id=clm.get(1),
+                account_number=clm.get(1),
+                payer_id=found["payer"],
+                claim_type=kind,
+                billing_npi=found["npi"],
+                total_charge=money(clm.get(2), f"{where}02"),
+                lines=found["lines"],
+            )
+        )
     return events
 
 
@@ -93,9 +109,12 @@ def _line(seg: Seg, number: int) -> dict[str, Any]:
         code = procedure[1] if len(procedure) > 1 else seg.get(1)  # revenue code alone
     if not code:
         raise MappingError(f"{where}01-2", "procedure code is empty", code="101")
-    return {"line_number": number, "procedure_code": code,
-            "units": whole_units(quantity or "1", f"{where} quantity"),
-            "charge": money(charge, f"{where} charge")}
+    return {
+        "line_number": number,
+        "procedure_code": code,
+        "units": whole_units(quantity or "1", f"{where} quantity"),
+        "charge": money(charge, f"{where} charge"),
+    }
 
 
 def map_277(tx: TransactionSet, produced_at: datetime) -> list[Event]:
@@ -130,19 +149,42 @@ def map_277(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         category = status[0] if status else ""
         code = status[1] if len(status) > 1 else None
         if category not in ACKNOWLEDGED | REJECTED:
-            raise MappingError("STC01-1", f"category {category or '(empty)'} is not a 277CA "
-                               f"acknowledgment category (A1-A8); GS08 is {tx.version}",
-                               code="103", reject=True)
+            raise MappingError(
+                "STC01-1",
+                f"category {category or '(empty)'} is not a 277CA "
+                f"acknowledgment category (A1-A8); GS08 is {tx.version}",
+                code="103",
+                reject=True,
+            )
         effective = midnight_utc(ymd(stc.get(2), "STC02")) if stc.get(2) else when
         common = {"claim_id": found["trace"], "account_number": found["trace"]}
         if category in ACKNOWLEDGED:
-            events.append(event(source, "ClaimAcknowledged", f"TRN{index}", effective, produced_at,
-                                **common, status_category=category,
-                                payer_claim_control_number=found["ccn"]))
+            events.append(
+                event(
+                    source,
+                    "ClaimAcknowledged",
+                    f"TRN{index}",
+                    effective,
+                    produced_at,
+                    **common,
+                    status_category=category,
+                    payer_claim_control_number=found["ccn"],
+                )
+            )
         else:
             entity = status[2] if len(status) > 2 else ""
             reason = f"STC01 {category}:{code or ''}" + (f" entity {entity}" if entity else "")
-            events.append(event(source, "ClaimRejected", f"TRN{index}", effective, produced_at,
-                                **common, status_category=category, status_code=code,
-                                reason=reason))
+            events.append(
+                event(
+                    source,
+                    "ClaimRejected",
+                    f"TRN{index}",
+                    effective,
+                    produced_at,
+                    **common,
+                    status_category=category,
+                    status_code=code,
+                    reason=reason,
+                )
+            )
     return events

@@ -54,8 +54,12 @@ def tie_out(tx: TransactionSet, bpr: Seg, claims: list[dict[str, Any]]) -> None:
                 provider_adjustments += money(plb.get(element), f"PLB{element:02d}")
     total = money(bpr.get(2), "BPR02")
     if total != paid - provider_adjustments:
-        raise MappingError("BPR02", f"835 does not tie out: BPR02 {total} != sum(CLP04) {paid} - "
-                           f"sum(PLB) {provider_adjustments}", code="207")
+        raise MappingError(
+            "BPR02",
+            f"835 does not tie out: BPR02 {total} != sum(CLP04) {paid} - "
+            f"sum(PLB) {provider_adjustments}",
+            code="207",
+        )
 
 
 def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
@@ -79,32 +83,62 @@ def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         remittance = f"{payer}:{clp.get(7)}" if clp.get(7) else f"{trace}:{account}"
         keys = {"account_number": account, "claim_id": account, "payer_id": payer}
 
-        def emit(event_type: str, locator: str, at: int = index, base: dict[str, str] = keys,
-                 **fields: Any) -> None:
-            events.append(event(source, event_type, f"CLP{at}{locator}", when, produced_at,
-                                **base, **fields))
+        def emit(
+            event_type: str,
+            locator: str,
+            at: int = index,
+            base: dict[str, str] = keys,
+            **fields: Any,
+        ) -> None:
+            events.append(
+                event(source, event_type, f"CLP{at}{locator}", when, produced_at, **base, **fields)
+            )
 
         paid = money(clp.get(4), f"CLP[{index}]04")
         if status == REVERSAL:
-            emit("PaymentReversed", "", reversal_id=f"{remittance}:reversal:{trace}",
-                 reverses_remittance_id=remittance, amount=abs(paid))
+            emit(
+                "PaymentReversed",
+                "",
+                reversal_id=f"{remittance}:reversal:{trace}",
+                reverses_remittance_id=remittance,
+                amount=abs(paid),
+            )
             continue
         if status != DENIED:
-            emit("PaymentPosted", "", remittance_id=remittance, paid_amount=paid,
-                 payment_trace=trace, payment_date=paid_on)
+            emit(
+                "PaymentPosted",
+                "",
+                remittance_id=remittance,
+                paid_amount=paid,
+                payment_trace=trace,
+                payment_date=paid_on,
+            )
         elif not claim["adjustments"]:
             raise MappingError(f"CLP[{index}]02", "denied claim (CLP02=4) has no CAS", code="101")
         for adj in claim["adjustments"]:
             locator = adj["locator"]
             denial = status == DENIED or (adj["line_paid"] == 0 and adj["group"] != "PR")
             if denial:
-                emit("DenialReceived", locator, denial_id=f"{remittance}{locator}",
-                     group_code=adj["group"], carc=adj["carc"], rarc=adj["rarc"],
-                     denied_amount=adj["amount"], procedure_code=adj["procedure"])
+                emit(
+                    "DenialReceived",
+                    locator,
+                    denial_id=f"{remittance}{locator}",
+                    group_code=adj["group"],
+                    carc=adj["carc"],
+                    rarc=adj["rarc"],
+                    denied_amount=adj["amount"],
+                    procedure_code=adj["procedure"],
+                )
             else:
-                emit("AdjustmentPosted", locator, adjustment_id=f"{remittance}{locator}",
-                     group_code=adj["group"], carc=adj["carc"], rarc=adj["rarc"],
-                     amount=adj["amount"])
+                emit(
+                    "AdjustmentPosted",
+                    locator,
+                    adjustment_id=f"{remittance}{locator}",
+                    group_code=adj["group"],
+                    carc=adj["carc"],
+                    rarc=adj["rarc"],
+                    amount=adj["amount"],
+                )
     return events
 
 
@@ -127,10 +161,15 @@ def _claims(tx: TransactionSet) -> list[dict[str, Any]]:
             where = f"SVC[{len(claims)}.{claim['lines']}]"
             procedure = seg.composite(1)
             if len(procedure) < 2 or not procedure[1]:
-                raise MappingError(f"{where}01-2", "adjudicated procedure code is missing",
-                                   code="101")
-            line = {"procedure": procedure[1], "paid": money(seg.get(3), f"{where}03"),
-                    "rarc": None, "number": claim["lines"]}
+                raise MappingError(
+                    f"{where}01-2", "adjudicated procedure code is missing", code="101"
+                )
+            line = {
+                "procedure": procedure[1],
+                "paid": money(seg.get(3), f"{where}03"),
+                "rarc": None,
+                "number": claim["lines"],
+            }
         elif seg.id == "LQ" and line is not None and seg.get(1) == "HE" and not line["rarc"]:
             line["rarc"] = seg.get(2)
         elif seg.id == "CAS":
@@ -144,15 +183,25 @@ def _claims(tx: TransactionSet) -> list[dict[str, Any]]:
 def _cas(seg: Seg, claim: dict[str, Any], line: dict[str, Any] | None) -> None:
     group = seg.get(1)
     if group not in CAS_GROUPS:
-        raise MappingError("CAS01", f"claim adjustment group {group or '(empty)'} is not one of "
-                           "CO, PR, OA, PI, CR", code="103")
+        raise MappingError(
+            "CAS01",
+            f"claim adjustment group {group or '(empty)'} is not one of CO, PR, OA, PI, CR",
+            code="103",
+        )
     for triplet in range(6):
         carc, amount = seg.get(2 + triplet * 3), seg.get(3 + triplet * 3)
         if not carc:
             continue
         place = f"/SVC{line['number']}" if line else ""
-        claim["adjustments"].append({
-            "group": group, "carc": carc, "amount": money(amount, f"CAS{3 + triplet * 3:02d}"),
-            "locator": f"{place}/CAS{len(claim['adjustments']) + 1}",
-            "line_paid": line["paid"] if line else None, "line": line,
-            "procedure": line["procedure"] if line else None, "rarc": None})
+        claim["adjustments"].append(
+            {
+                "group": group,
+                "carc": carc,
+                "amount": money(amount, f"CAS{3 + triplet * 3:02d}"),
+                "locator": f"{place}/CAS{len(claim['adjustments']) + 1}",
+                "line_paid": line["paid"] if line else None,
+                "line": line,
+                "procedure": line["procedure"] if line else None,
+                "rarc": None,
+            }
+        )

@@ -15,8 +15,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from s2c.streams.registry import errors, rules
 from s2c.streams.registry.kafkalog import LogTimeout
@@ -24,15 +29,21 @@ from s2c.streams.registry.service import Registry
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
-ACCEPTED = {"application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json",
-            "application/json", "application/octet-stream", ""}
+ACCEPTED = {
+    "application/vnd.schemaregistry.v1+json",
+    "application/vnd.schemaregistry+json",
+    "application/json",
+    "application/octet-stream",
+    "",
+}
 REGISTRY = web.AppKey("registry", Registry)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def answer(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(body).encode(), status=status,
-                        headers={"Content-Type": CONTENT_TYPE})
+    return web.Response(
+        body=json.dumps(body).encode(), status=status, headers={"Content-Type": CONTENT_TYPE}
+    )
 
 
 def flag(request: web.Request, name: str) -> bool:
@@ -50,10 +61,18 @@ async def body_of(request: web.Request) -> Any:
 
 def create_app(registry: Registry, metrics: CollectorRegistry | None = None) -> web.Application:
     metrics = metrics or CollectorRegistry()
-    requests = Counter("s2c_registry_requests", "Registry HTTP requests by route and status",
-                       ["method", "route", "status"], registry=metrics)
-    latency = Histogram("s2c_registry_request_seconds", "Registry HTTP request latency",
-                        ["method", "route"], registry=metrics)
+    requests = Counter(
+        "s2c_registry_requests",
+        "Registry HTTP requests by route and status",
+        ["method", "route", "status"],
+        registry=metrics,
+    )
+    latency = Histogram(
+        "s2c_registry_request_seconds",
+        "Registry HTTP request latency",
+        ["method", "route"],
+        registry=metrics,
+    )
 
     @web.middleware
     async def confluent_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -69,8 +88,9 @@ def create_app(registry: Registry, metrics: CollectorRegistry | None = None) -> 
             return answer(exc.body(), exc.status)
         except web.HTTPException as exc:
             status = exc.status
-            return answer({"error_code": exc.status, "message": f"HTTP {exc.status} {exc.reason}"},
-                          exc.status)
+            return answer(
+                {"error_code": exc.status, "message": f"HTTP {exc.status} {exc.reason}"}, exc.status
+            )
         except LogTimeout as exc:
             log.error("registry log timed out: %s", exc)
             return answer(errors.store_timeout(str(exc)).body(), 500)
@@ -99,8 +119,9 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
 
     @r.get("/metrics")
     async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(metrics),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(metrics), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     @r.get("/schemas/types")
     async def schema_types(request: web.Request) -> web.Response:
@@ -117,14 +138,16 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
 
     @r.get(r"/schemas/ids/{id:\d+}/versions")
     async def schema_versions(request: web.Request) -> web.Response:
-        found = await reg(request).read(rules.schema_users, int(request.match_info["id"]),
-                                        flag(request, "deleted"))
+        found = await reg(request).read(
+            rules.schema_users, int(request.match_info["id"]), flag(request, "deleted")
+        )
         return answer([{"subject": v.subject, "version": v.version} for v in found])
 
     @r.get(r"/schemas/ids/{id:\d+}/subjects")
     async def schema_subjects(request: web.Request) -> web.Response:
-        found = await reg(request).read(rules.schema_users, int(request.match_info["id"]),
-                                        flag(request, "deleted"))
+        found = await reg(request).read(
+            rules.schema_users, int(request.match_info["id"]), flag(request, "deleted")
+        )
         return answer(sorted({v.subject for v in found}))
 
     @r.get("/subjects")
@@ -136,73 +159,126 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
         body = await body_of(request)
         schema = rules.normalize(body)
         schema_id, version = rules.requested_slot(body)  # set only when importing
-        return answer(await reg(request).write(rules.register, request.match_info["subject"],
-                                               schema, schema_id, version))
+        return answer(
+            await reg(request).write(
+                rules.register, request.match_info["subject"], schema, schema_id, version
+            )
+        )
 
     @r.post("/subjects/{subject}")
     async def lookup(request: web.Request) -> web.Response:
-        return answer(await reg(request).read(rules.lookup, request.match_info["subject"],
-                                              await body_of(request), flag(request, "deleted")))
+        return answer(
+            await reg(request).read(
+                rules.lookup,
+                request.match_info["subject"],
+                await body_of(request),
+                flag(request, "deleted"),
+            )
+        )
 
     @r.get("/subjects/{subject}/versions")
     async def versions(request: web.Request) -> web.Response:
-        return answer(await reg(request).read(rules.versions, request.match_info["subject"],
-                                              flag(request, "deleted")))
+        return answer(
+            await reg(request).read(
+                rules.versions, request.match_info["subject"], flag(request, "deleted")
+            )
+        )
 
     @r.get("/subjects/{subject}/versions/{version}")
     async def version(request: web.Request) -> web.Response:
-        found = await reg(request).read(rules.resolve, request.match_info["subject"],
-                                        request.match_info["version"], flag(request, "deleted"))
+        found = await reg(request).read(
+            rules.resolve,
+            request.match_info["subject"],
+            request.match_info["version"],
+            flag(request, "deleted"),
+        )
         return answer(rules.version_body(found))
 
     @r.get("/subjects/{subject}/versions/{version}/schema")
     async def version_schema(request: web.Request) -> web.Response:
-        found = await reg(request).read(rules.resolve, request.match_info["subject"],
-                                        request.match_info["version"], flag(request, "deleted"))
+        found = await reg(request).read(
+            rules.resolve,
+            request.match_info["subject"],
+            request.match_info["version"],
+            flag(request, "deleted"),
+        )
         return answer(json.loads(found.schema))
 
     @r.delete("/subjects/{subject}")
     async def delete_subject(request: web.Request) -> web.Response:
-        return answer(await reg(request).write(rules.delete_subject, request.match_info["subject"],
-                                               flag(request, "permanent")))
+        return answer(
+            await reg(request).write(
+                rules.delete_subject, request.match_info["subject"], flag(request, "permanent")
+            )
+        )
 
     @r.delete("/subjects/{subject}/versions/{version}")
     async def delete_version(request: web.Request) -> web.Response:
-        return answer(await reg(request).write(rules.delete_version, request.match_info["subject"],
-                                               request.match_info["version"],
-                                               flag(request, "permanent")))
+        return answer(
+            await reg(request).write(
+                rules.delete_version,
+                request.match_info["subject"],
+                request.match_info["version"],
+                flag(request, "permanent"),
+            )
+        )
 
     @r.post("/compatibility/subjects/{subject}/versions/{version}")
     async def compatible_with(request: web.Request) -> web.Response:
-        return answer(await reg(request).read(
-            rules.compatibility_report, request.match_info["subject"],
-            request.match_info["version"], await body_of(request), flag(request, "verbose")))
+        return answer(
+            await reg(request).read(
+                rules.compatibility_report,
+                request.match_info["subject"],
+                request.match_info["version"],
+                await body_of(request),
+                flag(request, "verbose"),
+            )
+        )
 
     @r.post("/compatibility/subjects/{subject}/versions")
     async def compatible_with_all(request: web.Request) -> web.Response:
-        return answer(await reg(request).read(
-            rules.compatibility_report, request.match_info["subject"], None,
-            await body_of(request), flag(request, "verbose")))
+        return answer(
+            await reg(request).read(
+                rules.compatibility_report,
+                request.match_info["subject"],
+                None,
+                await body_of(request),
+                flag(request, "verbose"),
+            )
+        )
 
-    for kind, read, change, drop in (("config", rules.config, rules.set_config, rules.delete_config),
-                                     ("mode", rules.mode, rules.set_mode, rules.delete_mode)):
+    for kind, read, change, drop in (
+        ("config", rules.config, rules.set_config, rules.delete_config),
+        ("mode", rules.mode, rules.set_mode, rules.delete_mode),
+    ):
         _settings_routes(r, kind, read, change, drop, reg)
     return list(r)
 
 
-def _settings_routes(r: web.RouteTableDef, kind: str, read: Callable[..., Any],
-                     change: Callable[..., Any], drop: Callable[..., Any],
-                     reg: Callable[[web.Request], Registry]) -> None:
+def _settings_routes(
+    r: web.RouteTableDef,
+    kind: str,
+    read: Callable[..., Any],
+    change: Callable[..., Any],
+    drop: Callable[..., Any],
+    reg: Callable[[web.Request], Registry],
+) -> None:
     """GET/PUT/DELETE /config and /mode, global and per subject (they behave alike)."""
 
     async def get(request: web.Request) -> web.Response:
-        return answer(await reg(request).read(read, request.match_info.get("subject"),
-                                              flag(request, "defaultToGlobal")))
+        return answer(
+            await reg(request).read(
+                read, request.match_info.get("subject"), flag(request, "defaultToGlobal")
+            )
+        )
 
     async def put(request: web.Request) -> web.Response:
         force = (flag(request, "force"),) if kind == "mode" else ()  # ?force=true into IMPORT
-        return answer(await reg(request).write(change, request.match_info.get("subject"),
-                                               await body_of(request), *force))
+        return answer(
+            await reg(request).write(
+                change, request.match_info.get("subject"), await body_of(request), *force
+            )
+        )
 
     async def delete(request: web.Request) -> web.Response:
         return answer(await reg(request).write(drop, request.match_info.get("subject")))

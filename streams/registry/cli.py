@@ -17,8 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve = sub.add_parser("serve", help="serve the Confluent Schema Registry REST API")
     serve.add_argument("--host", help="address to bind (default: S2C_HOST)")
     serve.add_argument("--port", type=int, help="port to bind (default: S2C_REGISTRY_PORT)")
-    serve.add_argument("--topic", help="Kafka topic holding the schemas "
-                                       "(default: S2C_REGISTRY_TOPIC)")
+    serve.add_argument(
+        "--topic", help="Kafka topic holding the schemas (default: S2C_REGISTRY_TOPIC)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +47,13 @@ def run(args: argparse.Namespace) -> int:
         runner = web.AppRunner(create_app(registry), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        log.info("schema registry on http://%s:%d over topic %s at %s", host, port, topic,
-                 settings.kafka_bootstrap)
+        log.info(
+            "schema registry on http://%s:%d over topic %s at %s",
+            host,
+            port,
+            topic,
+            settings.kafka_bootstrap,
+        )
         stopped = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stopped.set)

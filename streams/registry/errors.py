@@ -34,38 +34,54 @@ def schema_not_found(schema_id: int | None = None) -> RegistryError:
 
 
 def subject_soft_deleted(subject: str) -> RegistryError:
-    return RegistryError(404, 40404, f"Subject '{subject}' was soft deleted."
-                         "Set permanent=true to delete permanently")
+    return RegistryError(
+        404, 40404, f"Subject '{subject}' was soft deleted.Set permanent=true to delete permanently"
+    )
 
 
 def subject_not_soft_deleted(subject: str) -> RegistryError:
-    return RegistryError(404, 40405, f"Subject '{subject}' was not deleted first before "
-                         "being permanently deleted")
+    return RegistryError(
+        404, 40405, f"Subject '{subject}' was not deleted first before being permanently deleted"
+    )
 
 
 def version_soft_deleted(subject: str, version: int) -> RegistryError:
-    return RegistryError(404, 40406, f"Subject '{subject}' Version {version} was soft deleted."
-                         "Set permanent=true to delete permanently")
+    return RegistryError(
+        404,
+        40406,
+        f"Subject '{subject}' Version {version} was soft deleted."
+        "Set permanent=true to delete permanently",
+    )
 
 
 def version_not_soft_deleted(subject: str, version: int) -> RegistryError:
-    return RegistryError(404, 40407, f"Subject '{subject}' Version {version} was not deleted "
-                         "first before being permanently deleted")
+    return RegistryError(
+        404,
+        40407,
+        f"Subject '{subject}' Version {version} was not deleted "
+        "first before being permanently deleted",
+    )
 
 
 def subject_config_not_found(subject: str) -> RegistryError:
-    return RegistryError(404, 40408, f"Subject '{subject}' does not have subject-level "
-                         "compatibility configured")
+    return RegistryError(
+        404, 40408, f"Subject '{subject}' does not have subject-level compatibility configured"
+    )
 
 
 def subject_mode_not_found(subject: str) -> RegistryError:
-    return RegistryError(404, 40409, f"Subject '{subject}' does not have subject-level mode "
-                         "configured")
+    return RegistryError(
+        404, 40409, f"Subject '{subject}' does not have subject-level mode configured"
+    )
 
 
 def incompatible(subject: str, messages: list[str]) -> RegistryError:
-    return RegistryError(409, 409, "Schema being registered is incompatible with an earlier "
-                         f"schema for subject \"{subject}\", details: [{'; '.join(messages)}]")
+    return RegistryError(
+        409,
+        409,
+        "Schema being registered is incompatible with an earlier "
+        f'schema for subject "{subject}", details: [{"; ".join(messages)}]',
+    )
 
 
 def invalid_schema(reason: str) -> RegistryError:
@@ -73,19 +89,28 @@ def invalid_schema(reason: str) -> RegistryError:
 
 
 def invalid_version(version: str) -> RegistryError:
-    return RegistryError(422, 42202, f"The specified version '{version}' is not a valid version "
-                         "id. Allowed values are between [1, 2^31-1] and the string \"latest\"")
+    return RegistryError(
+        422,
+        42202,
+        f"The specified version '{version}' is not a valid version "
+        'id. Allowed values are between [1, 2^31-1] and the string "latest"',
+    )
 
 
 def invalid_compatibility(level: object) -> RegistryError:
-    return RegistryError(422, 42203, f"Invalid compatibility level. Valid values are none, "
-                         f"backward, forward, full, backward_transitive, forward_transitive, "
-                         f"and full_transitive (got {level!r})")
+    return RegistryError(
+        422,
+        42203,
+        f"Invalid compatibility level. Valid values are none, "
+        f"backward, forward, full, backward_transitive, forward_transitive, "
+        f"and full_transitive (got {level!r})",
+    )
 
 
 def invalid_mode(mode: object) -> RegistryError:
-    return RegistryError(422, 42204, f"Invalid mode. Valid values are READWRITE, READONLY and "
-                         f"IMPORT (got {mode!r})")
+    return RegistryError(
+        422, 42204, f"Invalid mode. Valid values are READWRITE, READONLY and IMPORT (got {mode!r})"
+    )
 
 
 def not_permitted(message: str) -> RegistryError:
@@ -110,8 +135,10 @@ def id_taken(schema_id: int) -> RegistryError:
 
 
 def version_taken(subject: str, version: int, schema_id: int) -> RegistryError:
-    return not_permitted(f"Subject {subject} version {version} already holds schema id "
-                         f"{schema_id}; an import does not overwrite a version")
+    return not_permitted(
+        f"Subject {subject} version {version} already holds schema id "
+        f"{schema_id}; an import does not overwrite a version"
+    )
 
 
 def import_needs_empty_subjects() -> RegistryError:

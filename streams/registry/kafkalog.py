@@ -37,8 +37,14 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from s2c.streams.registry.state import Record
 
 log = logging.getLogger(__name__)
-_STARTING_BROKER = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                              KafkaError._TRANSPORT, KafkaError._TIMED_OUT})
+_STARTING_BROKER = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError._TRANSPORT,
+        KafkaError._TIMED_OUT,
+    }
+)
 T = TypeVar("T")
 ATTEMPTS = 5
 
@@ -48,9 +54,14 @@ class LogTimeout(Exception):
 
 
 class KafkaLog:
-    def __init__(self, config: dict[str, str], topic: str, replication_factor: int,
-                 on_record: Callable[[bytes | None, bytes | None], None],
-                 timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        config: dict[str, str],
+        topic: str,
+        replication_factor: int,
+        on_record: Callable[[bytes | None, bytes | None], None],
+        timeout: float = 30.0,
+    ) -> None:
         self._config: dict[str, Any] = {**config, "logger": logging.getLogger("s2c.librdkafka")}
         self._topic, self._rf = topic, replication_factor
         self._on_record, self._timeout = on_record, timeout
@@ -70,12 +81,19 @@ class KafkaLog:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._run(self._meta_thread, self._ensure_topic)
-        consumer = Consumer({**self._config, "group.id": f"s2c-registry-{uuid.uuid4()}",
-                             "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "enable.partition.eof": True})
+        consumer = Consumer(
+            {
+                **self._config,
+                "group.id": f"s2c-registry-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
         consumer.assign([TopicPartition(self._topic, 0, OFFSET_BEGINNING)])
-        self._reader = threading.Thread(target=self._read, args=(consumer,), daemon=True,
-                                        name="registry-reader")
+        self._reader = threading.Thread(
+            target=self._read, args=(consumer,), daemon=True, name="registry-reader"
+        )
         self._reader.start()
         await self.sync()
         log.info("registry log %s read up to offset %d", self._topic, self._next)
@@ -91,8 +109,12 @@ class KafkaLog:
 
     def _ensure_topic(self) -> None:
         admin = AdminClient(self._config)
-        spec = NewTopic(self._topic, num_partitions=1, replication_factor=self._rf,
-                        config={"cleanup.policy": "compact"})
+        spec = NewTopic(
+            self._topic,
+            num_partitions=1,
+            replication_factor=self._rf,
+            config={"cleanup.policy": "compact"},
+        )
         try:
             admin.create_topics([spec])[self._topic].result(self._timeout)
             log.info("created registry topic %s (compacted, 1 partition)", self._topic)
@@ -108,8 +130,10 @@ class KafkaLog:
                 break
             time.sleep(0.2)
         if len(meta.partitions) != 1:
-            raise RuntimeError(f"registry topic {self._topic} must have exactly 1 partition "
-                               f"(has {len(meta.partitions)}): ids depend on one total order")
+            raise RuntimeError(
+                f"registry topic {self._topic} must have exactly 1 partition "
+                f"(has {len(meta.partitions)}): ids depend on one total order"
+            )
 
     # ------------------------------------------------------------------ reading
     def _read(self, consumer: Consumer) -> None:
@@ -121,8 +145,9 @@ class KafkaLog:
                     continue
                 error = msg.error()
                 if error is None:
-                    self._loop.call_soon_threadsafe(self._deliver, msg.offset(), msg.key(),
-                                                    msg.value())
+                    self._loop.call_soon_threadsafe(
+                        self._deliver, msg.offset(), msg.key(), msg.value()
+                    )
                 elif error.code() == KafkaError._PARTITION_EOF:
                     self._loop.call_soon_threadsafe(self._advance, msg.offset())
                 else:
@@ -163,15 +188,21 @@ class KafkaLog:
 
     def _end_offset(self) -> int:
         if self._meta is None:
-            self._meta = Consumer({**self._config, "group.id": f"s2c-registry-{uuid.uuid4()}",
-                                   "isolation.level": "read_committed"})
+            self._meta = Consumer(
+                {
+                    **self._config,
+                    "group.id": f"s2c-registry-{uuid.uuid4()}",
+                    "isolation.level": "read_committed",
+                }
+            )
         # A broker that has just restarted answers NOT_LEADER / LEADER_NOT_AVAILABLE until it
         # has loaded its partitions; those are worth waiting for, anything else is not.
         deadline = time.monotonic() + self._timeout
         while True:
             try:
-                _, high = self._meta.get_watermark_offsets(self._tp, timeout=self._timeout,
-                                                           cached=False)
+                _, high = self._meta.get_watermark_offsets(
+                    self._tp, timeout=self._timeout, cached=False
+                )
                 return int(high)
             except KafkaException as exc:
                 code = exc.args[0].code() if exc.args else None
@@ -193,8 +224,9 @@ class KafkaLog:
                 try:
                     last = await self._run(self._producer_thread, self._append, records)
                 except KafkaException as exc:
-                    log.warning("registry write attempt %d failed, deciding again: %s",
-                                attempt, exc.args[0])
+                    log.warning(
+                        "registry write attempt %d failed, deciding again: %s", attempt, exc.args[0]
+                    )
                     await self._run(self._producer_thread, self._recover, exc.args[0])
                     await asyncio.sleep(random.uniform(0, 0.1 * attempt))  # no fencing ping-pong
                     continue
@@ -205,8 +237,15 @@ class KafkaLog:
     def _open_producer(self) -> None:
         if self._producer is not None:
             return
-        producer = Producer({**self._config, "transactional.id": f"s2c-registry-{self._topic}",
-                             "acks": "all", "enable.idempotence": True, "linger.ms": 0})
+        producer = Producer(
+            {
+                **self._config,
+                "transactional.id": f"s2c-registry-{self._topic}",
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 0,
+            }
+        )
         producer.init_transactions(self._timeout)
         self._producer = producer
 
@@ -221,8 +260,9 @@ class KafkaLog:
         try:
             self._producer.begin_transaction()
             for key, value in records:
-                self._producer.produce(self._topic, key=key, value=value, partition=0,
-                                       on_delivery=delivered)
+                self._producer.produce(
+                    self._topic, key=key, value=value, partition=0, on_delivery=delivered
+                )
             self._producer.flush(self._timeout)
             if failures:
                 raise KafkaException(failures[0])

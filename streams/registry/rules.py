@@ -36,14 +36,17 @@ Decision = tuple[list[Record], Body]
 def normalize(request: Body) -> str:
     """The request's schema as canonical JSON text (parsed by apache avro), or 42201."""
     if not isinstance(request, dict) or not isinstance(request.get("schema"), str):
-        raise errors.invalid_schema("the request needs a \"schema\" string")
+        raise errors.invalid_schema('the request needs a "schema" string')
     schema_type = request.get("schemaType") or "AVRO"
     if schema_type != "AVRO":
-        raise errors.invalid_schema(f"schema type {schema_type} is not supported; "
-                                    "this registry stores AVRO schemas only")
+        raise errors.invalid_schema(
+            f"schema type {schema_type} is not supported; this registry stores AVRO schemas only"
+        )
     if request.get("references"):
-        raise errors.invalid_schema("schema references are not supported by the s2c registry; "
-                                    "inline the referenced named types instead")
+        raise errors.invalid_schema(
+            "schema references are not supported by the s2c registry; "
+            "inline the referenced named types instead"
+        )
     try:
         return json.dumps(parse(request["schema"]).to_json(), separators=(",", ":"))
     except SchemaParseError as exc:
@@ -66,11 +69,11 @@ def requested_slot(request: Body) -> tuple[int | None, int | None]:
     for name in ("id", "version"):
         value = request.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise errors.bad_request(f"\"{name}\" must be an integer, got {value!r}")
+            raise errors.bad_request(f'"{name}" must be an integer, got {value!r}')
         found.append(None if value is None or value < (0 if name == "id" else 1) else value)
     schema_id, version = found
     if schema_id is not None and schema_id > MAX_INT:
-        raise errors.bad_request(f"\"id\" must be at most {MAX_INT}, got {schema_id}")
+        raise errors.bad_request(f'"id" must be at most {MAX_INT}, got {schema_id}')
     if version is not None and version > MAX_INT:
         raise errors.invalid_version(str(version))
     return schema_id, version
@@ -124,8 +127,9 @@ def lookup(state: RegistryState, subject: str, request: Body, deleted: bool = Fa
     return version_body(found)
 
 
-def compatibility_report(state: RegistryState, subject: str, version: str | None,
-                         request: Body, verbose: bool) -> Body:
+def compatibility_report(
+    state: RegistryState, subject: str, version: str | None, request: Body, verbose: bool
+) -> Body:
     """Would the candidate pass the subject's level against one version (or all versions)?"""
     schema = normalize(request)
     if version is None:
@@ -157,8 +161,13 @@ def _writable(state: RegistryState, subject: str) -> None:
         raise errors.read_only(subject)
 
 
-def register(state: RegistryState, subject: str, schema: str, schema_id: int | None = None,
-             version: int | None = None) -> Decision:
+def register(
+    state: RegistryState,
+    subject: str,
+    schema: str,
+    schema_id: int | None = None,
+    version: int | None = None,
+) -> Decision:
     """Same schema again -> its version's id, nothing written; else a compatible new version.
     An explicit `schema_id` needs IMPORT mode, and IMPORT mode needs one (Confluent's rules),
     except that asking for a schema the subject already has answers its id in any writable mode,
@@ -184,8 +193,9 @@ def register(state: RegistryState, subject: str, schema: str, schema_id: int | N
     return _append(state, Version(subject, number, state.id_for(schema), schema))
 
 
-def _import(state: RegistryState, subject: str, schema: str, schema_id: int,
-            version: int | None) -> Decision:
+def _import(
+    state: RegistryState, subject: str, schema: str, schema_id: int, version: int | None
+) -> Decision:
     """The schema under exactly `schema_id` and `version` (default: the next one), unchecked for
     compatibility. The same schema may come in under another id (Confluent allows it); an id that
     names another schema, or a version that holds another one, is refused rather than rewritten:
@@ -200,7 +210,9 @@ def _import(state: RegistryState, subject: str, schema: str, schema_id: int,
             raise errors.version_taken(subject, number, held.id)
         if not held.deleted:
             return [], {"id": schema_id}  # the same import again
-    return _append(state, Version(subject, number, schema_id, schema))  # new, or revives a soft delete
+    return _append(
+        state, Version(subject, number, schema_id, schema)
+    )  # new, or revives a soft delete
 
 
 def _append(state: RegistryState, new: Version) -> Decision:
@@ -222,8 +234,10 @@ def delete_subject(state: RegistryState, subject: str, permanent: bool) -> Decis
         return [schema_record(None, subject, v.version) for v in every], [v.version for v in every]
     if not live:
         raise errors.subject_soft_deleted(subject)
-    records = [schema_record(Version(v.subject, v.version, v.id, v.schema, True), subject,
-                             v.version) for v in live]
+    records = [
+        schema_record(Version(v.subject, v.version, v.id, v.schema, True), subject, v.version)
+        for v in live
+    ]
     return records, [v.version for v in live]
 
 
@@ -265,8 +279,9 @@ def delete_config(state: RegistryState, subject: str | None) -> Decision:
     return [config_record(subject, None)], {"compatibilityLevel": state.compatibility(subject)}
 
 
-def set_mode(state: RegistryState, subject: str | None, request: Body,
-             force: bool = False) -> Decision:
+def set_mode(
+    state: RegistryState, subject: str | None, request: Body, force: bool = False
+) -> Decision:
     """Entering IMPORT needs the subject (or, globally, the registry) without live versions,
     unless forced: Confluent's guard against importing ids over schemas already in use. Unlike
     Confluent, soft-deleted versions are not purged on the way in: their ids stay readable."""

@@ -49,8 +49,9 @@ class MemoryLog:
 
 
 class Registry:
-    def __init__(self, make_log: Callable[[Callable[[bytes | None, bytes | None], None]], Log]
-                 ) -> None:
+    def __init__(
+        self, make_log: Callable[[Callable[[bytes | None, bytes | None], None]], Log]
+    ) -> None:
         self.state = RegistryState()
         self.log = make_log(self.state.apply)
 

@@ -56,8 +56,15 @@ def schema_record(v: Version | None, subject: str, version: int) -> Record:
     key = _encode({"keytype": "SCHEMA", "subject": subject, "version": version, "magic": 1})
     if v is None:
         return key, None
-    return key, _encode({"subject": v.subject, "version": v.version, "id": v.id,
-                         "schema": v.schema, "deleted": v.deleted})
+    return key, _encode(
+        {
+            "subject": v.subject,
+            "version": v.version,
+            "id": v.id,
+            "schema": v.schema,
+            "deleted": v.deleted,
+        }
+    )
 
 
 def max_id_record(schema_id: int) -> Record:
@@ -117,8 +124,9 @@ class RegistryState:
         if v is None:
             self._remove(subject, version)
             return
-        self._put(Version(subject, version, int(v["id"]), str(v["schema"]),
-                          bool(v.get("deleted", False))))
+        self._put(
+            Version(subject, version, int(v["id"]), str(v["schema"]), bool(v.get("deleted", False)))
+        )
 
     def _put(self, v: Version) -> None:
         old = self.subjects.get(v.subject, {}).get(v.version)

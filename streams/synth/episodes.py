@@ -18,7 +18,9 @@ _CLINIC_EM = Weighted([p.code for p in ref.CLINIC_EM], ref.CLINIC_EM_WEIGHTS)
 _ED_EM = Weighted([p.code for p in ref.ED_EM], ref.ED_EM_WEIGHTS)
 _DURATIONS = {"99203": 30, "99204": 45, "99213": 15, "99214": 25, "99215": 40}
 # ED arrivals by local hour: low at night, peak late morning to evening.
-_ED_HOURS = Weighted(range(24), (2, 2, 1, 1, 1, 2, 3, 4, 5, 6, 7, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 4, 3, 3))
+_ED_HOURS = Weighted(
+    range(24), (2, 2, 1, 1, 1, 2, 3, 4, 5, 6, 7, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 4, 3, 3)
+)
 
 
 def _lines(pl: Planner, em_code: str, ancillary_dept: str, most: int) -> list[tuple[str, int]]:
@@ -47,14 +49,22 @@ def plan_clinic_visit(pl: Planner, n: int) -> None:
     original = start
     rescheduled = rng.random() < p.reschedule_rate
     if rescheduled and p.max_lead_days > 0:  # booked for another day first; the final slot is today
-        original = start + pick(rng, (-3, -2, -1, 1, 2, 5, 7)) * DAY + between(rng, -8, 9 - 1) * 15 * MINUTE
+        original = (
+            start
+            + pick(rng, (-3, -2, -1, 1, 2, 5, 7)) * DAY
+            + between(rng, -8, 9 - 1) * 15 * MINUTE
+        )
     elif rescheduled:  # same-day booking: moved within the day
         original = start + pick(rng, (-2, -1, 1, 2)) * HOUR
     earliest = min(start, original)
     if p.max_lead_days > 0:
-        booked = earliest - between(rng, 1, p.max_lead_days) * DAY - between(rng, 0, 8 * 60 - 1) * MINUTE
+        booked = (
+            earliest - between(rng, 1, p.max_lead_days) * DAY - between(rng, 0, 8 * 60 - 1) * MINUTE
+        )
     else:
-        booked = pl.day_ms + between(rng, 0, max(1, (earliest - pl.day_ms) // MINUTE - 90) - 1) * MINUTE
+        booked = (
+            pl.day_ms + between(rng, 0, max(1, (earliest - pl.day_ms) // MINUTE - 90) - 1) * MINUTE
+        )
     ep.pre_registered = rng.random() < 0.7
     pl.emit(booked, "AppointmentScheduled", (original, duration, ep.payer_id))
     last = booked
@@ -70,7 +80,9 @@ def plan_clinic_visit(pl: Planner, n: int) -> None:
         pl.emit(last, "AppointmentRescheduled", (start, duration))
     outcome = rng.random()
     if outcome < p.cancel_rate:
-        pl.emit(last + (start - last) * 3 // 4, "AppointmentCancelled", pick(rng, ref.CANCEL_REASONS))
+        pl.emit(
+            last + (start - last) * 3 // 4, "AppointmentCancelled", pick(rng, ref.CANCEL_REASONS)
+        )
         pl.finish(ep, "clinic_visit.cancelled")
         return
     if outcome < p.cancel_rate + p.no_show_rate:
@@ -80,8 +92,15 @@ def plan_clinic_visit(pl: Planner, n: int) -> None:
     arrival = start + between(rng, -20, 15) * MINUTE
     discharge = arrival + (duration + between(rng, 10, 45)) * MINUTE
     _encounter(pl, arrival, discharge, "OUTPATIENT")
-    plan_revenue(pl, ep, arrival, discharge, _lines(pl, em, code, 2), "PROFESSIONAL",
-                 pl.system.npi[ep.provider_id])
+    plan_revenue(
+        pl,
+        ep,
+        arrival,
+        discharge,
+        _lines(pl, em, code, 2),
+        "PROFESSIONAL",
+        pl.system.npi[ep.provider_id],
+    )
     pl.finish(ep, "clinic_visit.completed" if not rescheduled else "clinic_visit.rescheduled")
 
 
@@ -93,8 +112,15 @@ def plan_walk_in(pl: Planner, n: int) -> None:
     arrival = pl.day_ms + 8 * HOUR + between(rng, 0, 10 * 60 - 1) * MINUTE
     discharge = arrival + between(rng, 30, 120) * MINUTE
     _encounter(pl, arrival, discharge, "OUTPATIENT")
-    plan_revenue(pl, ep, arrival, discharge, _lines(pl, em, "PRIM", 2), "PROFESSIONAL",
-                 pl.system.npi[ep.provider_id])
+    plan_revenue(
+        pl,
+        ep,
+        arrival,
+        discharge,
+        _lines(pl, em, "PRIM", 2),
+        "PROFESSIONAL",
+        pl.system.npi[ep.provider_id],
+    )
     pl.finish(ep, "walk_in")
 
 
@@ -107,6 +133,13 @@ def plan_emergency(pl: Planner, n: int) -> None:
     arrival = pl.day_ms + hour * HOUR + between(rng, 0, 60 - 1) * MINUTE
     discharge = arrival + between(rng, 90, 420) * MINUTE
     _encounter(pl, arrival, discharge, "EMERGENCY")
-    plan_revenue(pl, ep, arrival, discharge, _lines(pl, em, ref.ED_DEPT, 4), "INSTITUTIONAL",
-                 pl.system.npi[site.facility_provider_id])
+    plan_revenue(
+        pl,
+        ep,
+        arrival,
+        discharge,
+        _lines(pl, em, ref.ED_DEPT, 4),
+        "INSTITUTIONAL",
+        pl.system.npi[site.facility_provider_id],
+    )
     pl.finish(ep, "emergency")

@@ -36,8 +36,12 @@ def npi_from_number(number: int, entity_type: int = 1) -> str:
 
 
 def npi_is_valid(npi: str) -> bool:
-    return (len(npi) == 10 and npi.isdigit() and npi[0] in "12"
-            and luhn_check_digit("80840" + npi[:9]) == int(npi[9]))
+    return (
+        len(npi) == 10
+        and npi.isdigit()
+        and npi[0] in "12"
+        and luhn_check_digit("80840" + npi[:9]) == int(npi[9])
+    )
 
 
 def patient_ref(seed: int, index: int) -> str:
@@ -47,7 +51,9 @@ def patient_ref(seed: int, index: int) -> str:
 
 def day_start_ms(day: date, utc_offset_hours: int) -> int:
     """Local midnight of `day` at a fixed UTC offset, as epoch milliseconds."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(hours=utc_offset_hours)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) - timedelta(
+        hours=utc_offset_hours
+    )
     return int(midnight.timestamp()) * 1000
 
 

@@ -22,9 +22,14 @@ from s2c.streams.synth.summary import Totals
 from s2c.streams.topics import declare
 
 PRODUCER_TUNING = {
-    "enable.idempotence": True, "acks": "all", "linger.ms": 50, "batch.size": 1_000_000,
-    "compression.type": "lz4", "queue.buffering.max.messages": 2_000_000,
-    "queue.buffering.max.kbytes": 1_048_576, "delivery.report.only.error": True,
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 50,
+    "batch.size": 1_000_000,
+    "compression.type": "lz4",
+    "queue.buffering.max.messages": 2_000_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+    "delivery.report.only.error": True,
 }
 
 
@@ -36,12 +41,18 @@ def default_codec(settings: Settings) -> Any:
     from s2c.streams.catalog import load_catalog
     from s2c.streams.codec import AvroCodec, registry_client
 
-    return AvroCodec(registry_client(settings.registry_url),
-                     lambda name: load_catalog().resolved_json(name))
+    return AvroCodec(
+        registry_client(settings.registry_url), lambda name: load_catalog().resolved_json(name)
+    )
 
 
-def _send(producer: Any, topic: str, codec: Any, namespace: str,
-          records: Iterable[tuple[str, str, dict[str, Any]]]) -> int:
+def _send(
+    producer: Any,
+    topic: str,
+    codec: Any,
+    namespace: str,
+    records: Iterable[tuple[str, str, dict[str, Any]]],
+) -> int:
     encode, produce, poll = codec.encode, producer.produce, producer.poll
     full_names: dict[str, str] = {}
     sent = 0
@@ -88,8 +99,13 @@ def publish_master(settings: Settings, system: HealthSystem, codec: Any = None) 
     create_topics(settings, [topics.master_data, topics.events])  # leaves existing ones alone
     failures: list[str] = []
     producer = _producer(settings, failures)
-    sent = _send(producer, topics.master_data.name, codec or default_codec(settings), "s2c.master",
-                 system.master_records())
+    sent = _send(
+        producer,
+        topics.master_data.name,
+        codec or default_codec(settings),
+        "s2c.master",
+        system.master_records(),
+    )
     _flush(producer, failures)
     return sent
 
@@ -99,14 +115,20 @@ def publish_events(settings: Settings, synthesis: Synthesis, codec: Any = None) 
     failures: list[str] = []
     producer = _producer(settings, failures)
     clock = lambda: time.time_ns() // 1_000_000
-    sent = _send(producer, declare(settings).events.name, codec or default_codec(settings),
-                 "s2c.events", synthesis.events(clock))
+    sent = _send(
+        producer,
+        declare(settings).events.name,
+        codec or default_codec(settings),
+        "s2c.events",
+        synthesis.events(clock),
+    )
     _flush(producer, failures)
     return sent
 
 
-def _publish_sites(settings: Settings, params: SynthParams,
-                   site_numbers: list[int]) -> tuple[Totals, float]:
+def _publish_sites(
+    settings: Settings, params: SynthParams, site_numbers: list[int]
+) -> tuple[Totals, float]:
     """One worker process: plan its sites and publish their events (returns totals, planning s)."""
     started = time.perf_counter()
     synthesis = plan(params, site_numbers=site_numbers)

@@ -70,8 +70,17 @@ class Episode:
         "trace",
     )
 
-    def __init__(self, kind: str, site: Site, account: str, patient: str, payer_id: str,
-                 dept_code: str, service_line_id: str, provider_id: str) -> None:
+    def __init__(
+        self,
+        kind: str,
+        site: Site,
+        account: str,
+        patient: str,
+        payer_id: str,
+        dept_code: str,
+        service_line_id: str,
+        provider_id: str,
+    ) -> None:
         self.kind = kind
         self.site = site
         self.account = account
@@ -107,8 +116,9 @@ class Planner:
         self.noise = random.Random(f"{seed}:{site.site_id}:{day_tag}:noise")
         self.site, self.day_ms, self.day_tag = site, day_ms, day_tag
 
-    def episode(self, kind: str, n: int, dept_code: str, service_line_id: str,
-                provider_id: str) -> Episode:
+    def episode(
+        self, kind: str, n: int, dept_code: str, service_line_id: str, provider_id: str
+    ) -> Episode:
         site = self.site
         assert site is not None
         account = f"V{site.number:02d}{self.day_tag[2:]}{n:06d}"
@@ -147,10 +157,12 @@ _PAYER_MIX = Weighted([p.payer_id for p in PAYERS], [p.mix for p in PAYERS])
 
 # (event that arrives late, event it must arrive after): "a payment before its claim", "a charge
 # before the encounter", "an acknowledgement before the claim".
-_SWAPS = (("ClaimSubmitted", ("PaymentPosted", "DenialReceived")),
-          ("EncounterCompleted", ("ChargePosted",)),
-          ("EncounterStarted", ("ChargePosted",)),
-          ("ClaimSubmitted", ("ClaimAcknowledged", "ClaimRejected")))
+_SWAPS = (
+    ("ClaimSubmitted", ("PaymentPosted", "DenialReceived")),
+    ("EncounterCompleted", ("ChargePosted",)),
+    ("EncounterStarted", ("ChargePosted",)),
+    ("ClaimSubmitted", ("ClaimAcknowledged", "ClaimRejected")),
+)
 
 
 def _swap_arrival(events: list[list[Any]], arrivals: list[int], noise: random.Random) -> None:

@@ -22,9 +22,16 @@ _DENIAL_SURGERY = Weighted(ref.DENIALS, [d[4] for d in ref.DENIALS])
 ZERO = Decimal("0.00")
 
 
-def plan_revenue(pl: Planner, ep: Episode, service_ms: int, discharge_ms: int,
-                 lines: list[tuple[str, int]], claim_type: str, billing_npi: str,
-                 auth_problem: bool = False) -> None:
+def plan_revenue(
+    pl: Planner,
+    ep: Episode,
+    service_ms: int,
+    discharge_ms: int,
+    lines: list[tuple[str, int]],
+    claim_type: str,
+    billing_npi: str,
+    auth_problem: bool = False,
+) -> None:
     rng, p, acct = pl.rng, pl.system.params, ep.account
     offset = ep.site.utc_offset
     service_date = to_date(service_ms, offset)
@@ -52,31 +59,52 @@ def plan_revenue(pl: Planner, ep: Episode, service_ms: int, discharge_ms: int,
         claim_ms = discharge_ms + between(rng, 12, 96) * HOUR
     claim_ms = max(claim_ms, last_charge + HOUR)
     total = sum((c[3] for c in charges), ZERO)
-    claim_lines = [{"line_number": i, "procedure_code": c[1], "units": c[2], "charge": c[3]}
-                   for i, c in enumerate(charges, 1)]
+    claim_lines = [
+        {"line_number": i, "procedure_code": c[1], "units": c[2], "charge": c[3]}
+        for i, c in enumerate(charges, 1)
+    ]
     claim_no = 1
     claim_id = f"CLM{acct}-{claim_no}"
-    pl.emit(claim_ms, "ClaimSubmitted", (claim_id, ep.payer_id, claim_type, billing_npi, total,
-                                         claim_lines))
+    pl.emit(
+        claim_ms,
+        "ClaimSubmitted",
+        (claim_id, ep.payer_id, claim_type, billing_npi, total, claim_lines),
+    )
     if rng.random() < p.claim_rejection_rate:
         rejected = claim_ms + between(rng, 2, 36) * HOUR
-        pl.emit(rejected, "ClaimRejected", (claim_id, pick(rng, ("A3", "A7")), "21",
-                                            "Missing or invalid information"))
+        pl.emit(
+            rejected,
+            "ClaimRejected",
+            (claim_id, pick(rng, ("A3", "A7")), "21", "Missing or invalid information"),
+        )
         pl.episodes["claim.rejected"] += 1
         claim_no += 1
         claim_id = f"CLM{acct}-{claim_no}"  # corrected claim, new claim id
         claim_ms = rejected + between(rng, 1, 5) * DAY
-        pl.emit(claim_ms, "ClaimSubmitted", (claim_id, ep.payer_id, claim_type, billing_npi,
-                                             total, claim_lines))
-    pl.emit(claim_ms + between(rng, 2, 36) * HOUR, "ClaimAcknowledged",
-            (claim_id, pick(rng, ("A1", "A2")), f"PCN{acct[1:]}{claim_no}"))
+        pl.emit(
+            claim_ms,
+            "ClaimSubmitted",
+            (claim_id, ep.payer_id, claim_type, billing_npi, total, claim_lines),
+        )
+    pl.emit(
+        claim_ms + between(rng, 2, 36) * HOUR,
+        "ClaimAcknowledged",
+        (claim_id, pick(rng, ("A1", "A2")), f"PCN{acct[1:]}{claim_no}"),
+    )
     remit_ms = claim_ms + between(rng, p.remit_days_min * 24, p.remit_days_max * 24) * HOUR
     _adjudicate(pl, ep, claim_id, remit_ms, charges, total, claim_type, auth_problem)
 
 
-def _adjudicate(pl: Planner, ep: Episode, claim_id: str, remit_ms: int,
-                charges: list[tuple[str, str, int, Decimal]], total: Decimal, claim_type: str,
-                auth_problem: bool) -> None:
+def _adjudicate(
+    pl: Planner,
+    ep: Episode,
+    claim_id: str,
+    remit_ms: int,
+    charges: list[tuple[str, str, int, Decimal]],
+    total: Decimal,
+    claim_type: str,
+    auth_problem: bool,
+) -> None:
     rng, p, acct, payer = pl.rng, pl.system.params, ep.account, ep.payer_id
     rates = pl.system.rates
     allowed = {c[0]: min(c[3], (rates[(payer, c[1])] * c[2]).quantize(CENT)) for c in charges}
@@ -92,22 +120,34 @@ def _adjudicate(pl: Planner, ep: Episode, claim_id: str, remit_ms: int,
         pl.episodes[f"claim.denied.{group}-{carc}"] += 1
         if (group, carc) == ("PR", "1"):  # whole allowed amount falls to the deductible
             allowed_total = sum(allowed.values(), ZERO)
-            pl.emit(remit_ms, "DenialReceived", (f"DN{acct}-1", claim_id, payer, group, carc, rarc,
-                                                 allowed_total, None))
+            pl.emit(
+                remit_ms,
+                "DenialReceived",
+                (f"DN{acct}-1", claim_id, payer, group, carc, rarc, allowed_total, None),
+            )
             if total > allowed_total:
-                pl.emit(remit_ms + 1000, "AdjustmentPosted", (f"ADJ{acct}-1", claim_id, payer, "CO",
-                                                              "45", None, total - allowed_total))
+                pl.emit(
+                    remit_ms + 1000,
+                    "AdjustmentPosted",
+                    (f"ADJ{acct}-1", claim_id, payer, "CO", "45", None, total - allowed_total),
+                )
         else:
-            pl.emit(remit_ms, "DenialReceived", (f"DN{acct}-1", claim_id, payer, group, carc, rarc,
-                                                 total, None))
+            pl.emit(
+                remit_ms,
+                "DenialReceived",
+                (f"DN{acct}-1", claim_id, payer, group, carc, rarc, total, None),
+            )
         return
     denied_line = None
     if len(charges) > 1 and rng.random() < p.line_denial_rate:
         denied_line = charges[-1]
         allowed[denied_line[0]] = ZERO
         group, carc, rarc = ref.LINE_DENIAL
-        pl.emit(remit_ms, "DenialReceived", (f"DN{acct}-1", claim_id, payer, group, carc, rarc,
-                                             denied_line[3], denied_line[1]))
+        pl.emit(
+            remit_ms,
+            "DenialReceived",
+            (f"DN{acct}-1", claim_id, payer, group, carc, rarc, denied_line[3], denied_line[1]),
+        )
         pl.episodes["claim.line_denied"] += 1
     allowed_total = sum(allowed.values(), ZERO)
     patient_share, pr_carc = ZERO, ""
@@ -123,31 +163,62 @@ def _adjudicate(pl: Planner, ep: Episode, claim_id: str, remit_ms: int,
     trace = f"EFT{to_date(remit_ms, ep.site.utc_offset):%Y%m%d}{ep.site.number:02d}{payer[4:]}"
     remittance_id = f"RA{acct}-1"
     pay_date = to_date(remit_ms, ep.site.utc_offset)
-    pl.emit(remit_ms + 2000, "PaymentPosted", (remittance_id, claim_id, payer, paid, trace, pay_date))
+    pl.emit(
+        remit_ms + 2000, "PaymentPosted", (remittance_id, claim_id, payer, paid, trace, pay_date)
+    )
     contractual = total - allowed_total - (denied_line[3] if denied_line else ZERO)
     if contractual > 0:
-        pl.emit(remit_ms + 3000, "AdjustmentPosted", (f"ADJ{acct}-1", claim_id, payer, "CO", "45",
-                                                      None, contractual))
+        pl.emit(
+            remit_ms + 3000,
+            "AdjustmentPosted",
+            (f"ADJ{acct}-1", claim_id, payer, "CO", "45", None, contractual),
+        )
     if patient_share > 0:
-        pl.emit(remit_ms + 4000, "AdjustmentPosted", (f"ADJ{acct}-2", claim_id, payer, "PR", pr_carc,
-                                                      None, patient_share))
+        pl.emit(
+            remit_ms + 4000,
+            "AdjustmentPosted",
+            (f"ADJ{acct}-2", claim_id, payer, "PR", pr_carc, None, patient_share),
+        )
     pl.episodes["claim.paid" if paid > 0 else "claim.zero_paid"] += 1
     if paid > 0 and rng.random() < p.payment_reversal_rate:
         reversal_ms = remit_ms + between(rng, 15, 60) * DAY
-        pl.emit(reversal_ms, "PaymentReversed", (f"RV{acct}-1", claim_id, payer, remittance_id, paid))
+        pl.emit(
+            reversal_ms, "PaymentReversed", (f"RV{acct}-1", claim_id, payer, remittance_id, paid)
+        )
         corrected_ms = reversal_ms + between(rng, 1, 3) * DAY
-        pl.emit(corrected_ms, "PaymentPosted", (f"RA{acct}-2", claim_id, payer, paid, trace + "C",
-                                                to_date(corrected_ms, ep.site.utc_offset)))
+        pl.emit(
+            corrected_ms,
+            "PaymentPosted",
+            (
+                f"RA{acct}-2",
+                claim_id,
+                payer,
+                paid,
+                trace + "C",
+                to_date(corrected_ms, ep.site.utc_offset),
+            ),
+        )
         pl.episodes["payment.reversed"] += 1
 
 
-def _self_pay(pl: Planner, ep: Episode, discharge_ms: int,
-              charges: list[tuple[str, str, int, Decimal]]) -> None:
+def _self_pay(
+    pl: Planner, ep: Episode, discharge_ms: int, charges: list[tuple[str, str, int, Decimal]]
+) -> None:
     rng = pl.rng
     pl.episodes["claim.self_pay"] += 1
     if rng.random() < pl.system.params.self_pay_payment_rate:
         expected = sum((pl.system.rates[(ep.payer_id, c[1])] * c[2] for c in charges), ZERO)
         paid = (expected * Decimal(between(rng, 40, 101 - 1)) / 100).quantize(CENT)
         paid_ms = discharge_ms + between(rng, 10, 40) * DAY
-        pl.emit(paid_ms, "PaymentPosted", (f"RA{ep.account}-1", None, ep.payer_id, paid,
-                                           f"PT{ep.account[1:]}", to_date(paid_ms, ep.site.utc_offset)))
+        pl.emit(
+            paid_ms,
+            "PaymentPosted",
+            (
+                f"RA{ep.account}-1",
+                None,
+                ep.payer_id,
+                paid,
+                f"PT{ep.account[1:]}",
+                to_date(paid_ms, ep.site.utc_offset),
+            ),
+        )

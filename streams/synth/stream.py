@@ -55,8 +55,11 @@ class Synthesis:
         return Counter(entry[3] for entry in self.timeline)
 
 
-def plan(params: SynthParams, system: HealthSystem | None = None,
-         site_numbers: Collection[int] | None = None) -> Synthesis:
+def plan(
+    params: SynthParams,
+    system: HealthSystem | None = None,
+    site_numbers: Collection[int] | None = None,
+) -> Synthesis:
     """Plans every site (or only `site_numbers`: each site-day has its own RNG, so a site's events
     are the same whether it is planned alone or with the others)."""
     system = system or build_health_system(params)
@@ -74,8 +77,12 @@ def plan(params: SynthParams, system: HealthSystem | None = None,
     return synthesis
 
 
-def _plan_days(params: SynthParams, system: HealthSystem, planner: Planner,
-               site_numbers: Collection[int] | None) -> None:
+def _plan_days(
+    params: SynthParams,
+    system: HealthSystem,
+    planner: Planner,
+    site_numbers: Collection[int] | None,
+) -> None:
     for offset in range(params.days):
         day = params.start_date + timedelta(days=offset)
         weekday = day.weekday()
@@ -85,10 +92,11 @@ def _plan_days(params: SynthParams, system: HealthSystem, planner: Planner,
             planner.start_site_day(site, day_start_ms(day, site.utc_offset), f"{day:%Y%m%d}")
             n = 0
             for planner_fn, base, elective in (
-                    (plan_clinic_visit, params.clinic_visits, True),
-                    (plan_walk_in, params.walk_ins, True),
-                    (plan_emergency, params.ed_visits, False),
-                    (plan_case, params.cases, True)):
+                (plan_clinic_visit, params.clinic_visits, True),
+                (plan_walk_in, params.walk_ins, True),
+                (plan_emergency, params.ed_visits, False),
+                (plan_case, params.cases, True),
+            ):
                 for _ in range(params.volume(base, site.size, weekday, elective)):
                     n += 1
                     planner_fn(planner, n)

@@ -32,24 +32,41 @@ def _table(title: str, counts: Counter[str]) -> list[str]:
     return lines
 
 
-def summary_lines(params: SynthParams, totals: Totals, plan_seconds: float,
-                  output_seconds: float, outputs: list[str]) -> list[str]:
-    episodes = Counter({k: v for k, v in totals.episodes.items()
-                        if not k.startswith(_REVENUE_PREFIXES)})
+def summary_lines(
+    params: SynthParams,
+    totals: Totals,
+    plan_seconds: float,
+    output_seconds: float,
+    outputs: list[str],
+) -> list[str]:
+    episodes = Counter(
+        {k: v for k, v in totals.episodes.items() if not k.startswith(_REVENUE_PREFIXES)}
+    )
     revenue = Counter({k: v for k, v in totals.episodes.items() if k not in episodes})
     total = sum(totals.events.values())
     elapsed = plan_seconds + output_seconds
-    header = (f"s2c generate: seed {params.seed}, {params.sites} sites, {params.days} day(s) from "
-              f"{params.start_date}, scale {params.scale:.3g}")
+    header = (
+        f"s2c generate: seed {params.seed}, {params.sites} sites, {params.days} day(s) from "
+        f"{params.start_date}, scale {params.scale:.3g}"
+    )
     lines = [header]
     lines += _table("episodes", episodes) + _table("revenue cycle", revenue)
-    lines += _table("events (incl. resends)", totals.events) + _table("master records", totals.master)
-    lines.append(f"{total:,} events in {elapsed:.1f}s: planning {plan_seconds:.1f}s, output "
-                 f"{output_seconds:.1f}s; {total / elapsed if elapsed else 0:,.0f} events/s overall")
+    lines += _table("events (incl. resends)", totals.events) + _table(
+        "master records", totals.master
+    )
+    lines.append(
+        f"{total:,} events in {elapsed:.1f}s: planning {plan_seconds:.1f}s, output "
+        f"{output_seconds:.1f}s; {total / elapsed if elapsed else 0:,.0f} events/s overall"
+    )
     lines += [f"output: {where}" for where in outputs]
     return lines
 
 
-def print_summary(params: SynthParams, totals: Totals, plan_seconds: float,
-                  output_seconds: float, outputs: list[str]) -> None:
+def print_summary(
+    params: SynthParams,
+    totals: Totals,
+    plan_seconds: float,
+    output_seconds: float,
+    outputs: list[str],
+) -> None:
     print("\n".join(summary_lines(params, totals, plan_seconds, output_seconds, outputs)))

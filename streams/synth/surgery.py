@@ -49,7 +49,9 @@ def plan_case(pl: Planner, n: int) -> None:
         lead = between(rng, min(2, p.max_lead_days), p.max_lead_days)
         booked = earliest - lead * DAY - between(rng, 0, 8 * 60 - 1) * MINUTE
     else:
-        booked = pl.day_ms + between(rng, 0, max(1, (earliest - pl.day_ms) // MINUTE - 120) - 1) * MINUTE
+        booked = (
+            pl.day_ms + between(rng, 0, max(1, (earliest - pl.day_ms) // MINUTE - 120) - 1) * MINUTE
+        )
     pl.emit(booked, "CaseScheduled", (original, original_room, minutes, card_id, ep.payer_id))
     last = booked
     if rescheduled:
@@ -73,8 +75,16 @@ def plan_case(pl: Planner, n: int) -> None:
     for proc in ref.ANCILLARY[ref.OR_DEPT]:
         if rng.random() < 0.5:
             lines.append((proc.code, 1))
-    plan_revenue(pl, ep, start, discharge, lines, "INSTITUTIONAL",
-                 system.npi[site.facility_provider_id], auth_problem)
+    plan_revenue(
+        pl,
+        ep,
+        start,
+        discharge,
+        lines,
+        "INSTITUTIONAL",
+        system.npi[site.facility_provider_id],
+        auth_problem,
+    )
     pl.finish(ep, "surgery.rescheduled" if rescheduled else "surgery.completed")
 
 

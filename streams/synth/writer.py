@@ -49,8 +49,9 @@ def write_master(out_dir: Path, master: Iterable[tuple[str, str, dict[str, Any]]
     for name, _key, record in master:
         by_name.setdefault(name, []).append(record_line(record))
     for name, lines in by_name.items():
-        (folder / f"{name}.jsonl").write_text("".join(f"{line}\n" for line in lines),
-                                              encoding="utf-8")
+        (folder / f"{name}.jsonl").write_text(
+            "".join(f"{line}\n" for line in lines), encoding="utf-8"
+        )
     return Counter({name: len(lines) for name, lines in by_name.items()})
 
 

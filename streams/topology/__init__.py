@@ -36,9 +36,14 @@ from s2c.streams.topology.watermarks import IngestProgress, attach_announcer
 log = logging.getLogger(__name__)
 
 
-def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
-                   replica: MasterReplica | None = None, codec: AvroCodec | None = None,
-                   outbox: Outbox | None = None) -> Topology:
+def build_pipeline(
+    app: faust.App,
+    metrics: PipelineMetrics,
+    settings: Settings,
+    replica: MasterReplica | None = None,
+    codec: AvroCodec | None = None,
+    outbox: Outbox | None = None,
+) -> Topology:
     t = build_context(app, metrics, settings, replica, codec, outbox)
 
     @app.task
@@ -61,8 +66,13 @@ def build_pipeline(app: faust.App, metrics: PipelineMetrics, settings: Settings,
             record, key = await t.arrivals.get()
             body = json.dumps({"record": record, "key": key}).encode()
             for partition in range(settings.partitions):
-                t.outbox.send(t.topics.process.name, b"__master__", body, partition=partition,
-                              headers=[(CONTROL_HEADER, b"retry-master")])
+                t.outbox.send(
+                    t.topics.process.name,
+                    b"__master__",
+                    body,
+                    partition=partition,
+                    headers=[(CONTROL_HEADER, b"retry-master")],
+                )
             await t.outbox.drain()
 
     progress = IngestProgress()

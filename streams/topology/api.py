@@ -28,35 +28,69 @@ from s2c.streams.topology.watermarks import held_by, stage_upstreams
 from s2c.tables.codec import iso, json_default
 from s2c.tables.process import ProcessState
 
-MILESTONES = ("scheduled_at", "authorized_at", "auth_denied_at", "arrived_at", "discharged_at",
-              "completed_at", "first_charge_at", "first_claim_at", "first_remit_at",
-              "first_payment_at", "first_denial_at", "cancelled_at")
+MILESTONES = (
+    "scheduled_at",
+    "authorized_at",
+    "auth_denied_at",
+    "arrived_at",
+    "discharged_at",
+    "completed_at",
+    "first_charge_at",
+    "first_claim_at",
+    "first_remit_at",
+    "first_payment_at",
+    "first_denial_at",
+    "cancelled_at",
+)
 
 
 def describe(state: ProcessState, exceptions: list[dict[str, Any]]) -> dict[str, Any]:
     """The operator's view of an instance (no patient reference is kept in the state)."""
-    timeline = sorted((getattr(state, name), name.removesuffix("_at"))
-                      for name in MILESTONES if getattr(state, name) is not None)
+    timeline = sorted(
+        (getattr(state, name), name.removesuffix("_at"))
+        for name in MILESTONES
+        if getattr(state, name) is not None
+    )
     return {
-        "process_id": state.process_id, "stage": state.stage.value,
-        "reference_id": state.reference_id, "site_id": state.site_id,
-        "service_line_id": state.service_line_id, "payer_id": state.payer_id,
+        "process_id": state.process_id,
+        "stage": state.stage.value,
+        "reference_id": state.reference_id,
+        "site_id": state.site_id,
+        "service_line_id": state.service_line_id,
+        "payer_id": state.payer_id,
         "timeline": [{"at": at, "milestone": name} for at, name in timeline],
         "claims": state.claims,
-        "money": {"charged": state.charged, "paid": state.paid, "adjusted": state.adjusted,
-                  "denied": state.denied, "ar_balance": state.ar_balance,
-                  "expected": state.expected_amount},
-        "open_items": [{"command_id": cid, "command_type": c.schema}
-                       for cid, c in sorted(state.open_items.items())],
-        "parked": [{"event_id": eid, "event_type": p.event.schema, "waits_for": p.waits_for,
-                    "deadline": p.deadline} for eid, p in sorted(state.parked.items())],
+        "money": {
+            "charged": state.charged,
+            "paid": state.paid,
+            "adjusted": state.adjusted,
+            "denied": state.denied,
+            "ar_balance": state.ar_balance,
+            "expected": state.expected_amount,
+        },
+        "open_items": [
+            {"command_id": cid, "command_type": c.schema}
+            for cid, c in sorted(state.open_items.items())
+        ],
+        "parked": [
+            {
+                "event_id": eid,
+                "event_type": p.event.schema,
+                "waits_for": p.waits_for,
+                "deadline": p.deadline,
+            }
+            for eid, p in sorted(state.parked.items())
+        ],
         "exceptions": exceptions,
     }
 
 
 def _json(view: View, body: Any, status: int = 200) -> Response:
-    return view.bytes(json.dumps(body, default=json_default, indent=1).encode(),
-                      content_type="application/json", status=status)
+    return view.bytes(
+        json.dumps(body, default=json_default, indent=1).encode(),
+        content_type="application/json",
+        status=status,
+    )
 
 
 def attach_api(t: Topology) -> None:
@@ -73,7 +107,8 @@ def attach_api(t: Topology) -> None:
                 marks, at = upstream.marks(tp.partition), upstream.watermark(tp.partition)
                 found[f"{tp.topic}[{tp.partition}]"] = {
                     "watermark": None if at is None else iso(at),
-                    "held_by": held_by(marks, upstream.sources)}
+                    "held_by": held_by(marks, upstream.sources),
+                }
         return found
 
     @app.page("/health/")
@@ -81,19 +116,28 @@ def attach_api(t: Topology) -> None:
         async def get(self, request: Request) -> Response:
             owned = sorted(app.assignor.assigned_actives())
             assigned = [f"{tp.topic}[{tp.partition}]" for tp in owned]
-            stalled = sorted(f"{tp.topic}[{tp.partition}]"
-                             for tp in t.stalls.stalled(time.monotonic()))
+            stalled = sorted(
+                f"{tp.topic}[{tp.partition}]" for tp in t.stalls.stalled(time.monotonic())
+            )
             if not app.tables.recovery.completed.is_set():
                 status = "recovering"
             elif not t.replica.ready.is_set():
                 status = "loading master data"
             else:
                 status = "ok"
-            return _json(self, {"status": status, "pid": os.getpid(), "app_id": app.conf.id,
-                                "master_records": t.replica.records,
-                                "assigned": assigned, "stalled": stalled,
-                                "watermarks": watermarks(owned)},
-                         status=200 if status == "ok" else 503)
+            return _json(
+                self,
+                {
+                    "status": status,
+                    "pid": os.getpid(),
+                    "app_id": app.conf.id,
+                    "master_records": t.replica.records,
+                    "assigned": assigned,
+                    "stalled": stalled,
+                    "watermarks": watermarks(owned),
+                },
+                status=200 if status == "ok" else 503,
+            )
 
     @app.page("/process/{process_id}/")
     class Process(View):
@@ -112,8 +156,12 @@ def attach_api(t: Topology) -> None:
     @app.page("/exceptions/")
     class Exceptions(View):
         async def get(self, request: Request) -> Response:
-            local = [item for table in (exceptions, unlinked)
-                     for _, items in table.items() for item in json.loads(items)]
+            local = [
+                item
+                for table in (exceptions, unlinked)
+                for _, items in table.items()
+                for item in json.loads(items)
+            ]
             if request.query.get("scope") == "local":
                 return _json(self, local)
             everyone = list(local)

@@ -182,8 +182,9 @@ class BatchScope:
                 view.persist_offsets(outbox)
 
 
-async def consume_in_batches(stream: Any, scope: BatchScope, outbox: Outbox,
-                             handle: Callable[[Any], Awaitable[None]]) -> None:
+async def consume_in_batches(
+    stream: Any, scope: BatchScope, outbox: Outbox, handle: Callable[[Any], Awaitable[None]]
+) -> None:
     """The one loop of the agents: apply a batch, wait for every output's ack, then write the
     batch's states (outputs before the state that produced them) and wait for those too; the
     stream acknowledges the batch's events (their offsets may be committed) only after."""

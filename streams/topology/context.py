@@ -17,8 +17,13 @@ import faust
 
 from s2c.streams.app import RAW
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import (AvroCodec, DecodeError, RegistryUnavailable, backoff_delays,
-                               registry_client)
+from s2c.streams.codec import (
+    AvroCodec,
+    DecodeError,
+    RegistryUnavailable,
+    backoff_delays,
+    registry_client,
+)
 from s2c.streams.deadletter import of_exception
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
@@ -105,15 +110,22 @@ class Topology:
         for delay in backoff_delays():
             try:
                 if not self.codec.is_known(message.value):
-                    await self.app.loop.run_in_executor(None, self.codec.resolve_id,
-                                                        self.codec.schema_id_of(message.value))
+                    await self.app.loop.run_in_executor(
+                        None, self.codec.resolve_id, self.codec.schema_id_of(message.value)
+                    )
                 return self.codec.decode(message.value)
             except DecodeError as exc:
                 await self.dead_letter(message, "undecodable", stage, exc)
                 return None
             except RegistryUnavailable as exc:
-                log.warning("%s[%d]@%d waits for the schema registry (retry in %.0f s): %s",
-                            message.topic, message.partition, message.offset, delay, exc)
+                log.warning(
+                    "%s[%d]@%d waits for the schema registry (retry in %.0f s): %s",
+                    message.topic,
+                    message.partition,
+                    message.offset,
+                    delay,
+                    exc,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: backoff_delays never ends")
 
@@ -125,48 +137,97 @@ class Topology:
         try:
             if not name.startswith(EVENTS_NS):
                 raise ValueError(f"{name} is not a canonical event")
-            return event_from_record(name[len(EVENTS_NS):], record)
+            return event_from_record(name[len(EVENTS_NS) :], record)
         except (ValueError, KeyError, TypeError) as exc:
             await self.dead_letter(message, "invalid-event", stage, exc)
             return None
 
     async def dead_letter(self, message: Any, reason: str, stage: str, exc: BaseException) -> None:
-        letter = of_exception(reason, stage, message.topic, message.partition, message.offset,
-                              exc, message.key, message.value or b"")
-        log.warning("dead letter from %s[%d]@%d: %s (%s)", message.topic, message.partition,
-                    message.offset, reason, type(exc).__name__)
+        letter = of_exception(
+            reason,
+            stage,
+            message.topic,
+            message.partition,
+            message.offset,
+            exc,
+            message.key,
+            message.value or b"",
+        )
+        log.warning(
+            "dead letter from %s[%d]@%d: %s (%s)",
+            message.topic,
+            message.partition,
+            message.offset,
+            reason,
+            type(exc).__name__,
+        )
         # Delivered before the record's offset can be committed: a dead letter is the record.
-        self.outbox.send(self.topics.dlq.name, message.key, message.value,
-                         headers=letter.headers())
+        self.outbox.send(self.topics.dlq.name, message.key, message.value, headers=letter.headers())
         await self.outbox.drain()
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
 
-def build_context(app: faust.App, metrics: PipelineMetrics, settings: Settings,
-                  replica: MasterReplica | None = None, codec: AvroCodec | None = None,
-                  outbox: Outbox | None = None) -> Topology:
+def build_context(
+    app: faust.App,
+    metrics: PipelineMetrics,
+    settings: Settings,
+    replica: MasterReplica | None = None,
+    codec: AvroCodec | None = None,
+    outbox: Outbox | None = None,
+) -> Topology:
     """`replica`, `codec` and `outbox` are injectable so the agent tier runs without a broker."""
     topics = declare(settings)
     process_t = app.topic(topics.process.name, schema=RAW)
-    opts = {"partitions": settings.partitions, "key_type": bytes, "value_type": bytes,
-            "schema": RAW}
-    tables = {name: app.Table(name, **opts) for name in (
-        "links", "link_timers", "processes", "process_timers", "awaiting", "process_exceptions",
-        "stage_counts", "link_counts", "link_exceptions")}
-    outbox = outbox or KafkaOutbox(settings, {table.changelog_topic.get_topic_name()
-                                              for table in tables.values()})
-    codec = codec or AvroCodec(registry_client(settings.registry_url),
-                               lambda name: load_catalog().resolved_json(name))
+    opts = {
+        "partitions": settings.partitions,
+        "key_type": bytes,
+        "value_type": bytes,
+        "schema": RAW,
+    }
+    tables = {
+        name: app.Table(name, **opts)
+        for name in (
+            "links",
+            "link_timers",
+            "processes",
+            "process_timers",
+            "awaiting",
+            "process_exceptions",
+            "stage_counts",
+            "link_counts",
+            "link_exceptions",
+        )
+    }
+    outbox = outbox or KafkaOutbox(
+        settings, {table.changelog_topic.get_topic_name() for table in tables.values()}
+    )
+    codec = codec or AvroCodec(
+        registry_client(settings.registry_url), lambda name: load_catalog().resolved_json(name)
+    )
     arrivals: asyncio.Queue = asyncio.Queue()
     replica = replica or MasterReplica(
-        settings, topics.master_data.name, codec,
+        settings,
+        topics.master_data.name,
+        codec,
         lambda record, key: app.loop.call_soon_threadsafe(arrivals.put_nowait, (record, key)),
-        DeadLetterSender(settings, topics.dlq.name, lambda reason, stage: metrics.dead_letters.labels(
-            reason=reason, stage=stage).inc()))
+        DeadLetterSender(
+            settings,
+            topics.dlq.name,
+            lambda reason, stage: metrics.dead_letters.labels(reason=reason, stage=stage).inc(),
+        ),
+    )
     return Topology(
-        app=app, settings=settings, metrics=metrics, topics=topics, codec=codec,
-        sink=OutputSink(outbox, topics, codec, metrics), outbox=outbox, replica=replica,
+        app=app,
+        settings=settings,
+        metrics=metrics,
+        topics=topics,
+        codec=codec,
+        sink=OutputSink(outbox, topics, codec, metrics),
+        outbox=outbox,
+        replica=replica,
         events_t=app.topic(topics.events.name, schema=RAW),
         link_t=app.topic(topics.link.name, schema=RAW),
-        process_t=process_t, tables=tables,
-        arrivals=arrivals)
+        process_t=process_t,
+        tables=tables,
+        arrivals=arrivals,
+    )

@@ -32,8 +32,9 @@ Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
 
 def attach_process(t: Topology) -> None:
-    scope = BatchScope(t.tables, ("processes", "awaiting", "process_exceptions", "stage_counts",
-                                  "process_timers"))
+    scope = BatchScope(
+        t.tables, ("processes", "awaiting", "process_exceptions", "stage_counts", "process_timers")
+    )
     processes, awaiting = scope["processes"], scope["awaiting"]
     exceptions, counts = scope["process_exceptions"], scope["stage_counts"]
     timers = TimerIndex(scope["process_timers"])
@@ -100,8 +101,9 @@ def attach_process(t: Topology) -> None:
         del awaiting[slot]
         for name in waiting:
             if load(name.encode()) is not None:
-                await apply(name.encode(), message.partition,
-                            lambda s: core.retry_parked(s, master, now))
+                await apply(
+                    name.encode(), message.partition, lambda s: core.retry_parked(s, master, now)
+                )
 
     @t.app.agent(t.process_t, name="s2c-process", concurrency=1)
     async def process(stream: faust.StreamT) -> None:
@@ -136,11 +138,13 @@ def attach_process(t: Topology) -> None:
 
         await apply(message.key, message.partition, apply_event, cause=parsed)
         t.metrics.child(t.metrics.processing_seconds, "process").observe(
-            time.perf_counter() - started)
+            time.perf_counter() - started
+        )
 
 
-def _then_due(result: tuple[ProcessState, list[Any]], master: Any,
-              now: datetime | None) -> tuple[ProcessState, list[Any]]:
+def _then_due(
+    result: tuple[ProcessState, list[Any]], master: Any, now: datetime | None
+) -> tuple[ProcessState, list[Any]]:
     """Fire at once a deadline the event itself put at or before `now` (the deadline time: a
     surgery booked less than 48 h ahead, an event arriving after a later one moved stream time).
     None: the partition has no watermark yet, so nothing is due."""

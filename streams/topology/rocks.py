@@ -66,7 +66,15 @@ class Table(faust.Table):
     def _new_store_by_url(self, url: Any) -> Any:
         if stores.by_url(url) is not RocksStore:
             return super()._new_store_by_url(url)
-        return QuietRevokeStore(url, self.app, self, table_name=self.name, key_type=self.key_type,
-                                key_serializer=self.key_serializer,
-                                value_serializer=self.value_serializer,
-                                value_type=self.value_type, loop=self.loop, options=self.options)
+        return QuietRevokeStore(
+            url,
+            self.app,
+            self,
+            table_name=self.name,
+            key_type=self.key_type,
+            key_serializer=self.key_serializer,
+            value_serializer=self.value_serializer,
+            value_type=self.value_type,
+            loop=self.loop,
+            options=self.options,
+        )

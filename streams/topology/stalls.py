@@ -40,8 +40,11 @@ class StallWatch:
         return True
 
     def stalled(self, now: float) -> list[object]:
-        return [tp for tp, seen in self._seen.items() if seen.reported
-                and now - seen.since >= self.stall_seconds]
+        return [
+            tp
+            for tp, seen in self._seen.items()
+            if seen.reported and now - seen.since >= self.stall_seconds
+        ]
 
     def forget_others(self, keep: set) -> None:
         for tp in set(self._seen) - keep:
@@ -69,12 +72,19 @@ def task_stacks(depth: int = 16) -> str:
     for task in asyncio.all_tasks():
         chain, coro = [], task.get_coro()
         while coro is not None and len(chain) < depth:
-            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) \
+            frame = (
+                getattr(coro, "cr_frame", None)
+                or getattr(coro, "gi_frame", None)
                 or getattr(coro, "ag_frame", None)
+            )
             if frame is not None:
-                chain.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} "
-                             f"{frame.f_code.co_name}")
-            coro = (getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-                    or getattr(coro, "ag_await", None))
+                chain.append(
+                    f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}"
+                )
+            coro = (
+                getattr(coro, "cr_await", None)
+                or getattr(coro, "gi_yieldfrom", None)
+                or getattr(coro, "ag_await", None)
+            )
         lines.append(f"  {task.get_name()}: {' > '.join(chain)}")
     return "\n".join(sorted(lines))

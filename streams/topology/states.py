@@ -26,8 +26,13 @@ MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 
 
 class StateView(Generic[S]):
-    def __init__(self, view: BatchedTable, decode: Callable[[bytes], S],
-                 encode: Callable[[S], bytes], keep: int) -> None:
+    def __init__(
+        self,
+        view: BatchedTable,
+        decode: Callable[[bytes], S],
+        encode: Callable[[S], bytes],
+        keep: int,
+    ) -> None:
         self._view, self._decode, self._encode, self._keep = view, decode, encode, keep
         self._cache: OrderedDict[bytes, S] = OrderedDict()
 
@@ -74,8 +79,11 @@ def json_states(app: Any, view: BatchedTable, state_type: Any, keep: int) -> Sta
     """The agent's view of a table of states stored as compact JSON (`to_dict` / `from_dict`),
     up to `keep` of them kept decoded, dropped whenever partitions move."""
     states: StateView[Any] = StateView(
-        view, lambda stored: state_type.from_dict(loads(stored)),
-        lambda state: dumps_bytes(state.to_dict()), keep)
+        view,
+        lambda stored: state_type.from_dict(loads(stored)),
+        lambda state: dumps_bytes(state.to_dict()),
+        keep,
+    )
     forget_on_rebalance(app, states)
     return states
 

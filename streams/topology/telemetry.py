@@ -59,10 +59,17 @@ def attach_telemetry(t: Topology) -> None:
             lag[tp.topic] += max(highwater - position, 0)
             committed = consumer._committed_offset.get(tp) or 0
             if ready and stalls.observe(tp, committed, highwater, now):
-                log.warning("partition %s[%d] stalled: committed %d, position %d, log end %d, no "
-                            "progress for %.0f s; consumer: %s", tp.topic, tp.partition, committed,
-                            position, highwater, stalls.stall_seconds,
-                            describe_consumer(consumer, tp))
+                log.warning(
+                    "partition %s[%d] stalled: committed %d, position %d, log end %d, no "
+                    "progress for %.0f s; consumer: %s",
+                    tp.topic,
+                    tp.partition,
+                    committed,
+                    position,
+                    highwater,
+                    stalls.stall_seconds,
+                    describe_consumer(consumer, tp),
+                )
                 log.warning("tasks of the stalled worker:\n%s", task_stacks())
         for topic, behind in lag.items():
             metrics.consumer_lag.labels(topic=topic).set(behind)
@@ -91,8 +98,7 @@ def attach_telemetry(t: Topology) -> None:
                 watermarks.setdefault(stage, []).append(marks.watermark_ms(tp.partition))
         for stage, values in watermarks.items():
             # A partition without a watermark yet holds the stage at 0: nothing can fire there.
-            metrics.watermark.labels(stage=stage).set(
-                0 if None in values else min(values) / 1000)  # type: ignore[type-var]
+            metrics.watermark.labels(stage=stage).set(0 if None in values else min(values) / 1000)  # type: ignore[type-var]
         metrics.open_instances.clear()
         for (stage, site), n in open_by.items():
             metrics.open_instances.labels(stage=stage, site=site).set(n)

@@ -79,8 +79,9 @@ def worth_announcing(last: tuple[int | None, bool] | None, mark: tuple[int | Non
 def held_by(marks: Marks, sources: tuple[str, ...]) -> list[str]:
     """Who keeps the watermark behind: the sources not heard from yet, else the busy ones at the
     smallest time while another source has got further (none once everything has arrived)."""
-    silent = [s for s in sources
-              if marks.get(s) is None or (not marks[s][1] and marks[s][0] is None)]
+    silent = [
+        s for s in sources if marks.get(s) is None or (not marks[s][1] and marks[s][0] is None)
+    ]
     if silent:
         return silent
     at = watermark_ms(marks, sources)
@@ -120,11 +121,13 @@ class Upstream:
 
     def note(self, partition: int, announcement: bytes) -> None:
         body = loads(announcement)
-        changed = noted(self.marks(partition), str(body["source"]), body.get("at"),
-                        bool(body.get("idle")))
+        changed = noted(
+            self.marks(partition), str(body["source"]), body.get("at"), bool(body.get("idle"))
+        )
         if changed is not None:
             self._table[_SLOT.format(partition).encode()] = json.dumps(
-                changed, sort_keys=True).encode()
+                changed, sort_keys=True
+            ).encode()
 
     def watermark_ms(self, partition: int) -> int | None:
         """Asked for every event: worked out again only when the stored marks changed."""
@@ -145,10 +148,16 @@ def stage_upstreams(t: Any) -> dict[str, tuple[str, Upstream]]:
     """Read-only views of what the link and process partitions heard, by topic name, for the
     telemetry gauges and /health/ (over the tables, not the agents' batched views)."""
     partitions = t.settings.partitions
-    return {t.topics.link.name: ("link", Upstream(t.tables["link_timers"],
-                                                  sources_of("link", partitions))),
-            t.topics.process.name: ("process", Upstream(t.tables["process_timers"],
-                                                        sources_of("process", partitions)))}
+    return {
+        t.topics.link.name: (
+            "link",
+            Upstream(t.tables["link_timers"], sources_of("link", partitions)),
+        ),
+        t.topics.process.name: (
+            "process",
+            Upstream(t.tables["process_timers"], sources_of("process", partitions)),
+        ),
+    }
 
 
 class IngestProgress:
@@ -190,10 +199,12 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
     async def announce() -> None:
         if not app.tables.recovery.completed.is_set():
             return
-        owned = {tp for tp in app.assignor.assigned_actives()
-                 if tp.topic in (events_name, link_name)}
-        for key in set(sent) - {("ingest" if tp.topic == events_name else "link", tp.partition)
-                                for tp in owned}:
+        owned = {
+            tp for tp in app.assignor.assigned_actives() if tp.topic in (events_name, link_name)
+        }
+        for key in set(sent) - {
+            ("ingest" if tp.topic == events_name else "link", tp.partition) for tp in owned
+        }:
             del sent[key]  # a partition we may get back: announce afresh then
         announced = False
         for tp in sorted(owned):
@@ -208,12 +219,18 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
                     continue
             if not worth_announcing(sent.get((stage, tp.partition)), mark):
                 continue
-            body = json.dumps({"source": f"{stage}:{tp.partition}", "at": mark[0],
-                               "idle": mark[1]}).encode()
+            body = json.dumps(
+                {"source": f"{stage}:{tp.partition}", "at": mark[0], "idle": mark[1]}
+            ).encode()
             for topic in targets:
                 for partition in range(partitions):
-                    t.outbox.send(topic, b"__watermark__", body, partition=partition,
-                                  headers=[(CONTROL_HEADER, WATERMARK)])
+                    t.outbox.send(
+                        topic,
+                        b"__watermark__",
+                        body,
+                        partition=partition,
+                        headers=[(CONTROL_HEADER, WATERMARK)],
+                    )
             sent[(stage, tp.partition)] = mark
             announced = True
         if not announced:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from core_world import MASTER_RECORDS, master_data
+
 from s2c.streams.app import create_app
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
@@ -88,9 +89,14 @@ class RecordingOutbox:
         self.sent: list[Sent] = []
         self.drains = 0
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None,
-             partition: int | None = None, headers: list[tuple[str, bytes]] | None = None,
-             ) -> None:
+    def send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         self.sent.append(Sent(topic, key, value, partition, dict(headers or [])))
 
     def offsets_of(self, topic: str) -> dict[int, int]:
@@ -105,17 +111,26 @@ class World:
 
     def __init__(self, tmp_path: Path) -> None:
         # No allowed lateness: the agent tests check deadlines to the minute.
-        self.settings = Settings(app_id=f"s2c-agent-{tmp_path.name}", data_dir=tmp_path,
-                                 worker_dir=tmp_path / "worker", deadline_grace_hours=0)
+        self.settings = Settings(
+            app_id=f"s2c-agent-{tmp_path.name}",
+            data_dir=tmp_path,
+            worker_dir=tmp_path / "worker",
+            deadline_grace_hours=0,
+        )
         self.app, self.metrics = create_app(self.settings)
         self.app.conf.store = "memory://"
         self.registry = InMemoryRegistry()
         self.codec = AvroCodec(self.registry, lambda name: load_catalog().resolved_json(name))
         self.replica = StubReplica()
         self.producer = RecordingOutbox()
-        self.t: Topology = build_pipeline(self.app, self.metrics, self.settings,
-                                          replica=self.replica, codec=self.codec,
-                                          outbox=self.producer)
+        self.t: Topology = build_pipeline(
+            self.app,
+            self.metrics,
+            self.settings,
+            replica=self.replica,
+            codec=self.codec,
+            outbox=self.producer,
+        )
         # No broker, so no table recovery ever runs: say it is over, as a started worker would.
         self.app.tables.recovery.completed.set()
 
@@ -134,8 +149,14 @@ class World:
     def counter(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
 
-    async def put(self, ctx: Any, key: bytes | None, value: bytes, partition: int = 0,
-                  headers: list[tuple[str, bytes]] | None = None) -> Any:
+    async def put(
+        self,
+        ctx: Any,
+        key: bytes | None,
+        value: bytes,
+        partition: int = 0,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> Any:
         """Hand one message to the agent and return once its body has finished with it.
 
         `put(wait=True)` returns when the stream hands the value to the agent, before the body

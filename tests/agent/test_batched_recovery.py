@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from faust.types import TP
+
 from s2c.streams.app import RAW, App
 from s2c.streams.recovery import BatchedRecovery, BatchedRecoveryTables
 
@@ -51,8 +52,17 @@ def recovery_over(table: Table, highwaters: dict[TP, int]) -> BatchedRecovery:
 async def test_newer_records_are_buffered_and_applied_at_the_buffer_size() -> None:
     table = Table(buffer_size=3)
     recovery = recovery_over(table, {A: 10, B: 10})
-    await recovery._apply([record(A, 0), record(A, 1), record(B, 0), record(A, 1),
-                           record(STRAY, 5), record(A, 2), record(B, 1)])
+    await recovery._apply(
+        [
+            record(A, 0),
+            record(A, 1),
+            record(B, 0),
+            record(A, 1),
+            record(STRAY, 5),
+            record(A, 2),
+            record(B, 1),
+        ]
+    )
     assert table.applied == [[0, 1, 0]]  # the repeated offset 1 and the stray are left out
     assert [e.message.offset for e in recovery.buffers[table]] == [2, 1]
     assert (recovery.active_offsets[A], recovery.active_offsets[B]) == (2, 1)
@@ -116,8 +126,9 @@ async def test_a_record_that_raises_is_logged_and_the_loop_goes_on(caplog: Any) 
 def test_the_raw_schema_hands_on_the_bytes_and_events_carry_them() -> None:
     app = App("raw-test", store="memory://")
     message = SimpleNamespace(key=b"k", value=b'{"a": 1}', headers=None)
-    event = app.create_event(RAW.loads_key(app, message), RAW.loads_value(app, message),
-                             None, message)
+    event = app.create_event(
+        RAW.loads_key(app, message), RAW.loads_value(app, message), None, message
+    )
     assert (event.key, event.value, event.message) == (b"k", b'{"a": 1}', message)
     assert type(event) is app.conf.Event
     assert RAW.loads_value(app, SimpleNamespace(key=None, value=None)) is None  # a tombstone

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from s2c.streams.transport import RewindingConsumer, _Delivery
 
 TP = ("s2c.process", 0)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from agentkit import World
 from core_world import T0, Feed, knee_case_scheduled
+
 from s2c.streams.deadletter import DeadLetter
 
 HL7_LINE = b"MSH|^~\\&|EPIC|RIVERSIDE|||202603020800||SIU^S12|8812|P|2.5.1\r"
@@ -19,15 +20,24 @@ UNKNOWN_SCHEMA = b"\x00\x00\x00\x00\x07junk"  # framed like Avro, schema id 7 wa
 
 
 def follow_up_visit(feed: Feed):
-    return feed("AppointmentScheduled", 2, appointment_id="A-2001", patient_ref="pt-9f3a",
-                account_number=None, site_id="RIVERSIDE", department_id="RIV-ORTHO-CLINIC",
-                provider_id="DR-OKAFOR", service_line_id="ORTHO", payer_id="AETNA-COMM",
-                procedure_codes=["99213"], scheduled_start=T0 + timedelta(days=28),
-                duration_minutes=20)
+    return feed(
+        "AppointmentScheduled",
+        2,
+        appointment_id="A-2001",
+        patient_ref="pt-9f3a",
+        account_number=None,
+        site_id="RIVERSIDE",
+        department_id="RIV-ORTHO-CLINIC",
+        provider_id="DR-OKAFOR",
+        service_line_id="ORTHO",
+        payer_id="AETNA-COMM",
+        procedure_codes=["99213"],
+        scheduled_start=T0 + timedelta(days=28),
+        duration_minutes=20,
+    )
 
 
-async def test_events_are_routed_by_account_or_process_with_their_original_bytes(
-        tmp_path) -> None:
+async def test_events_are_routed_by_account_or_process_with_their_original_bytes(tmp_path) -> None:
     w = World(tmp_path)
     feed = Feed("ingest")
     case, visit = knee_case_scheduled(feed), follow_up_visit(feed)
@@ -38,19 +48,26 @@ async def test_events_are_routed_by_account_or_process_with_their_original_bytes
         await w.put(ingest, b"A-2001", visit_bytes, partition=3)
 
     assert [(s.key, s.value) for s in w.sent_to(w.t.topics.link)] == [(b"ACCT-7001", case_bytes)]
-    assert [(s.key, s.value) for s in w.sent_to(w.t.topics.process)] == \
-        [(b"APPT-A-2001", visit_bytes)]
+    assert [(s.key, s.value) for s in w.sent_to(w.t.topics.process)] == [
+        (b"APPT-A-2001", visit_bytes)
+    ]
     assert w.sent_to(w.t.topics.dlq) == []
     assert w.counter("s2c_events_in_total", event_type="CaseScheduled") == 1
     assert w.counter("s2c_events_in_total", event_type="AppointmentScheduled") == 1
 
 
 async def test_undecodable_bytes_and_non_events_are_dead_lettered_with_connect_headers(
-        tmp_path) -> None:
+    tmp_path,
+) -> None:
     w = World(tmp_path)
-    payer = w.codec.encode("s2c.master.Payer", {"payer_id": "AETNA-COMM",
-                                                "display_name": "Aetna Commercial",
-                                                "financial_class": "COMMERCIAL"})
+    payer = w.codec.encode(
+        "s2c.master.Payer",
+        {
+            "payer_id": "AETNA-COMM",
+            "display_name": "Aetna Commercial",
+            "financial_class": "COMMERCIAL",
+        },
+    )
 
     async with w.agent("s2c-ingest").test_context() as ingest:
         hl7 = await w.put(ingest, b"8812", HL7_LINE, partition=2)
@@ -59,23 +76,35 @@ async def test_undecodable_bytes_and_non_events_are_dead_lettered_with_connect_h
 
     letters = w.sent_to(w.t.topics.dlq)
     assert [(s.key, s.value) for s in letters] == [
-        (b"8812", HL7_LINE), (b"ACCT-7001", UNKNOWN_SCHEMA), (b"Payer:AETNA-COMM", payer)]
+        (b"8812", HL7_LINE),
+        (b"ACCT-7001", UNKNOWN_SCHEMA),
+        (b"Payer:AETNA-COMM", payer),
+    ]
     read = [DeadLetter.from_message(s.key, s.value, list(s.headers.items())) for s in letters]
     for letter, message in zip(read, (hl7, unknown, master)):
         assert letter.source_topic == w.t.topics.events.name
-        assert (letter.source_partition, letter.source_offset) == \
-            (message.partition, message.offset)
+        assert (letter.source_partition, letter.source_offset) == (
+            message.partition,
+            message.offset,
+        )
         assert letter.stage == "ingest"
     assert [(d.reason, d.exception_class) for d in read] == [
-        ("undecodable", "DecodeError"), ("undecodable", "DecodeError"),
-        ("invalid-event", "ValueError")]
+        ("undecodable", "DecodeError"),
+        ("undecodable", "DecodeError"),
+        ("invalid-event", "ValueError"),
+    ]
     assert "magic byte" in read[0].exception_message
     assert "schema id 7" in read[1].exception_message
     assert "s2c.master.Payer is not a canonical event" in read[2].exception_message
     assert set(letters[0].headers) == {
-        "__connect.errors.topic", "__connect.errors.partition", "__connect.errors.offset",
-        "__connect.errors.stage", "__connect.errors.exception.class.name",
-        "__connect.errors.exception.message", "s2c.errors.reason"}
+        "__connect.errors.topic",
+        "__connect.errors.partition",
+        "__connect.errors.offset",
+        "__connect.errors.stage",
+        "__connect.errors.exception.class.name",
+        "__connect.errors.exception.message",
+        "s2c.errors.reason",
+    }
 
     assert w.counter("s2c_dead_letters_total", reason="undecodable", stage="ingest") == 2
     assert w.counter("s2c_dead_letters_total", reason="invalid-event", stage="ingest") == 1
@@ -84,9 +113,15 @@ async def test_undecodable_bytes_and_non_events_are_dead_lettered_with_connect_h
 
 async def test_an_authorization_naming_no_visit_becomes_a_work_item(tmp_path) -> None:
     w = World(tmp_path)
-    orphan = Feed("ingest")("AuthorizationRequested", 5, authorization_id="AUTH-77",
-                            appointment_id=None, case_id=None, payer_id="AETNA-COMM",
-                            procedure_codes=["29881"])
+    orphan = Feed("ingest")(
+        "AuthorizationRequested",
+        5,
+        authorization_id="AUTH-77",
+        appointment_id=None,
+        case_id=None,
+        payer_id="AETNA-COMM",
+        procedure_codes=["29881"],
+    )
 
     async with w.agent("s2c-ingest").test_context() as ingest:
         await w.put(ingest, b"AUTH-77", w.encode(orphan))

@@ -42,8 +42,9 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
         assert w.sent_to(w.t.topics.process) == []
         parked = link_state(w, ACCOUNT)
         assert parked["process_id"] is None
-        assert [entry[2]["envelope"]["event_id"] for entry in parked["parked"]] == \
-            [early_charge.event_id]
+        assert [entry[2]["envelope"]["event_id"] for entry in parked["parked"]] == [
+            early_charge.event_id
+        ]
 
         await w.put(link, ACCOUNT, sent_as[arrived], partition=2)
         await w.put(link, ACCOUNT, sent_as[billed], partition=2)
@@ -55,21 +56,27 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
     assert [(name, record["envelope"]["event_id"]) for name, record in events] == [
         ("s2c.events.EncounterStarted", arrived.event_id),
         ("s2c.events.ChargePosted", early_charge.event_id),
-        ("s2c.events.ClaimSubmitted", billed.event_id)]
+        ("s2c.events.ClaimSubmitted", billed.event_id),
+    ]
     assert events[1][1]["amount"] == Decimal("6800.00")  # the money travels intact
     # An event forwarded as it arrived leaves as the bytes it came in; only the parked charge,
     # kept in the links table, is encoded again.
     assert forwarded[0].value == sent_as[arrived] and forwarded[2].value == sent_as[billed]
     assert [name for name in encoded if name.startswith("s2c.events.")] == [
-        "s2c.events.ChargePosted"]
-    assert link_state(w, ACCOUNT) == {"account_number": "ACCT-7001",
-                                      "process_id": "CASE-C-1001", "parked": []}
+        "s2c.events.ChargePosted"
+    ]
+    assert link_state(w, ACCOUNT) == {
+        "account_number": "ACCT-7001",
+        "process_id": "CASE-C-1001",
+        "parked": [],
+    }
     assert w.sent_to(w.t.topics.exceptions) == []
 
 
 def announcement(source: str, at=None, idle: bool = False) -> bytes:
-    return json.dumps({"source": source, "at": None if at is None else to_ms(at),
-                       "idle": idle}).encode()
+    return json.dumps(
+        {"source": source, "at": None if at is None else to_ms(at), "idle": idle}
+    ).encode()
 
 
 async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_path) -> None:
@@ -87,14 +94,28 @@ async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_pa
         await w.put(link, ACCOUNT, w.encode(week_later), partition=2)
         assert w.sent_to(w.t.topics.exceptions) == []
         for p in quiet:
-            await w.put(link, b"__watermark__", announcement(f"ingest:{p}", idle=True),
-                        partition=2, headers=control)
-        await w.put(link, b"__watermark__", announcement(f"ingest:{busy}", stray.occurred_at),
-                    partition=2, headers=control)
+            await w.put(
+                link,
+                b"__watermark__",
+                announcement(f"ingest:{p}", idle=True),
+                partition=2,
+                headers=control,
+            )
+        await w.put(
+            link,
+            b"__watermark__",
+            announcement(f"ingest:{busy}", stray.occurred_at),
+            partition=2,
+            headers=control,
+        )
         assert w.sent_to(w.t.topics.exceptions) == []  # the busy partition is a week short
-        await w.put(link, b"__watermark__",
-                    announcement(f"ingest:{busy}", week_later.occurred_at),
-                    partition=2, headers=control)
+        await w.put(
+            link,
+            b"__watermark__",
+            announcement(f"ingest:{busy}", week_later.occurred_at),
+            partition=2,
+            headers=control,
+        )
 
     [item] = w.sent_to(w.t.topics.exceptions)
     _, record = w.decode(item.value)

@@ -15,6 +15,7 @@ import pytest
 from agentkit import InMemoryRegistry, RecordingOutbox
 from core_world import Feed, encounter_started, knee_case_scheduled, master_data
 from prometheus_client import CollectorRegistry
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
 from s2c.streams.metrics import PipelineMetrics
@@ -75,8 +76,10 @@ async def test_deliver_waits_for_every_acknowledgement() -> None:
 
     outbox.gate.set_result(None)
     await asyncio.wait_for(delivery, 1)
-    assert metrics.registry.get_sample_value(
-        "s2c_commands_out_total", {"command_type": "ReserveRoom"}) == 1
+    assert (
+        metrics.registry.get_sample_value("s2c_commands_out_total", {"command_type": "ReserveRoom"})
+        == 1
+    )
 
 
 async def test_a_refused_send_fails_the_delivery() -> None:

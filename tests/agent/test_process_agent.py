@@ -13,6 +13,7 @@ import json
 
 from agentkit import World
 from core_world import Feed, knee_case_scheduled, master_data
+
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.outputs import Command
@@ -22,8 +23,9 @@ CASE_KEY = b"CASE-C-1001"
 
 
 def core_result(event) -> tuple[ProcessState, list[Command]]:
-    state, outputs = core.transition(None, event, master_data(), event.occurred_at,
-                                     CASE_KEY.decode())
+    state, outputs = core.transition(
+        None, event, master_data(), event.occurred_at, CASE_KEY.decode()
+    )
     return state, [o for o in outputs if isinstance(o, Command)]
 
 
@@ -31,8 +33,12 @@ async def test_a_booked_knee_case_yields_the_cores_commands_and_is_saved(tmp_pat
     w = World(tmp_path)
     booked = knee_case_scheduled(Feed("proc"))
     core_state, want = core_result(booked)
-    assert sorted(c.schema for c in want) == \
-        ["AccrueExpectedRevenue", "PlanLabor", "ReserveRoom", "ReserveSupplies"]
+    assert sorted(c.schema for c in want) == [
+        "AccrueExpectedRevenue",
+        "PlanLabor",
+        "ReserveRoom",
+        "ReserveSupplies",
+    ]
 
     async with w.agent("s2c-process").test_context() as process:
         await w.put(process, CASE_KEY, w.encode(booked), partition=1)

@@ -12,20 +12,23 @@ from typing import Any
 
 import pytest
 from faust.types import TP
+
 from s2c.streams.app import create_app
 from s2c.streams.settings import Settings
 from s2c.streams.topology.rocks import QuietRevokeStore
 
 
 def table_on_rocksdb(tmp_path: Path) -> Any:
-    settings = Settings(app_id=f"s2c-revoke-{tmp_path.name}", data_dir=tmp_path,
-                        worker_dir=tmp_path / "worker")
+    settings = Settings(
+        app_id=f"s2c-revoke-{tmp_path.name}", data_dir=tmp_path, worker_dir=tmp_path / "worker"
+    )
     app, _ = create_app(settings)
     return app.Table("processes", key_type=bytes, value_type=bytes, partitions=2)
 
 
-def test_revoking_an_unopened_partition_collects_nothing(tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_revoking_an_unopened_partition_collects_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     table = table_on_rocksdb(tmp_path)
     store = table.data
     assert isinstance(store, QuietRevokeStore)

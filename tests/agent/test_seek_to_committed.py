@@ -15,8 +15,12 @@ from s2c.streams.transport import RewindingConsumerThread
 
 TP = namedtuple("TP", "topic partition")
 Meta = namedtuple("Meta", "offset metadata")
-EVENTS, FRESH, ZERO, CHANGELOG = TP("s2c.events", 0), TP("s2c.process", 1), TP("s2c.link", 2), \
-    TP("app-processes-changelog", 0)
+EVENTS, FRESH, ZERO, CHANGELOG = (
+    TP("s2c.events", 0),
+    TP("s2c.process", 1),
+    TP("s2c.link", 2),
+    TP("app-processes-changelog", 0),
+)
 
 
 class Coordinator:
@@ -31,13 +35,17 @@ class Coordinator:
 def test_every_partition_is_sought_from_one_request() -> None:
     seeks: dict[Any, int] = {}
     coordinator = Coordinator({EVENTS: 120, ZERO: 0})
-    aiokafka = SimpleNamespace(assignment=lambda: {EVENTS, FRESH, ZERO, CHANGELOG},
-                               _coordinator=coordinator,
-                               _fetcher=SimpleNamespace(seek_to=seeks.__setitem__))
+    aiokafka = SimpleNamespace(
+        assignment=lambda: {EVENTS, FRESH, ZERO, CHANGELOG},
+        _coordinator=coordinator,
+        _fetcher=SimpleNamespace(seek_to=seeks.__setitem__),
+    )
     thread = SimpleNamespace(
         _ensure_consumer=lambda: aiokafka,
-        consumer=SimpleNamespace(app=SimpleNamespace(tables=SimpleNamespace(
-            changelog_topics={CHANGELOG.topic}))))
+        consumer=SimpleNamespace(
+            app=SimpleNamespace(tables=SimpleNamespace(changelog_topics={CHANGELOG.topic}))
+        ),
+    )
     committed = asyncio.run(RewindingConsumerThread._seek_to_committed_or_start(thread))
     assert committed == {EVENTS: 120, FRESH: None, ZERO: 0, CHANGELOG: None}
     assert seeks == {EVENTS: 120, FRESH: 0, ZERO: 0}  # the changelog is left alone

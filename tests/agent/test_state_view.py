@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agentkit import World
+
 from s2c.streams.topology.batch import BatchedTable
 from s2c.streams.topology.states import StateView, forget_on_rebalance
 
@@ -43,7 +44,8 @@ class Counting:
 
 
 async def test_parsed_once_written_once_per_batch_and_forgotten_on_rebalance(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     w = World(tmp_path)
     table = w.t.tables["processes"]
     view, codec = BatchedTable(table), Counting()
@@ -80,7 +82,8 @@ async def view_flush(view: BatchedTable, w: World) -> None:
 
 
 async def test_no_more_than_keep_states_stay_decoded_the_least_recent_going_first(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     w = World(tmp_path)
     view, codec = BatchedTable(w.t.tables["processes"]), Counting()
     states = StateView(view, codec.decode, codec.encode, keep=2)

@@ -115,7 +115,11 @@ async def acked_after(writes: bool) -> list[str]:
 
 async def test_an_event_is_acked_only_after_its_outputs_and_states_drained() -> None:
     assert await acked_after(writes=True) == [
-        "handle e1", "drain (acked: [False])", "write", "drain (acked: [False])"]
+        "handle e1",
+        "drain (acked: [False])",
+        "write",
+        "drain (acked: [False])",
+    ]
 
 
 async def test_an_event_that_wrote_no_state_is_acked_after_its_outputs_drained() -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from core_world import T0
+
 from s2c.streams.topology.timers import BUCKET_SECONDS, TimerIndex, bucket_of
 
 MINUTE = timedelta(minutes=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from public_samples import FIXTURES
+
 from s2c.streams.connectors.events import PatientRefs
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from public_samples import PRODUCED_AT, sample
+
 from s2c.streams.connectors import hl7v2
 from s2c.streams.connectors.events import MappingError
 
@@ -57,7 +58,9 @@ def test_multi_resource_booking_collects_every_service(refs):
 
 def test_patient_appears_only_as_a_keyed_pseudonym(refs):
     scheduled = only(mapped("SIU-S12-01.hl7", refs))
-    assert scheduled["patient_ref"] == refs.ref("PATID1234", "test1", "MR")  # PID-3 repetition typed MR
+    assert scheduled["patient_ref"] == refs.ref(
+        "PATID1234", "test1", "MR"
+    )  # PID-3 repetition typed MR
     flat = repr(scheduled)
     for identifying in ("PATID1234", "123456789", "EVERYMAN", "ADAM", "1924", "MAINSTREET"):
         assert identifying not in flat
@@ -66,8 +69,11 @@ def test_patient_appears_only_as_a_keyed_pseudonym(refs):
 @pytest.mark.parametrize(
     ("name", "event_type", "extra"),
     [
-        ("SIU-S13-02.hl7", "AppointmentRescheduled",
-         {"scheduled_start": datetime(2021, 8, 20, 9, 15, tzinfo=UTC), "duration_minutes": 60}),
+        (
+            "SIU-S13-02.hl7",
+            "AppointmentRescheduled",
+            {"scheduled_start": datetime(2021, 8, 20, 9, 15, tzinfo=UTC), "duration_minutes": 60},
+        ),
         ("SIU-S14-01.hl7", "AppointmentModified", {"provider_id": "1210"}),
         ("SIU-S15-01.hl7", "AppointmentCancelled", {"reason": "CANCELLED (Add)"}),
         ("SIU-S16-01.hl7", "AppointmentCancelled", {"reason": "DISCONTINUED (Add)"}),
@@ -103,7 +109,11 @@ def test_discharge_completes_the_encounter(refs):
 def test_dft_posts_one_charge_per_ft1(refs):
     xray, visit = mapped("DFT-P03-01.hl7", refs)
     assert xray["charge_id"] == "12345" and visit["charge_id"] == "MSG00001-FT1-2"
-    assert (xray["procedure_code"], xray["units"], xray["amount"]) == ("71045", 2, Decimal("100.00"))
+    assert (xray["procedure_code"], xray["units"], xray["amount"]) == (
+        "71045",
+        2,
+        Decimal("100.00"),
+    )
     assert (visit["procedure_code"], visit["amount"]) == ("99011", Decimal("120.00"))
     assert xray["service_date"] == date(2019, 11, 22)
     assert xray["department_id"] == "RAD-1" and visit["department_id"] == "HUH AE OMU"
@@ -128,8 +138,11 @@ def test_event_ids_are_stable_and_distinct_across_reused_control_ids(refs):
         (lambda t: t.replace("SIU^S12^SIU_S12", "SIU^S99^SIU_S99"), "MSH-9", True),
         (lambda t: t.replace("SCH|12345|36996|", "SCH|||"), "SCH-2", False),
         (lambda t: t.replace("|2.8|", "|2.1|", 1), "MSH-12", True),
-        (lambda t: t.replace("TQ1|||||||20210924093000+0215", "TQ1|||||||2021-09-24"), "TQ1-7",
-         False),
+        (
+            lambda t: t.replace("TQ1|||||||20210924093000+0215", "TQ1|||||||2021-09-24"),
+            "TQ1-7",
+            False,
+        ),
     ],
 )
 def test_malformed_siu_names_the_field(refs, edit, location, reject):

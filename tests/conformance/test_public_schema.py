@@ -8,6 +8,7 @@ import fastavro
 import fastavro.validation
 import pytest
 from public_samples import FIXTURES, PRODUCED_AT
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import hl7v2, x12
 from s2c.streams.connectors.events import MappingError
@@ -18,15 +19,22 @@ def all_events(refs):
     for path in sorted((FIXTURES / "hl7v2").glob("*.hl7")):
         events += hl7v2.map_text(path.read_bytes(), refs, PRODUCED_AT)
     remits = (FIXTURES / "x12/835_005010X221A1/managed-care.835").read_text()
-    reversal = remits.replace("BPR*I*945.00", "BPR*I*-450.00").replace(
-        "CLP*5554555444*1*800.00*450.00", "CLP*5554555444*22*-800.00*-450.00").replace(
-        "CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*4*1200.00*0.00")
-    texts = [p.read_text() for p in sorted((FIXTURES / "x12").glob("*/*"))
-             if not p.name.startswith("LICENSE")]
+    reversal = (
+        remits.replace("BPR*I*945.00", "BPR*I*-450.00")
+        .replace("CLP*5554555444*1*800.00*450.00", "CLP*5554555444*22*-800.00*-450.00")
+        .replace("CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*4*1200.00*0.00")
+    )
+    texts = [
+        p.read_text()
+        for p in sorted((FIXTURES / "x12").glob("*/*"))
+        if not p.name.startswith("LICENSE")
+    ]
     texts.append(reversal)
     for text in texts:
         try:
-            events += [e for tx in x12.iter_units(text) for e in x12.map_transaction(tx, PRODUCED_AT)]
+            events += [
+                e for tx in x12.iter_units(text) for e in x12.map_transaction(tx, PRODUCED_AT)
+            ]
         except MappingError:
             continue
     return events
@@ -36,9 +44,16 @@ def test_events_are_valid_avro_records(refs):
     catalog = load_catalog()
     events = all_events(refs)
     kinds = {e["envelope"]["event_type"] for e in events}
-    assert {"AppointmentScheduled", "EncounterStarted", "ChargePosted", "ClaimSubmitted",
-            "PaymentPosted", "AdjustmentPosted",
-            "DenialReceived", "PaymentReversed"} <= kinds
+    assert {
+        "AppointmentScheduled",
+        "EncounterStarted",
+        "ChargePosted",
+        "ClaimSubmitted",
+        "PaymentPosted",
+        "AdjustmentPosted",
+        "DenialReceived",
+        "PaymentReversed",
+    } <= kinds
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")
         fastavro.validation.validate(record, schema, raise_errors=True, strict=True)

@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import pytest
 from public_samples import FIXTURES, PRODUCED_AT, sample
+
 from s2c.streams.connectors import x12
 from s2c.streams.connectors.events import MappingError
+
 
 def mapped(text: str):
     return [e for tx in x12.iter_units(text) for e in x12.map_transaction(tx, PRODUCED_AT)]
@@ -36,8 +38,11 @@ def test_professional_claim_keys_lines_payer_and_npi():
     assert claim["payer_id"] == "999996666" and claim["billing_npi"] == "1912301953"
     assert claim["total_charge"] == Decimal("100.00")
     assert [(l["procedure_code"], l["charge"]) for l in claim["lines"]] == [
-        ("99213", Decimal("40.00")), ("87070", Decimal("15.00")),
-        ("99214", Decimal("35.00")), ("86663", Decimal("10.00"))]
+        ("99213", Decimal("40.00")),
+        ("87070", Decimal("15.00")),
+        ("99214", Decimal("35.00")),
+        ("86663", Decimal("10.00")),
+    ]
     assert claim["envelope"]["occurred_at"] == datetime(2006, 10, 15, 10, 23, tzinfo=UTC)  # BHT
 
 
@@ -45,7 +50,10 @@ def test_institutional_file_with_two_claims():
     first, second = mapped(fixture("837_005010X223A3/two-claims-single-provider.837i"))
     assert (first["claim_id"], second["claim_id"]) == ("756048Q", "756049Q")
     assert first["claim_type"] == "INSTITUTIONAL" and first["billing_npi"] == "1234567890"
-    assert [(l["procedure_code"], l["units"]) for l in first["lines"]] == [("85025", 1), ("93005", 3)]
+    assert [(l["procedure_code"], l["units"]) for l in first["lines"]] == [
+        ("85025", 1),
+        ("93005", 3),
+    ]
     assert second["total_charge"] == Decimal("50.00")
 
 
@@ -74,15 +82,22 @@ def test_managed_care_remittance_payments_and_adjustments():
     events = mapped(fixture("835_005010X221A1/managed-care.835"))
     payments = of_type(events, "PaymentPosted")
     assert [(p["account_number"], p["paid_amount"]) for p in payments] == [
-        ("5554555444", Decimal("450.00")), ("8765432112", Decimal("495.00"))]
+        ("5554555444", Decimal("450.00")),
+        ("8765432112", Decimal("495.00")),
+    ]
     assert payments[0]["payment_trace"] == "7170066655"  # TRN02
     assert payments[0]["payment_date"] == date(2002, 3, 14)  # BPR16 invalid -> DTM*405
-    adjustments = [(a["account_number"], a["group_code"], a["carc"], a["amount"])
-                   for a in of_type(events, "AdjustmentPosted")]
+    adjustments = [
+        (a["account_number"], a["group_code"], a["carc"], a["amount"])
+        for a in of_type(events, "AdjustmentPosted")
+    ]
     assert adjustments == [
-        ("5554555444", "CO", "A2", Decimal("50.00")), ("5554555444", "PR", "1", Decimal("300.00")),
-        ("8765432112", "CO", "A2", Decimal("55.00")), ("8765432112", "PR", "1", Decimal("600.00")),
-        ("8765432112", "CO", "45", Decimal("50.00"))]
+        ("5554555444", "CO", "A2", Decimal("50.00")),
+        ("5554555444", "PR", "1", Decimal("300.00")),
+        ("8765432112", "CO", "A2", Decimal("55.00")),
+        ("8765432112", "PR", "1", Decimal("600.00")),
+        ("8765432112", "CO", "45", Decimal("50.00")),
+    ]
 
 
 def test_medicare_remittance_ties_out_with_plb_and_carries_rarc():
@@ -107,16 +122,22 @@ def test_service_line_without_procedure_code_is_rejected():
 def test_reversal_and_denial():
     text = fixture("835_005010X221A1/managed-care.835")
     text = text.replace("BPR*I*945.00", "BPR*I*-450.00")
-    text = text.replace("CLP*5554555444*1*800.00*450.00*300.00", "CLP*5554555444*22*-800.00*-450.00*-300.00")
+    text = text.replace(
+        "CLP*5554555444*1*800.00*450.00*300.00", "CLP*5554555444*22*-800.00*-450.00*-300.00"
+    )
     text = text.replace("CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*4*1200.00*0.00")
     events = mapped(text)
     (reversal,) = of_type(events, "PaymentReversed")
     assert reversal["amount"] == Decimal("450.00")
     assert reversal["reverses_remittance_id"] == "1935665544:94060555410000"
     denials = of_type(events, "DenialReceived")
-    assert [(d["group_code"], d["carc"], d["denied_amount"], d["procedure_code"]) for d in denials] == [
-        ("CO", "A2", Decimal("55.00"), None), ("PR", "1", Decimal("600.00"), "93555"),
-        ("CO", "45", Decimal("50.00"), "93555")]
+    assert [
+        (d["group_code"], d["carc"], d["denied_amount"], d["procedure_code"]) for d in denials
+    ] == [
+        ("CO", "A2", Decimal("55.00"), None),
+        ("PR", "1", Decimal("600.00"), "93555"),
+        ("CO", "45", Decimal("50.00"), "93555"),
+    ]
     assert not of_type(events, "PaymentPosted")
 
 
@@ -157,6 +178,10 @@ def test_every_fixture_maps_or_is_rejected_by_name():
 
 
 def test_event_ids_repeat_on_reingest():
-    first = [e["envelope"]["event_id"] for e in mapped(fixture("835_005010X221A1/managed-care.835"))]
-    again = [e["envelope"]["event_id"] for e in mapped(fixture("835_005010X221A1/managed-care.835"))]
+    first = [
+        e["envelope"]["event_id"] for e in mapped(fixture("835_005010X221A1/managed-care.835"))
+    ]
+    again = [
+        e["envelope"]["event_id"] for e in mapped(fixture("835_005010X221A1/managed-care.835"))
+    ]
     assert first == again and len(set(first)) == len(first)

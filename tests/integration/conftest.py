@@ -26,6 +26,7 @@ from s2c.streams.settings import Settings  # noqa: E402
 def _running(service: str) -> bool:
     return subprocess.run([str(STACK), "status", service], capture_output=True).returncode == 0
 
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Settings]:
     before = {service: _running(service) for service in SERVICES}

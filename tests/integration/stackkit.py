@@ -45,7 +45,11 @@ class WorkerProcess:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "s2c.streams.cli", "worker", "--loglevel", "info"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout: float = 180.0) -> "WorkerProcess":
@@ -85,8 +89,9 @@ class WorkerProcess:
 
         assert self.proc is not None
         data_dir = Path(self.env.get("S2C_DATA_DIR") or Settings.from_env().data_dir)
-        target_path(target_dir(data_dir), int(self.env["S2C_WORKER_WEB_PORT"]),
-                    self.proc.pid).unlink(missing_ok=True)
+        target_path(
+            target_dir(data_dir), int(self.env["S2C_WORKER_WEB_PORT"]), self.proc.pid
+        ).unlink(missing_ok=True)
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
@@ -106,8 +111,12 @@ class PipelineEnv:
 
     def worker(self, name: str = "w1", **overrides: str) -> WorkerProcess:
         env = dict(self.env)
-        env.update({"S2C_WORKER_WEB_PORT": str(free_port()),
-                    "S2C_WORKER_DIR": str(self.tmp / f"worker-{name}")})
+        env.update(
+            {
+                "S2C_WORKER_WEB_PORT": str(free_port()),
+                "S2C_WORKER_DIR": str(self.tmp / f"worker-{name}"),
+            }
+        )
         env.update(overrides)
         process = WorkerProcess(env=env, log_path=self.tmp / f"worker-{name}.log")
         self.workers.append(process)
@@ -126,14 +135,21 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
         time.sleep(interval)
 
 
-def read_topic(settings: Settings, topic: str, expected: int, timeout: float = 60.0,
-               settle: float = 1.0) -> list:
+def read_topic(
+    settings: Settings, topic: str, expected: int, timeout: float = 60.0, settle: float = 1.0
+) -> list:
     """Reads `topic` from the beginning until `expected` messages arrived (then `settle` more
     seconds, to catch extras) or `timeout` passed. Returns the confluent-kafka messages."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({**settings.confluent_config(), "group.id": f"reader-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.subscribe([topic])
     messages: list = []
     deadline = time.monotonic() + timeout

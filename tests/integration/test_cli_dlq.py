@@ -9,17 +9,22 @@ import sys
 import uuid
 
 import pytest
+from stackkit import PipelineEnv
+
 from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
-from stackkit import PipelineEnv
 
 pytestmark = pytest.mark.integration
 
 
 def dlq(prefix: str, action: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s2c.streams.cli", "dlq", action],
-                          env={**os.environ, "S2C_TOPIC_PREFIX": prefix},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", "dlq", action],
+        env={**os.environ, "S2C_TOPIC_PREFIX": prefix},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("action", ["list", "replay"])
@@ -27,7 +32,9 @@ def test_a_prefix_without_a_dlq_topic_is_an_error_naming_it(stack: Settings, act
     prefix = f"typo{uuid.uuid4().hex[:8]}"
     run = dlq(prefix, action)
     assert run.returncode == 2
-    assert f"dead-letter topic {prefix}.dlq does not exist (S2C_TOPIC_PREFIX={prefix})" in run.stderr
+    assert (
+        f"dead-letter topic {prefix}.dlq does not exist (S2C_TOPIC_PREFIX={prefix})" in run.stderr
+    )
     assert "dead letter(s)" not in run.stdout
 
 

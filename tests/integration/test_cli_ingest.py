@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from s2c.streams.topics import declare
 from stackkit import PipelineEnv, read_topic
+
+from s2c.streams.topics import declare
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +27,34 @@ ORTHO_BOOKING = (  # a synthetic clinic booking; the MRN is made up
 
 
 def ingest(env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "s2c.streams.cli", "ingest", "hl7", str(path)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", "ingest", "hl7", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def unread_warnings(run: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in run.stderr.splitlines()
-            if " WARNING " in line and "no consumer group" in line]
+    return [
+        line
+        for line in run.stderr.splitlines()
+        if " WARNING " in line and "no consumer group" in line
+    ]
 
 
 def test_ingest_warns_when_no_group_reads_the_events_topic(
-        pipeline_env: PipelineEnv, tmp_path: Path) -> None:
+    pipeline_env: PipelineEnv, tmp_path: Path
+) -> None:
     settings = pipeline_env.settings
-    env = {**os.environ, "S2C_TOPIC_PREFIX": settings.topic_prefix, "S2C_APP_ID": settings.app_id,
-           "S2C_DATA_DIR": str(tmp_path / "data"),
-           "S2C_PATIENT_REF_KEY": "integration-test-key-not-a-secret"}
+    env = {
+        **os.environ,
+        "S2C_TOPIC_PREFIX": settings.topic_prefix,
+        "S2C_APP_ID": settings.app_id,
+        "S2C_DATA_DIR": str(tmp_path / "data"),
+        "S2C_PATIENT_REF_KEY": "integration-test-key-not-a-secret",
+    }
     booking = tmp_path / "booking.hl7"
     booking.write_text(ORTHO_BOOKING)
     events = declare(settings).events.name
@@ -52,8 +66,9 @@ def test_ingest_warns_when_no_group_reads_the_events_topic(
     assert len(read_topic(settings, events, 1)) == 1  # the warning did not stop the ingest
 
     # A stopped worker group that has committed offsets resumes from them: it reads the topic.
-    group = Consumer({**settings.confluent_config(), "group.id": settings.app_id,
-                      "enable.auto.commit": False})
+    group = Consumer(
+        {**settings.confluent_config(), "group.id": settings.app_id, "enable.auto.commit": False}
+    )
     group.commit(offsets=[TopicPartition(events, 0, 0)], asynchronous=False)
     group.close()
     second = ingest(env, booking)

@@ -34,11 +34,17 @@ JSON = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
 
 
 def publish_master_data_except(pipeline: PipelineEnv, payer_id: str) -> None:
-    master = {name: [to_native(master_record(name, row)) for row in rows
-                     if not (name == "Payer" and row["payer_id"] == payer_id)]
-              for name, rows in MASTER_RECORDS.items()}
-    publish_master(pipeline.settings, codec_for(pipeline),
-                   declare(pipeline.settings).master_data.name, master)
+    master = {
+        name: [
+            to_native(master_record(name, row))
+            for row in rows
+            if not (name == "Payer" and row["payer_id"] == payer_id)
+        ]
+        for name, rows in MASTER_RECORDS.items()
+    }
+    publish_master(
+        pipeline.settings, codec_for(pipeline), declare(pipeline.settings).master_data.name, master
+    )
 
 
 def highest_schema_id(url: str) -> int:
@@ -63,8 +69,12 @@ def produce_at(pipeline: PipelineEnv, topic: str, key: bytes, value: bytes) -> t
     """Produces one record; returns its (partition, offset)."""
     delivered: list = []
     producer = Producer(pipeline.settings.confluent_config())
-    producer.produce(topic, key=key, value=value, on_delivery=lambda err, msg: delivered.append(
-        (err, msg.partition(), msg.offset())))
+    producer.produce(
+        topic,
+        key=key,
+        value=value,
+        on_delivery=lambda err, msg: delivered.append((err, msg.partition(), msg.offset())),
+    )
     assert producer.flush(30) == 0
     [(err, partition, offset)] = delivered
     assert err is None, err
@@ -73,19 +83,24 @@ def produce_at(pipeline: PipelineEnv, topic: str, key: bytes, value: bytes) -> t
 
 def parked_events(metrics_url: str) -> float:
     text = urllib.request.urlopen(metrics_url, timeout=10).read().decode()
-    line = next((l for l in text.splitlines()
-                 if l.startswith('s2c_parked_events{stage="process"}')), None)
+    line = next(
+        (l for l in text.splitlines() if l.startswith('s2c_parked_events{stage="process"}')), None
+    )
     return float(line.split()[-1]) if line else 0.0
 
 
 def test_a_foreign_schema_id_on_master_data_is_fixed_by_import_and_replay(
-        pipeline_env: PipelineEnv) -> None:
+    pipeline_env: PipelineEnv,
+) -> None:
     settings, topics = pipeline_env.settings, declare(pipeline_env.settings)
     url = settings.registry_url
     publish_master_data_except(pipeline_env, HELD_BACK)  # also registers s2c's own Payer schema
     payer_schema = load_catalog().resolved_json("s2c.master.Payer")
-    row = to_native(master_record("Payer", next(
-        p for p in MASTER_RECORDS["Payer"] if p["payer_id"] == HELD_BACK)))
+    row = to_native(
+        master_record(
+            "Payer", next(p for p in MASTER_RECORDS["Payer"] if p["payer_id"] == HELD_BACK)
+        )
+    )
     foreign_id = highest_schema_id(url) + 1000  # what the MDM's old registry had given it
     assert httpx.get(f"{url}/schemas/ids/{foreign_id}").status_code == 404
     key, value = master_key("Payer", row).encode(), framed(foreign_id, payer_schema, row)
@@ -99,8 +114,12 @@ def test_a_foreign_schema_id_on_master_data_is_fixed_by_import_and_replay(
     assert headers["__connect.errors.stage"] == b"master"
     assert headers["__connect.errors.topic"] == topics.master_data.name.encode()
     assert (headers["__connect.errors.partition"], headers["__connect.errors.offset"]) == (
-        str(partition).encode(), str(offset).encode())
-    assert f"schema id {foreign_id} unknown".encode() in headers["__connect.errors.exception.message"]
+        str(partition).encode(),
+        str(offset).encode(),
+    )
+    assert (
+        f"schema id {foreign_id} unknown".encode() in headers["__connect.errors.exception.message"]
+    )
 
     # A visit billed to that payer waits for it: parked, nothing accrued.
     produce(pipeline_env, [("APT-5001", appointment("APT-5001", f"evt-{uuid.uuid4()}"))])
@@ -116,24 +135,35 @@ def test_a_foreign_schema_id_on_master_data_is_fixed_by_import_and_replay(
     try:
         answer = httpx.put(mode_url, json={"mode": "IMPORT"}, headers=JSON)
         assert answer.json() == {"mode": "IMPORT"}, answer.text
-        answer = httpx.post(f"{subject_url}/versions", headers=JSON, json={
-            "schema": payer_schema, "id": foreign_id, "version": 1})
+        answer = httpx.post(
+            f"{subject_url}/versions",
+            headers=JSON,
+            json={"schema": payer_schema, "id": foreign_id, "version": 1},
+        )
         assert answer.json() == {"id": foreign_id}, answer.text
         assert httpx.delete(mode_url).status_code == 200
         assert httpx.get(mode_url, params={"defaultToGlobal": "true"}).json() == {
-            "mode": "READWRITE"}
+            "mode": "READWRITE"
+        }
 
         replayed = subprocess.run(
             [sys.executable, "-m", "s2c.streams.cli", "dlq", "replay", "--reason", UNUSABLE],
-            env=pipeline_env.env, capture_output=True, text=True, timeout=120)
+            env=pipeline_env.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "replayed 1 dead letter(s)" in replayed.stdout, replayed.stderr
 
         [command] = accruals(pipeline_env, expected=1, settle=5.0)  # exactly once
         assert command["header"]["process_id"] == "APPT-APT-5001"
         assert command["payer_id"] == HELD_BACK
         assert command["amount"] == Decimal("145.00")  # Aetna Commercial x CPT 99213
-        assert wait_for(lambda: parked_events(worker.metrics_url) == 0.0, 60,
-                        "the visit to leave the parked events")
+        assert wait_for(
+            lambda: parked_events(worker.metrics_url) == 0.0,
+            60,
+            "the visit to leave the parked events",
+        )
         # The replayed record was read this time: no second dead letter.
         assert len(read_topic(settings, topics.dlq.name, 2, timeout=5, settle=0)) == 1
         assert worker.proc.poll() is None, worker.log_tail()

@@ -13,10 +13,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import urllib.parse
 import urllib.request
-import json
 from pathlib import Path
 
 import pytest
@@ -24,9 +24,17 @@ from aiokafka.partitioner import DefaultPartitioner
 from stackkit import PipelineEnv, read_topic, wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))
-from core_world import (DAY, MASTER_RECORDS, SURGERY_DAY, Feed, encounter_completed,  # noqa: E402
-                        encounter_started, knee_case_scheduled, knee_case_through_claim,
-                        master_data)
+from core_world import (  # noqa: E402
+    DAY,
+    MASTER_RECORDS,
+    SURGERY_DAY,
+    Feed,
+    encounter_completed,
+    encounter_started,
+    knee_case_scheduled,
+    knee_case_through_claim,
+    master_data,
+)
 from test_topology import codec_for, publish  # noqa: E402
 
 from s2c.streams.masterdata import publish_master  # noqa: E402
@@ -44,8 +52,11 @@ def same_partition_cases(target: str, partitions: int, count: int = 1) -> list[s
     choose = DefaultPartitioner()
     every = list(range(partitions))
     want = choose(f"CASE-{target}".encode(), every, every)
-    found = [case for case in (f"C-{2000 + n}" for n in range(1000))
-             if choose(f"CASE-{case}".encode(), every, every) == want]
+    found = [
+        case
+        for case in (f"C-{2000 + n}" for n in range(1000))
+        if choose(f"CASE-{case}".encode(), every, every) == want
+    ]
     assert len(found) >= count, "not enough case ids found in the same partition"
     return found[:count]
 
@@ -56,8 +67,10 @@ def same_partition_case(target: str, partitions: int) -> str:
 
 def decoded(env: PipelineEnv, topic: str, expected: int, settle: float = 2.0) -> list[dict]:
     codec = codec_for(env)
-    return [codec.decode(m.value())[1]
-            for m in read_topic(env.settings, topic, expected, timeout=90, settle=settle)]
+    return [
+        codec.decode(m.value())[1]
+        for m in read_topic(env.settings, topic, expected, timeout=90, settle=settle)
+    ]
 
 
 def scraped(metrics_url: str, series: str) -> float | None:
@@ -69,8 +82,9 @@ def scraped(metrics_url: str, series: str) -> float | None:
 
 
 def prometheus(env: PipelineEnv, promql: str) -> float | None:
-    url = (f"http://127.0.0.1:{env.settings.prometheus_port}/api/v1/query?"
-           + urllib.parse.urlencode({"query": promql}))
+    url = f"http://127.0.0.1:{env.settings.prometheus_port}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": promql}
+    )
     result = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
     return float(result[0]["value"][1]) if result else None
 
@@ -79,8 +93,12 @@ def test_idle_case_breaches_auth_sla_when_stream_time_passes(pipeline_env: Pipel
     feed = Feed("sla")
     # Surgery in 5 days, never authorized: the deadline is 3 days after booking.
     idle = knee_case_scheduled(feed, hours=0, case_id="C-IDLE", start_days=5)
-    other = knee_case_scheduled(feed, hours=4 * 24, start_days=30,
-                                case_id=same_partition_case("C-IDLE", pipeline_env.settings.partitions))
+    other = knee_case_scheduled(
+        feed,
+        hours=4 * 24,
+        start_days=30,
+        case_id=same_partition_case("C-IDLE", pipeline_env.settings.partitions),
+    )
     worker = pipeline_env.worker().start()
     publish(pipeline_env, [idle, other])
     breaches = decoded(pipeline_env, declare(pipeline_env.settings).sla_breaches.name, 1)
@@ -90,73 +108,114 @@ def test_idle_case_breaches_auth_sla_when_stream_time_passes(pipeline_env: Pipel
     assert breach["detected_at"] >= breach["deadline"]
     assert breach["site_id"] == "RIVERSIDE" and breach["payer_class"] == "COMMERCIAL"
     instance = f'instance="127.0.0.1:{worker.env["S2C_WORKER_WEB_PORT"]}"'
-    assert wait_for(lambda: prometheus(pipeline_env, f's2c_sla_breaches_total{{{instance},'
-                                       f'sla="AUTH_MISSING_48H_BEFORE_SURGERY"}}'),
-                    60, "Prometheus to scrape the breach counter") >= 1
-    assert wait_for(lambda: prometheus(pipeline_env, f's2c_open_instances{{{instance},'
-                                       f'stage="SCHEDULED",site="RIVERSIDE"}}'),
-                    60, "the open-instances gauge") == 2
+    assert (
+        wait_for(
+            lambda: prometheus(
+                pipeline_env,
+                f's2c_sla_breaches_total{{{instance},sla="AUTH_MISSING_48H_BEFORE_SURGERY"}}',
+            ),
+            60,
+            "Prometheus to scrape the breach counter",
+        )
+        >= 1
+    )
+    assert (
+        wait_for(
+            lambda: prometheus(
+                pipeline_env, f's2c_open_instances{{{instance},stage="SCHEDULED",site="RIVERSIDE"}}'
+            ),
+            60,
+            "the open-instances gauge",
+        )
+        == 2
+    )
 
 
-def test_case_waits_for_its_preference_card_then_reserves_supplies(pipeline_env: PipelineEnv) -> None:
+def test_case_waits_for_its_preference_card_then_reserves_supplies(
+    pipeline_env: PipelineEnv,
+) -> None:
     cards = MASTER_RECORDS["PreferenceCard"]
-    without_cards = {name: rows for name, rows in MASTER_RECORDS.items() if name != "PreferenceCard"}
+    without_cards = {
+        name: rows for name, rows in MASTER_RECORDS.items() if name != "PreferenceCard"
+    }
     codec = codec_for(pipeline_env)
     topics = declare(pipeline_env.settings)
-    native = lambda rows: {n: [to_native(master_record(n, r)) for r in rs]  # noqa: E731
-                           for n, rs in rows.items()}
+    native = lambda rows: {
+        n: [to_native(master_record(n, r)) for r in rs]  # noqa: E731
+        for n, rs in rows.items()
+    }
     publish_master(pipeline_env.settings, codec, topics.master_data.name, native(without_cards))
     pipeline_env.worker().start()
     case = knee_case_scheduled(Feed("late-card"), hours=0, case_id="C-CARD")
     publish(pipeline_env, [case], master=False)
     waiting = read_topic(pipeline_env.settings, topics.commands.name, 1, timeout=8, settle=0)
     assert not [m for m in waiting if b"ReserveSupplies" in m.value()]
-    publish_master(pipeline_env.settings, codec, topics.master_data.name,
-                   native({"PreferenceCard": cards}))
+    publish_master(
+        pipeline_env.settings, codec, topics.master_data.name, native({"PreferenceCard": cards})
+    )
     commands = decoded(pipeline_env, topics.commands.name, 4, settle=3)
     supplies = [c for c in commands if c["header"]["command_type"] == "ReserveSupplies"]
     assert len(supplies) == 1
-    assert {i["item_id"] for i in supplies[0]["items"]} == {"SHAVER-BLADE-4.5", "SALINE-3L",
-                                                             "DRAPE-KNEE"}
+    assert {i["item_id"] for i in supplies[0]["items"]} == {
+        "SHAVER-BLADE-4.5",
+        "SALINE-3L",
+        "DRAPE-KNEE",
+    }
 
 
 def test_a_claim_on_the_slow_path_is_not_late_because_the_fast_path_ran_ahead(
-        pipeline_env: PipelineEnv) -> None:
+    pipeline_env: PipelineEnv,
+) -> None:
     feed = Feed("skew")
     billed = knee_case_through_claim(feed)  # discharged, charged next day, billed two days later
-    never_billed = [knee_case_scheduled(feed, hours=1, case_id="C-1002", account="ACCT-7002"),
-                    encounter_started(feed, account="ACCT-7002", case_id="C-1002",
-                                      encounter_id="ENC-2"),
-                    encounter_completed(feed, account="ACCT-7002", encounter_id="ENC-2")]
+    never_billed = [
+        knee_case_scheduled(feed, hours=1, case_id="C-1002", account="ACCT-7002"),
+        encounter_started(feed, account="ACCT-7002", case_id="C-1002", encounter_id="ENC-2"),
+        encounter_completed(feed, account="ACCT-7002", encounter_id="ENC-2"),
+    ]
     # Bookings without an account go straight to the process stage, on C-1001's partition,
     # forty days after its surgery: the fast path.
-    ahead = [knee_case_scheduled(feed, hours=SURGERY_DAY + 40 * DAY, case_id=case, account=None,
-                                 start_days=90)
-             for case in same_partition_cases("C-1001", pipeline_env.settings.partitions, 12)]
+    ahead = [
+        knee_case_scheduled(
+            feed, hours=SURGERY_DAY + 40 * DAY, case_id=case, account=None, start_days=90
+        )
+        for case in same_partition_cases("C-1001", pipeline_env.settings.partitions, 12)
+    ]
     publish(pipeline_env, ahead + billed + never_billed)  # a backlog: all there before the worker
     reference = Pipeline(master_data())
-    expected = {(o.process_id, o.sla.value)
-                for e in sorted(ahead + billed + never_billed, key=lambda e: e.occurred_at)
-                for o in reference.feed(e) if isinstance(o, SlaBreached)}
+    expected = {
+        (o.process_id, o.sla.value)
+        for e in sorted(ahead + billed + never_billed, key=lambda e: e.occurred_at)
+        for o in reference.feed(e)
+        if isinstance(o, SlaBreached)
+    }
     assert ("CASE-C-1002", "CLAIM_NOT_SUBMITTED_7D") in expected
     # Billed in time; only the payer is late (no remittance 30 days after the claim).
     assert {b for b in expected if b[0] == "CASE-C-1001"} == {("CASE-C-1001", "NO_REMITTANCE_30D")}
 
     worker = pipeline_env.worker().start()
-    breaches = decoded(pipeline_env, declare(pipeline_env.settings).sla_breaches.name,
-                       len(expected), settle=6)
+    breaches = decoded(
+        pipeline_env, declare(pipeline_env.settings).sla_breaches.name, len(expected), settle=6
+    )
     assert {(b["process_id"], b["sla"]) for b in breaches} == expected
     # Every ingest partition is drained and idle: deadlines may fire up to the latest booking.
     latest = max(e.occurred_at for e in ahead).timestamp()
     series = 's2c_watermark_seconds{stage="process"}'
-    assert wait_for(lambda: (scraped(worker.metrics_url, series) or 0) >= latest, 30,
-                    "the process watermark to reach the latest booking")
+    assert wait_for(
+        lambda: (scraped(worker.metrics_url, series) or 0) >= latest,
+        30,
+        "the process watermark to reach the latest booking",
+    )
     assert scraped(worker.metrics_url, series) == latest
-    health = json.load(urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/health/"),
-                                              timeout=10))
+    health = json.load(
+        urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/health/"), timeout=10)
+    )
     process_topic = declare(pipeline_env.settings).process.name
-    marks = {name: mark for name, mark in health["watermarks"].items()
-             if name.startswith(process_topic + "[")}
+    marks = {
+        name: mark
+        for name, mark in health["watermarks"].items()
+        if name.startswith(process_topic + "[")
+    }
     assert len(marks) == pipeline_env.settings.partitions  # one worker owns them all
     # Drained: every partition's deadlines may fire up to the latest booking, nobody holds back.
     latest_text = max(e.occurred_at for e in ahead).isoformat(timespec="milliseconds")

@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 from stackkit import PipelineEnv, new_pipeline_env, read_topic, wait_for
 
-from s2c.streams.codec import AvroCodec, registry_client
 from s2c.streams.catalog import load_catalog
+from s2c.streams.codec import AvroCodec, registry_client
 from s2c.streams.synth import SynthParams, generate
 from s2c.streams.synth.kafka_out import publish_events, publish_master
 from s2c.streams.topics import declare
@@ -26,15 +26,18 @@ DAY = generate(SynthParams(sites=1, scale=0.15, seed=23))
 
 
 def codec_for(env: PipelineEnv) -> AvroCodec:
-    return AvroCodec(registry_client(env.settings.registry_url),
-                     lambda name: load_catalog().resolved_json(name))
+    return AvroCodec(
+        registry_client(env.settings.registry_url), lambda name: load_catalog().resolved_json(name)
+    )
 
 
 def commands(env: PipelineEnv, at_least: int, settle: float = 6.0) -> list[dict]:
     codec = codec_for(env)
     topic = declare(env.settings).commands.name
-    return [codec.decode(m.value())[1]
-            for m in read_topic(env.settings, topic, at_least, timeout=180, settle=settle)]
+    return [
+        codec.decode(m.value())[1]
+        for m in read_topic(env.settings, topic, at_least, timeout=180, settle=settle)
+    ]
 
 
 def by_id(records: list[dict]) -> dict[str, dict]:
@@ -59,10 +62,22 @@ def test_kill_9_mid_stream_leaves_the_ledger_of_a_clean_run(pipeline_env, clean_
     publish_master(pipeline_env.settings, DAY.system)
     worker = pipeline_env.worker("victim").start()
     publish_events(pipeline_env.settings, DAY)
-    wait_for(lambda: len(read_topic(pipeline_env.settings,
-                                    declare(pipeline_env.settings).commands.name,
-                                    len(clean_run) // 3, timeout=2, settle=0))
-             >= len(clean_run) // 3, 120, "a third of the commands before the crash")
+    wait_for(
+        lambda: (
+            len(
+                read_topic(
+                    pipeline_env.settings,
+                    declare(pipeline_env.settings).commands.name,
+                    len(clean_run) // 3,
+                    timeout=2,
+                    settle=0,
+                )
+            )
+            >= len(clean_run) // 3
+        ),
+        120,
+        "a third of the commands before the crash",
+    )
     worker.kill()  # SIGKILL: no commit, no flush, no goodbye
     # Same data dir: RocksDB and the changelogs bring the tables back; events since the last
     # commit are processed again and must change nothing.
@@ -90,8 +105,11 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
     a, b = pipeline_env.worker("a").start(), pipeline_env.worker("b").start()
     publish_events(pipeline_env.settings, DAY)
     done = commands(pipeline_env, at_least=len(clean_run) - 5, settle=5.0)
-    journals = [c for c in done if c["header"]["command_type"] == "PostJournal"
-                and c["journal_kind"] == "PAYMENT"]
+    journals = [
+        c
+        for c in done
+        if c["header"]["command_type"] == "PostJournal" and c["journal_kind"] == "PAYMENT"
+    ]
     process_id = journals[0]["header"]["process_id"]
     for worker in (a, b):  # whichever worker is asked, the owner answers
         url = worker.metrics_url.replace("/metrics", f"/process/{process_id}/")
@@ -101,14 +119,21 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
         assert "first_claim" in milestones and "first_payment" in milestones
         assert body["stage"] in {"PAID", "PARTIALLY_PAID", "CLOSED"}
         assert "patient_ref" not in json.dumps(body)
-    listing = json.load(urllib.request.urlopen(
-        a.metrics_url.replace("/metrics", "/exceptions/"), timeout=10))
-    raised = read_topic(pipeline_env.settings, declare(pipeline_env.settings).exceptions.name, 1,
-                        timeout=10, settle=2)
+    listing = json.load(
+        urllib.request.urlopen(a.metrics_url.replace("/metrics", "/exceptions/"), timeout=10)
+    )
+    raised = read_topic(
+        pipeline_env.settings,
+        declare(pipeline_env.settings).exceptions.name,
+        1,
+        timeout=10,
+        settle=2,
+    )
     assert listing["count"] == len(raised) > 0
     for worker in (a, b):  # both ready, sharing the partitions, nothing stuck
-        health = json.load(urllib.request.urlopen(
-            worker.metrics_url.replace("/metrics", "/health/"), timeout=10))
+        health = json.load(
+            urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/health/"), timeout=10)
+        )
         assert health["status"] == "ok" and health["stalled"] == [], health
         assert health["master_records"] > 0 and health["assigned"]
     missing = urllib.request.urlopen  # an unknown id answers 404 with a reason
@@ -128,12 +153,22 @@ def test_dead_letters_are_listed_and_replayed_to_their_source(pipeline_env) -> N
     [letter] = read_topic(pipeline_env.settings, topics.dlq.name, 1, timeout=60)
     assert dict(letter.headers())["s2c.errors.reason"] == b"undecodable"
     cli = [sys.executable, "-m", "s2c.streams.cli", "dlq"]
-    listed = subprocess.run([*cli, "list", "--reason", "undecodable"], env=pipeline_env.env,
-                            capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [*cli, "list", "--reason", "undecodable"],
+        env=pipeline_env.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "1 dead letter(s) with reason undecodable" in listed.stdout, listed.stderr
     assert f"from={topics.events.name}[" in listed.stdout
-    replayed = subprocess.run([*cli, "replay", "--reason", "undecodable"], env=pipeline_env.env,
-                              capture_output=True, text=True, timeout=60)
+    replayed = subprocess.run(
+        [*cli, "replay", "--reason", "undecodable"],
+        env=pipeline_env.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "replayed 1 dead letter(s)" in replayed.stdout, replayed.stderr
     # Back on its source topic, with a header saying where it came from; still malformed, so the
     # worker dead-letters it again: nothing is dropped silently.

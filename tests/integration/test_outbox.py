@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 def _topic(settings: Settings, partitions: int = 4, config: dict[str, str] | None = None) -> str:
     name = f"outbox-{uuid.uuid4().hex[:8]}"
     admin = AdminClient(settings.confluent_config())
-    for future in admin.create_topics([NewTopic(name, partitions, 1, config=config or {})]).values():
+    for future in admin.create_topics(
+        [NewTopic(name, partitions, 1, config=config or {})]
+    ).values():
         future.result(30)
     return name
 

@@ -19,12 +19,22 @@ from confluent_kafka import Producer
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))  # the core tests' small world
 
-from core_world import (DAY, MASTER_RECORDS, SURGERY_DAY, T0, Feed, adjustment,  # noqa: E402
-                        denial, knee_case_through_claim, master_data, payment)
+from core_world import (  # noqa: E402
+    DAY,
+    MASTER_RECORDS,
+    SURGERY_DAY,
+    T0,
+    Feed,
+    adjustment,
+    denial,
+    knee_case_through_claim,
+    master_data,
+    payment,
+)
 from stackkit import PipelineEnv, read_topic  # noqa: E402
 
-from s2c.streams.codec import AvroCodec, registry_client  # noqa: E402
 from s2c.streams.catalog import load_catalog  # noqa: E402
+from s2c.streams.codec import AvroCodec, registry_client  # noqa: E402
 from s2c.streams.masterdata import publish_master  # noqa: E402
 from s2c.streams.topics import declare  # noqa: E402
 from s2c.tables.codec import to_native  # noqa: E402
@@ -39,18 +49,31 @@ pytestmark = pytest.mark.integration
 def episode() -> list:
     feed = Feed("knee")
     events = knee_case_through_claim(feed)
-    events.insert(1, feed("CaseRescheduled", 24, case_id="C-1001",
-                          scheduled_start=T0 + timedelta(days=14, hours=2), planned_minutes=120,
-                          site_id="RIVERSIDE", or_room_id="RIV-OR-5"))
+    events.insert(
+        1,
+        feed(
+            "CaseRescheduled",
+            24,
+            case_id="C-1001",
+            scheduled_start=T0 + timedelta(days=14, hours=2),
+            planned_minutes=120,
+            site_id="RIVERSIDE",
+            or_room_id="RIV-OR-5",
+        ),
+    )
     paid_at = SURGERY_DAY + 30 * DAY
-    events += [payment(feed, paid_at, "3100.00"), adjustment(feed, paid_at, "2600.00"),
-               denial(feed, paid_at, "1100.00")]
+    events += [
+        payment(feed, paid_at, "3100.00"),
+        adjustment(feed, paid_at, "2600.00"),
+        denial(feed, paid_at, "1100.00"),
+    ]
     return events
 
 
 def codec_for(env: PipelineEnv) -> AvroCodec:
-    return AvroCodec(registry_client(env.settings.registry_url),
-                     lambda name: load_catalog().resolved_json(name))
+    return AvroCodec(
+        registry_client(env.settings.registry_url), lambda name: load_catalog().resolved_json(name)
+    )
 
 
 def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool = True) -> None:
@@ -58,8 +81,10 @@ def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool 
     codec = codec_for(env)
     topics = declare(env.settings)
     if master:
-        rows = {name: [to_native(master_record(name, row)) for row in rows]
-                for name, rows in MASTER_RECORDS.items()}
+        rows = {
+            name: [to_native(master_record(name, row)) for row in rows]
+            for name, rows in MASTER_RECORDS.items()
+        }
         publish_master(env.settings, codec, topics.master_data.name, rows)
     producer = Producer({**env.settings.confluent_config(), "enable.idempotence": True})
     if garbage:
@@ -67,8 +92,11 @@ def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool 
     for event in events:
         where = route(event)
         key = where.process_id or where.link_key
-        producer.produce(topics.events.name, key=key.encode(),
-                         value=codec.encode(f"s2c.events.{event.schema}", to_native(event)))
+        producer.produce(
+            topics.events.name,
+            key=key.encode(),
+            value=codec.encode(f"s2c.events.{event.schema}", to_native(event)),
+        )
     assert producer.flush(30) == 0
 
 
@@ -81,8 +109,9 @@ def expected_commands(events: list) -> dict[str, dict]:
 def commands_on_kafka(env: PipelineEnv, expected: int, settle: float = 3) -> dict[str, dict]:
     codec = codec_for(env)
     got: dict[str, dict] = {}
-    for message in read_topic(env.settings, declare(env.settings).commands.name, expected,
-                              timeout=90, settle=settle):
+    for message in read_topic(
+        env.settings, declare(env.settings).commands.name, expected, timeout=90, settle=settle
+    ):
         _, record = codec.decode(message.value())
         got.setdefault(record["header"]["command_id"], record)
     return got
@@ -120,7 +149,11 @@ def test_shuffled_and_duplicated_events_give_the_same_ledger(pipeline_env: Pipel
     journal_count = sum(1 for r in want.values() if r["header"]["command_type"] == "PostJournal")
     got = commands_on_kafka(pipeline_env, journal_count, settle=8)
     journals = lambda cmds: sorted(  # noqa: E731
-        (r["header"]["command_type"], tuple((ln["gl_account"], ln["debit"], ln["credit"])
-                                            for ln in r.get("lines", ())))
-        for r in cmds.values() if r["header"]["command_type"] == "PostJournal")
+        (
+            r["header"]["command_type"],
+            tuple((ln["gl_account"], ln["debit"], ln["credit"]) for ln in r.get("lines", ())),
+        )
+        for r in cmds.values()
+        if r["header"]["command_type"] == "PostJournal"
+    )
     assert journals(got) == journals(want)

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_partition_count_mismatch_stops_the_worker_with_the_topics_named(
-        pipeline_env: PipelineEnv) -> None:
+    pipeline_env: PipelineEnv,
+) -> None:
     topics = declare(pipeline_env.settings)
     worker = pipeline_env.worker(S2C_PARTITIONS="3").start()
     assert worker.proc is not None

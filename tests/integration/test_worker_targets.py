@@ -42,8 +42,11 @@ def test_a_killed_workers_target_is_removed_by_the_next_worker(pipeline_env: Pip
     own = target_path(targets, int(successor.env["S2C_WORKER_WEB_PORT"]), successor.proc.pid)
     assert own.exists()
     # Prometheus drops the dead instance (file_sd refreshes every 5 s): nothing left to alert on
-    wait_for(lambda: f"127.0.0.1:{port}" not in scraped_instances(pipeline_env), 30,
-             "Prometheus to drop the killed worker's target")
+    wait_for(
+        lambda: f"127.0.0.1:{port}" not in scraped_instances(pipeline_env),
+        30,
+        "Prometheus to drop the killed worker's target",
+    )
 
     successor.kill()  # the kit's SIGKILL removes the target the worker could not
     assert not own.exists()

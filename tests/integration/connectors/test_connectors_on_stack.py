@@ -11,6 +11,9 @@ import hl7
 import pytest
 from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
+from samples import MESSAGES, message
+from stackkit import PipelineEnv, read_topic
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, registry_client
 from s2c.streams.connectors import hl7v2
@@ -20,8 +23,6 @@ from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.mllp import MllpListener
 from s2c.streams.connectors.publish import KafkaPublisher
 from s2c.streams.topics import declare
-from samples import MESSAGES, message
-from stackkit import PipelineEnv, read_topic
 
 pytestmark = pytest.mark.integration
 BOOKING = "hl7v2/SIU-S12-booking.hl7"
@@ -30,8 +31,12 @@ BOOKING = "hl7v2/SIU-S12-booking.hl7"
 def ingestor_on(pipeline: PipelineEnv) -> Ingestor:
     topics = declare(pipeline.settings)
     publisher = KafkaPublisher(pipeline.settings, topics.events.name, topics.dlq.name)
-    return Ingestor(publisher, ConnectorMetrics(CollectorRegistry()),
-                    PatientRefs(b"integration-test-key-0123456789"), lambda: datetime.now(UTC))
+    return Ingestor(
+        publisher,
+        ConnectorMetrics(CollectorRegistry()),
+        PatientRefs(b"integration-test-key-0123456789"),
+        lambda: datetime.now(UTC),
+    )
 
 
 async def send_all(port: int, blocks: list[bytes]) -> list[str]:
@@ -80,7 +85,10 @@ def test_mllp_round_trip_acks_and_lands_on_kafka(pipeline_env: PipelineEnv) -> N
     acks = asyncio.run(round_trip(ingestor_on(pipeline_env), [booking, no_ids, unsupported]))
     msas = [hl7.parse(a).segment("MSA") for a in acks]
     assert [(str(m(1)), str(m(2))) for m in msas] == [
-        ("AA", control), ("AE", control), ("AR", control)]
+        ("AA", control),
+        ("AE", control),
+        ("AR", control),
+    ]
 
     topics = declare(pipeline_env.settings)
     (landed,) = read_topic(pipeline_env.settings, topics.events.name, 1)
@@ -90,8 +98,9 @@ def test_mllp_round_trip_acks_and_lands_on_kafka(pipeline_env: PipelineEnv) -> N
     assert record["envelope"]["event_id"].startswith(f"hl7:{sent.value('MSH', 3)}:{control}:")
 
     # The two dead letters may sit in different partitions: read them by content, not order.
-    letters = {m.value(): dict(m.headers())
-               for m in read_topic(pipeline_env.settings, topics.dlq.name, 2)}
+    letters = {
+        m.value(): dict(m.headers()) for m in read_topic(pipeline_env.settings, topics.dlq.name, 2)
+    }
     assert letters.keys() == {no_ids, unsupported}
     assert letters[no_ids]["s2c.errors.location"] == b"SCH-2"
     assert letters[unsupported]["s2c.errors.location"] == b"MSH-9"

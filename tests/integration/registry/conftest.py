@@ -57,9 +57,24 @@ def start_registry(topic: str, log_dir: Path) -> RunningRegistry:
     port = _free_port()
     log_path = log_dir / f"registry-{port}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "s2c.streams.cli", "registry", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--topic", topic],
-        stdout=log_path.open("wb"), stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=os.environ.copy())
+        [
+            sys.executable,
+            "-m",
+            "s2c.streams.cli",
+            "registry",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--topic",
+            topic,
+        ],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env=os.environ.copy(),
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -80,7 +95,9 @@ def kafka() -> Settings:
     settings = Settings.from_env()
     host, port = settings.kafka_bootstrap.rsplit(":", 1)
     if not _port_open(host, int(port)):
-        subprocess.run([str(REPO_ROOT / "deploy" / "local" / "stack"), "start", "kafka"], check=True)
+        subprocess.run(
+            [str(REPO_ROOT / "deploy" / "local" / "stack"), "start", "kafka"], check=True
+        )
     return settings
 
 
@@ -113,7 +130,9 @@ def registry_factory(kafka: Settings, tmp_path: Path) -> Iterator:
 
 
 @pytest.fixture(scope="module")
-def registry(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+def registry(
+    kafka: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningRegistry]:
     topic = f"_s2c_schemas_test_{uuid.uuid4().hex[:12]}"
     running = start_registry(topic, tmp_path_factory.mktemp("registry"))
     yield running

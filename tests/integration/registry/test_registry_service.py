@@ -22,10 +22,22 @@ pytestmark = pytest.mark.integration
 
 
 def surgery(*extra_fields: dict[str, object]) -> Schema:
-    fields = [{"name": "case_id", "type": "string"}, {"name": "site", "type": "string"},
-              *extra_fields]
-    return Schema(json.dumps({"type": "record", "name": "SurgeryScheduled",
-                              "namespace": "s2c.events", "fields": fields}), "AVRO")
+    fields = [
+        {"name": "case_id", "type": "string"},
+        {"name": "site", "type": "string"},
+        *extra_fields,
+    ]
+    return Schema(
+        json.dumps(
+            {
+                "type": "record",
+                "name": "SurgeryScheduled",
+                "namespace": "s2c.events",
+                "fields": fields,
+            }
+        ),
+        "AVRO",
+    )
 
 
 PAYER_WITH_DEFAULT = {"name": "payer", "type": ["null", "string"], "default": None}
@@ -62,10 +74,12 @@ def test_serializer_round_trip_and_global_ids(registry) -> None:
 def test_unknown_things_answer_confluent_404_codes(registry) -> None:
     sr, name = client(registry.url), subject()
     sr.register_schema(name, surgery())
-    for call, code in [(lambda: sr.get_latest_version(subject()), 40401),
-                       (lambda: sr.get_version(name, 7), 40402),
-                       (lambda: sr.get_schema(987654), 40403),
-                       (lambda: sr.lookup_schema(name, surgery(PAYER_REQUIRED)), 40403)]:
+    for call, code in [
+        (lambda: sr.get_latest_version(subject()), 40401),
+        (lambda: sr.get_version(name, 7), 40402),
+        (lambda: sr.get_schema(987654), 40403),
+        (lambda: sr.lookup_schema(name, surgery(PAYER_REQUIRED)), 40403),
+    ]:
         with pytest.raises(SchemaRegistryError) as caught:
             call()
         assert (caught.value.http_status_code, caught.value.error_code) == (404, code)
@@ -83,8 +97,11 @@ def test_compatibility_levels_guard_registration(registry) -> None:
     assert "payer" in caught.value.error_message
     assert sr.test_compatibility(name, surgery(PAYER_REQUIRED)) is False
     assert sr.test_compatibility(name, surgery(PAYER_WITH_DEFAULT)) is True
-    verbose = httpx.post(f"{registry.url}/compatibility/subjects/{name}/versions/latest",
-                         params={"verbose": "true"}, json={"schema": surgery(PAYER_REQUIRED).schema_str})
+    verbose = httpx.post(
+        f"{registry.url}/compatibility/subjects/{name}/versions/latest",
+        params={"verbose": "true"},
+        json={"schema": surgery(PAYER_REQUIRED).schema_str},
+    )
     assert verbose.json()["is_compatible"] is False and "payer" in verbose.json()["messages"][0]
 
     assert sr.set_compatibility(name, "NONE") == {"compatibility": "NONE"}
@@ -97,9 +114,11 @@ def test_compatibility_levels_guard_registration(registry) -> None:
 
 def test_unparsable_and_unsupported_schemas_are_422(registry) -> None:
     sr = client(registry.url)
-    for broken in [Schema('{"type": "record", "name": "Claim"}', "AVRO"),
-                   Schema("not json at all", "AVRO"),
-                   Schema('{"type": "object"}', "JSON")]:
+    for broken in [
+        Schema('{"type": "record", "name": "Claim"}', "AVRO"),
+        Schema("not json at all", "AVRO"),
+        Schema('{"type": "object"}', "JSON"),
+    ]:
         with pytest.raises(SchemaRegistryError) as caught:
             sr.register_schema(subject(), broken)
         assert (caught.value.http_status_code, caught.value.error_code) == (422, 42201)
@@ -143,15 +162,23 @@ def test_http_surface_speaks_confluent(registry) -> None:
     assert (root.status_code, root.json()) == (200, {})
     assert root.headers["content-type"] == "application/vnd.schemaregistry.v1+json"
     name = subject()
-    for media in ("application/vnd.schemaregistry.v1+json", "application/vnd.schemaregistry+json",
-                  "application/json"):
-        answer = httpx.post(f"{registry.url}/subjects/{name}/versions", headers={
-            "Content-Type": media}, content=json.dumps({"schema": surgery().schema_str}))
+    for media in (
+        "application/vnd.schemaregistry.v1+json",
+        "application/vnd.schemaregistry+json",
+        "application/json",
+    ):
+        answer = httpx.post(
+            f"{registry.url}/subjects/{name}/versions",
+            headers={"Content-Type": media},
+            content=json.dumps({"schema": surgery().schema_str}),
+        )
         assert answer.status_code == 200, answer.text
     config = httpx.get(f"{registry.url}/config")
     assert config.json() == {"compatibilityLevel": "BACKWARD"}
     metrics = httpx.get(f"{registry.url}/metrics").text
-    assert 's2c_registry_requests_total{method="POST",route="/subjects/{subject}/versions"' in metrics
+    assert (
+        's2c_registry_requests_total{method="POST",route="/subjects/{subject}/versions"' in metrics
+    )
 
 
 def test_schemas_survive_a_restart(registry_factory) -> None:
@@ -182,8 +209,10 @@ def test_two_instances_on_one_topic_agree_on_ids(registry_factory) -> None:
     assert len(set(ids)) == 6  # distinct schemas never share an id, even when written concurrently
     for i, schema_id in enumerate(ids):
         for instance in (a, b):
-            assert client(instance.url).get_schema(schema_id).schema_str == \
-                client(instance.url).get_latest_version(names[i]).schema.schema_str
+            assert (
+                client(instance.url).get_schema(schema_id).schema_str
+                == client(instance.url).get_latest_version(names[i]).schema.schema_str
+            )
     assert client(b.url).register_schema(subject(), schemas[0]) == ids[0]  # same schema, same id
 
 
@@ -194,8 +223,10 @@ def test_import_mode_keeps_another_registrys_id_across_a_restart(registry_factor
     assert sr.update_mode(imported, "IMPORT") == "IMPORT"
     schema_id = own + 1000  # the id the feed's records carry from their old registry
     # confluent-kafka's Schema has no id field: the id goes in the REST body, as with curl.
-    answer = httpx.post(f"{first.url}/subjects/{imported}/versions", json={
-        "schema": surgery(PAYER_WITH_DEFAULT).schema_str, "id": schema_id, "version": 1})
+    answer = httpx.post(
+        f"{first.url}/subjects/{imported}/versions",
+        json={"schema": surgery(PAYER_WITH_DEFAULT).schema_str, "id": schema_id, "version": 1},
+    )
     assert answer.json() == {"id": schema_id}, answer.text
     assert "payer" in sr.get_schema(schema_id).schema_str
     assert sr.delete_mode(imported) == "IMPORT"
@@ -204,14 +235,24 @@ def test_import_mode_keeps_another_registrys_id_across_a_restart(registry_factor
     second = registry_factory(first.topic)
     sr = client(second.url)
     assert sr.get_version(imported, 1).schema_id == schema_id
-    serialize = AvroSerializer(sr, None, conf={"auto.register.schemas": False,
-                                               "use.latest.version": True,
-                                               "subject.name.strategy": lambda ctx, name: imported})
+    serialize = AvroSerializer(
+        sr,
+        None,
+        conf={
+            "auto.register.schemas": False,
+            "use.latest.version": True,
+            "subject.name.strategy": lambda ctx, name: imported,
+        },
+    )
     event = {"case_id": "OR-3107", "site": "Lakeside Surgery Center", "payer": "AETNA-COMM"}
     payload = serialize(event, SerializationContext(imported, MessageField.VALUE))
     assert int.from_bytes(payload[1:5], "big") == schema_id
     deserialize = AvroDeserializer(client(second.url))
     assert deserialize(payload, SerializationContext(imported, MessageField.VALUE)) == event
     # Ordinary registrations continue above the imported id.
-    assert sr.register_schema(subject(), surgery({"name": "room", "type": "string",
-                                                  "default": "OR-1"})) == schema_id + 1
+    assert (
+        sr.register_schema(
+            subject(), surgery({"name": "room", "type": "string", "default": "OR-1"})
+        )
+        == schema_id + 1
+    )

@@ -4,18 +4,20 @@ the Confluent wire format through the registry, keyed as the pipeline expects, r
 from __future__ import annotations
 
 import pytest
+from stackkit import read_topic
+
 from s2c.streams.synth import SynthParams, generate
 from s2c.streams.synth.kafka_out import default_codec, publish_events, publish_master
 from s2c.streams.topics import declare
-from stackkit import read_topic
 
 pytestmark = pytest.mark.integration
 
 
 def test_generated_day_round_trips_through_kafka(pipeline_env):
     settings = pipeline_env.settings
-    synthesis = generate(SynthParams(seed=3, sites=1, clinic_visits=25, walk_ins=3, ed_visits=5,
-                                     cases=4))
+    synthesis = generate(
+        SynthParams(seed=3, sites=1, clinic_visits=25, walk_ins=3, ed_visits=5, cases=4)
+    )
     master = synthesis.master()
     events = list(synthesis.events())
     assert publish_master(settings, synthesis.system) == len(master)

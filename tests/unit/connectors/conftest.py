@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from s2c.streams.connectors.events import PatientRefs
 
 

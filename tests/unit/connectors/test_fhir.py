@@ -15,9 +15,11 @@ import fastavro
 import fastavro.validation
 import pytest
 from samples import MESSAGES, PRODUCED_AT, message
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import fhir
 from s2c.streams.connectors.events import MappingError
+
 
 def resource(name: str) -> dict:
     return json.loads(message(f"fhir/{name}"))
@@ -52,11 +54,16 @@ def test_status_outside_the_value_set_is_rejected_by_us(refs):
 
 
 def test_cancelled_and_noshow(refs):
-    cancelled = {**APPOINTMENT, "status": "cancelled",
-                 "cancelationReason": {"coding": [{"code": "pat"}]}}
+    cancelled = {
+        **APPOINTMENT,
+        "status": "cancelled",
+        "cancelationReason": {"coding": [{"code": "pat"}]},
+    }
     assert mapped(cancelled, refs)[0]["reason"] == "pat"
-    assert mapped({**APPOINTMENT, "status": "noshow"}, refs)[0]["envelope"]["event_type"] == \
-        "AppointmentNoShow"
+    assert (
+        mapped({**APPOINTMENT, "status": "noshow"}, refs)[0]["envelope"]["event_type"]
+        == "AppointmentNoShow"
+    )
 
 
 def test_encounter_start_and_finish(refs):
@@ -91,7 +98,9 @@ def test_claim_response_payment_and_adjustment(refs):
     assert (paid["paid_amount"], paid["payment_trace"]) == (Decimal("900.00"), "EFT-77")
     assert paid["payment_date"] == date(2026, 3, 2)
     assert (deductible["group_code"], deductible["carc"]) == ("PR", "1")
-    assert deductible["amount"] == Decimal("200.00")  # adjudications without a reason are not adjustments
+    assert deductible["amount"] == Decimal(
+        "200.00"
+    )  # adjudications without a reason are not adjustments
     assert paid["claim_id"] == deductible["claim_id"] == "ACCT-3301"
 
 
@@ -101,8 +110,10 @@ def test_bundle_splits_into_units():
 
 
 def test_bundle_entries_map_like_single_resources(refs):
-    first, second = (mapped(doc, refs)[0] for doc, _ in
-                     fhir.split_resources(message("fhir/Bundle-two-appointments.json")))
+    first, second = (
+        mapped(doc, refs)[0]
+        for doc, _ in fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
+    )
     assert first["department_id"] == "riverside"  # no HealthcareService: the Location
     assert second["department_id"] == "endoscopy"
     assert second["duration_minutes"] == 40  # minutesDuration, no end
@@ -112,8 +123,10 @@ def test_bundle_entries_map_like_single_resources(refs):
 def test_ndjson_export_maps_each_line(refs):
     units = fhir.split_resources(message("fhir/Encounter-bulk-export.ndjson"))
     (done,), (arrived,) = (mapped(doc, refs) for doc, _ in units)
-    assert (done["envelope"]["event_type"], done["encounter_id"]) == \
-        ("EncounterCompleted", "enc-ed-4471")
+    assert (done["envelope"]["event_type"], done["encounter_id"]) == (
+        "EncounterCompleted",
+        "enc-ed-4471",
+    )
     assert done["discharged_at"] == datetime(2026, 2, 14, 12, 5, tzinfo=UTC)
     assert arrived["envelope"]["event_type"] == "EncounterStarted"
     assert (arrived["encounter_class"], arrived["service_line_id"]) == ("SURGERY", "SUR")
@@ -128,18 +141,25 @@ def test_queued_claim_response_acknowledges_the_claim(refs):
 
 
 def test_explanation_of_benefit_splits_patient_share_from_contractual(refs):
-    paid, copay, contractual = mapped(resource("ExplanationOfBenefit-partial-with-copay.json"), refs)
+    paid, copay, contractual = mapped(
+        resource("ExplanationOfBenefit-partial-with-copay.json"), refs
+    )
     assert (paid["claim_id"], paid["paid_amount"]) == ("ACCT-3388", Decimal("624.50"))
     assert (copay["group_code"], copay["carc"], copay["amount"]) == ("PR", "3", Decimal("40.00"))
-    assert (contractual["group_code"], contractual["carc"], contractual["amount"]) == \
-        ("CO", "45", Decimal("315.50"))
+    assert (contractual["group_code"], contractual["carc"], contractual["amount"]) == (
+        "CO",
+        "45",
+        Decimal("315.50"),
+    )
     assert paid["paid_amount"] + copay["amount"] + contractual["amount"] == Decimal("980.00")
 
 
 def test_payment_reconciliation_posts_one_payment_per_detail(refs):
     payments = mapped(resource("PaymentReconciliation-eft.json"), refs)
     assert [(p["claim_id"], p["paid_amount"]) for p in payments] == [
-        ("ACCT-3301", Decimal("900.00")), ("ACCT-3388", Decimal("624.50"))]
+        ("ACCT-3301", Decimal("900.00")),
+        ("ACCT-3388", Decimal("624.50")),
+    ]
     assert {p["payment_trace"] for p in payments} == {"EFT-91"}
     assert {p["payment_date"] for p in payments} == {date(2026, 3, 10)}
     assert len({p["remittance_id"] for p in payments}) == 2
@@ -163,8 +183,14 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
     catalog = load_catalog()
     events = every_event(refs)
     assert {e["envelope"]["event_type"] for e in events} == {
-        "AppointmentScheduled", "EncounterStarted", "EncounterCompleted", "ClaimSubmitted",
-        "ClaimAcknowledged", "PaymentPosted", "AdjustmentPosted"}
+        "AppointmentScheduled",
+        "EncounterStarted",
+        "EncounterCompleted",
+        "ClaimSubmitted",
+        "ClaimAcknowledged",
+        "PaymentPosted",
+        "AdjustmentPosted",
+    }
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")
         fastavro.validation.validate(record, schema, raise_errors=True, strict=True)

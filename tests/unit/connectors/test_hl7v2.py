@@ -16,16 +16,39 @@ import fastavro
 import fastavro.validation
 import pytest
 from samples import MESSAGES, PRODUCED_AT, message
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import hl7v2
 from s2c.streams.connectors.events import MappingError
 
 BOOKING = "SIU-S12-booking.hl7"
 # What identifies the patients in the shipped messages: none of it may reach an event.
-IDENTIFYING = ("RG4471902", "EMPI88310427", "TESTPATIENT", "AVERY", "19680229", "SAMPLE CREEK",
-               "5550199", "MBR-6620194", "RG6093317", "CASEY", "19910815", "RG7025548", "DANA",
-               "19940310", "12 TEST LN", "RG8102264", "ELLIS", "19820506", "RG5180336", "BLAKE",
-               "RG9033157", "FINLEY", "RG9120475", "GRAY")
+IDENTIFYING = (
+    "RG4471902",
+    "EMPI88310427",
+    "TESTPATIENT",
+    "AVERY",
+    "19680229",
+    "SAMPLE CREEK",
+    "5550199",
+    "MBR-6620194",
+    "RG6093317",
+    "CASEY",
+    "19910815",
+    "RG7025548",
+    "DANA",
+    "19940310",
+    "12 TEST LN",
+    "RG8102264",
+    "ELLIS",
+    "19820506",
+    "RG5180336",
+    "BLAKE",
+    "RG9033157",
+    "FINLEY",
+    "RG9120475",
+    "GRAY",
+)
 
 
 def text(name: str) -> str:
@@ -55,9 +78,14 @@ def segment_names(raw: bytes | str) -> list[str]:
 
 # --- segment terminators -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "ends"),
-    [(BOOKING, "LF"), ("SIU-S13-reschedule.hl7", "CR"), ("SIU-S12-infusion-ais-timing.hl7", "CRLF")],
+    [
+        (BOOKING, "LF"),
+        ("SIU-S13-reschedule.hl7", "CR"),
+        ("SIU-S12-infusion-ais-timing.hl7", "CRLF"),
+    ],
 )
 def test_every_segment_terminator_parses_into_all_segments(name, ends):
     raw = message(f"hl7v2/{name}")
@@ -78,8 +106,11 @@ def test_same_message_with_cr_or_lf_gives_the_same_events(refs):
     lf = message(f"hl7v2/{BOOKING}")
     cr = lf.replace(b"\n", b"\r")
     crlf = lf.replace(b"\n", b"\r\n")
-    assert hl7v2.map_text(lf, refs, PRODUCED_AT) == hl7v2.map_text(cr, refs, PRODUCED_AT) == \
-        hl7v2.map_text(crlf, refs, PRODUCED_AT)  # a resend over another transport is a replay
+    assert (
+        hl7v2.map_text(lf, refs, PRODUCED_AT)
+        == hl7v2.map_text(cr, refs, PRODUCED_AT)
+        == hl7v2.map_text(crlf, refs, PRODUCED_AT)
+    )  # a resend over another transport is a replay
 
 
 def test_message_that_still_has_one_segment_is_a_parse_error():
@@ -89,6 +120,7 @@ def test_message_that_still_has_one_segment_is_a_parse_error():
 
 
 # --- SIU -------------------------------------------------------------------------------------
+
 
 def test_or_booking_becomes_appointment_scheduled(refs):
     scheduled = only(mapped(BOOKING, refs))
@@ -125,18 +157,26 @@ def test_infusion_booking_timed_only_by_ais_in_hours(refs):
 
 @pytest.mark.parametrize(
     ("unit", "minutes"),
-    [("h^hours^ISO+", 180), ("HR", 180), ("hours", 180), ("min", 3), ("MIN^Minutes", 3),
-     ("d^day^ISO+", 4320)],
+    [
+        ("h^hours^ISO+", 180),
+        ("HR", 180),
+        ("hours", 180),
+        ("min", 3),
+        ("MIN^Minutes", 3),
+        ("d^day^ISO+", 4320),
+    ],
 )
 def test_duration_units_as_feeds_spell_them(refs, unit, minutes):
-    raw = text("SIU-S12-infusion-ais-timing.hl7").replace("|3|h^hours^ISO+|Booked\r\nAIL",
-                                                          f"|3|{unit}|Booked\r\nAIL")
+    raw = text("SIU-S12-infusion-ais-timing.hl7").replace(
+        "|3|h^hours^ISO+|Booked\r\nAIL", f"|3|{unit}|Booked\r\nAIL"
+    )
     assert only(hl7v2.map_text(raw, refs, PRODUCED_AT))["duration_minutes"] == minutes
 
 
 def test_unknown_duration_unit_is_rejected_not_read_as_minutes(refs):
-    raw = text("SIU-S12-infusion-ais-timing.hl7").replace("|3|h^hours^ISO+|Booked\r\nAIL",
-                                                          "|3|fortnight|Booked\r\nAIL")
+    raw = text("SIU-S12-infusion-ais-timing.hl7").replace(
+        "|3|h^hours^ISO+|Booked\r\nAIL", "|3|fortnight|Booked\r\nAIL"
+    )
     with pytest.raises(MappingError) as err:
         hl7v2.map_text(raw, refs, PRODUCED_AT)
     assert err.value.location == "AIS-8" and not err.value.reject
@@ -162,18 +202,47 @@ def test_the_same_patient_has_one_ref_across_feeds(refs):
 @pytest.mark.parametrize(
     ("name", "event_type", "appointment", "extra"),
     [
-        ("SIU-S13-reschedule.hl7", "AppointmentRescheduled", "ORC-88120",
-         {"scheduled_start": datetime(2026, 2, 12, 18, 0, tzinfo=UTC), "duration_minutes": 135,
-          "site_id": "RGH-MAIN", "department_id": "MAINOR", "provider_id": "40117"}),
-        ("SIU-S14-modification.hl7", "AppointmentModified", "ORC-88120",
-         {"provider_id": "40117", "procedure_codes": ["47563"], "payer_id": "LSHP01",
-          "account_number": "A26004417"}),
-        ("SIU-S15-cancellation.hl7", "AppointmentCancelled", "ORC-88120",
-         {"reason": "CANCELLED (PTREQ)"}),
-        ("SIU-S16-discontinuation.hl7", "AppointmentCancelled", "INF-7781",
-         {"reason": "DISCONTINUED (REGCHG)"}),
-        ("SIU-S17-deletion.hl7", "AppointmentCancelled", "CL-30529",
-         {"reason": "DELETED (ENTERR)"}),
+        (
+            "SIU-S13-reschedule.hl7",
+            "AppointmentRescheduled",
+            "ORC-88120",
+            {
+                "scheduled_start": datetime(2026, 2, 12, 18, 0, tzinfo=UTC),
+                "duration_minutes": 135,
+                "site_id": "RGH-MAIN",
+                "department_id": "MAINOR",
+                "provider_id": "40117",
+            },
+        ),
+        (
+            "SIU-S14-modification.hl7",
+            "AppointmentModified",
+            "ORC-88120",
+            {
+                "provider_id": "40117",
+                "procedure_codes": ["47563"],
+                "payer_id": "LSHP01",
+                "account_number": "A26004417",
+            },
+        ),
+        (
+            "SIU-S15-cancellation.hl7",
+            "AppointmentCancelled",
+            "ORC-88120",
+            {"reason": "CANCELLED (PTREQ)"},
+        ),
+        (
+            "SIU-S16-discontinuation.hl7",
+            "AppointmentCancelled",
+            "INF-7781",
+            {"reason": "DISCONTINUED (REGCHG)"},
+        ),
+        (
+            "SIU-S17-deletion.hl7",
+            "AppointmentCancelled",
+            "CL-30529",
+            {"reason": "DELETED (ENTERR)"},
+        ),
         ("SIU-S26-no-show.hl7", "AppointmentNoShow", "CL-30517", {}),
     ],
 )
@@ -192,6 +261,7 @@ def test_schedule_changes_happen_when_the_scheduler_says(refs):
 
 
 # --- ADT -------------------------------------------------------------------------------------
+
 
 def test_registration_starts_a_surgical_encounter(refs):
     started = only(mapped("ADT-A04-registration.hl7", refs))
@@ -223,32 +293,49 @@ def test_discharge_completes_the_encounter(refs):
 
 # --- DFT -------------------------------------------------------------------------------------
 
+
 def test_dft_posts_one_charge_per_ft1(refs):
     surgeon, anaesthesia, cholangiogram, supplies = mapped("DFT-P03-surgery-charges.hl7", refs)
-    assert {c["envelope"]["event_type"] for c in (surgeon, anaesthesia, cholangiogram)} == \
-        {"ChargePosted"}
+    assert {c["envelope"]["event_type"] for c in (surgeon, anaesthesia, cholangiogram)} == {
+        "ChargePosted"
+    }
     assert surgeon["charge_id"] == "CHG-900101"  # FT1-2
     assert anaesthesia["charge_id"] == "CHG260213-0415-FT1-2"  # no FT1-2: control id + set id
-    assert (surgeon["procedure_code"], surgeon["units"], surgeon["amount"]) == \
-        ("47562", 1, Decimal("4850.00"))
-    assert (anaesthesia["procedure_code"], anaesthesia["units"], anaesthesia["amount"]) == \
-        ("00790", 8, Decimal("760.00"))  # no FT1-11: 8 x FT1-12 95.00
-    assert (cholangiogram["procedure_code"], cholangiogram["amount"]) == ("74300", Decimal("410.00"))
+    assert (surgeon["procedure_code"], surgeon["units"], surgeon["amount"]) == (
+        "47562",
+        1,
+        Decimal("4850.00"),
+    )
+    assert (anaesthesia["procedure_code"], anaesthesia["units"], anaesthesia["amount"]) == (
+        "00790",
+        8,
+        Decimal("760.00"),
+    )  # no FT1-11: 8 x FT1-12 95.00
+    assert (cholangiogram["procedure_code"], cholangiogram["amount"]) == (
+        "74300",
+        Decimal("410.00"),
+    )
     assert supplies["amount"] == Decimal("268.50")  # FT1-11 wins over FT1-12 x units
     assert surgeon["service_date"] == date(2026, 2, 12)
     assert surgeon["department_id"] == "MAINOR" and cholangiogram["department_id"] == "SDS"  # PV1-3
     assert surgeon["envelope"]["occurred_at"] == datetime(2026, 2, 13, 8, 0, tzinfo=UTC)  # FT1-5
-    assert {c["account_number"] for c in (surgeon, anaesthesia, cholangiogram, supplies)} == \
-        {"A26004417"}
+    assert {c["account_number"] for c in (surgeon, anaesthesia, cholangiogram, supplies)} == {
+        "A26004417"
+    }
     assert all(isinstance(c["amount"], Decimal) for c in (surgeon, anaesthesia, supplies))
 
 
 def test_p11_posts_charges_and_a_credit_that_reverses_one(refs):
     visit, venipuncture, credit, corrected = mapped("DFT-P11-clinic-charges.hl7", refs)
-    assert (visit["charge_id"], visit["procedure_code"], visit["amount"]) == \
-        ("CHG-771201", "99213", Decimal("185.00"))
+    assert (visit["charge_id"], visit["procedure_code"], visit["amount"]) == (
+        "CHG-771201",
+        "99213",
+        Decimal("185.00"),
+    )
     assert (venipuncture["procedure_code"], venipuncture["amount"]) == ("36415", Decimal("18.00"))
-    assert venipuncture["envelope"]["occurred_at"] == datetime(2026, 2, 24, 23, 15, tzinfo=UTC)  # EVN-2
+    assert venipuncture["envelope"]["occurred_at"] == datetime(
+        2026, 2, 24, 23, 15, tzinfo=UTC
+    )  # EVN-2
     assert credit["envelope"]["event_type"] == "ChargeReversed"
     assert credit["reverses_charge_id"] == "CHG-771201"  # FT1-31
     assert credit["amount"] == Decimal("185.00")  # a positive amount, the credit is the type
@@ -256,6 +343,7 @@ def test_p11_posts_charges_and_a_credit_that_reverses_one(refs):
 
 
 # --- declared separators, escapes ----------------------------------------------------------
+
 
 def test_declared_field_and_component_separators_are_honoured(refs):
     raw = text("SIU-S12-declared-separators.hl7")
@@ -279,8 +367,9 @@ def test_same_booking_with_default_separators_maps_to_the_same_values(refs):
     one = only(mapped("SIU-S12-declared-separators.hl7", refs))
     other = only(hl7v2.map_text(default, refs, PRODUCED_AT))
     assert one["envelope"]["event_type"] == other["envelope"]["event_type"]
-    assert {k: v for k, v in one.items() if k != "envelope"} == \
-        {k: v for k, v in other.items() if k != "envelope"}
+    assert {k: v for k, v in one.items() if k != "envelope"} == {
+        k: v for k, v in other.items() if k != "envelope"
+    }
 
 
 def test_declared_escape_and_subcomponent_separators_are_honoured(refs):
@@ -311,8 +400,13 @@ def test_escape_sequences_in_text_do_not_move_fields(refs):
 
 @pytest.mark.parametrize(
     ("escaped", "plain"),
-    [("L\\T\\D", "L&D"), ("OR\\S\\A", "OR^A"), ("OR\\F\\4", "OR|4"), ("OR\\R\\4", "OR~4"),
-     ("OR\\E\\4", "OR\\4")],
+    [
+        ("L\\T\\D", "L&D"),
+        ("OR\\S\\A", "OR^A"),
+        ("OR\\F\\4", "OR|4"),
+        ("OR\\R\\4", "OR~4"),
+        ("OR\\E\\4", "OR\\4"),
+    ],
 )
 def test_each_escape_sequence_in_a_mapped_field_is_unescaped(refs, escaped, plain):
     raw = text("ADT-A04-labor-and-delivery-escapes.hl7").replace("L\\T\\D^LDR4", f"{escaped}^LDR4")
@@ -320,6 +414,7 @@ def test_each_escape_sequence_in_a_mapped_field_is_unescaped(refs, escaped, plai
 
 
 # --- ids, errors, files ----------------------------------------------------------------------
+
 
 def test_event_ids_are_stable_and_distinct_across_reused_control_ids(refs):
     first = only(mapped(BOOKING, refs))["envelope"]["event_id"]
@@ -342,11 +437,19 @@ def test_charge_event_ids_are_distinct_per_ft1(refs):
         (lambda t: t.replace("SIU^S12^SIU_S12", "ORM^O01^ORM_O01"), "MSH-9", True),
         (lambda t: t.replace("SCH|ORP-55120^RGHOR|ORC-88120^RGHOR|", "SCH|||"), "SCH-2", False),
         (lambda t: t.replace("|2.5.1|", "|2.1|", 1), "MSH-12", True),
-        (lambda t: t.replace("TQ1|1||||||20260210073000-0600", "TQ1|1||||||2026-02-10"), "TQ1-7",
-         False),
+        (
+            lambda t: t.replace("TQ1|1||||||20260210073000-0600", "TQ1|1||||||2026-02-10"),
+            "TQ1-7",
+            False,
+        ),
         (lambda t: t.replace("RG4471902^^^RGH^MR~EMPI88310427^^^RGHEMPI^PI", ""), "PID-3", False),
-        (lambda t: t.replace("AIL|1|A|MAINOR^OR4^^RGH-MAIN", "AIL|1|A|MAINOR^OR4^^")
-         .replace("PV1|1|O|MAINOR^OR4^^RGH-MAIN", "PV1|1|O|MAINOR^OR4^^"), "AIL-3", False),
+        (
+            lambda t: t.replace("AIL|1|A|MAINOR^OR4^^RGH-MAIN", "AIL|1|A|MAINOR^OR4^^").replace(
+                "PV1|1|O|MAINOR^OR4^^RGH-MAIN", "PV1|1|O|MAINOR^OR4^^"
+            ),
+            "AIL-3",
+            False,
+        ),
         (lambda t: t.replace("ORS260126-0007", ""), "MSH-10", False),
     ],
 )
@@ -394,8 +497,11 @@ def test_malformed_dft_names_the_line(refs, edit, location):
 
 
 def test_credit_that_names_no_charge_is_rejected(refs):
-    changed = text("DFT-P11-clinic-charges.hl7").replace("|CHG-771201\r", "|\r") \
+    changed = (
+        text("DFT-P11-clinic-charges.hl7")
+        .replace("|CHG-771201\r", "|\r")
         .replace("FT1|3|CHG-771203|", "FT1|3||")
+    )
     with pytest.raises(MappingError) as err:
         hl7v2.map_text(changed, refs, PRODUCED_AT)
     assert err.value.location == "FT1[3]-31"
@@ -403,32 +509,49 @@ def test_credit_that_names_no_charge_is_rejected(refs):
 
 def test_file_with_several_messages_splits_on_msh():
     both = message(f"hl7v2/{BOOKING}") + b"\n" + message("hl7v2/SIU-S15-cancellation.hl7")
-    assert [m.split("|")[9] for m in hl7v2.split_messages(both)] == \
-        ["ORS260126-0007", "ORS260209-0044"]
+    assert [m.split("|")[9] for m in hl7v2.split_messages(both)] == [
+        "ORS260126-0007",
+        "ORS260209-0044",
+    ]
 
 
 def test_batch_file_drops_its_wrappers_and_maps_every_message(refs):
     raw = message("hl7v2/SIU-batch-clinic-day.hl7")
     assert raw.startswith(b"FHS|") and b"\r\n" in raw
     units = hl7v2.split_messages(raw)
-    assert [u.split("|")[9] for u in units] == ["CLS260226-0101", "CLS260226-0188", "CLS260226-0201"]
+    assert [u.split("|")[9] for u in units] == [
+        "CLS260226-0101",
+        "CLS260226-0188",
+        "CLS260226-0201",
+    ]
     events = [only(hl7v2.map_text(u, refs, PRODUCED_AT)) for u in units]
     assert [(e["envelope"]["event_type"], e["appointment_id"]) for e in events] == [
-        ("AppointmentScheduled", "CL-30640"), ("AppointmentRescheduled", "CL-30640"),
-        ("AppointmentCancelled", "CL-30598")]
+        ("AppointmentScheduled", "CL-30640"),
+        ("AppointmentRescheduled", "CL-30640"),
+        ("AppointmentCancelled", "CL-30598"),
+    ]
     assert events[1]["scheduled_start"] == datetime(2026, 3, 5, 20, 0, tzinfo=UTC)
     assert events[1]["department_id"] == "GSCLIN"
 
 
 # --- every shipped message -------------------------------------------------------------------
 
+
 def test_every_shipped_message_gives_valid_avro_records(refs):
     catalog = load_catalog()
     events = every_event(refs)
     kinds = {e["envelope"]["event_type"] for e in events}
-    assert kinds == {"AppointmentScheduled", "AppointmentRescheduled", "AppointmentModified",
-                     "AppointmentCancelled", "AppointmentNoShow", "EncounterStarted",
-                     "EncounterCompleted", "ChargePosted", "ChargeReversed"}
+    assert kinds == {
+        "AppointmentScheduled",
+        "AppointmentRescheduled",
+        "AppointmentModified",
+        "AppointmentCancelled",
+        "AppointmentNoShow",
+        "EncounterStarted",
+        "EncounterCompleted",
+        "ChargePosted",
+        "ChargeReversed",
+    }
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")
         fastavro.validation.validate(record, schema, raise_errors=True, strict=True)

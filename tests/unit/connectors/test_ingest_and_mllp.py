@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import hl7
 import pytest
-from samples import PRODUCED_AT, message
 from hl7.mllp import open_hl7_connection
 from prometheus_client import CollectorRegistry
+from samples import PRODUCED_AT, message
+
 from s2c.streams.connectors.ingest import Ingestor
 from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.mllp import MllpListener, build_ack
@@ -18,8 +19,9 @@ from s2c.streams.connectors.publish import MemoryPublisher, PublishError
 
 @pytest.fixture
 def ingestor(refs) -> Ingestor:
-    return Ingestor(MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
-                    lambda: PRODUCED_AT)
+    return Ingestor(
+        MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs, lambda: PRODUCED_AT
+    )
 
 
 def test_rejected_x12_transaction_is_dead_lettered_with_reason_and_bytes(ingestor):
@@ -34,13 +36,16 @@ def test_rejected_x12_transaction_is_dead_lettered_with_reason_and_bytes(ingesto
     assert headers["__connect.errors.offset"] == b"0"
     assert b"procedure code is missing" in headers["s2c.errors.reason"]
     count = ingestor.metrics.registry.get_sample_value(
-        "s2c_connector_dead_letters_total", {"format": "x12", "stage": "map", "reason": "SVC01-2"})
+        "s2c_connector_dead_letters_total", {"format": "x12", "stage": "map", "reason": "SVC01-2"}
+    )
     assert count == 1
     assert not ingestor.publisher.events  # no partial payment from a remittance set that failed
 
 
 def test_good_and_bad_units_in_one_hl7_file(ingestor):
-    bad = message("hl7v2/SIU-S12-booking.hl7").decode().replace("SIU^S12^SIU_S12", "SIU^S99^SIU_S99")
+    bad = (
+        message("hl7v2/SIU-S12-booking.hl7").decode().replace("SIU^S12^SIU_S12", "SIU^S99^SIU_S99")
+    )
     raw = message("hl7v2/SIU-S15-cancellation.hl7") + b"\n" + bad.encode()
     outcomes = list(ingestor.hl7_file(raw, "inbox/siu.hl7"))
     assert [o.ack_code for o in outcomes] == ["AA", "AR"]
@@ -64,7 +69,9 @@ def test_ack_echoes_control_id_and_names_the_error():
     from s2c.streams.connectors.events import MappingError
 
     raw = message("hl7v2/SIU-S12-booking.hl7")
-    ack = hl7.parse(build_ack(raw, "AE", MappingError("SCH-2", "ids are empty", code="101")).decode())
+    ack = hl7.parse(
+        build_ack(raw, "AE", MappingError("SCH-2", "ids are empty", code="101")).decode()
+    )
     assert str(ack.segment("MSA")(1)) == "AE" and str(ack.segment("MSA")(2)) == "ORS260126-0007"
     assert str(ack.segment("MSH")(9)) == "ACK^S12^ACK"
     err = ack.segment("ERR")
@@ -101,7 +108,9 @@ def ack_code(ack: str) -> str:
 
 
 def test_mllp_acks_each_message_by_outcome(ingestor):
-    good = message("hl7v2/SIU-S12-booking.hl7")  # LF separated on the wire: normalised, not one segment
+    good = message(
+        "hl7v2/SIU-S12-booking.hl7"
+    )  # LF separated on the wire: normalised, not one segment
     missing_id = good.replace(b"SCH|ORP-55120^RGHOR|ORC-88120^RGHOR|", b"SCH|||")
     unsupported = good.replace(b"SIU^S12^SIU_S12", b"ORM^O01^ORM_O01")
     listener = MllpListener(ingestor, port=0)
@@ -113,9 +122,12 @@ def test_mllp_acks_each_message_by_outcome(ingestor):
 
 
 def test_mllp_naks_with_ar_when_kafka_does_not_confirm(refs):
-    failing = Ingestor(FailingPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
-                       lambda: datetime.now(UTC))
-    (ack,) = asyncio.run(exchange(MllpListener(failing, port=0), [message("hl7v2/ADT-A03-discharge.hl7")]))
+    failing = Ingestor(
+        FailingPublisher(), ConnectorMetrics(CollectorRegistry()), refs, lambda: datetime.now(UTC)
+    )
+    (ack,) = asyncio.run(
+        exchange(MllpListener(failing, port=0), [message("hl7v2/ADT-A03-discharge.hl7")])
+    )
     assert ack_code(ack) == "AR" and "resend" in ack
 
 
@@ -125,17 +137,20 @@ def test_batch_file_publishes_every_message_keyed_by_appointment(ingestor):
     assert [(name, key) for name, key, _ in ingestor.publisher.events] == [
         ("s2c.events.AppointmentScheduled", "CL-30640"),
         ("s2c.events.AppointmentRescheduled", "CL-30640"),
-        ("s2c.events.AppointmentCancelled", "CL-30598")]
+        ("s2c.events.AppointmentCancelled", "CL-30598"),
+    ]
     assert not ingestor.publisher.dead_letters
 
 
 def test_fhir_export_publishes_one_event_per_line(ingestor):
-    outcomes = list(ingestor.fhir_file(message("fhir/Encounter-bulk-export.ndjson"),
-                                       "inbox/encounters.ndjson"))
+    outcomes = list(
+        ingestor.fhir_file(message("fhir/Encounter-bulk-export.ndjson"), "inbox/encounters.ndjson")
+    )
     assert [o.events for o in outcomes] == [1, 1]
     assert [(name, key) for name, key, _ in ingestor.publisher.events] == [
         ("s2c.events.EncounterCompleted", "ACCT-3390"),
-        ("s2c.events.EncounterStarted", "appt-7010")]
+        ("s2c.events.EncounterStarted", "appt-7010"),
+    ]
 
 
 DECLARED = message("hl7v2/SIU-S12-declared-separators.hl7")  # MSH#$~\&#
@@ -160,14 +175,19 @@ def test_mllp_error_ack_keeps_the_senders_declared_separators(ingestor):
 
 @pytest.mark.parametrize(
     ("read", "name"),
-    [(Ingestor.x12_file, "x12/835-lakeshore-check-payment.835"),
-     (Ingestor.hl7_file, "hl7v2/DFT-P03-surgery-charges.hl7"),
-     (Ingestor.fhir_file, "fhir/Bundle-two-appointments.json")])
+    [
+        (Ingestor.x12_file, "x12/835-lakeshore-check-payment.835"),
+        (Ingestor.hl7_file, "hl7v2/DFT-P03-surgery-charges.hl7"),
+        (Ingestor.fhir_file, "fhir/Bundle-two-appointments.json"),
+    ],
+)
 def test_a_utf8_byte_order_mark_changes_nothing(refs, read, name):
     """Windows editors and some interface engines start UTF-8 files with a BOM."""
+
     def published(raw: bytes) -> list:
-        ingestor = Ingestor(MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs,
-                            lambda: PRODUCED_AT)
+        ingestor = Ingestor(
+            MemoryPublisher(), ConnectorMetrics(CollectorRegistry()), refs, lambda: PRODUCED_AT
+        )
         outcomes = list(read(ingestor, raw, f"inbox/{name}"))
         assert all(o.error is None for o in outcomes), [o.error for o in outcomes]
         return ingestor.publisher.events

@@ -16,17 +16,27 @@ import fastavro
 import fastavro.validation
 import pytest
 from prometheus_client import CollectorRegistry
+from samples import MESSAGES, PRODUCED_AT
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import hl7v2
 from s2c.streams.connectors.events import MappingError, PatientRefs
 from s2c.streams.connectors.ingest import Ingestor
 from s2c.streams.connectors.metrics import ConnectorMetrics
 from s2c.streams.connectors.publish import MemoryPublisher
-from samples import MESSAGES, PRODUCED_AT
 
-KINDS = {"AppointmentScheduled", "EncounterStarted", "ChargePosted", "ClaimSubmitted",
-         "ClaimAcknowledged", "ClaimRejected", "PaymentPosted", "AdjustmentPosted",
-         "DenialReceived", "PaymentReversed"}
+KINDS = {
+    "AppointmentScheduled",
+    "EncounterStarted",
+    "ChargePosted",
+    "ClaimSubmitted",
+    "ClaimAcknowledged",
+    "ClaimRejected",
+    "PaymentPosted",
+    "AdjustmentPosted",
+    "DenialReceived",
+    "PaymentReversed",
+}
 
 
 def hl7_files() -> list[Path]:
@@ -45,8 +55,12 @@ def fhir_files() -> list[Path]:
 def ingested() -> MemoryPublisher:
     """Everything shipped, read once for the module (the mapping is pure, so once is enough)."""
     publisher = MemoryPublisher()
-    ingestor = Ingestor(publisher, ConnectorMetrics(CollectorRegistry()),
-                        PatientRefs(b"unit-test-key-not-a-secret-0123"), lambda: PRODUCED_AT)
+    ingestor = Ingestor(
+        publisher,
+        ConnectorMetrics(CollectorRegistry()),
+        PatientRefs(b"unit-test-key-not-a-secret-0123"),
+        lambda: PRODUCED_AT,
+    )
     for path in hl7_files():
         list(ingestor.hl7_file(path.read_bytes(), path.name))
     for path in x12_files():
@@ -119,8 +133,15 @@ def identities() -> set[str]:
 
 
 def test_identities_are_found_in_the_messages():
-    assert {"SPECIMEN", "EXEMPLAR", "RILEY", "GPH900000101", "1EG4TE5MK72", "19580214",
-            "20120611"} <= identities()
+    assert {
+        "SPECIMEN",
+        "EXEMPLAR",
+        "RILEY",
+        "GPH900000101",
+        "1EG4TE5MK72",
+        "19580214",
+        "20120611",
+    } <= identities()
 
 
 def test_no_identifying_value_in_any_event_or_dead_letter_reason():
@@ -130,7 +151,18 @@ def test_no_identifying_value_in_any_event_or_dead_letter_reason():
     assert not leaked
 
 
-@pytest.mark.parametrize("sensitive", ["SPECIMEN", "GPH900000101", "19580214", "TESTWELL",
-                                       "LKM30300917", "19660402", "MOCKRIDGE", "19490817"])
+@pytest.mark.parametrize(
+    "sensitive",
+    [
+        "SPECIMEN",
+        "GPH900000101",
+        "19580214",
+        "TESTWELL",
+        "LKM30300917",
+        "19660402",
+        "MOCKRIDGE",
+        "19490817",
+    ],
+)
 def test_named_x12_identities_stay_out_of_events(sensitive):
     assert sensitive not in repr(events())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from core_world import Feed, master_data
+
 from s2c.tables.master import DictMasterData
 from s2c.tables.replay import Pipeline
 

@@ -20,65 +20,192 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
 
 MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
     "Payer": [
-        {"payer_id": "AETNA-COMM", "display_name": "Aetna Commercial", "financial_class": "COMMERCIAL"},
-        {"payer_id": "MEDICARE-A", "display_name": "Medicare Part A", "financial_class": "MEDICARE"},
+        {
+            "payer_id": "AETNA-COMM",
+            "display_name": "Aetna Commercial",
+            "financial_class": "COMMERCIAL",
+        },
+        {
+            "payer_id": "MEDICARE-A",
+            "display_name": "Medicare Part A",
+            "financial_class": "MEDICARE",
+        },
     ],
     "Location": [
-        {"location_id": "RIVERSIDE", "kind": "SITE", "site_id": "RIVERSIDE", "parent_id": None,
-         "display_name": "Riverside Medical Center", "cost_center_id": "CC-RIV-ADMIN",
-         "inventory_location_id": "INV-RIV-CENTRAL"},
-        {"location_id": "RIV-ORTHO-CLINIC", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
-         "parent_id": "RIVERSIDE", "display_name": "Orthopaedic Clinic",
-         "cost_center_id": "CC-RIV-ORTHO", "inventory_location_id": None},
-        {"location_id": "RIV-SURGERY", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
-         "parent_id": "RIVERSIDE", "display_name": "Surgical Services", "cost_center_id": "CC-RIV-OR",
-         "inventory_location_id": "INV-RIV-OR"},
-        {"location_id": "RIV-OR-3", "kind": "ROOM", "site_id": "RIVERSIDE", "parent_id": "RIV-SURGERY",
-         "display_name": "OR 3", "cost_center_id": "CC-RIV-OR", "inventory_location_id": None},
-        {"location_id": "RIV-OR-5", "kind": "ROOM", "site_id": "RIVERSIDE", "parent_id": "RIV-SURGERY",
-         "display_name": "OR 5", "cost_center_id": "CC-RIV-OR", "inventory_location_id": None},
-        {"location_id": "RIV-ED", "kind": "DEPARTMENT", "site_id": "RIVERSIDE",
-         "parent_id": "RIVERSIDE", "display_name": "Emergency", "cost_center_id": "CC-RIV-ED",
-         "inventory_location_id": None},
-        {"location_id": "LAKESIDE", "kind": "SITE", "site_id": "LAKESIDE", "parent_id": None,
-         "display_name": "Lakeside Surgery Center", "cost_center_id": "CC-LAK-ADMIN",
-         "inventory_location_id": None},
-        {"location_id": "LAK-OR-1", "kind": "ROOM", "site_id": "LAKESIDE", "parent_id": "LAKESIDE",
-         "display_name": "OR 1", "cost_center_id": "CC-LAK-OR",
-         "inventory_location_id": "INV-LAK-OR"},
+        {
+            "location_id": "RIVERSIDE",
+            "kind": "SITE",
+            "site_id": "RIVERSIDE",
+            "parent_id": None,
+            "display_name": "Riverside Medical Center",
+            "cost_center_id": "CC-RIV-ADMIN",
+            "inventory_location_id": "INV-RIV-CENTRAL",
+        },
+        {
+            "location_id": "RIV-ORTHO-CLINIC",
+            "kind": "DEPARTMENT",
+            "site_id": "RIVERSIDE",
+            "parent_id": "RIVERSIDE",
+            "display_name": "Orthopaedic Clinic",
+            "cost_center_id": "CC-RIV-ORTHO",
+            "inventory_location_id": None,
+        },
+        {
+            "location_id": "RIV-SURGERY",
+            "kind": "DEPARTMENT",
+            "site_id": "RIVERSIDE",
+            "parent_id": "RIVERSIDE",
+            "display_name": "Surgical Services",
+            "cost_center_id": "CC-RIV-OR",
+            "inventory_location_id": "INV-RIV-OR",
+        },
+        {
+            "location_id": "RIV-OR-3",
+            "kind": "ROOM",
+            "site_id": "RIVERSIDE",
+            "parent_id": "RIV-SURGERY",
+            "display_name": "OR 3",
+            "cost_center_id": "CC-RIV-OR",
+            "inventory_location_id": None,
+        },
+        {
+            "location_id": "RIV-OR-5",
+            "kind": "ROOM",
+            "site_id": "RIVERSIDE",
+            "parent_id": "RIV-SURGERY",
+            "display_name": "OR 5",
+            "cost_center_id": "CC-RIV-OR",
+            "inventory_location_id": None,
+        },
+        {
+            "location_id": "RIV-ED",
+            "kind": "DEPARTMENT",
+            "site_id": "RIVERSIDE",
+            "parent_id": "RIVERSIDE",
+            "display_name": "Emergency",
+            "cost_center_id": "CC-RIV-ED",
+            "inventory_location_id": None,
+        },
+        {
+            "location_id": "LAKESIDE",
+            "kind": "SITE",
+            "site_id": "LAKESIDE",
+            "parent_id": None,
+            "display_name": "Lakeside Surgery Center",
+            "cost_center_id": "CC-LAK-ADMIN",
+            "inventory_location_id": None,
+        },
+        {
+            "location_id": "LAK-OR-1",
+            "kind": "ROOM",
+            "site_id": "LAKESIDE",
+            "parent_id": "LAKESIDE",
+            "display_name": "OR 1",
+            "cost_center_id": "CC-LAK-OR",
+            "inventory_location_id": "INV-LAK-OR",
+        },
     ],
     "ContractRate": [
-        {"rate_id": "R-AET-29881-2025", "payer_id": "AETNA-COMM", "procedure_code": "29881",
-         "expected_amount": "3900.00", "effective_from": "2025-01-01"},
-        {"rate_id": "R-AET-29881-2026", "payer_id": "AETNA-COMM", "procedure_code": "29881",
-         "expected_amount": "4200.00", "effective_from": "2026-01-01"},
-        {"rate_id": "R-MCR-29881", "payer_id": "MEDICARE-A", "procedure_code": "29881",
-         "expected_amount": "2850.00", "effective_from": "2025-01-01"},
-        {"rate_id": "R-AET-99213", "payer_id": "AETNA-COMM", "procedure_code": "99213",
-         "expected_amount": "145.00", "effective_from": "2025-01-01"},
+        {
+            "rate_id": "R-AET-29881-2025",
+            "payer_id": "AETNA-COMM",
+            "procedure_code": "29881",
+            "expected_amount": "3900.00",
+            "effective_from": "2025-01-01",
+        },
+        {
+            "rate_id": "R-AET-29881-2026",
+            "payer_id": "AETNA-COMM",
+            "procedure_code": "29881",
+            "expected_amount": "4200.00",
+            "effective_from": "2026-01-01",
+        },
+        {
+            "rate_id": "R-MCR-29881",
+            "payer_id": "MEDICARE-A",
+            "procedure_code": "29881",
+            "expected_amount": "2850.00",
+            "effective_from": "2025-01-01",
+        },
+        {
+            "rate_id": "R-AET-99213",
+            "payer_id": "AETNA-COMM",
+            "procedure_code": "99213",
+            "expected_amount": "145.00",
+            "effective_from": "2025-01-01",
+        },
     ],
     "PreferenceCard": [
-        {"preference_card_id": "PC-29881-OKAFOR", "procedure_code": "29881", "surgeon_id": "DR-OKAFOR",
-         "items": [
-             {"item_id": "SHAVER-BLADE-4.5", "quantity": 1, "unit_cost": "185.00",
-              "extended_cost": "185.00"},
-             {"item_id": "SALINE-3L", "quantity": 4, "unit_cost": "12.50", "extended_cost": "50.00"},
-             {"item_id": "DRAPE-KNEE", "quantity": 1, "unit_cost": "28.00", "extended_cost": "28.00"}],
-         "labor": [{"role": "SURGEON", "hours": "1.50"}, {"role": "ANESTHESIA", "hours": "1.75"},
-                   {"role": "CIRCULATOR", "hours": "2.00"}, {"role": "SCRUB", "hours": "2.00"}]},
+        {
+            "preference_card_id": "PC-29881-OKAFOR",
+            "procedure_code": "29881",
+            "surgeon_id": "DR-OKAFOR",
+            "items": [
+                {
+                    "item_id": "SHAVER-BLADE-4.5",
+                    "quantity": 1,
+                    "unit_cost": "185.00",
+                    "extended_cost": "185.00",
+                },
+                {
+                    "item_id": "SALINE-3L",
+                    "quantity": 4,
+                    "unit_cost": "12.50",
+                    "extended_cost": "50.00",
+                },
+                {
+                    "item_id": "DRAPE-KNEE",
+                    "quantity": 1,
+                    "unit_cost": "28.00",
+                    "extended_cost": "28.00",
+                },
+            ],
+            "labor": [
+                {"role": "SURGEON", "hours": "1.50"},
+                {"role": "ANESTHESIA", "hours": "1.75"},
+                {"role": "CIRCULATOR", "hours": "2.00"},
+                {"role": "SCRUB", "hours": "2.00"},
+            ],
+        },
     ],
     "GlAccountMap": [
-        *({"map_id": f"SYS-{p}", "purpose": p, "site_id": None, "carc_group": None,
-           "gl_account": f"{n}"} for p, n in (
-            ("PATIENT_AR", "1200"), ("GROSS_PATIENT_REVENUE", "4000"), ("CASH_CLEARING", "1010"),
-            ("CONTRACTUAL_ALLOWANCE", "4800"), ("DENIAL_RESERVE", "4850"),
-            ("PATIENT_RESPONSIBILITY", "1210"), ("BAD_DEBT_WRITE_OFF", "6900"),
-            ("SUPPLY_INVENTORY", "1400"), ("SUPPLY_EXPENSE", "6100"), ("LABOR_EXPENSE", "6000"),
-            ("EXPECTED_REVENUE", "1290"), ("EXPECTED_REVENUE_OFFSET", "4990"))),
-        {"map_id": "RIV-AR", "purpose": "PATIENT_AR", "site_id": "RIVERSIDE", "carc_group": None,
-         "gl_account": "1200-RIV"},
-        {"map_id": "RIV-DENIAL-CO", "purpose": "DENIAL_RESERVE", "site_id": "RIVERSIDE",
-         "carc_group": "CO", "gl_account": "4851-RIV-CO"},
+        *(
+            {
+                "map_id": f"SYS-{p}",
+                "purpose": p,
+                "site_id": None,
+                "carc_group": None,
+                "gl_account": f"{n}",
+            }
+            for p, n in (
+                ("PATIENT_AR", "1200"),
+                ("GROSS_PATIENT_REVENUE", "4000"),
+                ("CASH_CLEARING", "1010"),
+                ("CONTRACTUAL_ALLOWANCE", "4800"),
+                ("DENIAL_RESERVE", "4850"),
+                ("PATIENT_RESPONSIBILITY", "1210"),
+                ("BAD_DEBT_WRITE_OFF", "6900"),
+                ("SUPPLY_INVENTORY", "1400"),
+                ("SUPPLY_EXPENSE", "6100"),
+                ("LABOR_EXPENSE", "6000"),
+                ("EXPECTED_REVENUE", "1290"),
+                ("EXPECTED_REVENUE_OFFSET", "4990"),
+            )
+        ),
+        {
+            "map_id": "RIV-AR",
+            "purpose": "PATIENT_AR",
+            "site_id": "RIVERSIDE",
+            "carc_group": None,
+            "gl_account": "1200-RIV",
+        },
+        {
+            "map_id": "RIV-DENIAL-CO",
+            "purpose": "DENIAL_RESERVE",
+            "site_id": "RIVERSIDE",
+            "carc_group": "CO",
+            "gl_account": "4851-RIV-CO",
+        },
     ],
 }
 
@@ -99,24 +226,47 @@ class Feed:
     def __init__(self, prefix: str = "evt") -> None:
         self.prefix, self.count = prefix, 0
 
-    def __call__(self, schema: str, hours: float, event_id: str | None = None,
-                 **fields: Any) -> Event:
+    def __call__(
+        self, schema: str, hours: float, event_id: str | None = None, **fields: Any
+    ) -> Event:
         self.count += 1
         at = T0 + timedelta(hours=hours)
-        envelope = {"event_id": event_id or f"{self.prefix}-{self.count:04d}", "event_type": schema,
-                    "occurred_at": at, "source_system": "test-feed",
-                    "correlation_id": f"trace-{self.count}", "produced_at": at}
+        envelope = {
+            "event_id": event_id or f"{self.prefix}-{self.count:04d}",
+            "event_type": schema,
+            "occurred_at": at,
+            "source_system": "test-feed",
+            "correlation_id": f"trace-{self.count}",
+            "produced_at": at,
+        }
         return event_from_record(schema, {"envelope": envelope, **fields})
 
 
-def knee_case_scheduled(feed: Feed, hours: float = 0, case_id: str = "C-1001",
-                        account: str | None = "ACCT-7001", payer: str | None = "AETNA-COMM",
-                        room: str = "RIV-OR-3", start_days: float = 14) -> Event:
-    return feed("CaseScheduled", hours, case_id=case_id, patient_ref="pt-9f3a", account_number=account,
-                site_id="RIVERSIDE", or_room_id=room, surgeon_id="DR-OKAFOR",
-                service_line_id="ORTHO", payer_id=payer, procedure_codes=["29881"],
-                preference_card_id="PC-29881-OKAFOR",
-                scheduled_start=T0 + timedelta(days=start_days), planned_minutes=90)
+def knee_case_scheduled(
+    feed: Feed,
+    hours: float = 0,
+    case_id: str = "C-1001",
+    account: str | None = "ACCT-7001",
+    payer: str | None = "AETNA-COMM",
+    room: str = "RIV-OR-3",
+    start_days: float = 14,
+) -> Event:
+    return feed(
+        "CaseScheduled",
+        hours,
+        case_id=case_id,
+        patient_ref="pt-9f3a",
+        account_number=account,
+        site_id="RIVERSIDE",
+        or_room_id=room,
+        surgeon_id="DR-OKAFOR",
+        service_line_id="ORTHO",
+        payer_id=payer,
+        procedure_codes=["29881"],
+        preference_card_id="PC-29881-OKAFOR",
+        scheduled_start=T0 + timedelta(days=start_days),
+        planned_minutes=90,
+    )
 
 
 def to_jsonl(events: list[Event]) -> str:
@@ -131,63 +281,172 @@ DAY = 24.0
 SURGERY_DAY = 14 * DAY  # knee_case_scheduled's default start
 
 
-def encounter_started(feed: Feed, hours: float = SURGERY_DAY, account: str = "ACCT-7001",
-                      case_id: str | None = "C-1001", encounter_id: str = "ENC-1",
-                      department: str = "RIV-SURGERY", payer: str | None = "AETNA-COMM",
-                      **extra: Any) -> Event:
-    return feed("EncounterStarted", hours, encounter_id=encounter_id, account_number=account,
-                patient_ref="pt-9f3a", appointment_id=None, case_id=case_id, site_id="RIVERSIDE",
-                department_id=department, service_line_id="ORTHO", payer_id=payer,
-                encounter_class="SURGERY" if case_id else "EMERGENCY",
-                arrived_at=T0 + timedelta(hours=hours), **extra)
+def encounter_started(
+    feed: Feed,
+    hours: float = SURGERY_DAY,
+    account: str = "ACCT-7001",
+    case_id: str | None = "C-1001",
+    encounter_id: str = "ENC-1",
+    department: str = "RIV-SURGERY",
+    payer: str | None = "AETNA-COMM",
+    **extra: Any,
+) -> Event:
+    return feed(
+        "EncounterStarted",
+        hours,
+        encounter_id=encounter_id,
+        account_number=account,
+        patient_ref="pt-9f3a",
+        appointment_id=None,
+        case_id=case_id,
+        site_id="RIVERSIDE",
+        department_id=department,
+        service_line_id="ORTHO",
+        payer_id=payer,
+        encounter_class="SURGERY" if case_id else "EMERGENCY",
+        arrived_at=T0 + timedelta(hours=hours),
+        **extra,
+    )
 
 
-def encounter_completed(feed: Feed, hours: float = SURGERY_DAY + 6, account: str = "ACCT-7001",
-                        encounter_id: str = "ENC-1") -> Event:
-    return feed("EncounterCompleted", hours, encounter_id=encounter_id, account_number=account,
-                discharged_at=T0 + timedelta(hours=hours))
+def encounter_completed(
+    feed: Feed,
+    hours: float = SURGERY_DAY + 6,
+    account: str = "ACCT-7001",
+    encounter_id: str = "ENC-1",
+) -> Event:
+    return feed(
+        "EncounterCompleted",
+        hours,
+        encounter_id=encounter_id,
+        account_number=account,
+        discharged_at=T0 + timedelta(hours=hours),
+    )
 
 
-def charge(feed: Feed, hours: float, charge_id: str = "CHG-1", amount: str = "6800.00",
-           account: str = "ACCT-7001", code: str = "29881") -> Event:
-    return feed("ChargePosted", hours, charge_id=charge_id, account_number=account,
-                procedure_code=code, units=1, amount=amount, service_date="2026-03-16",
-                department_id="RIV-SURGERY")
+def charge(
+    feed: Feed,
+    hours: float,
+    charge_id: str = "CHG-1",
+    amount: str = "6800.00",
+    account: str = "ACCT-7001",
+    code: str = "29881",
+) -> Event:
+    return feed(
+        "ChargePosted",
+        hours,
+        charge_id=charge_id,
+        account_number=account,
+        procedure_code=code,
+        units=1,
+        amount=amount,
+        service_date="2026-03-16",
+        department_id="RIV-SURGERY",
+    )
 
 
-def claim(feed: Feed, hours: float, claim_id: str = "CLM-1", total: str = "6800.00",
-          account: str = "ACCT-7001") -> Event:
-    return feed("ClaimSubmitted", hours, claim_id=claim_id, account_number=account,
-                payer_id="AETNA-COMM", claim_type="INSTITUTIONAL", billing_npi="1234567893",
-                total_charge=total, lines=[{"line_number": 1, "procedure_code": "29881", "units": 1,
-                                            "charge": total}])
+def claim(
+    feed: Feed,
+    hours: float,
+    claim_id: str = "CLM-1",
+    total: str = "6800.00",
+    account: str = "ACCT-7001",
+) -> Event:
+    return feed(
+        "ClaimSubmitted",
+        hours,
+        claim_id=claim_id,
+        account_number=account,
+        payer_id="AETNA-COMM",
+        claim_type="INSTITUTIONAL",
+        billing_npi="1234567893",
+        total_charge=total,
+        lines=[{"line_number": 1, "procedure_code": "29881", "units": 1, "charge": total}],
+    )
 
 
-def payment(feed: Feed, hours: float, amount: str, remittance_id: str = "ERA-1",
-            claim_id: str | None = "CLM-1", account: str = "ACCT-7001") -> Event:
-    return feed("PaymentPosted", hours, remittance_id=remittance_id, account_number=account,
-                claim_id=claim_id, payer_id="AETNA-COMM", paid_amount=amount,
-                payment_trace=f"TRN-{remittance_id}", payment_date="2026-04-20")
+def payment(
+    feed: Feed,
+    hours: float,
+    amount: str,
+    remittance_id: str = "ERA-1",
+    claim_id: str | None = "CLM-1",
+    account: str = "ACCT-7001",
+) -> Event:
+    return feed(
+        "PaymentPosted",
+        hours,
+        remittance_id=remittance_id,
+        account_number=account,
+        claim_id=claim_id,
+        payer_id="AETNA-COMM",
+        paid_amount=amount,
+        payment_trace=f"TRN-{remittance_id}",
+        payment_date="2026-04-20",
+    )
 
 
-def adjustment(feed: Feed, hours: float, amount: str, group: str = "CO", carc: str = "45",
-               adjustment_id: str = "ADJ-1", account: str = "ACCT-7001") -> Event:
-    return feed("AdjustmentPosted", hours, adjustment_id=adjustment_id, account_number=account,
-                claim_id="CLM-1", payer_id="AETNA-COMM", group_code=group, carc=carc, rarc=None,
-                amount=amount)
+def adjustment(
+    feed: Feed,
+    hours: float,
+    amount: str,
+    group: str = "CO",
+    carc: str = "45",
+    adjustment_id: str = "ADJ-1",
+    account: str = "ACCT-7001",
+) -> Event:
+    return feed(
+        "AdjustmentPosted",
+        hours,
+        adjustment_id=adjustment_id,
+        account_number=account,
+        claim_id="CLM-1",
+        payer_id="AETNA-COMM",
+        group_code=group,
+        carc=carc,
+        rarc=None,
+        amount=amount,
+    )
 
 
-def denial(feed: Feed, hours: float, amount: str, group: str = "CO", carc: str = "50",
-           denial_id: str = "DEN-1", account: str = "ACCT-7001") -> Event:
-    return feed("DenialReceived", hours, denial_id=denial_id, account_number=account,
-                claim_id="CLM-1", payer_id="AETNA-COMM", group_code=group, carc=carc, rarc="N115",
-                denied_amount=amount)
+def denial(
+    feed: Feed,
+    hours: float,
+    amount: str,
+    group: str = "CO",
+    carc: str = "50",
+    denial_id: str = "DEN-1",
+    account: str = "ACCT-7001",
+) -> Event:
+    return feed(
+        "DenialReceived",
+        hours,
+        denial_id=denial_id,
+        account_number=account,
+        claim_id="CLM-1",
+        payer_id="AETNA-COMM",
+        group_code=group,
+        carc=carc,
+        rarc="N115",
+        denied_amount=amount,
+    )
 
 
 def knee_case_through_claim(feed: Feed) -> list[Event]:
     """Booked, authorized, operated, discharged, charged and billed."""
-    return [knee_case_scheduled(feed),
-            feed("AuthorizationApproved", 30, authorization_id="AUTH-1", appointment_id=None,
-                 case_id="C-1001", payer_id="AETNA-COMM", auth_number="A123"),
-            encounter_started(feed), encounter_completed(feed),
-            charge(feed, SURGERY_DAY + 30), claim(feed, SURGERY_DAY + 2 * DAY)]
+    return [
+        knee_case_scheduled(feed),
+        feed(
+            "AuthorizationApproved",
+            30,
+            authorization_id="AUTH-1",
+            appointment_id=None,
+            case_id="C-1001",
+            payer_id="AETNA-COMM",
+            auth_number="A123",
+        ),
+        encounter_started(feed),
+        encounter_completed(feed),
+        charge(feed, SURGERY_DAY + 30),
+        claim(feed, SURGERY_DAY + 2 * DAY),
+    ]

@@ -18,6 +18,7 @@ from core_world import (
     knee_case_through_claim,
     master_data,
 )
+
 from s2c.tables.codec import dumps
 from s2c.tables.core import (
     PARK_HARD_LIMIT,
@@ -48,12 +49,18 @@ def far_future_booking(feed: Feed, days: float) -> Event:
 
 
 def test_acknowledgement_expired_before_its_claim_is_applied_when_the_claim_comes(
-        pipeline: Pipeline, feed: Feed) -> None:
+    pipeline: Pipeline, feed: Feed
+) -> None:
     *before_claim, bill = knee_case_through_claim(feed)
     for event in before_claim:
         pipeline.feed(event)
-    ack = feed("ClaimAcknowledged", SURGERY_DAY + 3 * DAY, claim_id="CLM-1",
-               account_number="ACCT-7001", status_category="A1")
+    ack = feed(
+        "ClaimAcknowledged",
+        SURGERY_DAY + 3 * DAY,
+        claim_id="CLM-1",
+        account_number="ACCT-7001",
+        status_category="A1",
+    )
     assert pipeline.feed(ack) == []
     (raised,) = work_items(pipeline.feed(far_future_booking(feed, 40)))
     assert raised.kind is ExceptionKind.UNLINKED_EVENT and raised.event_id == ack.event_id
@@ -67,13 +74,28 @@ def test_acknowledgement_expired_before_its_claim_is_applied_when_the_claim_come
 
 
 def test_modification_that_waited_too_long_reissues_the_accrual_as_in_time(feed: Feed) -> None:
-    booking = feed("AppointmentScheduled", 0, appointment_id="A-77", patient_ref="pt-77",
-                   account_number="ACCT-77", site_id="RIVERSIDE",
-                   department_id="RIV-ORTHO-CLINIC", provider_id="DR-OKAFOR",
-                   service_line_id="ORTHO", payer_id="AETNA-COMM", procedure_codes=["99213"],
-                   scheduled_start=T0 + timedelta(days=20), duration_minutes=20)
-    modified = feed("AppointmentModified", 2, appointment_id="A-77", payer_id="MEDICARE-A",
-                    procedure_codes=["29881"])
+    booking = feed(
+        "AppointmentScheduled",
+        0,
+        appointment_id="A-77",
+        patient_ref="pt-77",
+        account_number="ACCT-77",
+        site_id="RIVERSIDE",
+        department_id="RIV-ORTHO-CLINIC",
+        provider_id="DR-OKAFOR",
+        service_line_id="ORTHO",
+        payer_id="AETNA-COMM",
+        procedure_codes=["99213"],
+        scheduled_start=T0 + timedelta(days=20),
+        duration_minutes=20,
+    )
+    modified = feed(
+        "AppointmentModified",
+        2,
+        appointment_id="A-77",
+        payer_id="MEDICARE-A",
+        procedure_codes=["29881"],
+    )
     elsewhere = far_future_booking(feed, 30)
     in_time, late = Pipeline(master_data()), Pipeline(master_data())
     expected = [o for e in (booking, modified, elsewhere) for o in in_time.feed(e)]
@@ -82,14 +104,23 @@ def test_modification_that_waited_too_long_reissues_the_accrual_as_in_time(feed:
     got = [o for e in (modified, elsewhere, booking) for o in late.feed(e)]
     assert sorted(commands(got)) == sorted(commands(expected))
     assert [c.schema for c in got if isinstance(c, Command)][-2:] == [
-        "ReverseRevenueAccrual", "AccrueExpectedRevenue"]
+        "ReverseRevenueAccrual",
+        "AccrueExpectedRevenue",
+    ]
     raised, resolved = work_items(got)
     assert resolved.resolves_exception_id == raised.exception_id
 
 
 def test_a_reported_parked_event_is_timed_for_its_hard_limit_not_again(master, feed) -> None:
-    moved = feed("CaseRescheduled", 5, case_id="C-404", scheduled_start=T0 + timedelta(days=9),
-                 planned_minutes=60, site_id="RIVERSIDE", or_room_id="RIV-OR-3")
+    moved = feed(
+        "CaseRescheduled",
+        5,
+        case_id="C-404",
+        scheduled_start=T0 + timedelta(days=9),
+        planned_minutes=60,
+        site_id="RIVERSIDE",
+        or_room_id="RIV-OR-3",
+    )
     state, _ = transition(None, moved, master, T0)
     state, out = on_deadline(state, master, moved.occurred_at + PROCESS_PARK_TTL)
     assert [o.kind for o in work_items(out)] == [ExceptionKind.UNLINKED_EVENT]
@@ -106,8 +137,15 @@ def test_a_reported_parked_event_is_timed_for_its_hard_limit_not_again(master, f
 
 
 def test_parked_event_past_its_hard_limit_at_once_is_dropped_with_one_item(master, feed) -> None:
-    moved = feed("CaseRescheduled", 5, case_id="C-404", scheduled_start=T0 + timedelta(days=9),
-                 planned_minutes=60, site_id="RIVERSIDE", or_room_id="RIV-OR-3")
+    moved = feed(
+        "CaseRescheduled",
+        5,
+        case_id="C-404",
+        scheduled_start=T0 + timedelta(days=9),
+        planned_minutes=60,
+        site_id="RIVERSIDE",
+        or_room_id="RIV-OR-3",
+    )
     state, _ = transition(None, moved, master, T0)
     state, out = on_deadline(state, master, T0 + timedelta(days=200))
     assert ["hard limit" in w.reason for w in work_items(out)] == [True]
@@ -115,9 +153,17 @@ def test_parked_event_past_its_hard_limit_at_once_is_dropped_with_one_item(maste
 
 
 def test_link_keeps_a_reported_event_and_forwards_it_when_the_account_is_linked(feed) -> None:
-    bill = feed("ClaimSubmitted", 10, claim_id="CLM-5", account_number="ACCT-LATE",
-                payer_id="AETNA-COMM", claim_type="PROFESSIONAL", billing_npi="1234567893",
-                total_charge="150.00", lines=[])
+    bill = feed(
+        "ClaimSubmitted",
+        10,
+        claim_id="CLM-5",
+        account_number="ACCT-LATE",
+        payer_id="AETNA-COMM",
+        claim_type="PROFESSIONAL",
+        billing_npi="1234567893",
+        total_charge="150.00",
+        lines=[],
+    )
     link, _ = link_transition(None, bill, T0)
     link, out = link_on_deadline(link, bill.occurred_at + timedelta(days=7))
     (raised,) = out
@@ -133,12 +179,19 @@ def test_link_keeps_a_reported_event_and_forwards_it_when_the_account_is_linked(
 
 
 def test_link_drops_an_event_at_its_hard_limit_with_its_own_item(feed) -> None:
-    bill = feed("ClaimSubmitted", 10, claim_id="CLM-6", account_number="ACCT-NEVER",
-                payer_id="AETNA-COMM", claim_type="PROFESSIONAL", billing_npi="1234567893",
-                total_charge="150.00", lines=[])
+    bill = feed(
+        "ClaimSubmitted",
+        10,
+        claim_id="CLM-6",
+        account_number="ACCT-NEVER",
+        payer_id="AETNA-COMM",
+        claim_type="PROFESSIONAL",
+        billing_npi="1234567893",
+        total_charge="150.00",
+        lines=[],
+    )
     link, _ = link_transition(None, bill, T0)
     link, (raised,) = link_on_deadline(link, bill.occurred_at + timedelta(days=7))
     link, (dropped,) = link_on_deadline(link, bill.occurred_at + LINK_PARK_HARD_LIMIT)
     assert dropped.exception_id != raised.exception_id and "dropped" in dropped.reason
     assert link.parked == {} and link.next_deadline() is None
-

@@ -21,6 +21,7 @@ from core_world import (
     master_data,
     payment,
 )
+
 from s2c.tables.core import (
     PROCESS_PARK_TTL,
     next_deadline,
@@ -37,8 +38,9 @@ from s2c.tables.vocabulary import ExceptionKind, ProcessStage
 
 
 def kinds(outputs: list) -> list[str]:
-    return [type(o).__name__ if not isinstance(o, WorkQueueException) else o.kind.value
-            for o in outputs]
+    return [
+        type(o).__name__ if not isinstance(o, WorkQueueException) else o.kind.value for o in outputs
+    ]
 
 
 def test_payment_before_claim_is_parked_then_posted_when_the_claim_arrives(pipeline, feed) -> None:
@@ -66,8 +68,14 @@ def test_claim_for_an_unknown_account_waits_in_the_link_stage_then_is_forwarded(
     bill = claim(feed, 100, account="ACCT-WALKIN")
     link, out = link_transition(None, bill, T0)
     assert out == [] and bill.event_id in link.parked
-    arrival = encounter_started(feed, hours=90, account="ACCT-WALKIN", case_id=None,
-                                department="RIV-ED", encounter_id="ENC-9")
+    arrival = encounter_started(
+        feed,
+        hours=90,
+        account="ACCT-WALKIN",
+        case_id=None,
+        department="RIV-ED",
+        encounter_id="ENC-9",
+    )
     link, out = link_transition(link, arrival, T0)
     assert out == [Forward("ENC-ACCT-WALKIN", arrival), Forward("ENC-ACCT-WALKIN", bill)]
     assert link.parked == {}
@@ -85,8 +93,15 @@ def test_unlinked_remittance_becomes_a_work_item_at_its_deadline_and_stays_parke
 
 
 def test_parked_reschedule_is_reported_as_an_unlinked_event_and_kept(master, feed) -> None:
-    moved = feed("CaseRescheduled", 5, case_id="C-404", scheduled_start=T0 + timedelta(days=9),
-                 planned_minutes=60, site_id="RIVERSIDE", or_room_id="RIV-OR-3")
+    moved = feed(
+        "CaseRescheduled",
+        5,
+        case_id="C-404",
+        scheduled_start=T0 + timedelta(days=9),
+        planned_minutes=60,
+        site_id="RIVERSIDE",
+        or_room_id="RIV-OR-3",
+    )
     state, out = transition(None, moved, master, T0)
     assert out == [] and next_deadline(state) == moved.occurred_at + PROCESS_PARK_TTL
     state, out = on_deadline(state, master, T0 + timedelta(days=8))
@@ -110,13 +125,21 @@ def test_missing_contract_rate_parks_the_booking_and_names_what_it_waits_for(fee
     master = master_data(without=("R-MCR-29881",))
     booking = knee_case_scheduled(feed, payer="MEDICARE-A")
     state, out = transition(None, booking, master, T0)
-    assert out == [AwaitMasterData("CASE-C-1001", "ContractRate", "MEDICARE-A|29881",
-                                   booking.event_id)]
+    assert out == [
+        AwaitMasterData("CASE-C-1001", "ContractRate", "MEDICARE-A|29881", booking.event_id)
+    ]
     assert waiting_for_master(state) == {("ContractRate", "MEDICARE-A|29881")}
     assert state.open_items == {}  # nothing half-booked
-    rate = master_record("ContractRate", {
-        "rate_id": "R-MCR-29881", "payer_id": "MEDICARE-A", "procedure_code": "29881",
-        "expected_amount": "2850.00", "effective_from": "2025-01-01"})
+    rate = master_record(
+        "ContractRate",
+        {
+            "rate_id": "R-MCR-29881",
+            "payer_id": "MEDICARE-A",
+            "procedure_code": "29881",
+            "expected_amount": "2850.00",
+            "effective_from": "2025-01-01",
+        },
+    )
     assert lookup_keys("ContractRate", rate) == ["MEDICARE-A|29881"]
     master.put(rate)
     state, out = retry_parked(state, master, T0 + timedelta(hours=1))
@@ -141,8 +164,16 @@ def test_missing_master_data_becomes_a_work_item_at_the_deadline(feed) -> None:
 
 
 def test_walk_in_emergency_visit_gets_its_own_instance(pipeline: Pipeline, feed: Feed) -> None:
-    pipeline.feed(encounter_started(feed, hours=1, account="ACCT-ED-1", case_id=None,
-                                    department="RIV-ED", encounter_id="ENC-ED"))
+    pipeline.feed(
+        encounter_started(
+            feed,
+            hours=1,
+            account="ACCT-ED-1",
+            case_id=None,
+            department="RIV-ED",
+            encounter_id="ENC-ED",
+        )
+    )
     pipeline.feed(encounter_completed(feed, hours=5, account="ACCT-ED-1", encounter_id="ENC-ED"))
     out = pipeline.feed(charge(feed, 8, account="ACCT-ED-1", amount="980.00", code="99284"))
     (journal,) = [c for c in out if isinstance(c, Command)]

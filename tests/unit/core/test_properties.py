@@ -9,6 +9,7 @@ from core_histories import Step, arrival_order, histories
 from core_world import master_data
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
 from s2c.tables.codec import dumps
 from s2c.tables.core import PARK_HARD_LIMIT
 from s2c.tables.handling import OPEN_KINDS
@@ -19,7 +20,11 @@ from s2c.tables.replay import Pipeline
 from s2c.tables.vocabulary import ExceptionKind
 
 MASTER = master_data()
-PROFILE = settings(max_examples=int(__import__("os").environ.get("S2C_PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROFILE = settings(
+    max_examples=int(__import__("os").environ.get("S2C_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def run(events: list, reload_states: bool = False) -> tuple[Pipeline, list]:
@@ -27,15 +32,20 @@ def run(events: list, reload_states: bool = False) -> tuple[Pipeline, list]:
     for event in events:
         outputs += pipeline.feed(event)
         if reload_states:  # what a worker killed with kill -9 does: state back from its table
-            pipeline.processes = {k: ProcessState.from_dict(json.loads(dumps(s.to_dict())))
-                                  for k, s in pipeline.processes.items()}
-            pipeline.links = {k: LinkState.from_dict(json.loads(dumps(s.to_dict())))
-                              for k, s in pipeline.links.items()}
+            pipeline.processes = {
+                k: ProcessState.from_dict(json.loads(dumps(s.to_dict())))
+                for k, s in pipeline.processes.items()
+            }
+            pipeline.links = {
+                k: LinkState.from_dict(json.loads(dumps(s.to_dict())))
+                for k, s in pipeline.links.items()
+            }
     return pipeline, outputs
 
 
-def records(outputs: list, kinds: tuple[type, ...] = (Command, WorkQueueException, SlaBreached)
-            ) -> list[str]:
+def records(
+    outputs: list, kinds: tuple[type, ...] = (Command, WorkQueueException, SlaBreached)
+) -> list[str]:
     return [dumps(o.to_record()) for o in outputs if isinstance(o, kinds)]
 
 
@@ -46,8 +56,10 @@ def ledger(outputs: list) -> list[str]:
 def business_state(pipeline: Pipeline) -> dict:
     # `breached`/`observed` say when a fact was noticed, which depends on arrival; the rest may not.
     skip = {"applied", "breached", "observed"}
-    return {pid: {k: v for k, v in s.to_dict().items() if k not in skip}
-            for pid, s in pipeline.processes.items()}
+    return {
+        pid: {k: v for k, v in s.to_dict().items() if k not in skip}
+        for pid, s in pipeline.processes.items()
+    }
 
 
 @PROFILE
@@ -55,8 +67,11 @@ def business_state(pipeline: Pipeline) -> dict:
 def test_every_journal_balances(steps: list[Step]) -> None:
     _, outputs = run([s.event for s in steps])
     for command in outputs:
-        if isinstance(command, Command) and hasattr(command, "lines") and command.schema not in (
-                "PlanLabor", "CancelLaborPlan"):
+        if (
+            isinstance(command, Command)
+            and hasattr(command, "lines")
+            and command.schema not in ("PlanLabor", "CancelLaborPlan")
+        ):
             debits = sum(ln.debit for ln in command.lines)
             assert debits == sum(ln.credit for ln in command.lines)
             assert command.amount == debits
@@ -71,8 +86,11 @@ def test_after_a_cancellation_nothing_of_the_instance_stays_open(steps: list[Ste
         if state.cancelled_at is None:
             continue
         assert state.open_items == {}
-        opened = {c.command_id for c in outputs
-                  if isinstance(c, OPEN_KINDS) and c.header.process_id == pid}
+        opened = {
+            c.command_id
+            for c in outputs
+            if isinstance(c, OPEN_KINDS) and c.header.process_id == pid
+        }
         assert opened <= reversed_ids
 
 
@@ -88,13 +106,15 @@ def test_duplicated_events_change_no_output(steps: list[Step], data: st.DataObje
     noisy, noisy_out = run(redelivered)
     assert records(noisy_out) == records(plain_out)
     assert [s.to_dict() for s in noisy.processes.values()] == [
-        s.to_dict() for s in plain.processes.values()]
+        s.to_dict() for s in plain.processes.values()
+    ]
 
 
 @PROFILE
 @given(histories(), st.data())
 def test_any_order_respecting_dependencies_gives_the_same_state_and_ledger(
-        steps: list[Step], data: st.DataObject) -> None:
+    steps: list[Step], data: st.DataObject
+) -> None:
     baseline, baseline_out = run([s.event for s in steps])
     shuffled, shuffled_out = run(arrival_order(data.draw, steps))
     assert ledger(shuffled_out) == ledger(baseline_out)
@@ -117,7 +137,8 @@ def test_command_ids_are_stable_across_reruns_and_state_reloads(steps: list[Step
 @PROFILE
 @given(histories(), st.data())
 def test_anchors_overtaken_while_stream_time_runs_ahead_give_the_same_ledger(
-        steps: list[Step], data: st.DataObject) -> None:
+    steps: list[Step], data: st.DataObject
+) -> None:
     """Stream time is the largest business time on a partition fed by two paths: it may pass a
     parked event's deadline days before its anchor arrives. Before the hard limit, that changes
     no command and no final state; every work item raised meanwhile is resolved."""
@@ -126,8 +147,7 @@ def test_anchors_overtaken_while_stream_time_runs_ahead_give_the_same_ledger(
     horizon = first + min(PARK_HARD_LIMIT, LINK_PARK_HARD_LIMIT) - timedelta(seconds=1)
     assume(max(e.occurred_at for e in events) < horizon)  # every event before the hard limit
     order = arrival_order(data.draw, steps, overtake=True)
-    jumps = data.draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 90),
-                                      max_size=4))
+    jumps = data.draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 90), max_size=4))
     baseline, baseline_out = run(events)
     late, late_out = Pipeline(MASTER), []
     for i, event in enumerate([*order, None]):
@@ -140,8 +160,13 @@ def test_anchors_overtaken_while_stream_time_runs_ahead_give_the_same_ledger(
     assert ledger(late_out) == ledger(baseline_out)
     assert business_state(late) == business_state(baseline)
     assert {k: s.process_id for k, s in late.links.items()} == {
-        k: s.process_id for k, s in baseline.links.items()}
+        k: s.process_id for k, s in baseline.links.items()
+    }
     items = [w for w in late_out if isinstance(w, WorkQueueException)]
-    waited = {w.exception_id for w in items if w.resolves_exception_id is None and w.kind in (
-        ExceptionKind.UNLINKED_EVENT, ExceptionKind.UNKNOWN_MASTER_DATA)}
+    waited = {
+        w.exception_id
+        for w in items
+        if w.resolves_exception_id is None
+        and w.kind in (ExceptionKind.UNLINKED_EVENT, ExceptionKind.UNKNOWN_MASTER_DATA)
+    }
     assert waited == {w.resolves_exception_id for w in items if w.resolves_exception_id}

@@ -20,6 +20,7 @@ from core_world import (
     payment,
     to_jsonl,
 )
+
 from s2c.streams.cli import main
 from s2c.tables.codec import dumps
 
@@ -40,14 +41,33 @@ def events_file(tmp_path: Path) -> Path:
     feed = Feed()
     later = SURGERY_DAY + 20 * DAY
     events = knee_case_through_claim(feed) + [
-        payment(feed, later, "4200.00"), adjustment(feed, later, "2600.00"),
-        encounter_started(feed, hours=later, account="ACCT-ED-7", case_id=None, department="RIV-ED",
-                          encounter_id="ENC-ED-7"),
+        payment(feed, later, "4200.00"),
+        adjustment(feed, later, "2600.00"),
+        encounter_started(
+            feed,
+            hours=later,
+            account="ACCT-ED-7",
+            case_id=None,
+            department="RIV-ED",
+            encounter_id="ENC-ED-7",
+        ),
         encounter_completed(feed, hours=later + 6, account="ACCT-ED-7", encounter_id="ENC-ED-7"),
-        payment(feed, later + 7, "75.00", remittance_id="ERA-GHOST", claim_id=None,
-                account="ACCT-UNKNOWN"),
-        feed("ClaimAcknowledged", later + 12 * DAY, claim_id="CLM-1", account_number="ACCT-7001",
-             status_category="A1", payer_claim_control_number="PCN-1"),  # moves stream time on
+        payment(
+            feed,
+            later + 7,
+            "75.00",
+            remittance_id="ERA-GHOST",
+            claim_id=None,
+            account="ACCT-UNKNOWN",
+        ),
+        feed(
+            "ClaimAcknowledged",
+            later + 12 * DAY,
+            claim_id="CLM-1",
+            account_number="ACCT-7001",
+            status_category="A1",
+            payer_claim_control_number="PCN-1",
+        ),  # moves stream time on
     ]
     path = tmp_path / "events.jsonl"
     path.write_text(to_jsonl(events))
@@ -66,7 +86,9 @@ def test_same_input_gives_byte_identical_output(events_file, master_dir, tmp_pat
     assert first["commands"].count(b"\n") == 4 + 1 + 2  # booking, charge, payment + adjustment
 
 
-def test_replay_writes_commands_exceptions_and_final_states(events_file, master_dir, tmp_path) -> None:
+def test_replay_writes_commands_exceptions_and_final_states(
+    events_file, master_dir, tmp_path
+) -> None:
     out = _replay(events_file, master_dir, tmp_path / "out")
     commands = [json.loads(line) for line in out["commands"].splitlines()]
     assert commands[0]["schema"] == "ReserveSupplies"
@@ -79,21 +101,38 @@ def test_replay_writes_commands_exceptions_and_final_states(events_file, master_
     assert breaches == ["CHARGE_LAG_3D", "CLAIM_NOT_SUBMITTED_7D"]  # the walk-in, never charged
     states = [json.loads(line) for line in out["processes"].splitlines()]
     assert [(s["process_id"], s["stage"]) for s in states] == [
-        ("CASE-C-1001", "CLOSED"), ("ENC-ACCT-ED-7", "DISCHARGED")]
+        ("CASE-C-1001", "CLOSED"),
+        ("ENC-ACCT-ED-7", "DISCHARGED"),
+    ]
 
 
 def test_a_malformed_line_stops_the_replay_naming_the_line(master_dir, tmp_path, caplog) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"schema": "CaseScheduled", "event": {"case_id": "C-1"}}\n')
-    assert main(["replay", str(bad), "--master-data", str(master_dir),
-                 "--out", str(tmp_path / "out")]) == 1
+    assert (
+        main(["replay", str(bad), "--master-data", str(master_dir), "--out", str(tmp_path / "out")])
+        == 1
+    )
     assert "bad.jsonl:1" in caplog.text
 
 
 def test_the_console_script_runs_it(events_file, master_dir, tmp_path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "s2c.streams.cli", "replay", str(events_file), "--master-data",
-         str(master_dir), "--out", str(tmp_path / "cli")], capture_output=True, text=True, timeout=60,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "s2c.streams.cli",
+            "replay",
+            str(events_file),
+            "--master-data",
+            str(master_dir),
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli" / "processes.jsonl").read_text().count("\n") == 2

@@ -14,6 +14,7 @@ from core_world import (
     knee_case_through_claim,
     payment,
 )
+
 from s2c.tables.outputs import PostJournal, WorkQueueException
 from s2c.tables.replay import Pipeline
 from s2c.tables.vocabulary import ExceptionKind, JournalKind, ProcessStage
@@ -34,12 +35,23 @@ def billed(pipeline: Pipeline, feed: Feed) -> None:
         pipeline.feed(event)
 
 
-def test_charge_reversal_is_the_exact_opposite_journal_pointing_at_the_charge(pipeline, feed) -> None:
+def test_charge_reversal_is_the_exact_opposite_journal_pointing_at_the_charge(
+    pipeline, feed
+) -> None:
     billed(pipeline, feed)
     posted = pipeline.processes["CASE-C-1001"].journals["charge:CHG-1"]
-    (reversal,) = journals(pipeline.feed(feed(
-        "ChargeReversed", LATER, charge_id="CHG-1R", account_number="ACCT-7001",
-        reverses_charge_id="CHG-1", amount="6800.00")))
+    (reversal,) = journals(
+        pipeline.feed(
+            feed(
+                "ChargeReversed",
+                LATER,
+                charge_id="CHG-1R",
+                account_number="ACCT-7001",
+                reverses_charge_id="CHG-1",
+                amount="6800.00",
+            )
+        )
+    )
     assert reversal.journal_kind is JournalKind.CHARGE_REVERSAL
     assert reversal.header.reverses_command_id == posted.command_id
     assert sides(reversal) == [(a, c, d) for a, d, c in sides(posted)]
@@ -48,13 +60,18 @@ def test_charge_reversal_is_the_exact_opposite_journal_pointing_at_the_charge(pi
 def test_payment_and_contractual_adjustment_close_the_account(pipeline, feed) -> None:
     billed(pipeline, feed)
     (paid,) = journals(pipeline.feed(payment(feed, LATER, "4200.00")))
-    assert sides(paid) == [("1010", Decimal("4200.00"), Decimal("0.00")),
-                           ("1200-RIV", Decimal("0.00"), Decimal("4200.00"))]
+    assert sides(paid) == [
+        ("1010", Decimal("4200.00"), Decimal("0.00")),
+        ("1200-RIV", Decimal("0.00"), Decimal("4200.00")),
+    ]
     assert paid.header.effective_date.isoformat() == "2026-04-20"
     assert pipeline.processes["CASE-C-1001"].stage is ProcessStage.PAID
     pipeline.feed(adjustment(feed, LATER, "2000.00"))
-    (patient_share,) = journals(pipeline.feed(adjustment(feed, LATER, "600.00", group="PR", carc="1",
-                                                          adjustment_id="ADJ-2")))
+    (patient_share,) = journals(
+        pipeline.feed(
+            adjustment(feed, LATER, "600.00", group="PR", carc="1", adjustment_id="ADJ-2")
+        )
+    )
     assert patient_share.journal_kind is JournalKind.PATIENT_RESPONSIBILITY
     assert patient_share.lines[0].gl_account == "1210"
     assert pipeline.processes["CASE-C-1001"].stage is ProcessStage.CLOSED
@@ -63,8 +80,10 @@ def test_payment_and_contractual_adjustment_close_the_account(pipeline, feed) ->
 def test_negative_cas_amount_posts_the_other_way_round(pipeline, feed) -> None:
     billed(pipeline, feed)
     (undo,) = journals(pipeline.feed(adjustment(feed, LATER, "-50.00")))
-    assert sides(undo) == [("1200-RIV", Decimal("50.00"), Decimal("0.00")),
-                           ("4800", Decimal("0.00"), Decimal("50.00"))]
+    assert sides(undo) == [
+        ("1200-RIV", Decimal("50.00"), Decimal("0.00")),
+        ("4800", Decimal("0.00"), Decimal("50.00")),
+    ]
 
 
 def test_denial_posts_to_the_co_reserve_of_the_site_and_opens_a_work_item(pipeline, feed) -> None:
@@ -75,7 +94,10 @@ def test_denial_posts_to_the_co_reserve_of_the_site_and_opens_a_work_item(pipeli
     assert sides(journal)[0] == ("4851-RIV-CO", Decimal("6800.00"), Decimal("0.00"))
     (item,) = [o for o in out if isinstance(o, WorkQueueException)]
     assert (item.kind, item.amount, "CO-50" in item.reason) == (
-        ExceptionKind.DENIAL, Decimal("6800.00"), True)
+        ExceptionKind.DENIAL,
+        Decimal("6800.00"),
+        True,
+    )
     assert pipeline.processes["CASE-C-1001"].stage is ProcessStage.CLOSED  # written off in full
 
 
@@ -92,9 +114,20 @@ def test_payment_reversal_undoes_the_payment_and_reopens_the_balance(pipeline, f
     billed(pipeline, feed)
     (paid,) = journals(pipeline.feed(payment(feed, LATER, "6800.00")))
     assert pipeline.processes["CASE-C-1001"].stage is ProcessStage.CLOSED
-    (undo,) = journals(pipeline.feed(feed(
-        "PaymentReversed", LATER + 24, reversal_id="REV-1", account_number="ACCT-7001",
-        claim_id="CLM-1", payer_id="AETNA-COMM", reverses_remittance_id="ERA-1", amount="6800.00")))
+    (undo,) = journals(
+        pipeline.feed(
+            feed(
+                "PaymentReversed",
+                LATER + 24,
+                reversal_id="REV-1",
+                account_number="ACCT-7001",
+                claim_id="CLM-1",
+                payer_id="AETNA-COMM",
+                reverses_remittance_id="ERA-1",
+                amount="6800.00",
+            )
+        )
+    )
     assert undo.header.reverses_command_id == paid.command_id
     assert sides(undo) == [(a, c, d) for a, d, c in sides(paid)]
     state = pipeline.processes["CASE-C-1001"]
@@ -103,15 +136,32 @@ def test_payment_reversal_undoes_the_payment_and_reopens_the_balance(pipeline, f
 
 def test_reversing_more_than_was_charged_is_refused(pipeline, feed) -> None:
     billed(pipeline, feed)
-    out = pipeline.feed(feed("ChargeReversed", LATER, charge_id="CHG-1R", account_number="ACCT-7001",
-                             reverses_charge_id="CHG-1", amount="9000.00"))
+    out = pipeline.feed(
+        feed(
+            "ChargeReversed",
+            LATER,
+            charge_id="CHG-1R",
+            account_number="ACCT-7001",
+            reverses_charge_id="CHG-1",
+            amount="9000.00",
+        )
+    )
     assert journals(out) == [] and out[0].kind is ExceptionKind.INVALID_TRANSITION
 
 
 def test_rejected_claim_goes_to_the_work_queue_and_back_to_charged(pipeline, feed) -> None:
     billed(pipeline, feed)
-    out = pipeline.feed(feed("ClaimRejected", LATER, claim_id="CLM-1", account_number="ACCT-7001",
-                             status_category="A7", status_code="21", reason="invalid subscriber id"))
+    out = pipeline.feed(
+        feed(
+            "ClaimRejected",
+            LATER,
+            claim_id="CLM-1",
+            account_number="ACCT-7001",
+            status_category="A7",
+            status_code="21",
+            reason="invalid subscriber id",
+        )
+    )
     assert [o.kind for o in out] == [ExceptionKind.CLAIM_REJECTED]
     assert pipeline.processes["CASE-C-1001"].stage is ProcessStage.CHARGED
 
@@ -128,11 +178,24 @@ def test_every_journal_balances(pipeline, feed) -> None:
 
 def test_self_pay_walk_in_pays_at_the_desk_without_a_claim(pipeline, feed) -> None:
     from core_world import encounter_completed, encounter_started
-    pipeline.feed(encounter_started(feed, hours=1, account="ACCT-ED-2", case_id=None,
-                                    department="RIV-ED", encounter_id="ENC-ED-2", payer=None))
+
+    pipeline.feed(
+        encounter_started(
+            feed,
+            hours=1,
+            account="ACCT-ED-2",
+            case_id=None,
+            department="RIV-ED",
+            encounter_id="ENC-ED-2",
+            payer=None,
+        )
+    )
     pipeline.feed(encounter_completed(feed, hours=4, account="ACCT-ED-2", encounter_id="ENC-ED-2"))
     pipeline.feed(charge(feed, 6, account="ACCT-ED-2", amount="180.00", code="99283"))
-    (paid,) = journals(pipeline.feed(payment(feed, 7, "180.00", remittance_id="DESK-1",
-                                             claim_id=None, account="ACCT-ED-2")))
+    (paid,) = journals(
+        pipeline.feed(
+            payment(feed, 7, "180.00", remittance_id="DESK-1", claim_id=None, account="ACCT-ED-2")
+        )
+    )
     assert paid.journal_kind is JournalKind.PAYMENT
     assert pipeline.processes["ENC-ACCT-ED-2"].stage is ProcessStage.CLOSED

@@ -15,6 +15,7 @@ from core_world import (
     knee_case_scheduled,
     payment,
 )
+
 from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.outputs import MetricObservation, SlaBreached
 from s2c.tables.vocabulary import FinancialClass, SlaKind
@@ -32,15 +33,30 @@ def test_surgery_without_authorization_48h_before_is_breached_once(master, feed)
     state, out = on_deadline(state, master, due)
     (breach,) = [o for o in out if isinstance(o, SlaBreached)]
     assert (breach.sla, breach.site_id, breach.service_line_id, breach.payer_class) == (
-        SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY, "RIVERSIDE", "ORTHO", FinancialClass.COMMERCIAL)
+        SlaKind.AUTH_MISSING_48H_BEFORE_SURGERY,
+        "RIVERSIDE",
+        "ORTHO",
+        FinancialClass.COMMERCIAL,
+    )
     assert breaches(on_deadline(state, master, due + timedelta(days=1))[1]) == []
 
 
 def test_rescheduling_moves_the_authorization_deadline(master, feed) -> None:
     state, _ = transition(None, knee_case_scheduled(feed), master, T0)
-    state, _ = transition(state, feed("CaseRescheduled", 2, case_id="C-1001",
-                                      scheduled_start=T0 + timedelta(days=30), planned_minutes=90,
-                                      site_id="RIVERSIDE", or_room_id="RIV-OR-3"), master, T0)
+    state, _ = transition(
+        state,
+        feed(
+            "CaseRescheduled",
+            2,
+            case_id="C-1001",
+            scheduled_start=T0 + timedelta(days=30),
+            planned_minutes=90,
+            site_id="RIVERSIDE",
+            or_room_id="RIV-OR-3",
+        ),
+        master,
+        T0,
+    )
     assert next_deadline(state) == T0 + timedelta(days=28)
 
 
@@ -52,9 +68,20 @@ def test_cancelled_case_has_no_deadlines(master, feed) -> None:
 
 def _discharged(master, feed):
     state, _ = transition(None, knee_case_scheduled(feed), master, T0)
-    state, _ = transition(state, feed("AuthorizationApproved", 1, authorization_id="AUTH-1",
-                                      appointment_id=None, case_id="C-1001", payer_id="AETNA-COMM",
-                                      auth_number="A1"), master, T0)
+    state, _ = transition(
+        state,
+        feed(
+            "AuthorizationApproved",
+            1,
+            authorization_id="AUTH-1",
+            appointment_id=None,
+            case_id="C-1001",
+            payer_id="AETNA-COMM",
+            auth_number="A1",
+        ),
+        master,
+        T0,
+    )
     state, _ = transition(state, encounter_started(feed), master, T0)
     state, _ = transition(state, encounter_completed(feed), master, T0)
     return state, T0 + timedelta(hours=SURGERY_DAY + 6)
@@ -73,7 +100,9 @@ def test_a_charge_posted_late_is_a_breach_even_if_no_timer_fired(master, feed) -
     late = SURGERY_DAY + 6 + 4 * DAY
     state, out = transition(state, charge(feed, late), master, T0 + timedelta(hours=late))
     assert breaches(out) == [SlaKind.CHARGE_LAG_3D]
-    lag = next(o for o in out if isinstance(o, MetricObservation) and o.metric == "charge_lag_seconds")
+    lag = next(
+        o for o in out if isinstance(o, MetricObservation) and o.metric == "charge_lag_seconds"
+    )
     assert lag.value == 4 * 86400 and ("payer_class", "COMMERCIAL") in lag.labels
 
 

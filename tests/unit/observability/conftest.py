@@ -25,6 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from prometheus_client import CollectorRegistry, make_wsgi_app
+
 from s2c.streams.metrics import DAY, PipelineMetrics
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,17 +33,29 @@ RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 RULES_TEST = ROOT / "deploy" / "prometheus" / "rules_test.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
 INSTALL = "apt-get install --no-install-recommends prometheus"
-SLA_KINDS = ("AUTH_MISSING_48H_BEFORE_SURGERY", "CHARGE_LAG_3D", "CLAIM_NOT_SUBMITTED_7D",
-             "NO_REMITTANCE_30D")
-MEASURES = {"schedule_to_encounter": 12, "charge_lag": 2, "dnfb": 5, "days_in_ar": 34,
-            "claim_to_denial": 21}  # days
+SLA_KINDS = (
+    "AUTH_MISSING_48H_BEFORE_SURGERY",
+    "CHARGE_LAG_3D",
+    "CLAIM_NOT_SUBMITTED_7D",
+    "NO_REMITTANCE_30D",
+)
+MEASURES = {
+    "schedule_to_encounter": 12,
+    "charge_lag": 2,
+    "dnfb": 5,
+    "days_in_ar": 34,
+    "claim_to_denial": 21,
+}  # days
 
 
 def require(binary: str) -> str:
     path = shutil.which(binary)
     if path is None:
-        pytest.fail(f"`{binary}` is not on PATH, and the observability tests need the real one. "
-                    f"Install it with: {INSTALL}", pytrace=False)
+        pytest.fail(
+            f"`{binary}` is not on PATH, and the observability tests need the real one. "
+            f"Install it with: {INSTALL}",
+            pytrace=False,
+        )
     return path
 
 
@@ -128,8 +141,9 @@ class Prometheus:
 
 
 @pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory,
-               worker_endpoint: str) -> Iterator[Prometheus]:
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, worker_endpoint: str
+) -> Iterator[Prometheus]:
     binary = require("prometheus")
     home = tmp_path_factory.mktemp("prometheus")
     config = home / "prometheus.yml"
@@ -138,13 +152,21 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory,
         f"rule_files: [{json.dumps(str(RULES))}]\n"
         "scrape_configs:\n"
         "  - job_name: s2c-worker\n"
-        f"    static_configs: [{{targets: [{json.dumps(worker_endpoint)}]}}]\n")
+        f"    static_configs: [{{targets: [{json.dumps(worker_endpoint)}]}}]\n"
+    )
     port = _free_port()
     log = home / "prometheus.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={home / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT)
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={home / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     api = Prometheus(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 30

@@ -55,6 +55,7 @@ def variable_selectors(dashboard: dict[str, Any]) -> Iterator[tuple[str, str, st
 
 def as_promql(expr: str, defined: set[str]) -> str:
     """Replace Grafana variables: built-in intervals by durations, template variables by `.*`."""
+
     def value(m: re.Match[str]) -> str:
         name = m[1] or m[2]
         if name in BUILTINS:
@@ -62,6 +63,7 @@ def as_promql(expr: str, defined: set[str]) -> str:
         if name in defined:
             return ".*"
         raise ValueError(f"undefined Grafana variable ${name} in: {expr}")
+
     return _VARIABLE.sub(value, expr)
 
 
@@ -78,7 +80,7 @@ def series_names(expr: str) -> set[str]:
         before = text[m.start() - 1] if m.start() else " "
         if before.isdigit() or before == "." or m[0].lower() in _KEYWORDS:
             continue  # part of a number (1e3), or an operator
-        if text[m.end():].lstrip().startswith("("):
+        if text[m.end() :].lstrip().startswith("("):
             continue  # function or aggregation
         names.add(m[0])
     return names

@@ -22,8 +22,10 @@ from promql_text import (
 )
 from test_prometheus_rules import exported_names
 
-DASHBOARDS = {"s2c-operations.json": {"instance", "site"},
-              "s2c-finance.json": {"site", "service_line", "payer_class"}}
+DASHBOARDS = {
+    "s2c-operations.json": {"instance", "site"},
+    "s2c-finance.json": {"site", "service_line", "payer_class"},
+}
 DATASOURCE = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 
 
@@ -36,14 +38,21 @@ def promql(name: str) -> list[tuple[str, str]]:
     board = dashboard(name)
     defined = set(variables(board))
     found = [(title, as_promql(expr, defined)) for title, expr in queries(board)]
-    found += [(f"variable {var}", as_promql(selector, defined))
-              for var, selector, _ in variable_selectors(board)]
+    found += [
+        (f"variable {var}", as_promql(selector, defined))
+        for var, selector, _ in variable_selectors(board)
+    ]
     return found
 
 
 def test_committed_json_is_what_build_py_writes() -> None:
-    result = subprocess.run([sys.executable, str(GRAFANA / "build.py"), "--check"], check=False,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(GRAFANA / "build.py"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -72,10 +81,20 @@ def test_dashboard_loads_in_grafana_10_through_ds_prometheus(name: str) -> None:
 
 def test_operations_dashboard_shows_every_technical_metric() -> None:
     used = set().union(*(series_names(q) for _, q in promql("s2c-operations.json")))
-    assert {"up", "s2c_events_in_total", "s2c_commands_out_total", "s2c_events_duplicate_total",
-            "s2c_exceptions_total", "s2c_event_to_command_seconds_bucket",
-            "s2c_processing_seconds_bucket", "s2c_consumer_lag", "s2c_dead_letters_total",
-            "s2c_parked_events", "s2c_open_instances", "s2c_watermark_seconds"} <= used
+    assert {
+        "up",
+        "s2c_events_in_total",
+        "s2c_commands_out_total",
+        "s2c_events_duplicate_total",
+        "s2c_exceptions_total",
+        "s2c_event_to_command_seconds_bucket",
+        "s2c_processing_seconds_bucket",
+        "s2c_consumer_lag",
+        "s2c_dead_letters_total",
+        "s2c_parked_events",
+        "s2c_open_instances",
+        "s2c_watermark_seconds",
+    } <= used
 
 
 def test_finance_dashboard_shows_every_measure_and_money() -> None:
@@ -83,16 +102,22 @@ def test_finance_dashboard_shows_every_measure_and_money() -> None:
     for measure in MEASURES:
         assert any(f'measure="{measure}"' in q for q in exprs), measure
     used = set().union(*(series_names(q) for q in exprs))
-    assert {"s2c_sla_breaches_total", "job:s2c_sla_breaches:increase1h",
-            "s2c_expected_reimbursement_usd_total", "s2c_paid_usd_total",
-            "job:s2c_reimbursement_variance_usd:increase1d"} <= used
+    assert {
+        "s2c_sla_breaches_total",
+        "job:s2c_sla_breaches:increase1h",
+        "s2c_expected_reimbursement_usd_total",
+        "s2c_paid_usd_total",
+        "job:s2c_reimbursement_variance_usd:increase1d",
+    } <= used
     assert any("by (sla" in q for q in exprs) and any("by (payer_class)" in q for q in exprs)
 
 
 def test_series_names_reads_what_a_query_selects() -> None:
-    expr = ('histogram_quantile(0.99, sum by (le) (rate(s2c_event_to_command_seconds_bucket'
-            '{instance=~".*"}[1m]))) / on (job) group_left job:s2c_consumer_lag:sum offset 5m '
-            'or vector(1e3) > bool 0')
+    expr = (
+        "histogram_quantile(0.99, sum by (le) (rate(s2c_event_to_command_seconds_bucket"
+        '{instance=~".*"}[1m]))) / on (job) group_left job:s2c_consumer_lag:sum offset 5m '
+        "or vector(1e3) > bool 0"
+    )
     assert series_names(expr) == {"s2c_event_to_command_seconds_bucket", "job:s2c_consumer_lag:sum"}
 
 
@@ -113,16 +138,21 @@ def test_every_query_parses_in_prometheus(prometheus: Prometheus, name: str) -> 
 
 @pytest.mark.parametrize("name", DASHBOARDS)
 def test_every_query_names_a_worker_metric_or_a_recording_rule(
-        prometheus: Prometheus, worker_registry: CollectorRegistry, name: str) -> None:
-    known = exported_names(worker_registry) | {"up"} | {
-        r["name"] for r in prometheus.rules() if r["type"] == "recording"}
+    prometheus: Prometheus, worker_registry: CollectorRegistry, name: str
+) -> None:
+    known = (
+        exported_names(worker_registry)
+        | {"up"}
+        | {r["name"] for r in prometheus.rules() if r["type"] == "recording"}
+    )
     unknown = {f"{title}: {expr}": series_names(expr) - known for title, expr in promql(name)}
     assert {q: names for q, names in unknown.items() if names} == {}
 
 
 @pytest.mark.parametrize("name", DASHBOARDS)
 def test_every_panel_and_variable_shows_data_from_a_worker(
-        prometheus: Prometheus, name: str) -> None:
+    prometheus: Prometheus, name: str
+) -> None:
     """Scraped worker series and recorded rules fill every query (rates need two scrapes and
     second-level rules one more evaluation, hence the wait)."""
     pending = promql(name)

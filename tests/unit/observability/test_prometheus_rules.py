@@ -14,8 +14,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from promql_text import series_names
 
 # Labels a rule may group by or add: bounded business and technical dimensions, never an id.
-BOUNDED = {"job", "site", "service_line", "payer_class", "sla", "measure", "event_type",
-           "command_type", "reason", "stage", "topic", "kind", "le"}
+BOUNDED = {
+    "job",
+    "site",
+    "service_line",
+    "payer_class",
+    "sla",
+    "measure",
+    "event_type",
+    "command_type",
+    "reason",
+    "stage",
+    "topic",
+    "kind",
+    "le",
+}
 ALERT_LABELS = {"severity": {"page", "ticket"}, "team": None}
 
 
@@ -63,10 +76,14 @@ def test_every_recording_rule_has_an_expected_value(prometheus: Prometheus) -> N
 
 
 def test_rules_read_only_series_a_worker_exports_or_rules_record(
-        prometheus: Prometheus, worker_registry: CollectorRegistry) -> None:
+    prometheus: Prometheus, worker_registry: CollectorRegistry
+) -> None:
     rules = prometheus.rules()
-    known = exported_names(worker_registry) | {"up"} | {
-        r["name"] for r in rules if r["type"] == "recording"}
+    known = (
+        exported_names(worker_registry)
+        | {"up"}
+        | {r["name"] for r in rules if r["type"] == "recording"}
+    )
     unknown = {r["name"]: series_names(r["query"]) - known for r in rules}
     assert {name: names for name, names in unknown.items() if names} == {}
 
@@ -87,26 +104,39 @@ def test_rules_keep_only_bounded_labels(prometheus: Prometheus) -> None:
 
 BREAKAGES = [
     # Without the new-series branch the first dead letter of a kind never alerts.
-    ("S2cDeadLetters",
-     ("              (s2c_dead_letters_total unless s2c_dead_letters_total offset 10m)\n"
-      "            or\n"), ""),
+    (
+        "S2cDeadLetters",
+        (
+            "              (s2c_dead_letters_total unless s2c_dead_letters_total offset 10m)\n"
+            "            or\n"
+        ),
+        "",
+    ),
     # A latency objective quietly relaxed to 100 ms.
-    ("S2cEventToCommandLatencyHigh",
-     "job:s2c_event_to_command_seconds:p99_5m > 0.05",
-     "job:s2c_event_to_command_seconds:p99_5m > 0.1"),
+    (
+        "S2cEventToCommandLatencyHigh",
+        "job:s2c_event_to_command_seconds:p99_5m > 0.05",
+        "job:s2c_event_to_command_seconds:p99_5m > 0.1",
+    ),
     # Leakage measured against paid instead of expected.
-    ("job:s2c_reimbursement_variance_usd:ratio1d",
-     "/ (job:s2c_expected_reimbursement_usd:increase1d > 0)",
-     "/ (job:s2c_paid_usd:increase1d > 0)"),
+    (
+        "job:s2c_reimbursement_variance_usd:ratio1d",
+        "/ (job:s2c_expected_reimbursement_usd:increase1d > 0)",
+        "/ (job:s2c_paid_usd:increase1d > 0)",
+    ),
     # A still watermark alerting without events flowing: every quiet night would open a ticket.
-    ("S2cDeadlinesHeldBack",
-     "(rate(s2c_events_in_total[30m])) > 0", "(rate(s2c_events_in_total[30m])) >= 0"),
+    (
+        "S2cDeadlinesHeldBack",
+        "(rate(s2c_events_in_total[30m])) > 0",
+        "(rate(s2c_events_in_total[30m])) >= 0",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("caught_by", "old", "new"), BREAKAGES, ids=[b[0] for b in BREAKAGES])
-def test_unit_tests_catch_a_broken_rule(promtool: str, tmp_path: Path, caught_by: str, old: str,
-                                        new: str) -> None:
+def test_unit_tests_catch_a_broken_rule(
+    promtool: str, tmp_path: Path, caught_by: str, old: str, new: str
+) -> None:
     rules = RULES.read_text()
     assert old in rules, "the breakage no longer applies: update this test"
     (tmp_path / "rules.yml").write_text(rules.replace(old, new))

@@ -46,12 +46,20 @@ def test_partitions_handed_away_are_forgotten() -> None:
 
 
 def test_the_consumer_description_names_its_state_and_no_records() -> None:
-    consumer = SimpleNamespace(_paused_partitions={TP}, _buffered_partitions=set(),
-                               flow_active=True, _read_offset={TP: 75}, _committed_offset={TP: 75},
-                               _acked={TP: [79, 77]}, _gap={})
+    consumer = SimpleNamespace(
+        _paused_partitions={TP},
+        _buffered_partitions=set(),
+        flow_active=True,
+        _read_offset={TP: 75},
+        _committed_offset={TP: 75},
+        _acked={TP: [79, 77]},
+        _gap={},
+    )
     text = describe_consumer(consumer, TP)
-    assert text == ("paused=True buffered=False flow_active=True read_offset=75 committed=75 "
-                    "acked=[77, 79] gaps=0")
+    assert text == (
+        "paused=True buffered=False flow_active=True read_offset=75 committed=75 "
+        "acked=[77, 79] gaps=0"
+    )
 
 
 def test_task_stacks_follow_awaits_down_to_where_a_task_waits() -> None:

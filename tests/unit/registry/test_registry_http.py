@@ -11,8 +11,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from s2c.streams.registry.api import CONTENT_TYPE, create_app
 from s2c.streams.registry.service import Registry
 
-CLAIM = json.dumps({"type": "record", "name": "ClaimSubmitted", "namespace": "s2c.events",
-                    "fields": [{"name": "claim_id", "type": "string"}]})
+CLAIM = json.dumps(
+    {
+        "type": "record",
+        "name": "ClaimSubmitted",
+        "namespace": "s2c.events",
+        "fields": [{"name": "claim_id", "type": "string"}],
+    }
+)
 
 
 def exchange(*calls: tuple[str, str, Any]) -> list[tuple[int, str, Any]]:
@@ -20,11 +26,21 @@ def exchange(*calls: tuple[str, str, Any]) -> list[tuple[int, str, Any]]:
         async with TestClient(TestServer(create_app(Registry.in_memory()))) as http:
             answers = []
             for method, path, body in calls:
-                response = await http.request(method, path, data=None if body is None else
-                                              json.dumps(body), headers={"Content-Type": CONTENT_TYPE})
-                answers.append((response.status, response.headers["Content-Type"],
-                                await response.json(content_type=None)))
+                response = await http.request(
+                    method,
+                    path,
+                    data=None if body is None else json.dumps(body),
+                    headers={"Content-Type": CONTENT_TYPE},
+                )
+                answers.append(
+                    (
+                        response.status,
+                        response.headers["Content-Type"],
+                        await response.json(content_type=None),
+                    )
+                )
             return answers
+
     return asyncio.run(go())
 
 
@@ -54,7 +70,12 @@ def test_errors_have_confluent_bodies() -> None:
         ("GET", "/no/such/route", None),
     )
     assert [(status, body["error_code"]) for status, _, body in answers] == [
-        (404, 40401), (404, 40403), (422, 42203), (422, 42204), (404, 404)]
+        (404, 40401),
+        (404, 40403),
+        (422, 42203),
+        (422, 42204),
+        (404, 404),
+    ]
     assert answers[0][2]["message"] == "Subject 'Nobody' not found."
 
 
@@ -69,9 +90,12 @@ def test_config_and_mode_answer_in_confluent_shapes() -> None:
         ("POST", "/subjects/ClaimSubmitted/versions", {"schema": CLAIM}),
     )
     assert [body for _, _, body in answers[:5]] == [
-        {"compatibility": "BACKWARD_TRANSITIVE"}, {"compatibilityLevel": "BACKWARD_TRANSITIVE"},
-        {"compatibility": "NONE"}, {"compatibilityLevel": "NONE"},
-        {"compatibilityLevel": "BACKWARD_TRANSITIVE"}]
+        {"compatibility": "BACKWARD_TRANSITIVE"},
+        {"compatibilityLevel": "BACKWARD_TRANSITIVE"},
+        {"compatibility": "NONE"},
+        {"compatibilityLevel": "NONE"},
+        {"compatibilityLevel": "BACKWARD_TRANSITIVE"},
+    ]
     assert answers[5][2] == {"mode": "READONLY"}
     assert (answers[6][0], answers[6][2]["error_code"]) == (422, 42205)
 
@@ -84,8 +108,11 @@ def test_import_mode_over_http_takes_the_id_and_version_in_the_body() -> None:
         ("PUT", "/mode/ClaimSubmitted?force=true", {"mode": "IMPORT"}),
         ("POST", "/subjects/ClaimSubmitted/versions", {"schema": CLAIM}),
         ("PUT", "/mode/mdm.ClaimSubmitted", {"mode": "IMPORT"}),
-        ("POST", "/subjects/mdm.ClaimSubmitted/versions", {"schema": CLAIM, "id": 1042,
-                                                           "version": 4}),
+        (
+            "POST",
+            "/subjects/mdm.ClaimSubmitted/versions",
+            {"schema": CLAIM, "id": 1042, "version": 4},
+        ),
         ("GET", "/schemas/ids/1042", None),
         ("GET", "/subjects/mdm.ClaimSubmitted/versions/latest", None),
         ("DELETE", "/mode/mdm.ClaimSubmitted", None),
@@ -95,7 +122,11 @@ def test_import_mode_over_http_takes_the_id_and_version_in_the_body() -> None:
     for refused in (answers[1], answers[2]):  # an id outside IMPORT; IMPORT over a live version
         assert (refused[0], refused[2]["error_code"]) == (422, 42205)
     assert [body for _, _, body in answers[3:7]] == [
-        {"mode": "IMPORT"}, {"id": 1}, {"mode": "IMPORT"}, {"id": 1042}]
+        {"mode": "IMPORT"},
+        {"id": 1},
+        {"mode": "IMPORT"},
+        {"id": 1042},
+    ]
     assert json.loads(answers[7][2]["schema"])["name"] == "ClaimSubmitted"
     assert {k: answers[8][2][k] for k in ("id", "version")} == {"id": 1042, "version": 4}
     assert answers[9][2] == {"mode": "IMPORT"}  # Confluent answers with the mode it removed

@@ -73,7 +73,10 @@ def test_an_import_does_not_overwrite_a_version_that_holds_another_schema() -> N
     log.write(rules.register, IMPORTED, appointment(), 1042, 1)
     for schema, schema_id in [(appointment("plan_type"), 1043), (appointment(), 1044)]:
         caught = refused(log, rules.register, IMPORTED, schema, schema_id, 1)
-        assert caught.error_code == 42205 and "version 1 already holds schema id 1042" in caught.message
+        assert (
+            caught.error_code == 42205
+            and "version 1 already holds schema id 1042" in caught.message
+        )
     assert rules.resolve(log.state, IMPORTED, "1").id == 1042
 
 
@@ -118,7 +121,8 @@ def test_entering_import_mode_needs_no_live_versions_unless_forced() -> None:
         caught = refused(log, rules.set_mode, subject, {"mode": "IMPORT"})
         assert caught.message == "Cannot import since found existing subjects"
     assert log.write(rules.set_mode, "s2c.master.Payer", {"mode": "import"}, True) == {
-        "mode": "IMPORT"}
+        "mode": "IMPORT"
+    }
     assert log.write(rules.set_mode, IMPORTED, {"mode": "IMPORT"}) == {"mode": "IMPORT"}
     assert rules.mode(log.state, "s2c.master.Location", True) == {"mode": "READWRITE"}
 
@@ -127,8 +131,12 @@ def test_a_version_out_of_range_or_not_the_next_one_is_refused() -> None:
     assert rules.requested_slot({"schema": "{}"}) == (None, None)
     assert rules.requested_slot({"id": -1, "version": 0}) == (None, None)  # Confluent's unset
     assert rules.requested_slot({"id": 0, "version": 2}) == (0, 2)
-    for request, code in [({"version": 2**31}, 42202), ({"id": "1042"}, 400),
-                          ({"version": True}, 400), ({"id": 2**31}, 400)]:
+    for request, code in [
+        ({"version": 2**31}, 42202),
+        ({"id": "1042"}, 400),
+        ({"version": True}, 400),
+        ({"id": 2**31}, 400),
+    ]:
         with pytest.raises(errors.RegistryError) as caught:
             rules.requested_slot(request)
         assert caught.value.error_code == code
@@ -155,12 +163,15 @@ def test_imported_ids_survive_a_rebuild_from_the_compacted_log() -> None:
 
 
 SCHEMAS = st.integers(0, 3)
-IMPORTS = st.lists(st.one_of(
-    st.tuples(st.just("import"), SCHEMAS, st.integers(1, 6), st.none() | st.integers(1, 3)),
-    st.tuples(st.just("register"), SCHEMAS, st.just(0), st.none()),
-    st.tuples(st.just("soft"), st.just(0), st.just(0), st.integers(1, 3)),
-    st.tuples(st.just("hard"), st.just(0), st.just(0), st.integers(1, 3)),
-), max_size=25)
+IMPORTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("import"), SCHEMAS, st.integers(1, 6), st.none() | st.integers(1, 3)),
+        st.tuples(st.just("register"), SCHEMAS, st.just(0), st.none()),
+        st.tuples(st.just("soft"), st.just(0), st.just(0), st.integers(1, 3)),
+        st.tuples(st.just("hard"), st.just(0), st.just(0), st.integers(1, 3)),
+    ),
+    max_size=25,
+)
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,11 +18,24 @@ from s2c.streams.registry.state import Record, RegistryState
 
 
 def appointment(*fields: str, default: bool = True) -> str:
-    extra = [{"name": f, "type": ["null", "string"], "default": None} if default
-             else {"name": f, "type": "string"} for f in fields]
-    return rules.normalize({"schema": json.dumps({
-        "type": "record", "name": "AppointmentBooked", "namespace": "s2c.events",
-        "fields": [{"name": "appointment_id", "type": "string"}, *extra]})})
+    extra = [
+        {"name": f, "type": ["null", "string"], "default": None}
+        if default
+        else {"name": f, "type": "string"}
+        for f in fields
+    ]
+    return rules.normalize(
+        {
+            "schema": json.dumps(
+                {
+                    "type": "record",
+                    "name": "AppointmentBooked",
+                    "namespace": "s2c.events",
+                    "fields": [{"name": "appointment_id", "type": "string"}, *extra],
+                }
+            )
+        }
+    )
 
 
 class Log:
@@ -54,8 +67,14 @@ def compacted(records: list[Record]) -> list[Record]:
 
 
 def view(state: RegistryState) -> object:
-    return (state.subject_names(deleted=True), state.subjects, state.schemas, state.configs,
-            state.modes, state.max_id)
+    return (
+        state.subject_names(deleted=True),
+        state.subjects,
+        state.schemas,
+        state.configs,
+        state.modes,
+        state.max_id,
+    )
 
 
 def test_same_schema_keeps_its_id_across_subjects_and_repeats() -> None:
@@ -79,10 +98,13 @@ def test_incompatible_change_is_refused_with_409_and_reasons() -> None:
 
 
 def test_unparsable_and_referencing_schemas_are_42201() -> None:
-    for request in [{"schema": "{"}, {"schema": '{"type": "record"}'}, {},
-                    {"schema": '"string"', "schemaType": "PROTOBUF"},
-                    {"schema": '"string"', "references": [{"name": "x", "subject": "y",
-                                                           "version": 1}]}]:
+    for request in [
+        {"schema": "{"},
+        {"schema": '{"type": "record"}'},
+        {},
+        {"schema": '"string"', "schemaType": "PROTOBUF"},
+        {"schema": '"string"', "references": [{"name": "x", "subject": "y", "version": 1}]},
+    ]:
         with pytest.raises(errors.RegistryError) as caught:
             rules.normalize(request)
         assert caught.value.error_code == 42201
@@ -100,8 +122,10 @@ def test_soft_then_permanent_delete_follow_confluent_codes() -> None:
     assert caught.value.error_code == 40406
     assert rules.schema_by_id(log.state, schema_id)  # soft-deleted ids stay readable
     assert log.write(rules.delete_version, "Claim-submitted", "1", True) == 1
-    for rule, args, code in [(rules.versions, ("Claim-submitted",), 40401),
-                             (rules.schema_by_id, (schema_id,), 40403)]:
+    for rule, args, code in [
+        (rules.versions, ("Claim-submitted",), 40401),
+        (rules.schema_by_id, (schema_id,), 40403),
+    ]:
         with pytest.raises(errors.RegistryError) as caught:
             rule(log.state, *args)
         assert caught.value.error_code == code
@@ -116,7 +140,9 @@ def test_read_only_mode_and_config_fall_back_to_global() -> None:
     log.write(rules.set_mode, "Remit-posted", {"mode": "READWRITE"})
     assert log.write(rules.register, "Remit-posted", appointment())["id"] == 1
     log.write(rules.set_config, None, {"compatibility": "FULL_TRANSITIVE"})
-    assert rules.config(log.state, "Remit-posted", True) == {"compatibilityLevel": "FULL_TRANSITIVE"}
+    assert rules.config(log.state, "Remit-posted", True) == {
+        "compatibilityLevel": "FULL_TRANSITIVE"
+    }
     with pytest.raises(errors.RegistryError) as caught:
         rules.config(log.state, "Remit-posted", False)
     assert caught.value.error_code == 40408
@@ -135,18 +161,27 @@ def test_version_numbers_follow_confluent() -> None:
 
 
 SUBJECTS = st.sampled_from(["Appointment-booked", "Claim-submitted", "Remit-posted"])
-OPERATIONS = st.lists(st.one_of(
-    st.tuples(st.just("register"), SUBJECTS, st.integers(0, 4)),
-    st.tuples(st.just("soft"), SUBJECTS, st.integers(1, 4)),
-    st.tuples(st.just("hard"), SUBJECTS, st.integers(1, 4)),
-    st.tuples(st.just("config"), SUBJECTS, st.sampled_from(["NONE", "FULL", "BACKWARD"])),
-), max_size=25)
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("register"), SUBJECTS, st.integers(0, 4)),
+        st.tuples(st.just("soft"), SUBJECTS, st.integers(1, 4)),
+        st.tuples(st.just("hard"), SUBJECTS, st.integers(1, 4)),
+        st.tuples(st.just("config"), SUBJECTS, st.sampled_from(["NONE", "FULL", "BACKWARD"])),
+    ),
+    max_size=25,
+)
 
 
 @settings(max_examples=60, deadline=None)
 @given(OPERATIONS)
-@example([("register", "Claim-submitted", 0), ("register", "Claim-submitted", 1),
-          ("soft", "Claim-submitted", 2), ("hard", "Claim-submitted", 2)])  # id 2 must stay used
+@example(
+    [
+        ("register", "Claim-submitted", 0),
+        ("register", "Claim-submitted", 1),
+        ("soft", "Claim-submitted", 2),
+        ("hard", "Claim-submitted", 2),
+    ]
+)  # id 2 must stay used
 def test_replaying_the_log_whole_or_compacted_rebuilds_the_same_registry(operations) -> None:
     log = Log()
     for op, subject, n in operations:

@@ -17,8 +17,12 @@ from s2c.streams.catalog import Catalog, default_root, load_catalog
 from s2c.streams.schemas_cli import check
 
 README = default_root() / "README.md"
-SECTION_NAMESPACE = {"Events": "events", "Master data": "master", "Commands": "commands",
-                     "Operations": "ops"}
+SECTION_NAMESPACE = {
+    "Events": "events",
+    "Master data": "master",
+    "Commands": "commands",
+    "Operations": "ops",
+}
 
 
 def readme_records() -> dict[str, list[str]]:
@@ -27,8 +31,9 @@ def readme_records() -> dict[str, list[str]]:
     namespace = None
     for line in README.read_text().splitlines():
         if line.startswith("## "):
-            namespace = next((ns for title, ns in SECTION_NAMESPACE.items()
-                              if line[3:].startswith(title)), None)
+            namespace = next(
+                (ns for title, ns in SECTION_NAMESPACE.items() if line[3:].startswith(title)), None
+            )
         row = re.match(r"^\| (\w+) \| (.+) \|$", line)
         if namespace and row and row.group(1) != "Record":
             records[f"s2c.{namespace}.{row.group(1)}"] = _field_names(row.group(2))
@@ -50,8 +55,11 @@ def test_every_readme_record_has_a_schema_with_exactly_its_fields() -> None:
     assert len(documented) == 46
     assert sorted(documented) == catalog.names()
     for name, fields in documented.items():
-        own = [f["name"] for f in catalog.raw[name]["fields"] if f["name"] not in ("envelope",
-                                                                                   "header")]
+        own = [
+            f["name"]
+            for f in catalog.raw[name]["fields"]
+            if f["name"] not in ("envelope", "header")
+        ]
         assert own == fields, name
 
 
@@ -62,8 +70,9 @@ def test_repo_catalogue_passes_the_check() -> None:
 def test_patients_appear_only_as_sensitive_references() -> None:
     catalog = load_catalog()
     assert catalog.sensitive_fields("CaseScheduled") == {"patient_ref", "account_number"}
-    every_field = {path.rsplit(".", 1)[-1] for name in catalog.names()
-                   for path, _ in catalog.fields(name)}
+    every_field = {
+        path.rsplit(".", 1)[-1] for name in catalog.names() for path, _ in catalog.fields(name)
+    }
     assert not every_field & {"mrn", "patient_name", "name", "birth_date", "address", "ssn"}
 
 
@@ -90,13 +99,26 @@ def test_a_surgical_case_round_trips_through_fastavro() -> None:
     catalog = load_catalog()
     at = dt.datetime(2024, 5, 6, 7, 30, tzinfo=dt.timezone.utc)
     case = {
-        "envelope": {"event_id": "opera-000917", "event_type": "CaseScheduled", "occurred_at": at,
-                     "source_system": "opera-or", "correlation_id": "trace-17",
-                     "produced_at": at},
-        "case_id": "CASE-2024-0917", "patient_ref": "pt_8f3a", "account_number": None,
-        "site_id": "MERCY-NORTH", "or_room_id": "OR-4", "surgeon_id": "PRV-ORTHO-12",
-        "service_line_id": "ORTHO", "payer_id": "BLUE-SHIELD-CA", "procedure_codes": ["27447"],
-        "preference_card_id": "PC-27447-12", "scheduled_start": at, "planned_minutes": 150,
+        "envelope": {
+            "event_id": "opera-000917",
+            "event_type": "CaseScheduled",
+            "occurred_at": at,
+            "source_system": "opera-or",
+            "correlation_id": "trace-17",
+            "produced_at": at,
+        },
+        "case_id": "CASE-2024-0917",
+        "patient_ref": "pt_8f3a",
+        "account_number": None,
+        "site_id": "MERCY-NORTH",
+        "or_room_id": "OR-4",
+        "surgeon_id": "PRV-ORTHO-12",
+        "service_line_id": "ORTHO",
+        "payer_id": "BLUE-SHIELD-CA",
+        "procedure_codes": ["27447"],
+        "preference_card_id": "PC-27447-12",
+        "scheduled_start": at,
+        "planned_minutes": 150,
     }
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, catalog.parsed("CaseScheduled"), case)
@@ -110,8 +132,9 @@ def test_money_keeps_exact_cents() -> None:
     buffer = io.BytesIO()
     fastavro.schemaless_writer(buffer, catalog.parsed("s2c.common.ClaimLine"), line)
     buffer.seek(0)
-    assert fastavro.schemaless_reader(buffer, catalog.parsed("ClaimLine"))["charge"] == \
-        Decimal("48210.35")
+    assert fastavro.schemaless_reader(buffer, catalog.parsed("ClaimLine"))["charge"] == Decimal(
+        "48210.35"
+    )
 
 
 def test_short_names_resolve_and_unknown_names_fail(tree: Path) -> None:

@@ -16,18 +16,35 @@ PAYER_REQUIRED_INT = {"name": "payer_id", "type": "int"}
 
 def case_scheduled(*extra: dict[str, Any]) -> str:
     fields = [{"name": "case_id", "type": "string"}, {"name": "or_room_id", "type": "string"}]
-    return json.dumps({"type": "record", "name": "CaseScheduled", "namespace": "s2c.events",
-                       "fields": fields + list(extra)})
+    return json.dumps(
+        {
+            "type": "record",
+            "name": "CaseScheduled",
+            "namespace": "s2c.events",
+            "fields": fields + list(extra),
+        }
+    )
 
 
 def test_levels_are_the_confluent_ones() -> None:
-    assert set(LEVELS) == {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD",
-                           "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"}
+    assert set(LEVELS) == {
+        "NONE",
+        "BACKWARD",
+        "BACKWARD_TRANSITIVE",
+        "FORWARD",
+        "FORWARD_TRANSITIVE",
+        "FULL",
+        "FULL_TRANSITIVE",
+    }
 
 
 def test_adding_a_field_with_a_default_is_backward_compatible() -> None:
-    assert check_compatibility(case_scheduled(PAYER_OPTIONAL), [case_scheduled()],
-                               "BACKWARD_TRANSITIVE") == []
+    assert (
+        check_compatibility(
+            case_scheduled(PAYER_OPTIONAL), [case_scheduled()], "BACKWARD_TRANSITIVE"
+        )
+        == []
+    )
 
 
 def test_adding_a_required_field_breaks_backward_and_names_field_and_version() -> None:
@@ -47,8 +64,14 @@ def test_transitive_checks_every_previous_version_plain_only_the_newest() -> Non
 
 
 def test_forward_asks_whether_old_readers_read_new_data() -> None:
-    without_room = json.dumps({"type": "record", "name": "CaseScheduled", "namespace": "s2c.events",
-                               "fields": [{"name": "case_id", "type": "string"}]})
+    without_room = json.dumps(
+        {
+            "type": "record",
+            "name": "CaseScheduled",
+            "namespace": "s2c.events",
+            "fields": [{"name": "case_id", "type": "string"}],
+        }
+    )
     # removing a field old readers require breaks FORWARD, not BACKWARD
     assert check_compatibility(without_room, [case_scheduled()], "BACKWARD") == []
     messages = check_compatibility(without_room, [case_scheduled()], "FORWARD")
@@ -60,10 +83,18 @@ def test_forward_asks_whether_old_readers_read_new_data() -> None:
 def test_enum_symbol_removed_is_named_inside_an_optional_record() -> None:
     def remit(symbols: list[str]) -> str:
         group = {"type": "enum", "name": "CasGroup", "namespace": "s2c.common", "symbols": symbols}
-        detail = {"type": "record", "name": "Adjustment", "fields": [{"name": "group_code",
-                                                                       "type": group}]}
-        return json.dumps({"type": "record", "name": "AdjustmentPosted", "fields": [
-            {"name": "adjustment", "type": ["null", detail], "default": None}]})
+        detail = {
+            "type": "record",
+            "name": "Adjustment",
+            "fields": [{"name": "group_code", "type": group}],
+        }
+        return json.dumps(
+            {
+                "type": "record",
+                "name": "AdjustmentPosted",
+                "fields": [{"name": "adjustment", "type": ["null", detail], "default": None}],
+            }
+        )
 
     messages = check_compatibility(remit(["CO", "PR"]), [remit(["CO", "PR", "OA"])], "BACKWARD")
     assert len(messages) == 1

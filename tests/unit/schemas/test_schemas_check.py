@@ -43,7 +43,8 @@ def test_money_as_plain_cents_is_refused(tree: Path, edit: Edit) -> None:
 
 
 def test_float_anywhere_in_a_command_is_refused_even_inside_a_shared_type(
-        tree: Path, edit: Edit) -> None:
+    tree: Path, edit: Edit
+) -> None:
     edit("common/LaborLine.avsc", lambda s: field(s, "hours").update(type="float"))
     problems = check(tree)
     assert any("s2c.commands.PlanLabor.lines[].hours" in p and "float" in p for p in problems)
@@ -51,29 +52,43 @@ def test_float_anywhere_in_a_command_is_refused_even_inside_a_shared_type(
 
 
 def test_float_in_a_command_field_not_named_like_money_is_refused(tree: Path, edit: Edit) -> None:
-    weight = {"name": "implant_weight_grams", "type": ["null", "float"], "default": None,
-              "doc": "Weight of the implant."}
+    weight = {
+        "name": "implant_weight_grams",
+        "type": ["null", "float"],
+        "default": None,
+        "doc": "Weight of the implant.",
+    }
     edit("commands/IssueSupplies.avsc", lambda s: s["fields"].append(weight))
     only(rules(tree), "s2c.commands.IssueSupplies.implant_weight_grams", "float")
 
 
 def test_sensitive_field_in_a_command_is_refused_through_named_types(
-        tree: Path, edit: Edit) -> None:
+    tree: Path, edit: Edit
+) -> None:
     edit("common/JournalLine.avsc", lambda s: field(s, "memo").update({"s2c.sensitive": True}))
     problems = check(tree)
     journals = [p for p in problems if "lines[].memo" in p]
     assert {p.split(": ")[1].split(".lines")[0] for p in journals} == {
-        "s2c.commands.PostJournal", "s2c.commands.AccrueExpectedRevenue",
-        "s2c.commands.ReverseRevenueAccrual", "s2c.commands.RecognizeCost"}
+        "s2c.commands.PostJournal",
+        "s2c.commands.AccrueExpectedRevenue",
+        "s2c.commands.ReverseRevenueAccrual",
+        "s2c.commands.RecognizeCost",
+    }
     assert all("sensitive" in p for p in journals)
 
 
 def test_sensitive_field_in_a_work_queue_exception_is_refused(tree: Path, edit: Edit) -> None:
-    patient = {"name": "patient_ref", "type": ["null", "string"], "default": None,
-               "doc": "Pseudonymous patient token.", "s2c.sensitive": True}
+    patient = {
+        "name": "patient_ref",
+        "type": ["null", "string"],
+        "default": None,
+        "doc": "Pseudonymous patient token.",
+        "s2c.sensitive": True,
+    }
     edit("ops/WorkQueueException.avsc", lambda s: s["fields"].append(patient))
-    assert any("s2c.ops.WorkQueueException.patient_ref" in p and "sensitive" in p
-               for p in check(tree))
+    assert any(
+        "s2c.ops.WorkQueueException.patient_ref" in p and "sensitive" in p for p in check(tree)
+    )
 
 
 def test_missing_docs_are_named(tree: Path, edit: Edit) -> None:
@@ -89,16 +104,20 @@ def test_naming_rules(tree: Path, edit: Edit) -> None:
     edit("events/CaseCancelled.avsc", lambda s: field(s, "reason").update(name="cancelReason"))
     edit("common/CasGroup.avsc", lambda s: s["symbols"].append("Correction"))
     problems = check(tree)
-    assert any("s2c.events.CaseCancelled.cancelReason: field names are snake_case" in p
-               for p in problems)
+    assert any(
+        "s2c.events.CaseCancelled.cancelReason: field names are snake_case" in p for p in problems
+    )
     assert any("s2c.common.CasGroup" in p and "'Correction'" in p for p in problems)
 
 
 def test_file_must_match_record_name_and_namespace(tree: Path) -> None:
     (tree / "events/CaseScheduled.avsc").rename(tree / "events/SurgeryBooked.avsc")
     problems = check(tree)
-    assert any("events/SurgeryBooked.avsc: s2c.events.CaseScheduled: file must be named "
-               "CaseScheduled.avsc" in p for p in problems)
+    assert any(
+        "events/SurgeryBooked.avsc: s2c.events.CaseScheduled: file must be named "
+        "CaseScheduled.avsc" in p
+        for p in problems
+    )
 
 
 def test_timestamps_and_days_need_logical_types(tree: Path, edit: Edit) -> None:
@@ -122,8 +141,10 @@ def test_events_start_with_the_envelope(tree: Path, edit: Edit) -> None:
 
 
 def test_unknown_named_type_and_broken_json_are_named(tree: Path, edit: Edit) -> None:
-    edit("events/AdjustmentPosted.avsc",
-         lambda s: field(s, "group_code").update(type="s2c.common.CasGroupCode"))
+    edit(
+        "events/AdjustmentPosted.avsc",
+        lambda s: field(s, "group_code").update(type="s2c.common.CasGroupCode"),
+    )
     (tree / "master/ServiceLine.avsc").write_text('{"type": "record", "name": "ServiceLine",')
     only(check(tree), "master/ServiceLine.avsc", "not valid JSON")
     (tree / "master/ServiceLine.avsc").unlink()
@@ -133,8 +154,12 @@ def test_unknown_named_type_and_broken_json_are_named(tree: Path, edit: Edit) ->
 def test_incompatible_change_names_field_and_version(tree: Path, edit: Edit) -> None:
     required = {"name": "anesthesia_type", "type": "string", "doc": "GENERAL, REGIONAL, MAC."}
     edit("events/CaseScheduled.avsc", lambda s: s["fields"].append(required))
-    only(check(tree), "s2c.events.CaseScheduled.anesthesia_type", "previous version 1",
-         "BACKWARD_TRANSITIVE")
+    only(
+        check(tree),
+        "s2c.events.CaseScheduled.anesthesia_type",
+        "previous version 1",
+        "BACKWARD_TRANSITIVE",
+    )
     problems, recorded = snapshot(tree, ["CaseScheduled"])
     assert recorded == [] and problems
     assert not (tree / "history/s2c.events.CaseScheduled/v2.avsc").exists()
@@ -149,8 +174,12 @@ def test_a_shared_type_change_is_checked_in_every_record_using_it(tree: Path, ed
 
 
 def test_compatible_change_must_be_recorded_then_passes(tree: Path, edit: Edit) -> None:
-    laterality: dict[str, Any] = {"name": "laterality", "type": ["null", "string"],
-                                  "default": None, "doc": "LEFT, RIGHT or BILATERAL, if any."}
+    laterality: dict[str, Any] = {
+        "name": "laterality",
+        "type": ["null", "string"],
+        "default": None,
+        "doc": "LEFT, RIGHT or BILATERAL, if any.",
+    }
     edit("events/CaseScheduled.avsc", lambda s: s["fields"].append(laterality))
     only(check(tree), "s2c.events.CaseScheduled", "not recorded", "v2.avsc")
     problems, recorded = snapshot(tree, [])

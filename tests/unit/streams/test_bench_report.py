@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from s2c.streams.bench.report import HEADER, Results, append
 
 
 @pytest.mark.parametrize("ending", ["notes.", "notes.\n", "notes.\n\n"])
-def test_a_new_section_is_separated_from_what_the_file_ended_with(tmp_path: Path,
-                                                                  ending: str) -> None:
+def test_a_new_section_is_separated_from_what_the_file_ended_with(
+    tmp_path: Path, ending: str
+) -> None:
     path = tmp_path / "BENCHMARKS.md"
     path.write_text(HEADER + ending, encoding="utf-8")
     results = Results(command="s2c bench --quick", parameters={})

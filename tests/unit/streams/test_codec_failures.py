@@ -34,12 +34,15 @@ def test_an_answered_no_is_undecodable(status: int, code: int) -> None:
         codec(Registry(SchemaRegistryError(status, code, "Schema not found"))).resolve_id(7)
 
 
-@pytest.mark.parametrize("error", [
-    SchemaRegistryError(500, 50001, "Error in the backend data store"),
-    SchemaRegistryError(503, 50003, "Error while forwarding the request to the leader"),
-    ConnectionRefusedError(111, "Connection refused"),
-    TimeoutError("read timed out"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        SchemaRegistryError(500, 50001, "Error in the backend data store"),
+        SchemaRegistryError(503, 50003, "Error while forwarding the request to the leader"),
+        ConnectionRefusedError(111, "Connection refused"),
+        TimeoutError("read timed out"),
+    ],
+)
 def test_an_outage_is_not_a_verdict_on_the_bytes(error: Exception) -> None:
     with pytest.raises(RegistryUnavailable):
         codec(Registry(error)).resolve_id(7)
@@ -52,8 +55,14 @@ def test_a_schema_fastavro_cannot_parse_is_undecodable() -> None:
 
 
 def test_a_resolved_id_is_asked_once() -> None:
-    schema = json.dumps({"type": "record", "name": "X", "namespace": "s2c.events",
-                         "fields": [{"name": "a", "type": "string"}]})
+    schema = json.dumps(
+        {
+            "type": "record",
+            "name": "X",
+            "namespace": "s2c.events",
+            "fields": [{"name": "a", "type": "string"}],
+        }
+    )
     registry = Registry(schema_str=schema)
     c = codec(registry)
     assert c.resolve_id(7) == "s2c.events.X" == c.resolve_id(7)
@@ -61,17 +70,27 @@ def test_a_resolved_id_is_asked_once() -> None:
 
 
 def letter(topic: str, partition: int, offset: int, value: bytes) -> DeadLetter:
-    return DeadLetter(reason="unusable-master-record", stage="master", source_topic=topic,
-                      source_partition=partition, source_offset=offset, exception_class="E",
-                      exception_message="m", key=b"k", value=value)
+    return DeadLetter(
+        reason="unusable-master-record",
+        stage="master",
+        source_topic=topic,
+        source_partition=partition,
+        source_offset=offset,
+        exception_class="E",
+        exception_message="m",
+        key=b"k",
+        value=value,
+    )
 
 
 def test_replay_sends_each_source_record_once_and_keeps_file_inputs() -> None:
-    letters = [(0, 0, letter("s2c.master", 1, 40, b"a")),   # worker 1
-               (1, 0, letter("s2c.master", 1, 40, b"a")),   # worker 2, same source record
-               (0, 1, letter("s2c.master", 1, 41, b"b")),
-               (1, 1, letter("/in/837.x12", -1, -1, b"c")),  # connector inputs: no coordinates
-               (1, 2, letter("/in/837.x12", -1, -1, b"d"))]
+    letters = [
+        (0, 0, letter("s2c.master", 1, 40, b"a")),  # worker 1
+        (1, 0, letter("s2c.master", 1, 40, b"a")),  # worker 2, same source record
+        (0, 1, letter("s2c.master", 1, 41, b"b")),
+        (1, 1, letter("/in/837.x12", -1, -1, b"c")),  # connector inputs: no coordinates
+        (1, 2, letter("/in/837.x12", -1, -1, b"d")),
+    ]
     kept = once_per_source(letters)
     assert [(p, o) for p, o, _ in kept] == [(0, 0), (0, 1), (1, 1), (1, 2)]
 
@@ -96,7 +115,12 @@ def test_other_versions_of_a_known_record_are_read_into_ours() -> None:
     import fastavro
 
     def record(*fields: dict) -> dict:
-        return {"type": "record", "name": "Visit", "namespace": "s2c.events", "fields": list(fields)}
+        return {
+            "type": "record",
+            "name": "Visit",
+            "namespace": "s2c.events",
+            "fields": list(fields),
+        }
 
     visit_id = {"name": "visit_id", "type": "string"}
     channel = {"name": "channel", "type": ["null", "string"], "default": None}
@@ -111,7 +135,11 @@ def test_other_versions_of_a_known_record_are_read_into_ours() -> None:
         fastavro.schemaless_writer(body, fastavro.parse_schema(schema), value)
         return struct.pack(">bI", 0, schema_id) + body.getvalue()
 
-    assert c.decode(wire(2, ahead, {"visit_id": "V1", "channel": "web", "kiosk": "K9"})) == \
-        ("s2c.events.Visit", {"visit_id": "V1", "channel": "web"})  # field we lack: dropped
-    assert c.decode(wire(3, behind, {"visit_id": "V2"})) == \
-        ("s2c.events.Visit", {"visit_id": "V2", "channel": None})  # field they lack: default
+    assert c.decode(wire(2, ahead, {"visit_id": "V1", "channel": "web", "kiosk": "K9"})) == (
+        "s2c.events.Visit",
+        {"visit_id": "V1", "channel": "web"},
+    )  # field we lack: dropped
+    assert c.decode(wire(3, behind, {"visit_id": "V2"})) == (
+        "s2c.events.Visit",
+        {"visit_id": "V2", "channel": None},
+    )  # field they lack: default

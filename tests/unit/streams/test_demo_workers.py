@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
 from s2c.streams.demo_workers import free_ports, record_kept, stop_kept, wait_own_answer
 from s2c.streams.scrape_targets import target_dir, write_target
 from s2c.streams.settings import Settings
@@ -39,11 +40,14 @@ def test_a_busy_port_is_skipped_before_anything_is_published(kept_worker_port):
 def test_the_worker_refuses_a_busy_web_port_before_joining(kept_worker_port):
     problem = web_port_problem("127.0.0.1", kept_worker_port)
     assert problem is not None and str(kept_worker_port) in problem
-    assert web_port_problem("127.0.0.1", free_ports("127.0.0.1", kept_worker_port + 1, 1)[0]) is None
+    assert (
+        web_port_problem("127.0.0.1", free_ports("127.0.0.1", kept_worker_port + 1, 1)[0]) is None
+    )
 
 
 def health_server(pid: int) -> ThreadingHTTPServer:
     """A /health/ that answers for process `pid`, as the kept worker's does (503: recovering)."""
+
     class Health(BaseHTTPRequestHandler):
         def do_GET(self):
             body = json.dumps({"status": "recovering", "pid": pid, "app_id": "s2c-demo-1"}).encode()
@@ -76,8 +80,12 @@ def test_another_workers_answer_is_not_readiness(tmp_path: Path):
         server.shutdown()
     mine = health_server(pid=ours.pid)
     try:  # its own answer counts, 503 (still recovering) included
-        wait_own_answer(f"http://127.0.0.1:{mine.server_address[1]}/health/", ours, 5.0,
-                        tmp_path / "worker-0.log")
+        wait_own_answer(
+            f"http://127.0.0.1:{mine.server_address[1]}/health/",
+            ours,
+            5.0,
+            tmp_path / "worker-0.log",
+        )
     finally:
         mine.shutdown()
         ours.kill()
@@ -121,9 +129,13 @@ def test_stack_stop_stops_kept_workers_before_kafka(tmp_path: Path):
     try:
         record_kept(settings, kept)
         write_target(target_dir(tmp_path), "127.0.0.1", 16066, kept.pid)
-        run = subprocess.run([str(REPO_ROOT / "deploy" / "local" / "stack"), "stop"],
-                             env=dict(os.environ, S2C_DATA_DIR=str(tmp_path)),
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [str(REPO_ROOT / "deploy" / "local" / "stack"), "stop"],
+            env=dict(os.environ, S2C_DATA_DIR=str(tmp_path)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert run.returncode == 0, run.stderr
         assert f"demo worker (pid {kept.pid}) stopped" in run.stdout
         reaper.join(10)

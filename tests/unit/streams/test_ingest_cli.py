@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from s2c.streams.cli import main
 
 # A clinic booking at a synthetic orthopaedics department; the MRN is made up.
@@ -29,8 +30,9 @@ def no_broker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["hl7", "x12", "fhir"])
-def test_a_missing_path_is_exit_2_naming_it(fmt: str, tmp_path: Path,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_a_missing_path_is_exit_2_naming_it(
+    fmt: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     present = tmp_path / "inbox"
     present.mkdir()
     missing = tmp_path / "remits-march"
@@ -46,7 +48,8 @@ def test_no_path_at_all_is_exit_2(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_a_dry_run_says_what_it_mapped_and_that_it_published_nothing(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     booking = tmp_path / "booking.hl7"
     booking.write_text(ORTHO_BOOKING)
     with caplog.at_level(logging.INFO):

@@ -25,7 +25,9 @@ class Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-def aiokafka_logger(throttle: logging.Filter, name: str = "aiokafka") -> tuple[logging.Logger, Collect]:
+def aiokafka_logger(
+    throttle: logging.Filter, name: str = "aiokafka"
+) -> tuple[logging.Logger, Collect]:
     logger = logging.Logger(name)  # private, not in the logging tree
     logger.addFilter(throttle)
     handler = Collect()
@@ -40,12 +42,16 @@ def test_a_second_of_refused_connections_gives_one_line_then_one_per_interval_wi
         clock.now = 1000.0 + tick * 0.1
         logger.error("Unable connect to node with id %s: %s", 1, "[Errno 111] Connect call failed")
         logger.error("Unable to update metadata from %s", [1])
-    assert out.lines == ["Unable connect to node with id 1: [Errno 111] Connect call failed",
-                         "Unable to update metadata from [1]"]
+    assert out.lines == [
+        "Unable connect to node with id 1: [Errno 111] Connect call failed",
+        "Unable to update metadata from [1]",
+    ]
     clock.now = 1031.0
     logger.error("Unable connect to node with id %s: %s", 1, "[Errno 111] Connect call failed")
-    assert out.lines[-1] == ("Unable connect to node with id 1: [Errno 111] Connect call failed "
-                             "(99 more like it since the last one shown)")
+    assert out.lines[-1] == (
+        "Unable connect to node with id 1: [Errno 111] Connect call failed "
+        "(99 more like it since the last one shown)"
+    )
 
 
 def test_info_and_debug_records_are_never_held_back():
@@ -60,7 +66,11 @@ def test_info_and_debug_records_are_never_held_back():
 def test_the_worker_installs_it_on_the_loggers_aiokafka_reports_failures_on():
     throttle = install_broker_log_throttle()
     try:
-        for name in ("aiokafka", "aiokafka.consumer.group_coordinator", "aiokafka.consumer.fetcher"):
+        for name in (
+            "aiokafka",
+            "aiokafka.consumer.group_coordinator",
+            "aiokafka.consumer.fetcher",
+        ):
             assert throttle in logging.getLogger(name).filters
     finally:
         for name in BROKER_LOGGERS:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from s2c.streams.cli import main
 
 
@@ -28,23 +29,32 @@ def small_day(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def replay_args(day: Path, out: Path, *extra: str) -> list[str]:
-    return ["replay", str(day / "events.jsonl"), "--master-data", str(day / "master"),
-            "--out", str(out), *extra]
+    return [
+        "replay",
+        str(day / "events.jsonl"),
+        "--master-data",
+        str(day / "master"),
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def records(path: Path) -> list[dict]:
     return [json.loads(line)["record"] for line in path.read_text().splitlines()]
 
 
-def test_the_summary_reports_what_the_output_files_hold(small_day: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture) -> None:
+def test_the_summary_reports_what_the_output_files_hold(
+    small_day: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     out = tmp_path / "out"
     assert main(replay_args(small_day, out)) == 0
     summary = capsys.readouterr().out
     commands = records(out / "commands.jsonl")
     events = (small_day / "events.jsonl").read_text().count("\n")
-    debit = sum(Decimal(line["debit"]) for c in commands for line in c.get("lines") or ()
-                if "debit" in line)
+    debit = sum(
+        Decimal(line["debit"]) for c in commands for line in c.get("lines") or () if "debit" in line
+    )
     journals = Counter()
     for c in commands:
         if c["header"]["command_type"] == "PostJournal":
@@ -64,8 +74,12 @@ def _replay_on_a_terminal(args: list[str]) -> str:
     """Runs `s2c` with stderr on a pseudo-terminal; returns what the terminal showed."""
     terminal, stderr = pty.openpty()
     fcntl.ioctl(stderr, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    done = subprocess.run([sys.executable, "-m", "s2c.streams.cli", *args], stderr=stderr,
-                          stdout=subprocess.DEVNULL, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", *args],
+        stderr=stderr,
+        stdout=subprocess.DEVNULL,
+        timeout=120,
+    )
     os.close(stderr)
     shown = b""
     while True:
@@ -89,8 +103,11 @@ def test_a_terminal_shows_progress_up_to_every_event(small_day: Path, tmp_path: 
 
 def test_quiet_or_piped_shows_no_progress(small_day: Path, tmp_path: Path) -> None:
     assert "replay:" not in _replay_on_a_terminal(replay_args(small_day, tmp_path / "q", "--quiet"))
-    piped = subprocess.run([sys.executable, "-m", "s2c.streams.cli",
-                            *replay_args(small_day, tmp_path / "p")],
-                           capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", *replay_args(small_day, tmp_path / "p")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.returncode == 0 and piped.stderr == ""
     assert "ledger check:" in piped.stdout

@@ -20,7 +20,8 @@ def dead_pid() -> int:
 
 
 def test_a_target_is_renamed_into_place_from_a_temp_file_prometheus_does_not_read(
-        tmp_path: Path, monkeypatch) -> None:
+    tmp_path: Path, monkeypatch
+) -> None:
     renames: list[tuple[Path, Path]] = []
     real_replace = os.replace
 
@@ -28,7 +29,8 @@ def test_a_target_is_renamed_into_place_from_a_temp_file_prometheus_does_not_rea
         src, dst = Path(src), Path(dst)
         renames.append((src, dst))
         assert src.read_text() == json.dumps(
-            [{"targets": ["127.0.0.1:16066"], "labels": {"app": "s2c"}}])
+            [{"targets": ["127.0.0.1:16066"], "labels": {"app": "s2c"}}]
+        )
         assert not dst.exists()  # the reader sees no file, then the whole file
         real_replace(src, dst)
 

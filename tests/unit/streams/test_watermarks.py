@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from s2c.streams.topology.watermarks import (Upstream, held_by, noted, of_ms, sources_of,
-                                             to_ms, watermark_ms, worth_announcing)
+from s2c.streams.topology.watermarks import (
+    Upstream,
+    held_by,
+    noted,
+    of_ms,
+    sources_of,
+    to_ms,
+    watermark_ms,
+    worth_announcing,
+)
 
 MONDAY = to_ms(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 HOUR = 3_600_000
@@ -31,14 +39,17 @@ def test_sources_are_every_ingest_partition_and_for_the_process_stage_every_link
 
 
 def test_nothing_is_due_until_every_source_has_announced():
-    marks = heard(("ingest:0", MONDAY, False), ("link:0", MONDAY, False),
-                  ("link:1", MONDAY, False))
+    marks = heard(("ingest:0", MONDAY, False), ("link:0", MONDAY, False), ("link:1", MONDAY, False))
     assert watermark_ms(marks, PROCESS) is None  # ingest:1 has said nothing yet
 
 
 def test_the_slowest_source_holds_the_watermark():
-    marks = heard(("ingest:0", MONDAY + 500 * HOUR, False), ("ingest:1", MONDAY + 3 * HOUR, False),
-                  ("link:0", MONDAY + 2 * HOUR, False), ("link:1", MONDAY + 7 * HOUR, False))
+    marks = heard(
+        ("ingest:0", MONDAY + 500 * HOUR, False),
+        ("ingest:1", MONDAY + 3 * HOUR, False),
+        ("link:0", MONDAY + 2 * HOUR, False),
+        ("link:1", MONDAY + 7 * HOUR, False),
+    )
     assert watermark_ms(marks, PROCESS) == MONDAY + 2 * HOUR
 
 
@@ -51,8 +62,11 @@ def test_an_idle_source_holds_nobody_back_and_all_idle_means_the_latest_time_hea
 
 
 def test_a_source_that_woke_up_holds_the_watermark_again():
-    marks = heard(("ingest:0", MONDAY, True), ("ingest:1", MONDAY + 9 * HOUR, False),
-                  ("ingest:0", MONDAY + HOUR, False))
+    marks = heard(
+        ("ingest:0", MONDAY, True),
+        ("ingest:1", MONDAY + 9 * HOUR, False),
+        ("ingest:0", MONDAY + HOUR, False),
+    )
     assert watermark_ms(marks, LINK) == MONDAY + HOUR
 
 
@@ -61,8 +75,9 @@ def test_announcements_never_move_a_source_back_and_repeats_change_nothing():
     # A restarted upstream re-reads its backlog from the last commit and announces an older time.
     assert noted(marks, "ingest:0", MONDAY + HOUR, False) is None
     assert noted(marks, "ingest:0", None, False) is None
-    assert noted(marks, "ingest:0", MONDAY + 5 * HOUR, True) == {"ingest:0": [MONDAY + 5 * HOUR,
-                                                                             True]}
+    assert noted(marks, "ingest:0", MONDAY + 5 * HOUR, True) == {
+        "ingest:0": [MONDAY + 5 * HOUR, True]
+    }
 
 
 def test_the_marks_live_in_the_stage_timer_table_per_partition():
@@ -87,9 +102,17 @@ def test_a_partition_announces_news_not_every_minute_of_live_traffic():
 def test_health_names_who_holds_a_watermark_back():
     marks = heard(("ingest:0", MONDAY + 9 * HOUR, False), ("link:0", MONDAY + 2 * HOUR, False))
     assert held_by(marks, PROCESS) == ["ingest:1", "link:1"]  # not heard from yet
-    marks = heard(("ingest:0", MONDAY + 9 * HOUR, False), ("ingest:1", None, True),
-                  ("link:0", MONDAY + 2 * HOUR, False), ("link:1", MONDAY + 2 * HOUR, False))
+    marks = heard(
+        ("ingest:0", MONDAY + 9 * HOUR, False),
+        ("ingest:1", None, True),
+        ("link:0", MONDAY + 2 * HOUR, False),
+        ("link:1", MONDAY + 2 * HOUR, False),
+    )
     assert held_by(marks, PROCESS) == ["link:0", "link:1"]
-    drained = heard(("ingest:0", MONDAY, True), ("ingest:1", None, True), ("link:0", MONDAY, False),
-                    ("link:1", MONDAY, False))
+    drained = heard(
+        ("ingest:0", MONDAY, True),
+        ("ingest:1", None, True),
+        ("link:0", MONDAY, False),
+        ("link:1", MONDAY, False),
+    )
     assert held_by(drained, PROCESS) == []  # everything has arrived: the links are not behind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from s2c.streams.synth import Synthesis, SynthParams, generate
 
 SMALL = SynthParams(seed=7, sites=3, clinic_visits=300, walk_ins=20, ed_visits=60, cases=40)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+
 from s2c.streams.synth import SynthParams, generate
 from s2c.streams.synth.writer import write_events, write_master
 from s2c.tables.vocabulary import CasGroup, GlPurpose
@@ -81,15 +82,20 @@ def test_rates_land_near_their_parameters(small_params):
         firsts.setdefault(r["envelope"]["event_id"], schema)
     count = Counter(firsts.values())
     booked = count["AppointmentScheduled"]
-    assert count["AppointmentRescheduled"] / booked == pytest.approx(params.reschedule_rate, abs=0.02)
+    assert count["AppointmentRescheduled"] / booked == pytest.approx(
+        params.reschedule_rate, abs=0.02
+    )
     assert count["AppointmentCancelled"] / booked == pytest.approx(params.cancel_rate, abs=0.015)
     assert count["AppointmentNoShow"] / booked == pytest.approx(params.no_show_rate, abs=0.02)
     duplicates = len(events) - len(firsts)
     assert duplicates / len(firsts) == pytest.approx(params.duplicate_rate, abs=0.004)
     claims = count["ClaimSubmitted"] - count["ClaimRejected"]  # corrected claims are resubmissions
     assert count["ClaimRejected"] / claims == pytest.approx(params.claim_rejection_rate, abs=0.01)
-    walk_ins = sum(1 for s, _k, r in events if s == "EncounterStarted" and not r["appointment_id"]
-                   and not r["case_id"])
+    walk_ins = sum(
+        1
+        for s, _k, r in events
+        if s == "EncounterStarted" and not r["appointment_id"] and not r["case_id"]
+    )
     assert walk_ins > 0
 
 
@@ -131,7 +137,9 @@ def test_same_seed_and_parameters_give_byte_identical_files(tmp_path):
         assert path.read_bytes() == twin.read_bytes(), path.name
     other = generate(replace(params, seed=12))
     write_events(tmp_path / "c", other.events())
-    assert (tmp_path / "c" / "events.jsonl").read_bytes() != (tmp_path / "a" / "events.jsonl").read_bytes()
+    assert (tmp_path / "c" / "events.jsonl").read_bytes() != (
+        tmp_path / "a" / "events.jsonl"
+    ).read_bytes()
 
 
 def test_keys_are_business_keys(small_events):

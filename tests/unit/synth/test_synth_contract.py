@@ -8,6 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from fastavro.validation import validate
+
 from s2c.streams.catalog import load_catalog
 from s2c.streams.synth.ids import npi_is_valid
 from s2c.tables.events import event_from_record
@@ -74,8 +75,9 @@ def test_provider_npis_are_valid_and_unique_and_names_are_not_personal(small):
     assert len(set(npis)) == len(npis)
     assert npi_is_valid("1234567893")  # the CMS worked example
     assert not npi_is_valid("1234567890")
-    assert all("provider" in p["display_name"] or "billing entity" in p["display_name"]
-               for p in providers)
+    assert all(
+        "provider" in p["display_name"] or "billing entity" in p["display_name"] for p in providers
+    )
 
 
 def test_times_are_aware_utc_and_dates_are_dates(small_events):

@@ -10,20 +10,14 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from samples import message
 from stackkit import PipelineEnv, read_topic
 
 from s2c.streams.topics import declare
 
 pytestmark = pytest.mark.integration
 
-ORTHO_BOOKING = (  # a synthetic clinic booking; the MRN is made up
-    "MSH|^~\\&|SCHApp|NORTHSIDE|EHRApp|NORTHSIDE|202503031120||SIU^S12^SIU_S12|MSG-ORTHO-1|P|2.8\r"
-    "SCH|A-S01-7|A-S01-7||||Add|ROUTINE|Normal|30|min|||||||||||||||Booked|\r"
-    "PID|1||MRN-SYNTH-1^^^NORTHSIDE^MR\r"
-    "PV1|1|O|S01-ORTH^Room01^^S01\r"
-    "AIS|001|A|99214^Office visit^CPT|20250303130000\r"
-    "AIP|001||P-S01-0007^ORTHO^PROVIDER\r"
-)
+ORTHO_BOOKING = message("hl7v2/SIU-S12-ortho-clinic.hl7")  # synthetic; the MRN is made up
 
 
 def ingest(env: dict[str, str], path: Path) -> subprocess.CompletedProcess:
@@ -56,7 +50,7 @@ def test_ingest_warns_when_no_group_reads_the_events_topic(
         "S2C_PATIENT_REF_KEY": "integration-test-key-not-a-secret",
     }
     booking = tmp_path / "booking.hl7"
-    booking.write_text(ORTHO_BOOKING)
+    booking.write_bytes(ORTHO_BOOKING)
     events = declare(settings).events.name
 
     first = ingest(env, booking)

@@ -7,18 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
+from samples import message
 
 from s2c.streams.cli import main
 
-# A clinic booking at a synthetic orthopaedics department; the MRN is made up.
-ORTHO_BOOKING = (
-    "MSH|^~\\&|SCHApp|NORTHSIDE|EHRApp|NORTHSIDE|202503031120||SIU^S12^SIU_S12|MSG-ORTHO-1|P|2.8\r"
-    "SCH|A-S01-7|A-S01-7||||Add|ROUTINE|Normal|30|min|||||||||||||||Booked|\r"
-    "PID|1||MRN-SYNTH-1^^^NORTHSIDE^MR\r"
-    "PV1|1|O|S01-ORTH^Room01^^S01\r"
-    "AIS|001|A|99214^Office visit^CPT|20250303130000\r"
-    "AIP|001||P-S01-0007^ORTHO^PROVIDER\r"
-)
+ORTHO_BOOKING = message("hl7v2/SIU-S12-ortho-clinic.hl7")  # synthetic; the MRN is made up
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +44,7 @@ def test_a_dry_run_says_what_it_mapped_and_that_it_published_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     booking = tmp_path / "booking.hl7"
-    booking.write_text(ORTHO_BOOKING)
+    booking.write_bytes(ORTHO_BOOKING)
     with caplog.at_level(logging.INFO):
         assert main(["ingest", "hl7", str(booking), "--dry-run"]) == 0
     summary = caplog.records[-1].getMessage()

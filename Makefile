@@ -12,8 +12,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "s2c needs Python 3.11 (set PYTHON=/path/to/python3.11)")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -e '.[test]' || { echo "make: installing the Python dependencies failed (see pip's message above)"; exit 1; }
+	@echo "make: installing s2c and its Python dependencies into $(VENV) (log: $(VENV)/pip.log)"
+	@{ $(BIN)/pip install -q --upgrade pip setuptools wheel && $(BIN)/pip install -q -e '.[test]'; } \
+		> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; echo "make: installing the Python dependencies failed (pip's messages above, also in $(VENV)/pip.log)"; exit 1; }
 	touch $@
 
 demo: install

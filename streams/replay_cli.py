@@ -51,6 +51,8 @@ def _count_lines(path: Path) -> int:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from s2c.streams.idkey import id_key_of
+    from s2c.streams.settings import Settings
     from s2c.streams.summary import replay_summary
     from s2c.tables.replay import replay_file  # the core only; never imports Faust
 
@@ -73,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         with bar:
             counts = replay_file(
-                args.input, args.master_data, args.out, on_event=bar.update if show else None
+                args.input,
+                args.master_data,
+                args.out,
+                id_key_of(Settings.from_env()),  # the workers' key: the same process ids
+                on_event=bar.update if show else None,
             )
     except ValueError as exc:
         log.error("replay stopped: %s", exc)

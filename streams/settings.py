@@ -69,6 +69,11 @@ class Settings:
     sasl_mechanism: str = "SCRAM-SHA-512"
     # Key of the HMAC that turns a medical record number into a pseudonymous patient_ref.
     patient_ref_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    # Key of the HMAC that turns an account number into the pseudonym the pipeline's keys, process
+    # ids and work items use (`s2c.streams.idkey`); unset, a key file under the data dir.
+    id_key: SecretStr = field(default_factory=lambda: SecretStr(""))
+    # Bearer token the worker's experience API (/process/, /exceptions/) asks for; unset, open.
+    api_token: SecretStr = field(default_factory=lambda: SecretStr(""))
 
     @property
     def worker_data_dir(self) -> Path:
@@ -105,6 +110,8 @@ class Settings:
             kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
             sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
+            id_key=SecretStr(_env("S2C_ID_KEY", "")),
+            api_token=SecretStr(_env("S2C_API_TOKEN", "")),
         )
 
     def confluent_config(self) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The pure schedule-to-cash core: state models and transitions, no Faust, no I/O, no clock.
 
 Two keyed stages, each a pair of pure functions the Faust agents wrap as thin adapters:
-- LINK (key: account number): `link.link_transition`, `link.link_on_deadline` over `LinkState`;
+- LINK (key: the account's pseudonym, `ids.IdKey.account_ref`): `link.link_transition`, `link.link_on_deadline` over `LinkState`;
 - PROCESS (key: process id): `core.transition`, `core.on_deadline`, `core.retry_parked` over
   `ProcessState`, posting ERP commands with master data read through `master.MasterData`.
 `routing` says which stage an event goes to; `replay.Pipeline` runs both in memory.

@@ -55,7 +55,7 @@ def transition(
 ) -> tuple[ProcessState, list[Output]]:
     """Apply `event`; `process_id` names a new instance for events routed through the link."""
     if state is None:
-        pid = process_id or process_id_of(event)
+        pid = process_id or process_id_of(event, None)
         if pid is None:
             raise ValueError(f"{event.schema} {event.event_id}: no process id to start from")
         state = ProcessState(pid)

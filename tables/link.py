@@ -1,4 +1,6 @@
-"""The LINK stage (keyed by `account_number`): which process instance an account belongs to.
+"""The LINK stage (keyed by the account's pseudonym, `IdKey.account_ref`): which process
+instance an account belongs to. The state, the work items and their reasons name the account by
+that pseudonym only, never by its number.
 
 Events that carry their own process id register `account -> process id` and are forwarded. Events
 that only carry the account (charges, claims, remittances, discharges) are forwarded to the linked
@@ -20,6 +22,7 @@ from typing import Any, NamedTuple, TypeAlias
 
 from s2c.tables.codec import iso, to_datetime, to_native
 from s2c.tables.events import Event, event_from_record, money_of
+from s2c.tables.ids import IdKey
 from s2c.tables.outputs import Forward, WorkQueueException, stable_id
 from s2c.tables.routing import process_id_of
 from s2c.tables.vocabulary import ExceptionKind
@@ -42,7 +45,7 @@ class LinkParked(NamedTuple):
 
 @dataclass(slots=True)
 class LinkState:
-    account_number: str
+    account_ref: str
     process_id: str | None = None
     parked: dict[str, LinkParked] = field(default_factory=dict)
 
@@ -53,7 +56,7 @@ class LinkState:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "account_number": self.account_number,
+            "account_ref": self.account_ref,
             "process_id": self.process_id,
             "parked": [
                 [iso(p.deadline), p.event.schema, to_native(p.event), p.reported]
@@ -69,17 +72,16 @@ class LinkState:
             parked[event.event_id] = LinkParked(
                 to_datetime(row[0]), event, bool(row[3]) if len(row) > 3 else False
             )
-        return cls(data["account_number"], data["process_id"], parked)
+        return cls(data["account_ref"], data["process_id"], parked)
 
 
 def link_transition(
-    state: LinkState | None, event: Event, now: datetime
+    state: LinkState | None, event: Event, now: datetime, ids: IdKey
 ) -> tuple[LinkState, list[LinkOutput]]:
-    # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
-    account: str = event.account_number  # type: ignore[attr-defined]
     if state is None:
-        state = LinkState(account)
-    own = process_id_of(event)
+        # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
+        state = LinkState(ids.account_ref(event.account_number))  # type: ignore[attr-defined]
+    own = process_id_of(event, ids)
     if own is None:
         if state.process_id is not None:
             return state, [Forward(state.process_id, event)]
@@ -103,7 +105,7 @@ def link_transition(
                 state,
                 event,
                 now,
-                f"account {account} is linked to {state.process_id}; "
+                f"account {state.account_ref} is linked to {state.process_id}; "
                 f"{event.schema} claims it for {own}",
                 ExceptionKind.INVALID_TRANSITION,
             )
@@ -147,7 +149,7 @@ def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[W
                     event,
                     now,
                     f"dropped: no appointment, case or encounter linked account "
-                    f"{state.account_number} within {LINK_PARK_HARD_LIMIT.days} days",
+                    f"{state.account_ref} within {LINK_PARK_HARD_LIMIT.days} days",
                     ExceptionKind.UNLINKED_EVENT,
                     tag="hard-limit",
                 )
@@ -160,7 +162,7 @@ def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[W
                 event,
                 now,
                 f"no appointment, case or encounter linked account "
-                f"{state.account_number} within {LINK_PARK_TTL.days} days; kept until "
+                f"{state.account_ref} within {LINK_PARK_TTL.days} days; kept until "
                 f"{iso(hard_limit)} in case it comes",
                 ExceptionKind.UNLINKED_EVENT,
             )
@@ -181,7 +183,7 @@ def _exception(
         exception_id=stable_id(
             "link",
             kind.value,
-            state.account_number,
+            state.account_ref,
             event.event_id,
             *((tag,) if tag is not None else ()),
         ),
@@ -203,7 +205,7 @@ def _resolution(state: LinkState, event: Event, now: datetime) -> WorkQueueExcep
         state,
         event,
         now,
-        f"account {state.account_number} linked to "
+        f"account {state.account_ref} linked to "
         f"{state.process_id} after all; {event.schema} forwarded",
         ExceptionKind.UNLINKED_EVENT,
         tag="resolved",

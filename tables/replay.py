@@ -26,6 +26,7 @@ from s2c.tables.codec import dumps, loads, to_native
 from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.handling import Output
+from s2c.tables.ids import IdKey
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 from s2c.tables.master import MasterData, load_master_dir
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
@@ -34,8 +35,8 @@ from s2c.tables.routing import link_key_of, process_id_of, unroutable
 
 
 class Pipeline:
-    def __init__(self, master: MasterData) -> None:
-        self.master = master
+    def __init__(self, master: MasterData, ids: IdKey) -> None:
+        self.master, self.ids = master, ids
         self.links: dict[str, LinkState] = {}
         self.processes: dict[str, ProcessState] = {}
         self.stream_time: datetime | None = None
@@ -50,9 +51,9 @@ class Pipeline:
         out = self.advance(now)
         # `route(event)`, spelt out: an event with a link key never needs its process id here
         # (the link stage works it out itself), so it is computed only for the others.
-        link_key = link_key_of(event)
+        link_key = link_key_of(event, self.ids)
         if link_key is not None:
-            link, produced = link_transition(self.links.get(link_key), event, now)
+            link, produced = link_transition(self.links.get(link_key), event, now, self.ids)
             self.links[link_key] = link
             self._schedule("link", link_key, link.next_deadline())
             for item in produced:
@@ -60,7 +61,7 @@ class Pipeline:
                     out.extend(self._process(item.process_id, item.event, now))
                 else:
                     out.append(item)
-        elif (process_id := process_id_of(event)) is not None:
+        elif (process_id := process_id_of(event, self.ids)) is not None:
             out.extend(self._process(process_id, event, now))
         else:
             out.append(unroutable(event, now))
@@ -127,11 +128,16 @@ _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, 
 
 
 def replay_file(
-    events_path: Path, master_dir: Path, out_dir: Path, on_event: Callable[[], object] | None = None
+    events_path: Path,
+    master_dir: Path,
+    out_dir: Path,
+    ids: IdKey,
+    on_event: Callable[[], object] | None = None,
 ) -> Counter[str]:
     """Run the core over `events_path`; returns how many lines each output file got.
+    `ids` is the key of the account pseudonyms: the live pipeline's key gives its ids.
     `on_event` is called once per event read (the CLI's progress bar)."""
-    pipeline = Pipeline(load_master_dir(master_dir))
+    pipeline = Pipeline(load_master_dir(master_dir), ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
     sinks = {

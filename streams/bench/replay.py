@@ -27,6 +27,8 @@ class ReplayRate:
 
 
 def measure(synthesis: Synthesis) -> ReplayRate:
+    from s2c.streams.idkey import id_key_of
+    from s2c.streams.settings import Settings
     from s2c.streams.synth.writer import EVENTS_FILE, MASTER_DIR, write_events, write_master
     from s2c.tables.replay import replay_file
 
@@ -35,6 +37,11 @@ def measure(synthesis: Synthesis) -> ReplayRate:
         write_master(folder, synthesis.master())
         write_events(folder, synthesis.events())
         started = time.perf_counter()
-        counts = replay_file(folder / EVENTS_FILE, folder / MASTER_DIR, folder / "out")
+        counts = replay_file(
+            folder / EVENTS_FILE,
+            folder / MASTER_DIR,
+            folder / "out",
+            id_key_of(Settings.from_env()),
+        )
         seconds = time.perf_counter() - started
     return ReplayRate(counts["events"], seconds, counts["commands"])

@@ -25,6 +25,7 @@ from s2c.streams.codec import (
     registry_client,
 )
 from s2c.streams.deadletter import of_exception
+from s2c.streams.idkey import id_key_of
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.outbox import KafkaOutbox, Outbox
@@ -33,6 +34,7 @@ from s2c.streams.sink import OutputSink
 from s2c.streams.topics import Topics, declare
 from s2c.streams.topology.stalls import StallWatch
 from s2c.tables.events import Event, event_from_record
+from s2c.tables.ids import IdKey
 
 log = logging.getLogger(__name__)
 EVENTS_NS = "s2c.events."
@@ -80,6 +82,7 @@ class Topology:
     link_t: Any
     process_t: Any
     tables: dict[str, Any]
+    ids: IdKey  # the key of the account pseudonyms in link keys and walk-in process ids
     clock: StreamClock = field(default_factory=StreamClock)
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
     stalls: StallWatch = field(default_factory=StallWatch)
@@ -229,5 +232,6 @@ def build_context(
         link_t=app.topic(topics.link.name, schema=RAW),
         process_t=process_t,
         tables=tables,
+        ids=id_key_of(settings),
         arrivals=arrivals,
     )

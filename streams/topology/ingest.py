@@ -37,7 +37,7 @@ def attach_ingest(t: Topology, progress: IngestProgress) -> None:
         if parsed is None:
             return
         t.metrics.child(t.metrics.events_in, parsed.schema).inc()
-        where = route(parsed)
+        where = route(parsed, t.ids)
         if where.link_key is not None:
             t.outbox.send(link_topic, where.link_key.encode(), message.value)
         elif where.process_id is not None:

@@ -1,4 +1,4 @@
-"""LINK (`s2c.link`, keyed by account number): which process instance an account belongs to.
+"""LINK (`s2c.link`, keyed by the account's pseudonym): which process instance an account belongs to.
 
 Loads the account's `LinkState`, fires its due deadlines (parked events that never got a link
 become work items), applies the event, saves, and forwards what the core released. Deadlines fire
@@ -78,7 +78,7 @@ def attach_link(t: Topology) -> None:
             await fire_due(message.partition, due_at)
         before = load(message.key)
         parked_before = len(before.parked) if before else 0
-        state, outputs = link_transition(before, parsed, now)
+        state, outputs = link_transition(before, parsed, now, t.ids)
         due = state.next_deadline()
         if due is not None and due_at is not None and due <= due_at:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core_world import MASTER_RECORDS, master_data
+from core_world import IDS, MASTER_RECORDS, master_data
 
 from s2c.streams.app import create_app
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
-from s2c.streams.settings import Settings
+from s2c.streams.settings import SecretStr, Settings
 from s2c.streams.topics import TopicSpec
 from s2c.streams.topology import build_pipeline
 from s2c.streams.topology.context import Topology
@@ -109,13 +109,16 @@ class RecordingOutbox:
 class World:
     """One pipeline wired as a worker would wire it, minus the broker."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        # No allowed lateness: the agent tests check deadlines to the minute.
+    def __init__(self, tmp_path: Path, **settings: Any) -> None:
+        # No allowed lateness: the agent tests check deadlines to the minute. The core tests' key
+        # of the account pseudonyms, so a test computes a link key with `IDS.account_ref`.
         self.settings = Settings(
             app_id=f"s2c-agent-{tmp_path.name}",
             data_dir=tmp_path,
             worker_dir=tmp_path / "worker",
             deadline_grace_hours=0,
+            id_key=SecretStr(IDS.secret.decode()),
+            **settings,
         )
         self.app, self.metrics = create_app(self.settings)
         self.app.conf.store = "memory://"

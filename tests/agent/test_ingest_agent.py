@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agentkit import World
-from core_world import T0, Feed, knee_case_scheduled
+from core_world import IDS, T0, Feed, knee_case_scheduled
 
 from s2c.streams.deadletter import DeadLetter
 
@@ -47,7 +47,9 @@ async def test_events_are_routed_by_account_or_process_with_their_original_bytes
         await w.put(ingest, b"C-1001", case_bytes, partition=1)
         await w.put(ingest, b"A-2001", visit_bytes, partition=3)
 
-    assert [(s.key, s.value) for s in w.sent_to(w.t.topics.link)] == [(b"ACCT-7001", case_bytes)]
+    # The link stage is keyed by the account's pseudonym, never by the account number.
+    link_key = IDS.account_ref("ACCT-7001").encode()
+    assert [(s.key, s.value) for s in w.sent_to(w.t.topics.link)] == [(link_key, case_bytes)]
     assert [(s.key, s.value) for s in w.sent_to(w.t.topics.process)] == [
         (b"APPT-A-2001", visit_bytes)
     ]

@@ -13,12 +13,13 @@ import json
 from decimal import Decimal
 
 from agentkit import World
-from core_world import DAY, SURGERY_DAY, Feed, charge, claim, encounter_started
+from core_world import DAY, IDS, SURGERY_DAY, Feed, charge, claim, encounter_started
 
 from s2c.streams.topology.context import CONTROL_HEADER
 from s2c.streams.topology.watermarks import WATERMARK, to_ms
 
-ACCOUNT = b"ACCT-7001"
+ACCOUNT = IDS.account_ref("ACCT-7001").encode()  # the link key: the account's pseudonym
+STRAY = IDS.account_ref("ACCT-7999").encode()
 
 
 def link_state(w: World, account: bytes) -> dict:
@@ -66,7 +67,7 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
         "s2c.events.ChargePosted"
     ]
     assert link_state(w, ACCOUNT) == {
-        "account_number": "ACCT-7001",
+        "account_ref": ACCOUNT.decode(),
         "process_id": "CASE-C-1001",
         "parked": [],
     }
@@ -88,7 +89,7 @@ async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_pa
     quiet, busy = range(w.t.settings.partitions - 1), w.t.settings.partitions - 1
 
     async with w.agent("s2c-link").test_context() as link:
-        await w.put(link, b"ACCT-7999", w.encode(stray), partition=2)
+        await w.put(link, STRAY, w.encode(stray), partition=2)
         # Another account's event on the same partition: its own time is past the deadline, but
         # the ingest partitions have not said how far they got, so nothing fires yet.
         await w.put(link, ACCOUNT, w.encode(week_later), partition=2)
@@ -120,8 +121,8 @@ async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_pa
     [item] = w.sent_to(w.t.topics.exceptions)
     _, record = w.decode(item.value)
     assert (record["kind"], record["event_id"]) == ("UNLINKED_EVENT", stray.event_id)
-    assert "ACCT-7999" in record["reason"]
+    assert STRAY.decode() in record["reason"] and "ACCT-7999" not in record["reason"]
     # Reported once, but kept parked (flag in the fourth column): if the account is ever linked,
     # the charge is still applied.
-    assert [row[3] for row in link_state(w, b"ACCT-7999")["parked"]] == [True]
+    assert [row[3] for row in link_state(w, STRAY)["parked"]] == [True]
     assert w.counter("s2c_exceptions_total", kind="UNLINKED_EVENT") == 1

@@ -16,7 +16,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from s2c.streams.settings import REPO_ROOT, Settings
+from s2c.streams.settings import REPO_ROOT, SecretStr, Settings
+from s2c.tables.ids import IdKey
 
 STACK = REPO_ROOT / "deploy" / "local" / "stack"
 SERVICES = ("kafka", "registry", "prometheus")
@@ -171,6 +172,12 @@ def read_topic(
     return messages
 
 
+# The workers' key of the account pseudonyms (S2C_ID_KEY), so a test's reference replay gives the
+# process ids and link keys the workers give.
+ID_KEY = "integration-test-id-key-not-a-secret"
+IDS = IdKey(ID_KEY.encode())
+
+
 def new_pipeline_env(tmp: Path) -> PipelineEnv:
     """A private namespace on the shared stack, its topics created."""
     from s2c.streams.admin import create_topics
@@ -178,7 +185,14 @@ def new_pipeline_env(tmp: Path) -> PipelineEnv:
 
     suffix = uuid.uuid4().hex[:8]
     env = dict(os.environ)
-    env.update({"S2C_TOPIC_PREFIX": f"t{suffix}", "S2C_APP_ID": f"s2c-test-{suffix}"})
-    settings = replace(Settings.from_env(), topic_prefix=f"t{suffix}", app_id=f"s2c-test-{suffix}")
+    env.update(
+        {"S2C_TOPIC_PREFIX": f"t{suffix}", "S2C_APP_ID": f"s2c-test-{suffix}", "S2C_ID_KEY": ID_KEY}
+    )
+    settings = replace(
+        Settings.from_env(),
+        topic_prefix=f"t{suffix}",
+        app_id=f"s2c-test-{suffix}",
+        id_key=SecretStr(ID_KEY),
+    )
     create_topics(settings, declare(settings).all())
     return PipelineEnv(settings=settings, env=env, tmp=tmp)

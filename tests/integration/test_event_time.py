@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
-from stackkit import PipelineEnv, read_topic, wait_for
+from stackkit import IDS, PipelineEnv, read_topic, wait_for
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "unit" / "core"))
 from core_world import (  # noqa: E402
@@ -182,7 +182,7 @@ def test_a_claim_on_the_slow_path_is_not_late_because_the_fast_path_ran_ahead(
         for case in same_partition_cases("C-1001", pipeline_env.settings.partitions, 12)
     ]
     publish(pipeline_env, ahead + billed + never_billed)  # a backlog: all there before the worker
-    reference = Pipeline(master_data())
+    reference = Pipeline(master_data(), IDS)
     expected = {
         (o.process_id, o.sla.value)
         for e in sorted(ahead + billed + never_billed, key=lambda e: e.occurred_at)

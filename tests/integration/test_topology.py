@@ -31,7 +31,7 @@ from core_world import (  # noqa: E402
     master_data,
     payment,
 )
-from stackkit import PipelineEnv, read_topic  # noqa: E402
+from stackkit import IDS, PipelineEnv, read_topic  # noqa: E402
 
 from s2c.streams.catalog import load_catalog  # noqa: E402
 from s2c.streams.codec import AvroCodec, registry_client  # noqa: E402
@@ -90,7 +90,7 @@ def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool 
     if garbage:
         producer.produce(topics.events.name, key=b"ACCT-7001", value=b"\x00\x00\x00\x00\x07junk")
     for event in events:
-        where = route(event)
+        where = route(event, IDS)
         key = where.process_id or where.link_key
         producer.produce(
             topics.events.name,
@@ -101,7 +101,7 @@ def publish(env: PipelineEnv, events: list, garbage: bool = False, master: bool 
 
 
 def expected_commands(events: list) -> dict[str, dict]:
-    pipeline = Pipeline(master_data())
+    pipeline = Pipeline(master_data(), IDS)
     out = [o for e in events for o in pipeline.feed(e)]
     return {c.command_id: c.to_record() for c in out if isinstance(c, Command)}
 

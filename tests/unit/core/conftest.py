@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from core_world import Feed, master_data
+from core_world import IDS, Feed, master_data
 
 from s2c.tables.master import DictMasterData
 from s2c.tables.replay import Pipeline
@@ -21,4 +21,4 @@ def feed() -> Feed:
 
 @pytest.fixture
 def pipeline(master: DictMasterData) -> Pipeline:
-    return Pipeline(master)
+    return Pipeline(master, IDS)

@@ -14,7 +14,12 @@ from typing import Any
 
 from s2c.tables.codec import dumps, to_native
 from s2c.tables.events import Event, event_from_record
+from s2c.tables.ids import IdKey
 from s2c.tables.master import DictMasterData, master_record
+
+# The key of the account pseudonyms in link keys and walk-in process ids: a fixed test key, so
+# ids are stable across runs.
+IDS = IdKey(b"core-test-id-key-not-a-secret")
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
 

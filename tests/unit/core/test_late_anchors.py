@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from core_world import (
     DAY,
+    IDS,
     SURGERY_DAY,
     T0,
     Feed,
@@ -97,7 +98,7 @@ def test_modification_that_waited_too_long_reissues_the_accrual_as_in_time(feed:
         procedure_codes=["29881"],
     )
     elsewhere = far_future_booking(feed, 30)
-    in_time, late = Pipeline(master_data()), Pipeline(master_data())
+    in_time, late = Pipeline(master_data(), IDS), Pipeline(master_data(), IDS)
     expected = [o for e in (booking, modified, elsewhere) for o in in_time.feed(e)]
     # the booking travels through the LINK stage and is overtaken by the modification and by a
     # booking a month later: the modification's deadline passes before its booking arrives
@@ -164,7 +165,7 @@ def test_link_keeps_a_reported_event_and_forwards_it_when_the_account_is_linked(
         total_charge="150.00",
         lines=[],
     )
-    link, _ = link_transition(None, bill, T0)
+    link, _ = link_transition(None, bill, T0, IDS)
     link, out = link_on_deadline(link, bill.occurred_at + timedelta(days=7))
     (raised,) = out
     hard_limit = bill.occurred_at + LINK_PARK_HARD_LIMIT
@@ -172,7 +173,7 @@ def test_link_keeps_a_reported_event_and_forwards_it_when_the_account_is_linked(
     link = LinkState.from_dict(json.loads(dumps(link.to_dict())))
     assert link.parked[bill.event_id].reported
     booking = knee_case_scheduled(feed, hours=20 * DAY, case_id="C-5", account="ACCT-LATE")
-    link, out = link_transition(link, booking, T0 + timedelta(days=20))
+    link, out = link_transition(link, booking, T0 + timedelta(days=20), IDS)
     assert out[:2] == [Forward("CASE-C-5", booking), Forward("CASE-C-5", bill)]
     assert out[2].resolves_exception_id == raised.exception_id
     assert out[2].process_id == "CASE-C-5" and link.parked == {}
@@ -190,7 +191,7 @@ def test_link_drops_an_event_at_its_hard_limit_with_its_own_item(feed) -> None:
         total_charge="150.00",
         lines=[],
     )
-    link, _ = link_transition(None, bill, T0)
+    link, _ = link_transition(None, bill, T0, IDS)
     link, (raised,) = link_on_deadline(link, bill.occurred_at + timedelta(days=7))
     link, (dropped,) = link_on_deadline(link, bill.occurred_at + LINK_PARK_HARD_LIMIT)
     assert dropped.exception_id != raised.exception_id and "dropped" in dropped.reason

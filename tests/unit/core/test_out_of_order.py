@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from core_world import (
     DAY,
+    IDS,
     MASTER_RECORDS,
     SURGERY_DAY,
     T0,
@@ -66,7 +67,7 @@ def test_charge_before_encounter_waits_for_the_arrival(master, feed) -> None:
 
 def test_claim_for_an_unknown_account_waits_in_the_link_stage_then_is_forwarded(feed) -> None:
     bill = claim(feed, 100, account="ACCT-WALKIN")
-    link, out = link_transition(None, bill, T0)
+    link, out = link_transition(None, bill, T0, IDS)
     assert out == [] and bill.event_id in link.parked
     arrival = encounter_started(
         feed,
@@ -76,14 +77,15 @@ def test_claim_for_an_unknown_account_waits_in_the_link_stage_then_is_forwarded(
         department="RIV-ED",
         encounter_id="ENC-9",
     )
-    link, out = link_transition(link, arrival, T0)
-    assert out == [Forward("ENC-ACCT-WALKIN", arrival), Forward("ENC-ACCT-WALKIN", bill)]
+    link, out = link_transition(link, arrival, T0, IDS)
+    walk_in = IDS.encounter_process_id("ACCT-WALKIN")
+    assert out == [Forward(walk_in, arrival), Forward(walk_in, bill)]
     assert link.parked == {}
 
 
 def test_unlinked_remittance_becomes_a_work_item_at_its_deadline_and_stays_parked(feed) -> None:
     paid = payment(feed, 10, "120.00", account="ACCT-GHOST", claim_id=None)
-    link, _ = link_transition(None, paid, T0)
+    link, _ = link_transition(None, paid, T0, IDS)
     deadline = paid.occurred_at + LINK_PARK_TTL
     assert link_on_deadline(link, deadline - timedelta(seconds=1))[1] == []
     link, out = link_on_deadline(link, deadline)
@@ -177,13 +179,14 @@ def test_walk_in_emergency_visit_gets_its_own_instance(pipeline: Pipeline, feed:
     pipeline.feed(encounter_completed(feed, hours=5, account="ACCT-ED-1", encounter_id="ENC-ED"))
     out = pipeline.feed(charge(feed, 8, account="ACCT-ED-1", amount="980.00", code="99284"))
     (journal,) = [c for c in out if isinstance(c, Command)]
-    assert journal.header.process_id == "ENC-ACCT-ED-1"
-    assert pipeline.processes["ENC-ACCT-ED-1"].stage is ProcessStage.CHARGED
+    walk_in = IDS.encounter_process_id("ACCT-ED-1")
+    assert journal.header.process_id == walk_in and "ACCT-ED-1" not in walk_in
+    assert pipeline.processes[walk_in].stage is ProcessStage.CHARGED
 
 
 def test_a_second_process_claiming_an_account_is_reported_not_relinked(feed) -> None:
-    link, _ = link_transition(None, knee_case_scheduled(feed), T0)
+    link, _ = link_transition(None, knee_case_scheduled(feed), T0, IDS)
     other = knee_case_scheduled(feed, case_id="C-2002")
-    link, out = link_transition(link, other, T0)
+    link, out = link_transition(link, other, T0, IDS)
     assert out[0] == Forward("CASE-C-2002", other)
     assert out[1].kind is ExceptionKind.INVALID_TRANSITION and link.process_id == "CASE-C-1001"

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from core_histories import Step, arrival_order, histories
-from core_world import master_data
+from core_world import IDS, master_data
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +28,7 @@ PROFILE = settings(
 
 
 def run(events: list, reload_states: bool = False) -> tuple[Pipeline, list]:
-    pipeline, outputs = Pipeline(MASTER), []
+    pipeline, outputs = Pipeline(MASTER, IDS), []
     for event in events:
         outputs += pipeline.feed(event)
         if reload_states:  # what a worker killed with kill -9 does: state back from its table
@@ -149,7 +149,7 @@ def test_anchors_overtaken_while_stream_time_runs_ahead_give_the_same_ledger(
     order = arrival_order(data.draw, steps, overtake=True)
     jumps = data.draw(st.dictionaries(st.integers(0, len(order)), st.integers(1, 90), max_size=4))
     baseline, baseline_out = run(events)
-    late, late_out = Pipeline(MASTER), []
+    late, late_out = Pipeline(MASTER, IDS), []
     for i, event in enumerate([*order, None]):
         if i in jumps:  # what a far-future event of another instance does to stream time
             ahead = (late.stream_time or first) + timedelta(days=jumps[i])

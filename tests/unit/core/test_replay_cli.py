@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from core_world import (
     DAY,
+    IDS,
     MASTER_RECORDS,
     SURGERY_DAY,
     Feed,
@@ -25,6 +26,12 @@ from s2c.streams.cli import main
 from s2c.tables.codec import dumps
 
 OUTPUTS = ("commands", "exceptions", "sla_breaches", "metrics", "processes", "links")
+
+
+@pytest.fixture(autouse=True)
+def id_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' key of the account pseudonyms, as a deployment sets it."""
+    monkeypatch.setenv("S2C_ID_KEY", IDS.secret.decode())
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ def test_replay_writes_commands_exceptions_and_final_states(
     states = [json.loads(line) for line in out["processes"].splitlines()]
     assert [(s["process_id"], s["stage"]) for s in states] == [
         ("CASE-C-1001", "CLOSED"),
-        ("ENC-ACCT-ED-7", "DISCHARGED"),
+        (IDS.encounter_process_id("ACCT-ED-7"), "DISCHARGED"),
     ]
 
 

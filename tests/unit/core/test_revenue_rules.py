@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from core_world import (
     DAY,
+    IDS,
     SURGERY_DAY,
     Feed,
     adjustment,
@@ -198,4 +199,4 @@ def test_self_pay_walk_in_pays_at_the_desk_without_a_claim(pipeline, feed) -> No
         )
     )
     assert paid.journal_kind is JournalKind.PAYMENT
-    assert pipeline.processes["ENC-ACCT-ED-2"].stage is ProcessStage.CLOSED
+    assert pipeline.processes[IDS.encounter_process_id("ACCT-ED-2")].stage is ProcessStage.CLOSED

@@ -8,7 +8,7 @@ import io
 
 import fastavro
 import pytest
-from core_world import Feed, knee_case_scheduled
+from core_world import IDS, Feed, knee_case_scheduled
 
 from s2c.streams.catalog import load_catalog
 from s2c.tables.events import EVENT_TYPES
@@ -43,7 +43,7 @@ def test_commands_exceptions_and_breaches_round_trip_through_avro(master, feed: 
 
     from core_world import T0
 
-    pipeline = Pipeline(master)
+    pipeline = Pipeline(master, IDS)
     outputs = pipeline.feed(knee_case_scheduled(feed, start_days=1))
     outputs += pipeline.feed(feed("CaseCancelled", 1, case_id="C-1001", reason="patient ill"))
     outputs += pipeline.feed(

@@ -1,7 +1,9 @@
 """The Faust application: broker, RocksDB store, web server, metrics endpoint.
 
 `create_app(settings)` builds the app; agents and tables are attached by `s2c.streams.topology`.
-The web server serves `/metrics` (Prometheus text format) from the worker's own registry.
+The web server serves `/metrics` (Prometheus text format) from the worker's own registry, open
+like `/health/`: its labels are stages, topics, sites, service lines and payer classes, never an
+instance or a patient. Faust's own table and router pages are turned off.
 
 Every record a worker consumes (events, link, process, and changelog records while tables
 recover) is turned into a Faust event before anything of ours sees it. Two costs of that were
@@ -58,13 +60,16 @@ RAW = RawBytes()
 
 
 def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
-    credentials = None
-    if settings.kafka_username:
+    credentials: Any = None
+    if settings.kafka_sasl:
         credentials = faust.SASLCredentials(
             username=settings.kafka_username,
             password=settings.kafka_password.get_secret_value(),
             mechanism=settings.sasl_mechanism,
+            ssl_context=settings.aiokafka_ssl_context(),  # None: SASL_PLAINTEXT
         )
+    elif settings.kafka_tls:
+        credentials = faust.SSLCredentials(settings.aiokafka_ssl_context())
     from s2c.streams.recovery import BatchedRecoveryTables
     from s2c.streams.topology.rocks import Table
     from s2c.streams.transport import SCHEME
@@ -82,6 +87,14 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
         web_host=settings.host,
         web_bind=settings.host,  # Faust binds 0.0.0.0 by default; the API is for operators only
         web_port=settings.worker_web_port,
+        # Faust's own pages are off: `/table/<name>/<key>/` served raw table state (the parked
+        # events in it carry account numbers) to anyone, and `/router/`, `/graph/`, the stats
+        # index and `/performance/` are not needed. Ours: the experience API and /metrics.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         canonical_url=f"http://{settings.host}:{settings.worker_web_port}",
         web_in_thread=False,
         consumer_auto_offset_reset="earliest",

@@ -39,6 +39,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
+    "acls": ("s2c.streams.acls", "grant the secured stack's roles their Kafka permissions"),
 }
 
 

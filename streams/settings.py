@@ -8,8 +8,9 @@ Apicurio's ccompat API) set `S2C_KAFKA_BOOTSTRAP` / `S2C_REGISTRY_URL` and nothi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,17 @@ class Settings:
     kafka_username: str = ""
     kafka_password: SecretStr = field(default_factory=lambda: SecretStr(""))
     sasl_mechanism: str = "SCRAM-SHA-512"
+    # PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL; unset, SASL_PLAINTEXT when a username is set.
+    kafka_security_protocol: str = "PLAINTEXT"
+    # PEM file of the CA that signed the broker's certificate (TLS); unset, the system's CAs.
+    kafka_ca_file: Path | None = None
+    # S2C_SECURE=1: the secured local stack (deploy/local/stack), whose data lives apart from the
+    # plain stack's (`<S2C_DATA_DIR>/secure-stack`) and whose clients take a role's credentials
+    # from `<S2C_DATA_DIR>/secure/<role>.env` (see `for_role`).
+    secure: bool = False
+    secure_dir: Path | None = None
+    # `user:password` the registry's clients send (HTTP basic auth); unset, none.
+    registry_user_info: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Key of the HMAC that turns a medical record number into a pseudonymous patient_ref.
     patient_ref_key: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Key of the HMAC that turns an account number into the pseudonym the pipeline's keys, process
@@ -85,6 +97,10 @@ class Settings:
         host = _env("S2C_HOST", "127.0.0.1")
         kafka_port = int(_env("S2C_KAFKA_PORT", "19092"))
         registry_port = int(_env("S2C_REGISTRY_PORT", "18081"))
+        username = _env("S2C_KAFKA_USERNAME", "")
+        ca_file = _env("S2C_KAFKA_CA_FILE", "")
+        secure = _env("S2C_SECURE", "") not in ("", "0")
+        data_home = Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c")))
         return cls(
             host=host,
             kafka_port=kafka_port,
@@ -102,28 +118,98 @@ class Settings:
             state_cache=int(_env("S2C_STATE_CACHE", "16384")),
             deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
-            data_dir=Path(_env("S2C_DATA_DIR", str(REPO_ROOT / ".s2c"))),
+            data_dir=data_home / "secure-stack" if secure else data_home,
             worker_dir=Path(os.environ["S2C_WORKER_DIR"])
             if "S2C_WORKER_DIR" in os.environ
             else None,
-            kafka_username=_env("S2C_KAFKA_USERNAME", ""),
+            kafka_username=username,
             kafka_password=SecretStr(_env("S2C_KAFKA_PASSWORD", "")),
             sasl_mechanism=_env("S2C_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            kafka_security_protocol=_env(
+                "S2C_KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT" if username else "PLAINTEXT"
+            ).upper(),
+            kafka_ca_file=Path(ca_file) if ca_file else None,
+            secure=secure,
+            secure_dir=data_home / "secure" if secure else None,
+            registry_user_info=SecretStr(_env("S2C_REGISTRY_USER_INFO", "")),
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
             id_key=SecretStr(_env("S2C_ID_KEY", "")),
             api_token=SecretStr(_env("S2C_API_TOKEN", "")),
         )
 
+    @property
+    def kafka_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    @property
+    def kafka_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
     def confluent_config(self) -> dict[str, str]:
         """librdkafka settings shared by every confluent-kafka client s2c makes."""
         config = {"bootstrap.servers": self.kafka_bootstrap}
-        if self.kafka_username:
+        if self.kafka_security_protocol != "PLAINTEXT":
+            config["security.protocol"] = self.kafka_security_protocol
+        if self.kafka_sasl:
             config.update(
                 {
-                    "security.protocol": "SASL_PLAINTEXT",
                     "sasl.mechanism": self.sasl_mechanism,
                     "sasl.username": self.kafka_username,
                     "sasl.password": self.kafka_password.get_secret_value(),
                 }
             )
+        if self.kafka_tls and self.kafka_ca_file is not None:
+            config["ssl.ca.location"] = str(self.kafka_ca_file)
         return config
+
+    def aiokafka_ssl_context(self) -> Any:
+        """The TLS context aiokafka (Faust's client) verifies the broker with, None without TLS."""
+        if not self.kafka_tls:
+            return None
+        from aiokafka.helpers import create_ssl_context
+
+        return create_ssl_context(cafile=str(self.kafka_ca_file) if self.kafka_ca_file else None)
+
+    def for_role(self, role: str) -> "Settings":
+        """These settings with the Kafka and registry credentials of `role` (admin, worker,
+        registry, ingest, erp-reader) from the secured stack's `<role>.env`; unchanged when
+        not S2C_SECURE."""
+        if not self.secure or self.secure_dir is None:
+            return self
+        env = self.role_env(role)
+        ca_file = env.get("S2C_KAFKA_CA_FILE", "")
+        return replace(
+            self,
+            kafka_security_protocol=env.get(
+                "S2C_KAFKA_SECURITY_PROTOCOL", self.kafka_security_protocol
+            ).upper(),
+            kafka_ca_file=Path(ca_file) if ca_file else self.kafka_ca_file,
+            kafka_username=env.get("S2C_KAFKA_USERNAME", self.kafka_username),
+            kafka_password=SecretStr(
+                env.get("S2C_KAFKA_PASSWORD", self.kafka_password.get_secret_value())
+            ),
+            registry_user_info=SecretStr(
+                env.get("S2C_REGISTRY_USER_INFO", self.registry_user_info.get_secret_value())
+            ),
+        )
+
+    def role_env(self, role: str) -> dict[str, str]:
+        """The variables of the secured stack's `<role>.env` (KEY=VALUE lines), for a child
+        process's environment; empty when not S2C_SECURE."""
+        if not self.secure or self.secure_dir is None:
+            return {}
+        path = self.secure_dir / f"{role}.env"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise SystemExit(
+                f"s2c: no credentials for role {role!r} at {path}: "
+                "start the secured stack first (S2C_SECURE=1 deploy/local/stack start)"
+            ) from None
+        env: dict[str, str] = {}
+        for line in text.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                env[key.strip()] = value.strip().strip("'\"")
+        return env

@@ -54,7 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != module_name:
                 raise
             continue  # subcommand not built yet in this checkout
-        sub_parser = sub.add_parser(name, help=help_text, description=module.__doc__)
+        # module docstrings are laid out by hand (lists, examples): keep their lines as written
+        sub_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_module=module)
     return parser

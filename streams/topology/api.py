@@ -5,28 +5,52 @@
   also the assigned partitions, any stalled ones, and per link and process partition its
   watermark and the upstream partitions holding it behind (why a deadline has not fired yet);
   and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
+  Never asks for the token: it names partitions, topics and times, no key of any instance.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
-- `GET /exceptions/`: the work-queue exceptions raised on every instance and on events no
-  instance claims, across all workers (each worker answers `?scope=local` for its partitions).
+- `GET /process/by-account/{account_ref}/`: the instance an account is linked to, by the
+  account's pseudonym (the LINK stage's key), routed to the worker that holds the link.
+- `POST /process/by-account/` with `{"account_number": "..."}`: the same, by the real account
+  number, which the API pseudonymizes with the pipeline's key. Only when `S2C_API_TOKEN` is set
+  (403 otherwise). The number goes in the body, not the URL, so no access log or proxy keeps it.
+- `GET /exceptions/?limit=&after=`: the kept work items of every worker, a page at a time (see
+  worklist.py for the order, the cursor and the bound); each worker answers `?scope=local`.
+
+With `S2C_API_TOKEN` set, every route but `/health/` (and `/metrics`, app.py) answers 401 without
+`Authorization: Bearer <token>`; the token is compared in constant time. Requests one worker
+makes to another carry the caller's header.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import time
 from typing import Any
 
+import aiohttp
 import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
+from faust.web.exceptions import ServiceUnavailable
 
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.watermarks import held_by, stage_upstreams
+from s2c.streams.topology.worklist import (
+    BadPage,
+    decode_cursor,
+    local_items,
+    page,
+    page_limit,
+    rows_from,
+)
 from s2c.tables.codec import iso, json_default
+from s2c.tables.link import LinkState
 from s2c.tables.process import ProcessState
+
+PEER_TIMEOUT = aiohttp.ClientTimeout(total=10)  # one worker asking another
 
 MILESTONES = (
     "scheduled_at",
@@ -85,19 +109,42 @@ def describe(state: ProcessState, exceptions: list[dict[str, Any]]) -> dict[str,
     }
 
 
-def _json(view: View, body: Any, status: int = 200) -> Response:
+def _json(
+    view: View, body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return view.bytes(
         json.dumps(body, default=json_default, indent=1).encode(),
         content_type="application/json",
         status=status,
+        headers=headers,
     )
+
+
+def token_check(token: str) -> Any:
+    """`refused(view, request)`: None when the request may pass, else the 401 to answer."""
+    expected = f"Bearer {token}".encode()
+
+    def refused(view: View, request: Request) -> Response | None:
+        if not token:
+            return None
+        given = request.headers.get("Authorization", "").encode()
+        if hmac.compare_digest(given, expected):
+            return None
+        challenge = {"WWW-Authenticate": 'Bearer realm="s2c"'}
+        return _json(view, {"error": "a bearer token is needed"}, 401, challenge)
+
+    return refused
 
 
 def attach_api(t: Topology) -> None:
     app: faust.App = t.app
     processes, exceptions = t.tables["processes"], t.tables["process_exceptions"]
-    unlinked = t.tables["link_exceptions"]
+    links, unlinked = t.tables["links"], t.tables["link_exceptions"]
+    kept = [rows_from(exceptions), rows_from(unlinked)]  # page order: process items first
     upstreams = stage_upstreams(t)
+    token = t.settings.api_token.get_secret_value()
+    refused = token_check(token)
+    me = str(app.conf.canonical_url).rstrip("/")
 
     def watermarks(owned: list[Any]) -> dict[str, dict[str, Any]]:
         found = {}
@@ -110,6 +157,47 @@ def attach_api(t: Topology) -> None:
                     "held_by": held_by(marks, upstream.sources),
                 }
         return found
+
+    async def ask(url: str, request: Request) -> tuple[int, Any]:
+        """GET `url` from another worker with the caller's credentials."""
+        headers = {"Authorization": request.headers.get("Authorization", "")} if token else {}
+        async with app.http_client.get(url, headers=headers, timeout=PEER_TIMEOUT) as response:
+            return response.status, json.loads(await response.text())
+
+    async def from_owner(table: str, key: bytes, path: str, request: Request) -> Any:
+        """None when this worker owns `key` in `table`, else the owner's answer to `path`."""
+        try:
+            owner = str(app.router.key_store(table, key)).rstrip("/")
+        except KeyError:
+            raise ServiceUnavailable() from None
+        if owner == me:
+            return None
+        return await ask(f"{owner}{path}", request)
+
+    def instance(view: View, process_id: str) -> Response:
+        stored = processes.get(process_id.encode())
+        if stored is None:
+            return _json(view, {"error": f"no process instance {process_id}"}, status=404)
+        state = ProcessState.from_dict(json.loads(stored))
+        raised = json.loads(exceptions.get(process_id.encode()) or b"[]")
+        return _json(view, describe(state, raised))
+
+    async def linked_instance(view: View, request: Request, account_ref: str) -> Response:
+        remote = await from_owner(
+            "links", account_ref.encode(), f"/process/by-account/{account_ref}/", request
+        )
+        if remote is not None:
+            return _json(view, remote[1], status=remote[0])
+        stored = links.get(account_ref.encode())
+        process_id = LinkState.from_dict(json.loads(stored)).process_id if stored else None
+        if process_id is None:
+            return _json(view, {"error": "no process instance is linked to that account"}, 404)
+        remote = await from_owner(
+            "processes", process_id.encode(), f"/process/{process_id}/", request
+        )
+        if remote is not None:
+            return _json(view, remote[1], status=remote[0])
+        return instance(view, process_id)
 
     @app.page("/health/")
     class Health(View):
@@ -142,34 +230,63 @@ def attach_api(t: Topology) -> None:
     @app.page("/process/{process_id}/")
     class Process(View):
         async def get(self, request: Request, process_id: str) -> Response:
-            key = process_id.encode()
+            if (answer := refused(self, request)) is not None:
+                return answer
             try:
-                return await app.router.route_req("processes", key, self.web, request)
+                return await app.router.route_req(
+                    "processes", process_id.encode(), self.web, request
+                )
             except SameNode:
-                pass
-            stored = processes.get(key)
-            if stored is None:
-                return _json(self, {"error": f"no process instance {process_id}"}, status=404)
-            state = ProcessState.from_dict(json.loads(stored))
-            return _json(self, describe(state, json.loads(exceptions.get(key) or b"[]")))
+                return instance(self, process_id)
+
+    @app.page("/process/by-account/{account_ref}/")
+    class ByAccountRef(View):
+        async def get(self, request: Request, account_ref: str) -> Response:
+            if (answer := refused(self, request)) is not None:
+                return answer
+            return await linked_instance(self, request, account_ref)
+
+    @app.page("/process/by-account/")
+    class ByAccountNumber(View):
+        async def post(self, request: Request) -> Response:
+            if not token:
+                error = "finding an instance by account number needs S2C_API_TOKEN set"
+                return _json(self, {"error": error}, status=403)
+            if (answer := refused(self, request)) is not None:
+                return answer
+            try:
+                account = (await request.json())["account_number"]
+            except (ValueError, KeyError, TypeError):
+                account = None
+            if not isinstance(account, str) or not account:
+                error = 'the body must be {"account_number": "..."}'
+                return _json(self, {"error": error}, status=400)
+            return await linked_instance(self, request, t.ids.account_ref(account))
 
     @app.page("/exceptions/")
     class Exceptions(View):
         async def get(self, request: Request) -> Response:
-            local = [
-                item
-                for table in (exceptions, unlinked)
-                for _, items in table.items()
-                for item in json.loads(items)
-            ]
-            if request.query.get("scope") == "local":
-                return _json(self, local)
-            everyone = list(local)
-            me = str(app.conf.canonical_url).rstrip("/")
+            if (answer := refused(self, request)) is not None:
+                return answer
+            query = request.query
+            try:
+                limit = page_limit(query.get("limit"))
+                after = decode_cursor(query.get("after"))
+            except BadPage as exc:
+                return _json(self, {"error": str(exc)}, status=400)
+            # One more than a page from each worker tells whether there is a next page.
+            found = local_items(kept, after, limit + 1)
+            if query.get("scope") == "local":
+                return _json(self, {"items": found})
             for url in app.router.tables_metadata():
                 if str(url).rstrip("/") == me:
                     continue
-                async with app.http_client.get(f"{url}/exceptions/?scope=local") as response:
-                    everyone.extend(json.loads(await response.text()))
-            everyone.sort(key=lambda e: (e.get("raised_at") or "", e.get("exception_id") or ""))
-            return _json(self, {"count": len(everyone), "exceptions": everyone})
+                params = f"scope=local&limit={limit}" + (
+                    f"&after={query['after']}" if after else ""
+                )
+                status, body = await ask(f"{str(url).rstrip('/')}/exceptions/?{params}", request)
+                if status != 200:
+                    return _json(self, {"error": f"a worker answered {status}"}, status=502)
+                found.extend((tuple(position), item) for position, item in body["items"])
+            items, cursor = page(found, limit)
+            return _json(self, {"count": len(items), "exceptions": items, "next": cursor})

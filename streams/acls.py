@@ -20,6 +20,7 @@ Creating a binding that exists changes nothing, so granting again is harmless.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,13 +101,37 @@ def bindings(grants: list[Grant]) -> list[Any]:
 
 
 def grant(admin: Settings, grants: list[Grant], timeout: float = 30.0) -> int:
-    """Creates the bindings with the admin's credentials; returns how many were asked for."""
-    from confluent_kafka.admin import AdminClient
+    """Creates the bindings with the admin's credentials and waits until the broker's authorizer
+    has them (CreateAcls answers before that: a client right after was refused once in three);
+    returns how many were asked for."""
+    from confluent_kafka.admin import (
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+    )
 
     client = AdminClient(admin.confluent_config())
-    futures = client.create_acls(bindings(grants), request_timeout=timeout)
+    wanted = bindings(grants)
+    futures = client.create_acls(wanted, request_timeout=timeout)
     for future in futures.values():
         future.result(timeout)  # raises KafkaException when the broker refused
+    every = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ANY,
+    )
+    deadline = time.monotonic() + timeout
+    while not set(wanted) <= set(client.describe_acls(every).result(timeout)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the broker did not show the granted ACLs within {timeout} s")
+        time.sleep(0.1)
     return len(futures)
 
 

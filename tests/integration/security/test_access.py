@@ -1,0 +1,147 @@
+"""Who gets into the secured broker, and what each role may do there.
+
+The broker's client listener is SASL_SSL with SCRAM-SHA-512: a client speaking plaintext, one
+that does not trust the stack's CA, an unknown user and a wrong password are all turned away.
+Inside, each role does its job and nothing more: the ERP connector (erp-reader) reads posting
+commands but not the clinical events; ingest publishes events but cannot read or forge commands;
+a worker cannot write the schema registry's log.
+
+librdkafka keeps retrying a refused connection; every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer
+
+from s2c.streams.settings import SecretStr
+from s2c.streams.topics import declare
+
+pytestmark = pytest.mark.integration
+
+
+def connection_errors(config: dict[str, Any], seconds: float = 10.0) -> set[int]:
+    """The error codes librdkafka reports through error_cb while connecting (until the first)."""
+    errors: list[KafkaError] = []
+    producer = Producer({**config, "error_cb": errors.append})
+    deadline = time.monotonic() + seconds
+    while not errors and time.monotonic() < deadline:
+        producer.poll(0.2)
+    return {e.code() for e in errors}
+
+
+def delivery_error(settings: Any, topic: str, seconds: float = 15.0) -> int | None:
+    """Produces one record as `settings`' user; the delivery's error code, None when written."""
+    outcome: list[Any] = []
+    producer = Producer({**settings.confluent_config(), "message.timeout.ms": int(seconds * 1000)})
+    producer.produce(topic, value=b"probe", on_delivery=lambda err, msg: outcome.append(err))
+    producer.flush(seconds + 5)
+    assert outcome, f"no delivery report for {topic} within {seconds + 5} s"
+    return None if outcome[0] is None else outcome[0].code()
+
+
+def read_first(settings: Any, topic: str, group: str, seconds: float = 20.0) -> bytes | int:
+    """The first record's value of `topic`, or the error code the broker answered with."""
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.3)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                return msg.error().code()
+            return msg.value()
+    finally:
+        consumer.close()
+    raise AssertionError(f"neither a record nor an error from {topic} in {seconds} s")
+
+
+def test_a_plaintext_client_is_refused(secure_stack) -> None:
+    plain = {"bootstrap.servers": secure_stack.settings().kafka_bootstrap}
+    assert connection_errors(plain) & {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+
+
+def test_a_client_that_does_not_trust_the_stacks_ca_is_refused(secure_stack) -> None:
+    config = secure_stack.settings("worker").confluent_config()
+    del config["ssl.ca.location"]  # the system's CAs never signed the stack's broker
+    # librdkafka reports the failed handshake as _SSL or, retrying, as a transport failure
+    refused = {KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+    assert connection_errors(config) & refused
+
+
+def test_an_unknown_user_and_a_wrong_password_are_refused(secure_stack) -> None:
+    worker = secure_stack.settings("worker")
+    config = worker.confluent_config()
+    stranger = {**config, "sasl.username": f"mallory-{uuid.uuid4().hex[:6]}"}
+    guessed = {**config, "sasl.password": "not-the-password"}
+    assert KafkaError._AUTHENTICATION in connection_errors(stranger)
+    assert KafkaError._AUTHENTICATION in connection_errors(guessed)
+    assert not connection_errors(config, seconds=2)  # the real one gets in
+
+
+def test_erp_reader_reads_commands_and_not_the_clinical_events(namespace) -> None:
+    topics = declare(namespace.settings("admin"))
+    assert delivery_error(namespace.settings("admin"), topics.commands.name) is None
+    assert delivery_error(namespace.settings("ingest"), topics.events.name) is None
+    reader = namespace.settings("erp-reader")
+    assert read_first(reader, topics.commands.name, "erp-reader-posting") == b"probe"
+    assert (
+        read_first(reader, topics.events.name, "erp-reader-posting")
+        == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    )
+    # Its consumer groups are its own: a worker's group is not.
+    assert (
+        read_first(reader, topics.commands.name, namespace.app_id)
+        == KafkaError.GROUP_AUTHORIZATION_FAILED
+    )
+
+
+def test_ingest_publishes_events_and_dead_letters_only(namespace) -> None:
+    ingest = namespace.settings("ingest")
+    topics = declare(ingest)
+    assert delivery_error(ingest, topics.events.name) is None
+    assert delivery_error(ingest, topics.dlq.name) is None
+    assert delivery_error(ingest, topics.commands.name) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    # No group of its own, no read permission on commands: refused whichever is checked first.
+    assert read_first(ingest, topics.commands.name, f"{namespace.app_id}-peek") in {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+    }
+
+
+def test_a_worker_cannot_write_the_registrys_log(namespace) -> None:
+    worker = namespace.settings("worker")
+    assert delivery_error(worker, worker.registry_topic) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert delivery_error(worker, declare(worker).commands.name) is None
+    # Another namespace's topics are not the worker's either.
+    elsewhere = declare(replace(worker, topic_prefix=f"{namespace.prefix}x"))
+    assert delivery_error(worker, elsewhere.events.name) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_the_role_files_hold_the_secrets_and_nobody_else_reads_them(secure_stack) -> None:
+    folder = secure_stack.settings().secure_dir
+    assert folder is not None
+    for role in ("admin", "worker", "registry", "ingest", "erp-reader"):
+        env_file = folder / f"{role}.env"
+        assert env_file.stat().st_mode & 0o777 == 0o600
+        assert f"S2C_KAFKA_USERNAME={role}\n" in env_file.read_text()
+    password = SecretStr(secure_stack.role_env("admin")["S2C_KAFKA_PASSWORD"])
+    logs = secure_stack.settings().data_dir / "logs"
+    for log in logs.glob("*.log"):
+        assert password.get_secret_value() not in log.read_text(errors="replace"), log

@@ -94,7 +94,7 @@ def on_deadline(
             if parked.waits_for.startswith("master:")
             else ExceptionKind.UNLINKED_EVENT
         )
-        what = parked.waits_for.split(":", 1)[1].replace(":", " ")
+        what = _said(parked.waits_for)
         hard_limit = event.occurred_at + PARK_HARD_LIMIT
         if now >= hard_limit:
             del state.parked[event.event_id]
@@ -147,6 +147,17 @@ def waiting_for_master(state: ProcessState) -> set[tuple[str, str]]:
             _, record, key = parked.waits_for.split(":", 2)
             found.add((record, key))
     return found
+
+
+def _said(waits_for: str) -> str:
+    """What a parked event waits for, as its work item says it: master data by record and key
+    (no patient in either), an anchor by its record name only. An anchor's id can identify a
+    patient: a claim id is the account number in X12 (CLM01)."""
+    stage, _, what = waits_for.partition(":")
+    if stage == "master":
+        return what.replace(":", " ")
+    record, _, ident = what.partition(" ")
+    return f"its {record}" if ident and record[:1].isupper() else what
 
 
 def _age(parked: Parked) -> tuple[datetime, str]:

@@ -45,7 +45,7 @@ def encounter_started(
     out: list[Output],
 ) -> None:
     if state.encounter_id is not None and state.encounter_id != e.encounter_id:
-        out.append(invalid(state, e, now, f"instance already has encounter {state.encounter_id}"))
+        out.append(invalid(state, e, now, "instance already has an encounter"))
         return
     department = location(master, e.department_id)
     payer_class = state.payer_class if state.payer_id else payer_class_of(master, e.payer_id)

@@ -43,14 +43,14 @@ def charge_posted(
 ) -> None:
     key = f"charge:{e.charge_id}"
     if key in state.journals:
-        out.append(invalid(state, e, now, f"charge {e.charge_id} already posted by another event"))
+        out.append(invalid(state, e, now, "the charge id was already posted by another event"))
         return
     department = location(master, e.department_id)
     lines = two_lines(
         _ar(master, state),
         gl_account(master, GlPurpose.GROSS_PATIENT_REVENUE, state.site_id),
         e.amount,
-        f"charge {e.charge_id} {e.procedure_code} x{e.units}",
+        f"charge {e.procedure_code} x{e.units} {e.event_id}",
     )
     posting = Posting(state.process_id, e)
     state.journals[key] = posting.journal(
@@ -71,13 +71,16 @@ def _reverse_journal(
     out: list[Output],
 ) -> Decimal | None:
     original = state.journals[key]
+    # Work items and memos name the journal by its command id, never by the source's charge or
+    # remittance id: an 835 remittance id may carry the account number (CLP01).
+    what = f"{key.split(':', 1)[0]} {original.command_id}"
     remaining = original.amount - state.reversed_amounts.get(key, ZERO)
     if e.amount <= 0 or e.amount > remaining:
         out.append(
-            invalid(state, e, now, f"reversal of {e.amount} exceeds the {remaining} left on {key}")
+            invalid(state, e, now, f"reversal of {e.amount} exceeds the {remaining} left on {what}")
         )
         return None
-    memo = f"reverses {key}"
+    memo = f"reverses {what}"
     lines = (
         opposite(original.lines, memo)
         if e.amount == original.amount
@@ -127,7 +130,7 @@ def claim_submitted(
     state: ProcessState, e: rv.ClaimSubmitted, master: MasterData, now: datetime, out: list[Output]
 ) -> None:
     if e.claim_id in state.claims:
-        out.append(invalid(state, e, now, f"claim {e.claim_id} already submitted by another event"))
+        out.append(invalid(state, e, now, "the claim id was already submitted by another event"))
         return
     state.claims[e.claim_id] = "SUBMITTED"
     state.first_claim_at = earliest(state.first_claim_at, e.occurred_at)
@@ -175,7 +178,7 @@ def payment_posted(
 ) -> None:
     key = f"payment:{e.remittance_id}"
     if key in state.journals:
-        out.append(invalid(state, e, now, f"remittance {e.remittance_id} already posted"))
+        out.append(invalid(state, e, now, "the remittance id was already posted"))
         return
     cash = gl_account(master, GlPurpose.CASH_CLEARING, state.site_id)
     journal = _remit(

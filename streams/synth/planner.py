@@ -10,6 +10,7 @@ business content and another for the noise, so changing a noise rate never chang
 
 from __future__ import annotations
 
+import hashlib
 import random
 from bisect import bisect
 from collections import Counter
@@ -80,11 +81,15 @@ class Episode:
         dept_code: str,
         service_line_id: str,
         provider_id: str,
+        tag: str,
     ) -> None:
         self.kind = kind
         self.site = site
         self.account = account
-        self.trace = f"TR{account}"
+        # Event ids and the trace id quote a seeded digest of the account, not the account: they
+        # travel into every ERP command (caused_by_event_id, correlation_id, journal memos), and
+        # an account number identifies a patient's visit.
+        self.trace = f"TR-{tag}"
         self.patient_ref = patient
         self.payer_id = payer_id
         self.dept_code = dept_code
@@ -126,7 +131,18 @@ class Planner:
         patient = patient_ref(self.system.params.seed, index)
         payer = _PAYER_MIX.draw(self.rng)
         self._events = []
-        return Episode(kind, site, account, patient, payer, dept_code, service_line_id, provider_id)
+        tag = hashlib.blake2b(f"{self.system.params.seed}:{account}".encode(), digest_size=8)
+        return Episode(
+            kind,
+            site,
+            account,
+            patient,
+            payer,
+            dept_code,
+            service_line_id,
+            provider_id,
+            tag.hexdigest(),
+        )
 
     def emit(self, occurred_ms: int, schema: str, extra: Any = None) -> None:
         assert self._events is not None, "emit() outside an episode"

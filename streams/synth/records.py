@@ -245,7 +245,7 @@ def build(
 ) -> Record:
     occurred = to_datetime(occurred_ms)
     env = {
-        "event_id": f"EV{ep.account}.{k:02d}",
+        "event_id": f"EV-{ep.trace[3:]}.{k:02d}",
         "event_type": schema,
         "occurred_at": occurred,
         "source_system": SOURCE_OF[schema],

@@ -39,6 +39,11 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _path(name: str) -> Path | None:
+    value = os.environ.get(name, "")
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -79,6 +84,20 @@ class Settings:
     secure_dir: Path | None = None
     # `user:password` the registry's clients send (HTTP basic auth); unset, none.
     registry_user_info: SecretStr = field(default_factory=lambda: SecretStr(""))
+    # PEM CA the registry's clients verify an https registry with; unset, the system's CAs.
+    registry_ca_file: Path | None = None
+    # The registry server's users file (`s2c registry add-user`); unset, the registry is open.
+    registry_auth_file: Path | None = None
+    # PEM certificate chain and key: with both, `s2c registry serve` speaks https.
+    registry_tls_cert: Path | None = None
+    registry_tls_key: Path | None = None
+    # Workers register the catalogue's schemas at start; False (S2C_REGISTER_SCHEMAS=0): they
+    # only look them up, for a registry they may not write to.
+    register_schemas: bool = True
+    # Who the audit trail names for a CLI action (`s2c dlq replay`); unset, `<OS user>@<host>`.
+    actor: str = ""
+    # The password `s2c registry add-user` hashes: from the environment, never from argv.
+    new_password: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Key of the HMAC that turns a medical record number into a pseudonymous patient_ref.
     patient_ref_key: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Key of the HMAC that turns an account number into the pseudonym the pipeline's keys, process
@@ -132,6 +151,13 @@ class Settings:
             secure=secure,
             secure_dir=data_home / "secure" if secure else None,
             registry_user_info=SecretStr(_env("S2C_REGISTRY_USER_INFO", "")),
+            registry_ca_file=_path("S2C_REGISTRY_CA_FILE"),
+            registry_auth_file=_path("S2C_REGISTRY_AUTH_FILE"),
+            registry_tls_cert=_path("S2C_REGISTRY_TLS_CERT"),
+            registry_tls_key=_path("S2C_REGISTRY_TLS_KEY"),
+            register_schemas=_env("S2C_REGISTER_SCHEMAS", "1") not in ("0", "false", "no"),
+            actor=_env("S2C_ACTOR", ""),
+            new_password=SecretStr(_env("S2C_NEW_PASSWORD", "")),
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
             id_key=SecretStr(_env("S2C_ID_KEY", "")),
             api_token=SecretStr(_env("S2C_API_TOKEN", "")),
@@ -191,6 +217,9 @@ class Settings:
             registry_user_info=SecretStr(
                 env.get("S2C_REGISTRY_USER_INFO", self.registry_user_info.get_secret_value())
             ),
+            registry_ca_file=Path(env["S2C_REGISTRY_CA_FILE"])
+            if env.get("S2C_REGISTRY_CA_FILE")
+            else self.registry_ca_file,
         )
 
     def role_env(self, role: str) -> dict[str, str]:

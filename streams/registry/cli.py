@@ -1,13 +1,21 @@
 """`s2c registry serve`: run the schema registry service (Confluent REST API) over a Kafka topic.
+`s2c registry add-user`: add or replace a user in the registry's users file.
 
 Schemas live in a compacted Kafka topic (default `S2C_REGISTRY_TOPIC`, `_s2c_schemas`), so the
 service keeps nothing on disk, survives restarts, and several instances can share one topic.
+
+With S2C_REGISTRY_AUTH_FILE the registry asks for HTTP basic auth: users with role `read` may GET,
+`write` may also register, delete and change compatibility or mode. add-user takes the password
+from S2C_NEW_PASSWORD (never from the command line, where `ps` would show it):
+
+  S2C_NEW_PASSWORD=... s2c registry add-user --file users --user billing-ops --role write
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +28,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--topic", help="Kafka topic holding the schemas (default: S2C_REGISTRY_TOPIC)"
     )
+    add_user = sub.add_parser(
+        "add-user", help="add or replace a registry user (password from S2C_NEW_PASSWORD)"
+    )
+    add_user.add_argument("--file", required=True, type=Path, help="the users file (made 0600)")
+    add_user.add_argument("--user", required=True, help="user name (no ':')")
+    add_user.add_argument("--role", required=True, choices=("read", "write"))
+
+
+def add_user(args: argparse.Namespace) -> int:
+    from s2c.streams.registry.users import UsersFileError
+    from s2c.streams.registry.users import add_user as add
+    from s2c.streams.settings import Settings
+
+    password = Settings.from_env().new_password.get_secret_value()
+    if not password:
+        log.error("set S2C_NEW_PASSWORD to the new user's password (it is never read from argv)")
+        return 2
+    try:
+        replaced = add(args.file, args.user, args.role, password)
+    except (UsersFileError, OSError) as exc:
+        log.error("could not add %s to %s: %s", args.user, args.file, exc)
+        return 1
+    log.info(
+        "%s registry user %s (%s) in %s",
+        "replaced" if replaced else "added",
+        args.user,
+        args.role,
+        args.file,
+    )
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "add-user":
+        return add_user(args)
     import asyncio
     import signal
 

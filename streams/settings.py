@@ -105,6 +105,15 @@ class Settings:
     id_key: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Bearer token the worker's experience API (/process/, /exceptions/) asks for; unset, open.
     api_token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    # MLLP listener (`s2c ingest mllp`). With a PEM certificate (chain) and key it speaks TLS
+    # 1.2+ only; with a client CA too, mutual TLS. Key unset: the key is in the certificate file.
+    mllp_tls_cert: Path | None = None
+    mllp_tls_key: Path | None = None
+    mllp_tls_client_ca: Path | None = None
+    # Peer addresses/CIDRs the listener accepts; none given: loopback only.
+    mllp_allow: tuple[str, ...] = ()
+    # Largest message accepted (bytes between the MLLP markers); a larger one gets an AR.
+    mllp_max_bytes: int = 1048576
 
     @property
     def worker_data_dir(self) -> Path:
@@ -161,6 +170,13 @@ class Settings:
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
             id_key=SecretStr(_env("S2C_ID_KEY", "")),
             api_token=SecretStr(_env("S2C_API_TOKEN", "")),
+            mllp_tls_cert=Path(cert) if (cert := _env("S2C_MLLP_TLS_CERT", "")) else None,
+            mllp_tls_key=Path(key) if (key := _env("S2C_MLLP_TLS_KEY", "")) else None,
+            mllp_tls_client_ca=Path(ca) if (ca := _env("S2C_MLLP_TLS_CLIENT_CA", "")) else None,
+            mllp_allow=tuple(
+                entry.strip() for entry in _env("S2C_MLLP_ALLOW", "").split(",") if entry.strip()
+            ),
+            mllp_max_bytes=int(_env("S2C_MLLP_MAX_BYTES", "1048576")),
         )
 
     @property

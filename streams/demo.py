@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from s2c.streams.acls import grant_namespace
 from s2c.streams.admin import create_topics
 from s2c.streams.codec import AvroCodec
 from s2c.streams.demo_summary import Workers, summary
@@ -109,13 +110,19 @@ def run_demo(args: argparse.Namespace) -> int:
         )
     run_dir = settings.data_dir / "demo" / stamp
     run_dir.mkdir(parents=True, exist_ok=True)
-    create_topics(settings, declare(settings).all())
+    # On the secured stack (S2C_SECURE=1) each step runs as its role: the admin creates the
+    # topics, grants this run's namespace, registers the schemas, loads the master data and reads
+    # the outputs; ingest publishes the events; the workers run as the worker role.
+    admin, ingest = settings.for_role("admin"), settings.for_role("ingest")
+    create_topics(admin, declare(admin).all())
+    grant_namespace(settings)
     synthesis = generate(SynthParams(seed=args.seed, sites=args.sites, scale=args.scale))
-    codec = default_codec(settings)
+    codec = default_codec(admin)
     print(
         f"s2c demo: {args.sites} sites, {len(synthesis)} events planned; topics {settings.topic_prefix}.*"
+        + (" (secured broker: SASL_SSL, one role per step)" if settings.secure else "")
     )
-    publish_master(settings, synthesis.system, codec)
+    publish_master(admin, synthesis.system, codec)
     # Register every event schema before the first event: registered one by one inside the
     # publishing loop, a fresh registry spread the day over ~16 s instead of ~0.3 s, and how the
     # events spread in time changes which deadlines fire (see README, "What the demo prints").
@@ -128,11 +135,9 @@ def run_demo(args: argparse.Namespace) -> int:
             wait_own_answer(
                 f"http://{settings.host}:{port}/health/", proc, 90, run_dir / f"worker-{index}.log"
             )
-        publish_events(settings, synthesis, codec)
+        publish_events(ingest, synthesis, codec)
         print(f"s2c demo: events published; waiting for the pipeline (logs in {run_dir})")
-        outputs = _drain_outputs(
-            settings, declare(settings), codec, args.quiet_seconds, workers, run_dir
-        )
+        outputs = _drain_outputs(admin, declare(admin), codec, args.quiet_seconds, workers, run_dir)
         elapsed = time.monotonic() - started - args.quiet_seconds
     except BaseException:
         _stop(workers)

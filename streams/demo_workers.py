@@ -57,6 +57,7 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ,
+        **settings.role_env("worker"),  # the secured stack's worker credentials (else nothing)
         S2C_TOPIC_PREFIX=settings.topic_prefix,
         S2C_APP_ID=settings.app_id,
         S2C_WORKER_DIR=str(run_dir / f"worker-{index}"),

@@ -35,6 +35,7 @@ import faust
 from faust.exceptions import SameNode
 from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
+from yarl import URL
 
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.watermarks import held_by, stage_upstreams
@@ -144,7 +145,11 @@ def attach_api(t: Topology) -> None:
     upstreams = stage_upstreams(t)
     token = t.settings.api_token.get_secret_value()
     refused = token_check(token)
-    me = str(app.conf.canonical_url).rstrip("/")
+    here = URL(str(app.conf.canonical_url))
+
+    def is_me(url: Any) -> bool:
+        there = URL(str(url))
+        return (there.host, there.port) == (here.host, here.port)
 
     def watermarks(owned: list[Any]) -> dict[str, dict[str, Any]]:
         found = {}
@@ -167,12 +172,12 @@ def attach_api(t: Topology) -> None:
     async def from_owner(table: str, key: bytes, path: str, request: Request) -> Any:
         """None when this worker owns `key` in `table`, else the owner's answer to `path`."""
         try:
-            owner = str(app.router.key_store(table, key)).rstrip("/")
+            owner = app.router.key_store(table, key)
         except KeyError:
             raise ServiceUnavailable() from None
-        if owner == me:
+        if is_me(owner):
             return None
-        return await ask(f"{owner}{path}", request)
+        return await ask(f"{str(owner).rstrip('/')}{path}", request)
 
     def instance(view: View, process_id: str) -> Response:
         stored = processes.get(process_id.encode())
@@ -279,7 +284,7 @@ def attach_api(t: Topology) -> None:
             if query.get("scope") == "local":
                 return _json(self, {"items": found})
             for url in app.router.tables_metadata():
-                if str(url).rstrip("/") == me:
+                if is_me(url):
                     continue
                 params = f"scope=local&limit={limit}" + (
                     f"&after={query['after']}" if after else ""

@@ -7,7 +7,8 @@ exactly what `role_acls` lists:
 - worker: read, write and create the namespace's topics (`<prefix>.*`) and Faust's own ones
   (`<app id>-*`: changelogs, the assignor's topic), its consumer group `<app id>`, the master
   data replica's group, idempotent writes;
-- ingest: write (and describe) the events topic and the dead-letter topic, nothing else;
+- ingest: write (and describe) the events topic and the dead-letter topic, and describe the
+  worker's group (to warn when no worker reads the events), nothing else;
 - erp-reader: read the ERP commands topic, with consumer groups named `erp-reader*`;
 - registry: its schemas topic (compacted, created at its first start), its reader groups and
   its transactional id, all named `s2c-registry-*`.
@@ -51,6 +52,8 @@ def namespace_acls(topic_prefix: str, app_id: str) -> list[Grant]:
     grants += [Grant("worker", "GROUP", MASTER_REPLICA_GROUP, op) for op in ("READ", "DESCRIBE")]
     for topic in (f"{topic_prefix}.events", f"{topic_prefix}.dlq"):
         grants += [Grant("ingest", "TOPIC", topic, op) for op in ("WRITE", "DESCRIBE")]
+    # `s2c ingest` warns when no worker reads the events: it may see the worker's group.
+    grants += [Grant("ingest", "GROUP", app_id, "DESCRIBE")]
     grants += [
         Grant("erp-reader", "TOPIC", f"{topic_prefix}.erp.commands", op)
         for op in ("READ", "DESCRIBE")

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         keep_topics=args.keep_topics,
     )
-    settings = Settings.from_env()
+    settings = Settings.from_env().role_unless_given("admin")
     command = (
         "s2c " + " ".join(shlex.quote(a) for a in sys.argv[sys.argv.index("bench") :])
         if "bench" in sys.argv

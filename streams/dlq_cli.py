@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.deadletter import REPLAYED_FROM
     from s2c.streams.settings import Settings
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().role_unless_given("admin")
     try:
         letters = read_dead_letters(settings, args.reason)
     except NoDeadLetterTopic as missing:

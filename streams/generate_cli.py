@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         from s2c.streams.settings import Settings
         from s2c.streams.synth.kafka_out import publish_parallel
 
-        settings = Settings.from_env()
+        settings = Settings.from_env().role_unless_given("admin")
         totals, plan_seconds = publish_parallel(settings, params, workers)
         output_seconds = time.perf_counter() - started - plan_seconds
         where = f"{settings.topic_prefix}.master and {settings.topic_prefix}.events"
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         from s2c.streams.settings import Settings
         from s2c.streams.synth.kafka_out import publish_events, publish_master
 
-        settings = Settings.from_env()
+        settings = Settings.from_env().role_unless_given("admin")
         publish_master(settings, synthesis.system)
         publish_events(settings, synthesis)
         outputs.append(

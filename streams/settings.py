@@ -238,6 +238,11 @@ class Settings:
             else self.registry_ca_file,
         )
 
+    def role_unless_given(self, role: str) -> "Settings":
+        """`for_role(role)` unless S2C_KAFKA_USERNAME already names a user (a sourced env file):
+        each `s2c` command on the secured stack runs as its own role by default."""
+        return self if self.kafka_username else self.for_role(role)
+
     def role_env(self, role: str) -> dict[str, str]:
         """The variables of the secured stack's `<role>.env` (KEY=VALUE lines), for a child
         process's environment; empty when not S2C_SECURE."""

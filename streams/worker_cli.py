@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.settings import Settings
     from s2c.streams.topology import build_pipeline
 
-    settings = Settings.from_env()
+    settings = Settings.from_env().role_unless_given("worker")
     problem = web_port_problem(settings.host, settings.worker_web_port) or copartitioning_problem(
         settings
     )

@@ -150,7 +150,7 @@ async def listen(ingestor: Ingestor, host: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env()
+    settings = Settings.from_env().role_unless_given("ingest")
     if args.format != "mllp":
         if not args.paths:
             log.error("s2c ingest %s needs one or more files or directories", args.format)

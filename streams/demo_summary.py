@@ -82,6 +82,7 @@ def _where_to_look(settings: Settings, workers: Workers) -> list[str]:
         f"  exceptions topic   {topics.exceptions.name} (work queues), SLA: {topics.sla_breaches.name}",
         f"  dead letters       {topics.dlq.name}  (S2C_TOPIC_PREFIX={settings.topic_prefix} s2c dlq list)",
     ]
+    secure = "S2C_SECURE=1 " if settings.secure else ""  # the secured stack's own data folder
     if workers.kept:
         lines += [
             "  worker metrics     "
@@ -90,7 +91,7 @@ def _where_to_look(settings: Settings, workers: Workers) -> list[str]:
             + ", ".join(f"http://{settings.host}:{p}/exceptions/" for p in workers.ports),
             "  kept workers       pid "
             + ", ".join(str(p) for p in workers.pids)
-            + "  (stop them: s2c demo --stop, or make stack-down)",
+            + f"  (stop them: {secure}s2c demo --stop, or {secure}make stack-down)",
         ]
     else:  # the workers have stopped: their own /metrics is gone, Prometheus kept what it scraped
         instances = "|".join(f"{settings.host}:{p}" for p in workers.ports)
@@ -102,7 +103,7 @@ def _where_to_look(settings: Settings, workers: Workers) -> list[str]:
     lines += [
         f"  Prometheus         {prometheus}/graph?g0.expr=s2c_commands_out_total",
         f"  schema registry    {settings.registry_url}/subjects",
-        "  stop the stack     make stack-down",
+        f"  stop the stack     {secure}make stack-down",
     ]
     return lines
 

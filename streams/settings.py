@@ -94,6 +94,8 @@ class Settings:
     # Workers register the catalogue's schemas at start; False (S2C_REGISTER_SCHEMAS=0): they
     # only look them up, for a registry they may not write to.
     register_schemas: bool = True
+    # The cluster-wide audit trail (`s2c.streams.audit`): registry writes and DLQ replays.
+    audit_topic: str = "_s2c_audit"
     # Who the audit trail names for a CLI action (`s2c dlq replay`); unset, `<OS user>@<host>`.
     actor: str = ""
     # The password `s2c registry add-user` hashes: from the environment, never from argv.
@@ -165,6 +167,7 @@ class Settings:
             registry_tls_cert=_path("S2C_REGISTRY_TLS_CERT"),
             registry_tls_key=_path("S2C_REGISTRY_TLS_KEY"),
             register_schemas=_env("S2C_REGISTER_SCHEMAS", "1") not in ("0", "false", "no"),
+            audit_topic=_env("S2C_AUDIT_TOPIC", "_s2c_audit"),
             actor=_env("S2C_ACTOR", ""),
             new_password=SecretStr(_env("S2C_NEW_PASSWORD", "")),
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),

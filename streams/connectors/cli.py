@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY
 from s2c.streams.connectors.events import PatientRefs
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.metrics import ConnectorMetrics
+from s2c.streams.connectors.mllp_access import MllpPolicy
 from s2c.streams.connectors.publish import KafkaPublisher, MemoryPublisher, Publisher
 from s2c.streams.settings import Settings
 
@@ -43,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="map and report only; publish nothing"
     )
     parser.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
-    parser.add_argument("--host", default="127.0.0.1", help="MLLP listen address")
+    parser.add_argument(
+        "--host", default=None, help="MLLP listen address (default: S2C_HOST, 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=2575, help="MLLP listen port")
 
 
@@ -138,10 +141,10 @@ def warn_if_unread(settings: Settings, topic: str) -> None:
         )
 
 
-async def listen(ingestor: Ingestor, host: str, port: int) -> None:
+async def listen(ingestor: Ingestor, host: str, port: int, policy: MllpPolicy) -> None:
     from s2c.streams.connectors.mllp import MllpListener
 
-    listener = MllpListener(ingestor, host, port)
+    listener = MllpListener(ingestor, host, port, policy)
     await listener.start()
     try:
         await asyncio.Event().wait()
@@ -159,14 +162,21 @@ def run(args: argparse.Namespace) -> int:
             for path in missing:
                 log.error("no such file or directory: %s", path)
             return 2
+    policy = None
+    if args.format == "mllp":
+        try:
+            policy = MllpPolicy.from_settings(settings)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            log.error("cannot start the MLLP listener: %s", exc)
+            return 2
     ingestor = build_ingestor(settings, args.dry_run)
     if not args.dry_run:
         from s2c.streams.topics import declare
 
         warn_if_unread(settings, declare(settings).events.name)
-    if args.format == "mllp":
+    if policy is not None:
         try:
-            asyncio.run(listen(ingestor, args.host, args.port))
+            asyncio.run(listen(ingestor, args.host or settings.host, args.port, policy))
         except KeyboardInterrupt:
             log.info("MLLP listener stopped")
         return 0

@@ -32,6 +32,19 @@ class ConnectorMetrics:
             ["code"],
             registry=registry,
         )
+        self.mllp_refused = Counter(
+            "s2c_connector_mllp_refused_connections",
+            "MLLP connections closed before a message was read: `address` (peer not in "
+            "S2C_MLLP_ALLOW) or `tls` (TLS handshake failed or timed out)",
+            ["reason"],
+            registry=registry,
+        )
+        self.mllp_oversized = Counter(
+            "s2c_connector_mllp_oversized_messages",
+            "MLLP messages over S2C_MLLP_MAX_BYTES: answered AR, neither published nor "
+            "dead-lettered",
+            registry=registry,
+        )
 
     def published(self, fmt: str, event_type: str) -> None:
         self.events.labels(fmt, event_type).inc()

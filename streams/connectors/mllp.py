@@ -1,4 +1,4 @@
-"""MLLP listener: python-hl7's asyncio server, one ACK per message, sent after Kafka has it.
+"""MLLP listener: one ACK per message, sent after Kafka has it; optional TLS, a peer allowlist.
 
 Acknowledgment codes (original mode, HL7 table 0008):
   AA  mapped, events (or the dead letter) confirmed by Kafka;
@@ -6,7 +6,9 @@ Acknowledgment codes (original mode, HL7 table 0008):
   AR  rejected for reasons other than content (unsupported message type/version, no MSH) or
       because Kafka did not confirm the write: nothing was stored, the sender may resend.
 MSA-2 echoes MSH-10, the idempotency key: a resent message yields the same event ids.
-Mapping and the blocking Kafka flush run in a worker thread so the event loop keeps serving.
+A message over the size limit gets an AR naming the limit (ERR-3 207) and is neither published
+nor dead-lettered: it was never read whole. Mapping and the blocking Kafka flush run in a worker
+thread so the event loop keeps serving. Peers and TLS: `mllp_access`; framing: `mllp_frames`.
 """
 
 from __future__ import annotations
@@ -18,14 +20,23 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import hl7
-from hl7.mllp import InvalidBlockError, start_hl7_server
 
 from s2c.streams.connectors.events import MappingError
 from s2c.streams.connectors.ingest import Ingestor, Outcome
+from s2c.streams.connectors.mllp_access import (
+    GatedProtocol,
+    MllpPolicy,
+    is_loopback,
+    peer_address,
+    start_reading,
+    tls_summary,
+)
+from s2c.streams.connectors.mllp_frames import END, START, FramingError, MllpFramer, Oversized
 from s2c.streams.connectors.publish import PublishError
 
 log = logging.getLogger(__name__)
 _LOCATION = re.compile(r"^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?-?(\d+)?")
+READ_BYTES = 65536
 
 
 _DEFAULT_SEPARATORS = "\r|~^&"  # segment, field, repetition, component, subcomponent
@@ -79,17 +90,31 @@ def build_ack(raw: bytes, code: str, error: MappingError | None) -> bytes:
 
 
 class MllpListener:
-    def __init__(self, ingestor: Ingestor, host: str = "127.0.0.1", port: int = 2575) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        host: str = "127.0.0.1",
+        port: int = 2575,
+        policy: MllpPolicy | None = None,
+    ) -> None:
         self.ingestor, self.host, self.port = ingestor, host, port
+        self.policy = policy or MllpPolicy()
         self.server: asyncio.AbstractServer | None = None
         self._received = 0
         # one worker thread: messages are handled in arrival order and the counter needs no lock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mllp")
 
     async def start(self) -> int:
-        self.server = await start_hl7_server(self._serve, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(self._protocol, self.host, self.port)
         self.port = self.server.sockets[0].getsockname()[1]
-        log.info("MLLP listening on %s:%d", self.host, self.port)
+        log.info("MLLP listening on %s:%d (%s)", self.host, self.port, self.policy.describe())
+        if not is_loopback(self.host) and all(n.is_loopback for n in self.policy.allow):
+            log.warning(
+                "MLLP listens on %s but accepts loopback peers only: set S2C_MLLP_ALLOW to the "
+                "addresses of the interface engines that send to it",
+                self.host,
+            )
         return self.port
 
     async def stop(self) -> None:
@@ -109,25 +134,63 @@ class MllpListener:
             failure = MappingError(
                 "MSH", "could not persist the message, resend later", code="207", reject=True
             )
+            self.ingestor.metrics.acks.labels("AR").inc()
             return build_ack(block, "AR", failure)
         self.ingestor.metrics.acks.labels(outcome.ack_code).inc()
         return build_ack(block, outcome.ack_code, outcome.error)
 
-    async def _serve(
-        self, reader: hl7.mllp.HL7StreamReader, writer: hl7.mllp.HL7StreamWriter
-    ) -> None:
-        loop = asyncio.get_running_loop()
+    def refuse_oversized(self, message: Oversized, peer: object) -> bytes:
+        """AR for a message over the limit; table 0357 has no code for a message's size (104
+        is a field's length, which ERR-2 would have to locate), so 207 with the reason."""
+        reason = f"message of {message.size} bytes exceeds the {self.policy.max_bytes}-byte limit"
+        log.warning("MLLP message from %s refused, nothing stored: %s", peer, reason)
+        self.ingestor.metrics.mllp_oversized.inc()
+        self.ingestor.metrics.acks.labels("AR").inc()
+        error = MappingError("", reason, stage="parse", code="207", reject=True)
+        return build_ack(message.head, "AR", error)
+
+    def _protocol(self) -> asyncio.Protocol:
+        return GatedProtocol(self.policy.allow, self._refuse_peer, self._serve)
+
+    def _refuse_peer(self, peer: object) -> None:
+        log.warning("MLLP connection from %s refused: not in S2C_MLLP_ALLOW", peer)
+        self.ingestor.metrics.mllp_refused.labels("address").inc()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = peer_address(writer.get_extra_info("peername"))
         try:
-            while True:
-                try:
-                    block = await reader.readblock()
-                except asyncio.IncompleteReadError:
-                    break  # peer closed the connection
-                except (InvalidBlockError, ValueError) as exc:
-                    log.warning("MLLP framing error, closing connection: %s", exc)
-                    break
-                ack = await loop.run_in_executor(self._executor, self.handle, block)
-                writer.writeblock(ack)
-                await writer.drain()
+            try:
+                await start_reading(writer, self.policy.tls)
+            except OSError as exc:  # ssl.SSLError, a reset, the handshake timeout
+                log.warning("MLLP TLS handshake with %s failed: %s", peer, exc)
+                self.ingestor.metrics.mllp_refused.labels("tls").inc()
+                return
+            log.info("MLLP connection from %s%s", peer, tls_summary(writer))
+            await self._session(reader, writer, peer)
         finally:
             writer.close()
+
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        framer = MllpFramer(self.policy.max_bytes)
+        while True:
+            try:
+                data = await reader.read(READ_BYTES)
+            except OSError as exc:  # reset by the peer, a TLS alert
+                log.info("MLLP connection from %s ended: %s", peer, exc)
+                return
+            if not data:
+                return  # peer closed the connection
+            try:
+                for frame in framer.feed(data):
+                    if isinstance(frame, Oversized):
+                        ack = self.refuse_oversized(frame, peer)
+                    else:
+                        ack = await loop.run_in_executor(self._executor, self.handle, frame.message)
+                    writer.write(START + ack + END)
+                    await writer.drain()
+            except FramingError as exc:
+                log.warning("MLLP framing error from %s, closing the connection: %s", peer, exc)
+                return

@@ -11,7 +11,8 @@ exactly what `role_acls` lists:
   worker's group (to warn when no worker reads the events), nothing else;
 - erp-reader: read the ERP commands topic, with consumer groups named `erp-reader*`;
 - registry: its schemas topic (compacted, created at its first start), its reader groups and
-  its transactional id, all named `s2c-registry-*`.
+  its transactional id, all named `s2c-registry-*`; write (and create) the audit trail
+  (`_s2c_audit`), which records each registry change.
 
 A namespace is a topic prefix and a Faust app id: the stack grants the default one
 (`S2C_TOPIC_PREFIX`, `S2C_APP_ID`), `s2c demo` and the integration tests grant their own as admin.
@@ -61,9 +62,14 @@ def namespace_acls(topic_prefix: str, app_id: str) -> list[Grant]:
     return grants
 
 
-def base_acls(registry_topic: str) -> list[Grant]:
-    """What does not depend on a namespace: the registry's log, idempotent producers."""
+def base_acls(registry_topic: str, audit_topic: str = "_s2c_audit") -> list[Grant]:
+    """What does not depend on a namespace: the registry's log and the audit trail it appends
+    to (created at its first start; read back by `s2c audit list` as admin), idempotent
+    producers."""
     grants = [Grant("registry", "TOPIC", registry_topic, op) for op in READ_WRITE]
+    grants += [
+        Grant("registry", "TOPIC", audit_topic, op) for op in ("WRITE", "DESCRIBE", "CREATE")
+    ]
     grants += [Grant("registry", "GROUP", REGISTRY_NAMES, "READ", True)]
     grants += [
         Grant("registry", "TRANSACTIONAL_ID", REGISTRY_NAMES, op, True)
@@ -156,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prefix = args.prefix or settings.topic_prefix
     app_id = args.app_id or settings.app_id
-    grants = base_acls(settings.registry_topic) + namespace_acls(prefix, app_id)
+    grants = base_acls(settings.registry_topic, settings.audit_topic) + namespace_acls(
+        prefix, app_id
+    )
     if args.action == "list":
         for g in grants:
             kind = "prefix" if g.prefixed else "name"

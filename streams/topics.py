@@ -78,4 +78,17 @@ def declare(settings: Settings) -> Topics:
     )
 
 
+def audit(settings: Settings) -> TopicSpec:
+    """The audit trail (`s2c.streams.audit`): one topic for the whole cluster, not one per prefix,
+    because the registry it mostly records serves every namespace. One partition, so its records
+    keep one order; never compacted or expired (retention.ms=-1): it is append-only."""
+    return TopicSpec(
+        settings.audit_topic,
+        "the action's target (subject, or dlq topic)",
+        "s2c audit records, versioned JSON (not Avro: the registry's own writes are audited)",
+        internal=True,
+    )
+
+
+AUDIT_TOPIC_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1"}
 TOPICS = declare(Settings.from_env())

@@ -3,7 +3,8 @@
 Requests may be `application/vnd.schemaregistry.v1+json`, `application/vnd.schemaregistry+json`
 or `application/json`; answers are `application/vnd.schemaregistry.v1+json` and errors carry
 Confluent's `{"error_code", "message"}` bodies. `GET /metrics` serves Prometheus counters from a
-registry made by `create_app`, so tests get fresh metrics.
+registry made by `create_app`, so tests get fresh metrics. Who may call what is `auth`'s; every
+write that changes something carries its audit record (`s2c.streams.audit`), naming the user.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from s2c.streams.registry import errors, rules
+from s2c.streams.audit import ANONYMOUS, AuditRecord, now
+from s2c.streams.registry import auth, errors, rules
 from s2c.streams.registry.kafkalog import LogTimeout
 from s2c.streams.registry.service import Registry
 
@@ -59,7 +61,28 @@ async def body_of(request: web.Request) -> Any:
         raise errors.bad_request(f"Unexpected character in request body: {exc}") from exc
 
 
-def create_app(registry: Registry, metrics: CollectorRegistry | None = None) -> web.Application:
+def audited(
+    request: web.Request,
+    action: str,
+    target: str | None,
+    details: Callable[[Any], dict[str, Any]],
+) -> Callable[[Any], bytes]:
+    """The audit record of this request's write, made from the write's answer."""
+    user = request.get(auth.USER_KEY)
+    actor = user.name if user is not None else ANONYMOUS
+
+    def record(answer: Any) -> bytes:
+        where = target if target is not None else "(global)"
+        return AuditRecord(actor, action, where, now(), "registry", details(answer)).to_bytes()
+
+    return record
+
+
+def create_app(
+    registry: Registry,
+    metrics: CollectorRegistry | None = None,
+    users_file: auth.UsersFile | None = None,
+) -> web.Application:
     metrics = metrics or CollectorRegistry()
     requests = Counter(
         "s2c_registry_requests",
@@ -85,7 +108,10 @@ def create_app(registry: Registry, metrics: CollectorRegistry | None = None) -> 
             return response
         except errors.RegistryError as exc:
             status = exc.status
-            return answer(exc.body(), exc.status)
+            refused = answer(exc.body(), exc.status)
+            if exc.status == 401:
+                refused.headers["WWW-Authenticate"] = 'Basic realm="s2c-registry"'
+            return refused
         except web.HTTPException as exc:
             status = exc.status
             return answer(
@@ -101,7 +127,7 @@ def create_app(registry: Registry, metrics: CollectorRegistry | None = None) -> 
             requests.labels(request.method, name, str(status)).inc()
             latency.labels(request.method, name).observe(time.monotonic() - started)
 
-    app = web.Application(middlewares=[confluent_errors])
+    app = web.Application(middlewares=[confluent_errors, auth.middleware(users_file)])
     app[REGISTRY] = registry
     app.router.add_routes(routes(metrics))
     return app
@@ -159,9 +185,16 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
         body = await body_of(request)
         schema = rules.normalize(body)
         schema_id, version = rules.requested_slot(body)  # set only when importing
+        subject = request.match_info["subject"]
+        trail = audited(
+            request,
+            "registry.register",
+            subject,
+            lambda found: {"id": found["id"], **({"imported": True} if schema_id else {})},
+        )
         return answer(
             await reg(request).write(
-                rules.register, request.match_info["subject"], schema, schema_id, version
+                rules.register, subject, schema, schema_id, version, audit=trail
             )
         )
 
@@ -206,20 +239,33 @@ def routes(metrics: CollectorRegistry) -> list[web.RouteDef]:
 
     @r.delete("/subjects/{subject}")
     async def delete_subject(request: web.Request) -> web.Response:
+        subject, permanent = request.match_info["subject"], flag(request, "permanent")
+        trail = audited(
+            request,
+            "registry.delete-subject",
+            subject,
+            lambda gone: {"versions": gone, "permanent": permanent},
+        )
         return answer(
-            await reg(request).write(
-                rules.delete_subject, request.match_info["subject"], flag(request, "permanent")
-            )
+            await reg(request).write(rules.delete_subject, subject, permanent, audit=trail)
         )
 
     @r.delete("/subjects/{subject}/versions/{version}")
     async def delete_version(request: web.Request) -> web.Response:
+        subject, permanent = request.match_info["subject"], flag(request, "permanent")
+        trail = audited(
+            request,
+            "registry.delete-version",
+            subject,
+            lambda gone: {"version": gone, "permanent": permanent},
+        )
         return answer(
             await reg(request).write(
                 rules.delete_version,
-                request.match_info["subject"],
+                subject,
                 request.match_info["version"],
-                flag(request, "permanent"),
+                permanent,
+                audit=trail,
             )
         )
 
@@ -272,16 +318,22 @@ def _settings_routes(
             )
         )
 
+    action = "registry.compatibility" if kind == "config" else "registry.mode"
+
     async def put(request: web.Request) -> web.Response:
         force = (flag(request, "force"),) if kind == "mode" else ()  # ?force=true into IMPORT
+        subject = request.match_info.get("subject")
+        trail = audited(request, action, subject, lambda now_set: dict(now_set))
         return answer(
-            await reg(request).write(
-                change, request.match_info.get("subject"), await body_of(request), *force
-            )
+            await reg(request).write(change, subject, await body_of(request), *force, audit=trail)
         )
 
     async def delete(request: web.Request) -> web.Response:
-        return answer(await reg(request).write(drop, request.match_info.get("subject")))
+        subject = request.match_info.get("subject")
+        trail = audited(
+            request, f"{action}-delete", subject, lambda back_to: {"now": dict(back_to)}
+        )
+        return answer(await reg(request).write(drop, subject, audit=trail))
 
     for path in (f"/{kind}", f"/{kind}/{{subject}}"):
         r.get(path)(get)

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from s2c.streams.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,19 @@ def add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def server_tls(settings: Settings) -> ssl.SSLContext | None:
+    """The TLS context `serve` speaks https with, None (plain http) without a certificate."""
+    cert, key = settings.registry_tls_cert, settings.registry_tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise SystemExit("s2c registry: set both S2C_REGISTRY_TLS_CERT and S2C_REGISTRY_TLS_KEY")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "add-user":
         return add_user(args)
@@ -69,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from s2c.streams.registry.api import create_app
+    from s2c.streams.registry.auth import UsersFile
     from s2c.streams.registry.kafkalog import KafkaLog
     from s2c.streams.registry.service import Registry
     from s2c.streams.settings import Settings
@@ -79,21 +98,45 @@ def run(args: argparse.Namespace) -> int:
     topic = args.topic or settings.registry_topic
 
     def make_log(on_record):  # type: ignore[no-untyped-def]
-        return KafkaLog(settings.confluent_config(), topic, settings.replication_factor, on_record)
+        return KafkaLog(
+            settings.confluent_config(),
+            topic,
+            settings.replication_factor,
+            on_record,
+            audit_topic=settings.audit_topic,
+        )
+
+    users_file = None
+    if settings.registry_auth_file is not None:
+        try:
+            users_file = UsersFile(settings.registry_auth_file)
+        except (OSError, ValueError) as exc:
+            log.error("cannot read S2C_REGISTRY_AUTH_FILE %s: %s", settings.registry_auth_file, exc)
+            return 2
+    tls = server_tls(settings)
 
     async def serve() -> None:
         registry = Registry(make_log)
         await registry.start()
-        runner = web.AppRunner(create_app(registry), access_log=None)
+        runner = web.AppRunner(create_app(registry, users_file=users_file), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=tls).start()
         log.info(
-            "schema registry on http://%s:%d over topic %s at %s",
+            "schema registry on %s://%s:%d over topic %s at %s (audit trail: %s)",
+            "https" if tls else "http",
             host,
             port,
             topic,
             settings.kafka_bootstrap,
+            settings.audit_topic,
         )
+        if users_file is None:
+            log.warning(
+                "schema registry is unauthenticated: anyone who reaches it may register, delete "
+                "and change compatibility; set S2C_REGISTRY_AUTH_FILE (see s2c registry add-user)"
+            )
+        else:
+            log.info("registry users from %s", users_file.path)
         stopped = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             asyncio.get_running_loop().add_signal_handler(sig, stopped.set)

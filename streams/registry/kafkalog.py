@@ -10,6 +10,9 @@ instance's producer (Kafka's zombie fencing). A write = sync, decide over the no
 state, append the records in a transaction (acks=all), wait to read them back. If another
 instance wrote in between it fenced us, the commit fails, and we decide again over the newer
 state: this is how ids stay unique and global with no leader election.
+
+Auditing: a write that changes something may bring an audit record (`s2c.streams.audit`); it goes
+to the audit topic in the same transaction, so a change is never committed without its record.
 """
 
 from __future__ import annotations
@@ -61,10 +64,12 @@ class KafkaLog:
         replication_factor: int,
         on_record: Callable[[bytes | None, bytes | None], None],
         timeout: float = 30.0,
+        audit_topic: str | None = None,
     ) -> None:
         self._config: dict[str, Any] = {**config, "logger": logging.getLogger("s2c.librdkafka")}
         self._topic, self._rf = topic, replication_factor
         self._on_record, self._timeout = on_record, timeout
+        self._audit_topic = audit_topic
         self._tp = TopicPartition(topic, 0)
         self._next = 0  # offset of the next record this instance has not read yet
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -134,6 +139,24 @@ class KafkaLog:
                 f"registry topic {self._topic} must have exactly 1 partition "
                 f"(has {len(meta.partitions)}): ids depend on one total order"
             )
+        if self._audit_topic is not None:
+            self._ensure_audit_topic(admin)
+
+    def _ensure_audit_topic(self, admin: AdminClient) -> None:
+        """A registry whose writes cannot be audited refuses to start, rather than refuse
+        every write later."""
+        from s2c.streams.topics import AUDIT_TOPIC_CONFIG
+
+        assert self._audit_topic is not None
+        if self._audit_topic in admin.list_topics(timeout=self._timeout).topics:
+            return
+        spec = NewTopic(self._audit_topic, 1, self._rf, config=AUDIT_TOPIC_CONFIG)
+        try:
+            admin.create_topics([spec])[self._audit_topic].result(self._timeout)
+            log.info("created audit topic %s", self._audit_topic)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
 
     # ------------------------------------------------------------------ reading
     def _read(self, consumer: Consumer) -> None:
@@ -212,8 +235,13 @@ class KafkaLog:
                 time.sleep(0.5)
 
     # ------------------------------------------------------------------ writing
-    async def write(self, decide: Callable[[], tuple[list[Record], T]]) -> T:
-        """Decide over a complete state and append the decision's records atomically."""
+    async def write(
+        self,
+        decide: Callable[[], tuple[list[Record], T]],
+        audit: Callable[[T], bytes] | None = None,
+    ) -> T:
+        """Decide over a complete state and append the decision's records atomically, with
+        `audit(answer)` on the audit topic when the decision changes something."""
         async with self._write_lock:
             for attempt in range(1, ATTEMPTS + 1):
                 await self._run(self._producer_thread, self._open_producer)
@@ -221,8 +249,9 @@ class KafkaLog:
                 records, answer = decide()
                 if not records:
                     return answer
+                trail = [audit(answer)] if audit is not None else []
                 try:
-                    last = await self._run(self._producer_thread, self._append, records)
+                    last = await self._run(self._producer_thread, self._append, records, trail)
                 except KafkaException as exc:
                     log.warning(
                         "registry write attempt %d failed, deciding again: %s", attempt, exc.args[0]
@@ -249,19 +278,28 @@ class KafkaLog:
         producer.init_transactions(self._timeout)
         self._producer = producer
 
-    def _append(self, records: list[Record]) -> int:
+    def _append(self, records: list[Record], trail: list[bytes]) -> int:
         assert self._producer is not None
         offsets: list[int] = []
         failures: list[KafkaError] = []
 
         def delivered(err: KafkaError | None, msg: Any) -> None:
-            failures.append(err) if err is not None else offsets.append(msg.offset())
+            if err is not None:
+                failures.append(err)
+            elif msg.topic() == self._topic:
+                offsets.append(msg.offset())
 
         try:
             self._producer.begin_transaction()
             for key, value in records:
                 self._producer.produce(
                     self._topic, key=key, value=value, partition=0, on_delivery=delivered
+                )
+            for value in trail:
+                if self._audit_topic is None:
+                    raise RuntimeError("an audit record, but no audit topic configured")
+                self._producer.produce(
+                    self._audit_topic, value=value, partition=0, on_delivery=delivered
                 )
             self._producer.flush(self._timeout)
             if failures:

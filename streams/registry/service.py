@@ -21,7 +21,11 @@ class Log(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def sync(self) -> None: ...
-    async def write(self, decide: Callable[[], tuple[list[Record], T]]) -> T: ...
+    async def write(
+        self,
+        decide: Callable[[], tuple[list[Record], T]],
+        audit: Callable[[T], bytes] | None = None,
+    ) -> T: ...
 
 
 class MemoryLog:
@@ -30,6 +34,7 @@ class MemoryLog:
     def __init__(self, on_record: Callable[[bytes | None, bytes | None], None]) -> None:
         self._on_record = on_record
         self.records: list[Record] = []
+        self.audit: list[bytes] = []
 
     async def start(self) -> None:
         return None
@@ -40,8 +45,14 @@ class MemoryLog:
     async def sync(self) -> None:
         return None
 
-    async def write(self, decide: Callable[[], tuple[list[Record], T]]) -> T:
+    async def write(
+        self,
+        decide: Callable[[], tuple[list[Record], T]],
+        audit: Callable[[T], bytes] | None = None,
+    ) -> T:
         records, answer = decide()
+        if records and audit is not None:
+            self.audit.append(audit(answer))
         for key, value in records:
             self.records.append((key, value))
             self._on_record(key, value)
@@ -74,5 +85,12 @@ class Registry:
         await self.log.sync()
         return rule(self.state, *args)
 
-    async def write(self, rule: Callable[..., tuple[list[Record], T]], *args: Any) -> T:
-        return await self.log.write(lambda: rule(self.state, *args))
+    async def write(
+        self,
+        rule: Callable[..., tuple[list[Record], T]],
+        *args: Any,
+        audit: Callable[[T], bytes] | None = None,
+    ) -> T:
+        """Run `rule` through the log; `audit(answer)` is the audit record of a write that
+        changes something, committed with it (see `kafkalog`)."""
+        return await self.log.write(lambda: rule(self.state, *args), audit)

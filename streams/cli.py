@@ -37,6 +37,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "ingest HL7 v2, X12 or FHIR files into canonical events",
     ),
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
+    "audit": ("s2c.streams.audit_cli", "list the audit trail (registry changes, DLQ replays)"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
     "acls": ("s2c.streams.acls", "grant the secured stack's roles their Kafka permissions"),

@@ -4,6 +4,9 @@ Replay re-produces the original key and bytes to the topic named in the dead let
 once per source record: letters naming the same source topic, partition and offset (a record
 dead-lettered again after a restart, or a master record every worker refused) are sent back once.
 Replaying is safe to repeat: the pipeline drops events whose id it has already applied.
+Each replay is recorded in the audit trail (`s2c audit list --action dlq`: who, the reason
+filter, how many) in the same Kafka transaction as the records it sends back, so a replay whose
+record cannot be written does not happen (exit status 1, nothing sent).
 Exit status 2 when the prefix has no dead-letter topic (a mistyped S2C_TOPIC_PREFIX, or topics
 never created), so "0 dead letters" always means a topic that exists and is empty.
 """
@@ -83,9 +86,6 @@ def once_per_source(letters: list) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from confluent_kafka import Producer
-
-    from s2c.streams.deadletter import REPLAYED_FROM
     from s2c.streams.settings import Settings
 
     settings = Settings.from_env().role_unless_given("admin")
@@ -111,15 +111,51 @@ def run(args: argparse.Namespace) -> int:
             f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}"
         )
         return 0
-    producer = Producer({**settings.confluent_config(), "enable.idempotence": True})
-    letters = once_per_source(letters)
-    for partition, offset, letter in letters:
-        producer.produce(
-            letter.source_topic,
-            key=letter.key,
-            value=letter.value,
-            headers=[(REPLAYED_FROM, f"dlq[{partition}]@{offset}".encode())],
+    return replay(settings, once_per_source(letters), args.reason)
+
+
+def replay(settings, letters: list, reason: str | None) -> int:  # type: ignore[no-untyped-def]
+    """Send `letters` back and append the audit record, all in one transaction."""
+    from confluent_kafka import KafkaException, Producer
+
+    from s2c.streams.audit import AuditRecord, AuditUnavailable, cli_actor, ensure_topic, now
+    from s2c.streams.deadletter import REPLAYED_FROM
+    from s2c.streams.topics import declare
+
+    dlq_topic = declare(settings).dlq.name
+    record = AuditRecord(
+        cli_actor(settings),
+        "dlq.replay",
+        dlq_topic,
+        now(),
+        "cli",
+        {"reason": reason, "count": len(letters)},
+    )
+    producer = Producer(
+        {**settings.confluent_config(), "transactional.id": f"s2c-dlq-replay-{uuid.uuid4()}"}
+    )
+    try:
+        ensure_topic(settings)
+        producer.init_transactions(30)
+        producer.begin_transaction()
+        for partition, offset, letter in letters:
+            producer.produce(
+                letter.source_topic,
+                key=letter.key,
+                value=letter.value,
+                headers=[(REPLAYED_FROM, f"dlq[{partition}]@{offset}".encode())],
+            )
+        producer.produce(settings.audit_topic, key=dlq_topic.encode(), value=record.to_bytes())
+        producer.commit_transaction(30)
+    except (KafkaException, AuditUnavailable) as exc:
+        log.error(
+            "replay not done: the records and their audit record (%s) could not be committed "
+            "together: %s",
+            settings.audit_topic,
+            exc,
         )
-    unsent = producer.flush(30)
-    print(f"replayed {len(letters) - unsent} dead letter(s) to their source topics")
-    return 1 if unsent else 0
+        return 1
+    print(
+        f"replayed {len(letters)} dead letter(s) to their source topics (audited as {record.actor})"
+    )
+    return 0

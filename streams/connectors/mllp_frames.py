@@ -83,7 +83,7 @@ class MllpFramer:
             self._scanned = max(0, len(self._buffer) - 1)
             if self._dropped + len(self._buffer) - 1 > self.max_bytes:
                 if not self._dropped:
-                    self._head = first_segment(bytes(self._buffer))
+                    self._head = first_segment(bytes(self._buffer[:HEAD_BYTES]))
                 self._dropped += len(self._buffer) - 1
                 del self._buffer[:-1]
                 self._scanned = 0
@@ -91,7 +91,11 @@ class MllpFramer:
         size = self._dropped + end
         frame: Block | Oversized
         if size > self.max_bytes:
-            head = self._head if self._dropped else first_segment(bytes(self._buffer[:end]))
+            head = (
+                self._head
+                if self._dropped
+                else first_segment(bytes(self._buffer[: min(end, HEAD_BYTES)]))
+            )
             frame = Oversized(size, head)
         else:
             frame = Block(bytes(self._buffer[:end]))

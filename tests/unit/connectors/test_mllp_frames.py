@@ -69,3 +69,9 @@ def test_bytes_outside_a_block_end_the_session_after_the_blocks_before_them():
     assert next(frames) == Block(BOOKING)
     with pytest.raises(FramingError, match="outside an MLLP block"):
         next(frames)
+
+
+def test_an_oversized_message_without_a_segment_end_has_no_head_to_echo():
+    framer = MllpFramer(20)
+    stream = framed(b"MSH|^~\\&|ORSCHED|RGH|S2C", b"MSH|^~\\&|ORSCHED")
+    assert list(framer.feed(stream)) == [Oversized(24, b""), Block(b"MSH|^~\\&|ORSCHED")]

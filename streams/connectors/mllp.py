@@ -149,7 +149,7 @@ class MllpListener:
         error = MappingError("", reason, stage="parse", code="207", reject=True)
         return build_ack(message.head, "AR", error)
 
-    def _protocol(self) -> asyncio.Protocol:
+    def _protocol(self) -> GatedProtocol:
         return GatedProtocol(self.policy.allow, self._refuse_peer, self._serve)
 
     def _refuse_peer(self, peer: object) -> None:

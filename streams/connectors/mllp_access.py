@@ -117,12 +117,12 @@ class GatedProtocol(asyncio.StreamReaderProtocol):
         self._allow, self._refuse = allow, refuse
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)  # a TCP server's
         peer = peer_address(transport.get_extra_info("peername"))
         if not allowed(peer, self._allow):
             self._refuse(peer)
             transport.abort()
             return
-        assert isinstance(transport, asyncio.ReadTransport)
         transport.pause_reading()
         super().connection_made(transport)
 

@@ -67,16 +67,26 @@ class AvroCodec:
     def prepare(self, name: str) -> int:
         """Register (or look up) `name`'s current schema; returns its global id. Blocking."""
         from confluent_kafka.schema_registry import Schema
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
 
         cached = self._writers.get(name)
         if cached is not None:
             return _HEADER.unpack(cached[0])[1]
         text = self._schema_json(name)
+        schema = Schema(text, "AVRO")
         # A refusal (incompatible, read-only, invalid) is raised as the registry's own error.
-        schema_id = _ask_registry(
-            f"registering {name}",
-            lambda: self._registry.register_schema(name, Schema(text, "AVRO")),
-        )
+        try:
+            schema_id = _ask_registry(
+                f"registering {name}", lambda: self._registry.register_schema(name, schema)
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code != 403:
+                raise
+            # A user that may only read (a worker or ingest on the secured stack) looks the
+            # schema up: an admin registered it (`s2c schemas register`).
+            schema_id = _ask_registry(
+                f"looking up {name}", lambda: self._registry.lookup_schema(name, schema)
+            ).schema_id
         parsed = fastavro.parse_schema(json.loads(text))
         self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
         self._readers[schema_id] = (name, parsed, None)
@@ -152,7 +162,13 @@ class AvroCodec:
         return name, record  # type: ignore[return-value]
 
 
-def registry_client(url: str) -> Any:
+def registry_client(url: str, user_info: Any = None) -> Any:
+    """A registry client; `user_info` (`user:password`, a SecretStr or str, e.g.
+    `Settings.registry_user_info`) is sent as HTTP basic auth when set."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": url})
+    conf = {"url": url}
+    secret = user_info.get_secret_value() if hasattr(user_info, "get_secret_value") else user_info
+    if secret:
+        conf["basic.auth.user.info"] = secret
+    return SchemaRegistryClient(conf)

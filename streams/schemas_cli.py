@@ -4,6 +4,7 @@
 is compatible under its policy with every recorded version in `schemas/history/<full.name>/`, the
 current schema is recorded as the newest version, and the lint rules of `schema_lint` hold.
 `snapshot` records the current schema as the next version, refusing an incompatible one.
+`register` puts every current schema into the registry (what a deploy does before its workers).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check_p = actions.add_parser("check", help="parse, compatibility and lint; non-zero on failure")
     snap_p = actions.add_parser("snapshot", help="record changed schemas as their next version")
     snap_p.add_argument("names", nargs="*", help="record names (short or full); default: all")
-    for sub in (check_p, snap_p):
+    reg_p = actions.add_parser(
+        "register",
+        help="register every schema with the registry (the admin's job on the secured stack)",
+    )
+    for sub in (check_p, snap_p, reg_p):
         sub.add_argument(
             "--dir",
             type=Path,
@@ -33,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = args.dir or default_root()
+    if args.schemas_action == "register":
+        return register(root)
     if args.schemas_action == "snapshot":
         problems, recorded = snapshot(root, args.names)
         for line in recorded:
@@ -117,3 +124,20 @@ def snapshot(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
         )
         recorded.append(str(target.relative_to(root)))
     return problems, recorded
+
+
+def register(root: Path) -> int:
+    """Every subject's current schema into the registry at S2C_REGISTRY_URL (idempotent). On the
+    secured stack as the admin: workers and ingest may only look schemas up."""
+    from s2c.streams.codec import AvroCodec, registry_client
+    from s2c.streams.settings import Settings
+
+    settings = Settings.from_env().role_unless_given("admin")
+    catalog = Catalog.from_dir(root)
+    codec = AvroCodec(
+        registry_client(settings.registry_url, settings.registry_user_info), catalog.resolved_json
+    )
+    for name in catalog.names():
+        codec.prepare(name)
+    print(f"s2c schemas register: {len(catalog.names())} subjects in {settings.registry_url}")
+    return 0

@@ -99,7 +99,8 @@ class KafkaPublisher:
 
         self.events_topic, self.dlq_topic = events_topic, dlq_topic
         self.codec = codec or AvroCodec(
-            registry_client(settings.registry_url), load_catalog().resolved_json
+            registry_client(settings.registry_url, settings.registry_user_info),
+            load_catalog().resolved_json,
         )
         self.producer = producer or Producer(
             {

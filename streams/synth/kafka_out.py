@@ -42,7 +42,8 @@ def default_codec(settings: Settings) -> Any:
     from s2c.streams.codec import AvroCodec, registry_client
 
     return AvroCodec(
-        registry_client(settings.registry_url), lambda name: load_catalog().resolved_json(name)
+        registry_client(settings.registry_url, settings.registry_user_info),
+        lambda name: load_catalog().resolved_json(name),
     )
 
 

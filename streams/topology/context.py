@@ -205,7 +205,8 @@ def build_context(
         settings, {table.changelog_topic.get_topic_name() for table in tables.values()}
     )
     codec = codec or AvroCodec(
-        registry_client(settings.registry_url), lambda name: load_catalog().resolved_json(name)
+        registry_client(settings.registry_url, settings.registry_user_info),
+        lambda name: load_catalog().resolved_json(name),
     )
     arrivals: asyncio.Queue = asyncio.Queue()
     replica = replica or MasterReplica(

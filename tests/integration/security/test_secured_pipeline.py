@@ -30,7 +30,10 @@ pytestmark = pytest.mark.integration
 
 
 def codec(settings) -> AvroCodec:  # type: ignore[no-untyped-def]
-    return AvroCodec(registry_client(settings.registry_url), load_catalog().resolved_json)
+    return AvroCodec(
+        registry_client(settings.registry_url, settings.registry_user_info),
+        load_catalog().resolved_json,
+    )
 
 
 def read_all(settings, topic: str, group: str, expected: int, settle: float = 3.0) -> list:  # type: ignore[no-untyped-def]

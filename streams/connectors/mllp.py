@@ -194,3 +194,6 @@ class MllpListener:
             except FramingError as exc:
                 log.warning("MLLP framing error from %s, closing the connection: %s", peer, exc)
                 return
+            except ConnectionError as exc:  # the peer left before its ACK was written
+                log.info("MLLP connection from %s ended before an ACK went out: %s", peer, exc)
+                return

@@ -5,18 +5,26 @@ full record names (RecordNameStrategy, see schemas/GOVERNANCE.md). The registry 
 on the first use of a record or an unknown schema id; afterwards encoding and decoding touch
 nothing but in-process caches, so agents call `encode`/`decode` without blocking I/O once
 `prepare`/`resolve_ids` (run off the event loop) have warmed the caches.
+
+`prepare` registers a record's schema, or only looks it up (by subject and schema) when told
+not to register (S2C_REGISTER_SCHEMAS=0) or once the registry refuses a registration (401, 403,
+or 42205 read-only): the schemas must then be registered beforehand (`s2c schemas register` as a
+registry user with role write), and a missing one is raised as `SchemaUnavailable`, naming it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import struct
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import fastavro
 
+log = logging.getLogger(__name__)
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
 
@@ -28,6 +36,19 @@ class DecodeError(ValueError):
 class RegistryUnavailable(RuntimeError):
     """The registry did not answer about a schema id (down, timing out, a 5xx): nothing is known
     about the bytes yet, so callers retry instead of dead-lettering a readable record."""
+
+
+class SchemaUnavailable(LookupError):
+    """The registry answered, and will not give this process a schema it needs: the schema is
+    not registered and this process may not register it, or the registry refused the
+    credentials. Retrying does not help: someone must register the schema or fix the user."""
+
+
+def refuses_registration(exc: Any) -> bool:
+    """A registry answer meaning "you may not register here", not "this schema is wrong": no or
+    wrong credentials, a read-only user, a READONLY subject or registry."""
+    status = getattr(exc, "http_status_code", None)
+    return status in (401, 403) or (status == 422 and getattr(exc, "error_code", None) == 42205)
 
 
 def _ask_registry(what: str, call: Callable[[], Any]) -> Any:
@@ -57,40 +78,72 @@ def backoff_delays(first: float = 1.0, cap: float = 60.0) -> Iterator[float]:
 class AvroCodec:
     """Encodes records of the catalogue and decodes any record the registry knows."""
 
-    def __init__(self, registry: Any, schema_json: Callable[[str], str]) -> None:
+    def __init__(
+        self, registry: Any, schema_json: Callable[[str], str], register: bool = True
+    ) -> None:
         self._registry = registry
         self._schema_json = schema_json
+        self._register = register
         self._writers: dict[str, tuple[bytes, Any]] = {}  # record name -> (header, parsed schema)
         # schema id -> (record name, writer schema, reader schema or None when they are the same)
         self._readers: dict[int, tuple[str, Any, Any]] = {}
 
     def prepare(self, name: str) -> int:
         """Register (or look up) `name`'s current schema; returns its global id. Blocking."""
-        from confluent_kafka.schema_registry import Schema
-        from confluent_kafka.schema_registry.error import SchemaRegistryError
-
         cached = self._writers.get(name)
         if cached is not None:
             return _HEADER.unpack(cached[0])[1]
         text = self._schema_json(name)
-        schema = Schema(text, "AVRO")
-        # A refusal (incompatible, read-only, invalid) is raised as the registry's own error.
-        try:
-            schema_id = _ask_registry(
-                f"registering {name}", lambda: self._registry.register_schema(name, schema)
-            )
-        except SchemaRegistryError as exc:
-            if exc.http_status_code != 403:
-                raise
-            # A user that may only read (a worker or ingest on the secured stack) looks the
-            # schema up: an admin registered it (`s2c schemas register`).
-            schema_id = _ask_registry(
-                f"looking up {name}", lambda: self._registry.lookup_schema(name, schema)
-            ).schema_id
+        schema_id = self._register_or_look_up(name, text)
         parsed = fastavro.parse_schema(json.loads(text))
         self._writers[name] = (_HEADER.pack(MAGIC, schema_id), parsed)
         self._readers[schema_id] = (name, parsed, None)
         return schema_id
+
+    def _register_or_look_up(self, name: str, text: str) -> int:
+        from confluent_kafka.schema_registry import Schema
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        schema = Schema(text, "AVRO")
+        if self._register:
+            try:
+                # Any other refusal (incompatible, invalid) is raised as the registry's own error.
+                return int(
+                    _ask_registry(
+                        f"registering {name}", lambda: self._registry.register_schema(name, schema)
+                    )
+                )
+            except SchemaRegistryError as exc:
+                if not refuses_registration(exc):
+                    raise
+                # A user that may only read (a worker or ingest on the secured stack), or a
+                # read-only registry: look the schemas up, someone with role write registered them.
+                log.warning(
+                    "the schema registry refuses registrations (%s: %s): looking schemas up "
+                    "instead",
+                    exc.http_status_code,
+                    exc.error_message,
+                )
+                self._register = False
+        try:
+            found = _ask_registry(
+                f"looking up {name}", lambda: self._registry.lookup_schema(name, schema)
+            )
+        except SchemaRegistryError as exc:
+            if exc.http_status_code == 404:
+                raise SchemaUnavailable(
+                    f"subject {name}: the registry does not have its current schema, and this "
+                    "process does not register schemas; register them first "
+                    "(`s2c schemas register` as a registry user with role write)"
+                ) from exc
+            if exc.http_status_code in (401, 403):
+                raise SchemaUnavailable(
+                    f"subject {name}: the registry refused to look it up "
+                    f"({exc.http_status_code}: {exc.error_message}); "
+                    "check S2C_REGISTRY_USER_INFO"
+                ) from exc
+            raise
+        return int(found.schema_id)
 
     def resolve_id(self, schema_id: int) -> str:
         """Fetch a writer schema by id from the registry (blocking) and cache it."""
@@ -162,13 +215,23 @@ class AvroCodec:
         return name, record  # type: ignore[return-value]
 
 
-def registry_client(url: str, user_info: Any = None) -> Any:
+def registry_client(url: str, user_info: Any = None, ca_file: Path | None = None) -> Any:
     """A registry client; `user_info` (`user:password`, a SecretStr or str, e.g.
-    `Settings.registry_user_info`) is sent as HTTP basic auth when set."""
+    `Settings.registry_user_info`) is sent as HTTP basic auth when set, and an https registry is
+    verified against `ca_file` (else the system's CAs)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
     conf = {"url": url}
     secret = user_info.get_secret_value() if hasattr(user_info, "get_secret_value") else user_info
     if secret:
         conf["basic.auth.user.info"] = secret
+    if ca_file is not None:
+        conf["ssl.ca.location"] = str(ca_file)
     return SchemaRegistryClient(conf)
+
+
+def registry_client_for(settings: Any) -> Any:
+    """The registry client of `settings` (a `Settings`): its URL, user and CA file."""
+    return registry_client(
+        settings.registry_url, settings.registry_user_info, settings.registry_ca_file
+    )

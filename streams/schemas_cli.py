@@ -129,14 +129,12 @@ def snapshot(root: Path, names: list[str]) -> tuple[list[str], list[str]]:
 def register(root: Path) -> int:
     """Every subject's current schema into the registry at S2C_REGISTRY_URL (idempotent). On the
     secured stack as the admin: workers and ingest may only look schemas up."""
-    from s2c.streams.codec import AvroCodec, registry_client
+    from s2c.streams.codec import AvroCodec, registry_client_for
     from s2c.streams.settings import Settings
 
     settings = Settings.from_env().role_unless_given("admin")
     catalog = Catalog.from_dir(root)
-    codec = AvroCodec(
-        registry_client(settings.registry_url, settings.registry_user_info), catalog.resolved_json
-    )
+    codec = AvroCodec(registry_client_for(settings), catalog.resolved_json)
     for name in catalog.names():
         codec.prepare(name)
     print(f"s2c schemas register: {len(catalog.names())} subjects in {settings.registry_url}")

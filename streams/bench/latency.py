@@ -127,7 +127,7 @@ def measure(
     (at most `grace` s after). The events topic is read too, as the harness's own floor."""
     events_topic = ns.topics.events.name
     consumer = _consumer_at_end(ns, [ns.topics.commands.name, events_topic])
-    schema = writer_schemas(ns.settings.registry_url)
+    schema = writer_schemas(ns.settings)
     sent: dict[str, int] = {}
     by_command: dict[str, float] = {}  # event id -> when its first command was read (ms)
     echoed: dict[str, float] = {}  # event id -> when the event itself was read back (ms)

@@ -32,11 +32,11 @@ class RawRate:
     batch: int
 
 
-def writer_schemas(registry_url: str) -> Any:
+def writer_schemas(settings: Any) -> Any:
     """A function schema id -> parsed writer schema, asking the registry once per id."""
-    from s2c.streams.codec import registry_client
+    from s2c.streams.codec import registry_client_for
 
-    client = registry_client(registry_url)
+    client = registry_client_for(settings)
     cache: dict[int, Any] = {}
 
     def schema(schema_id: int) -> Any:
@@ -68,7 +68,7 @@ def one_pass(
     partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     schema, reader, unpack = (
-        writer_schemas(settings.registry_url),
+        writer_schemas(settings),
         fastavro.schemaless_reader,
         HEADER.unpack_from,
     )

@@ -95,11 +95,11 @@ class KafkaPublisher:
         from confluent_kafka import Producer
 
         from s2c.streams.catalog import load_catalog
-        from s2c.streams.codec import AvroCodec, registry_client
+        from s2c.streams.codec import AvroCodec, registry_client_for
 
         self.events_topic, self.dlq_topic = events_topic, dlq_topic
         self.codec = codec or AvroCodec(
-            registry_client(settings.registry_url, settings.registry_user_info),
+            registry_client_for(settings),
             load_catalog().resolved_json,
         )
         self.producer = producer or Producer(

@@ -39,10 +39,10 @@ class DeliveryFailed(RuntimeError):
 
 def default_codec(settings: Settings) -> Any:
     from s2c.streams.catalog import load_catalog
-    from s2c.streams.codec import AvroCodec, registry_client
+    from s2c.streams.codec import AvroCodec, registry_client_for
 
     return AvroCodec(
-        registry_client(settings.registry_url, settings.registry_user_info),
+        registry_client_for(settings),
         lambda name: load_catalog().resolved_json(name),
     )
 

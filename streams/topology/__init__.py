@@ -20,7 +20,7 @@ import logging
 import faust
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec, RegistryUnavailable, backoff_delays
+from s2c.streams.codec import AvroCodec, RegistryUnavailable, SchemaUnavailable, backoff_delays
 from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
 from s2c.streams.outbox import Outbox
@@ -48,7 +48,10 @@ def build_pipeline(
 
     @app.task
     async def start_replica() -> None:
-        # Register every record once, off the loop, so agents never wait on the registry.
+        # Register (or look up) every record once, off the loop, so agents never wait on the
+        # registry. A schema the registry answers it does not have will not come by waiting:
+        # name every such subject and stop, rather than sit at "loading master data".
+        missing = []
         for name in load_catalog().names():
             for delay in backoff_delays():
                 try:
@@ -57,6 +60,18 @@ def build_pipeline(
                 except RegistryUnavailable as exc:  # start now, serve once the registry answers
                     log.warning("waiting for the schema registry (retry in %.0f s): %s", delay, exc)
                     await asyncio.sleep(delay)
+                except SchemaUnavailable as exc:
+                    log.error("schema missing: %s", exc)
+                    missing.append(name)
+                    break
+        if missing:
+            await app.crash(
+                SchemaUnavailable(
+                    f"{len(missing)} schema(s) this worker needs are not in the registry at "
+                    f"{settings.registry_url}: {', '.join(missing)}"
+                )
+            )
+            return
         t.replica.start()
         await app.loop.run_in_executor(None, t.replica.ready.wait)
 

@@ -22,7 +22,7 @@ from s2c.streams.codec import (
     DecodeError,
     RegistryUnavailable,
     backoff_delays,
-    registry_client,
+    registry_client_for,
 )
 from s2c.streams.deadletter import of_exception
 from s2c.streams.idkey import id_key_of
@@ -205,8 +205,9 @@ def build_context(
         settings, {table.changelog_topic.get_topic_name() for table in tables.values()}
     )
     codec = codec or AvroCodec(
-        registry_client(settings.registry_url, settings.registry_user_info),
+        registry_client_for(settings),
         lambda name: load_catalog().resolved_json(name),
+        register=settings.register_schemas,
     )
     arrivals: asyncio.Queue = asyncio.Queue()
     replica = replica or MasterReplica(

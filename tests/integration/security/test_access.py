@@ -145,3 +145,44 @@ def test_the_role_files_hold_the_secrets_and_nobody_else_reads_them(secure_stack
     logs = secure_stack.settings().data_dir / "logs"
     for log in logs.glob("*.log"):
         assert password.get_secret_value() not in log.read_text(errors="replace"), log
+
+
+def registry_status(url: str, user_info: str | None, method: str = "GET", body: Any = None) -> int:
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method)
+    if body is not None:
+        request.data = json.dumps(body).encode()
+        request.add_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+    if user_info:
+        request.add_header(
+            "Authorization", "Basic " + base64.b64encode(user_info.encode()).decode()
+        )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_the_registry_asks_who_you_are_and_only_the_admin_registers(secure_stack) -> None:
+    from s2c.streams.catalog import load_catalog
+
+    admin = secure_stack.settings("admin")
+    if not admin.registry_user_info:
+        pytest.skip("this registry has no users ('s2c registry add-user' missing)")
+    worker = secure_stack.settings("worker")
+    subjects = f"{admin.registry_url}/subjects"
+    assert registry_status(subjects, None) == 401
+    assert registry_status(subjects, "worker:not-the-password") == 401
+    assert registry_status(subjects, worker.registry_user_info.get_secret_value()) == 200
+    name = "s2c.events.AppointmentScheduled"  # registered by the stack, as the admin
+    body = {"schema": load_catalog().resolved_json(name)}
+    worker_info = worker.registry_user_info.get_secret_value()
+    assert registry_status(f"{subjects}/{name}", worker_info, "POST", body) == 200  # look up
+    assert registry_status(f"{subjects}/{name}/versions", worker_info, "POST", body) == 403
+    admin_info = admin.registry_user_info.get_secret_value()
+    assert registry_status(f"{subjects}/{name}/versions", admin_info, "POST", body) == 200

@@ -139,7 +139,10 @@ class Settings:
             prometheus_port=int(_env("S2C_PROMETHEUS_PORT", "19090")),
             worker_web_port=int(_env("S2C_WORKER_WEB_PORT", "16066")),
             kafka_bootstrap=_env("S2C_KAFKA_BOOTSTRAP", f"{host}:{kafka_port}"),
-            registry_url=_env("S2C_REGISTRY_URL", f"http://{host}:{registry_port}"),
+            # the secured stack serves the registry over https (its CA in the role env files)
+            registry_url=_env(
+                "S2C_REGISTRY_URL", f"{'https' if secure else 'http'}://{host}:{registry_port}"
+            ),
             registry_topic=_env("S2C_REGISTRY_TOPIC", "_s2c_schemas"),
             topic_prefix=_env("S2C_TOPIC_PREFIX", "s2c"),
             partitions=int(_env("S2C_PARTITIONS", "4")),

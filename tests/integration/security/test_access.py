@@ -147,9 +147,12 @@ def test_the_role_files_hold_the_secrets_and_nobody_else_reads_them(secure_stack
         assert password.get_secret_value() not in log.read_text(errors="replace"), log
 
 
-def registry_status(url: str, user_info: str | None, method: str = "GET", body: Any = None) -> int:
+def registry_status(
+    url: str, user_info: str | None, method: str = "GET", body: Any = None, ca: Any = None
+) -> int:
     import base64
     import json
+    import ssl
     import urllib.error
     import urllib.request
 
@@ -162,7 +165,8 @@ def registry_status(url: str, user_info: str | None, method: str = "GET", body: 
             "Authorization", "Basic " + base64.b64encode(user_info.encode()).decode()
         )
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        tls = ssl.create_default_context(cafile=str(ca)) if ca else None
+        with urllib.request.urlopen(request, timeout=10, context=tls) as answer:
             return answer.status
     except urllib.error.HTTPError as err:
         return err.code
@@ -176,13 +180,16 @@ def test_the_registry_asks_who_you_are_and_only_the_admin_registers(secure_stack
         pytest.skip("this registry has no users ('s2c registry add-user' missing)")
     worker = secure_stack.settings("worker")
     subjects = f"{admin.registry_url}/subjects"
-    assert registry_status(subjects, None) == 401
-    assert registry_status(subjects, "worker:not-the-password") == 401
-    assert registry_status(subjects, worker.registry_user_info.get_secret_value()) == 200
+    assert subjects.startswith("https://")  # basic auth never crosses the wire in the clear
+    ca = admin.registry_ca_file
+    assert registry_status(subjects, None, ca=ca) == 401
+    assert registry_status(subjects, "worker:not-the-password", ca=ca) == 401
+    assert registry_status(subjects, worker.registry_user_info.get_secret_value(), ca=ca) == 200
     name = "s2c.events.AppointmentScheduled"  # registered by the stack, as the admin
     body = {"schema": load_catalog().resolved_json(name)}
     worker_info = worker.registry_user_info.get_secret_value()
-    assert registry_status(f"{subjects}/{name}", worker_info, "POST", body) == 200  # look up
-    assert registry_status(f"{subjects}/{name}/versions", worker_info, "POST", body) == 403
+    look_up, register = f"{subjects}/{name}", f"{subjects}/{name}/versions"
+    assert registry_status(look_up, worker_info, "POST", body, ca) == 200
+    assert registry_status(register, worker_info, "POST", body, ca) == 403
     admin_info = admin.registry_user_info.get_secret_value()
-    assert registry_status(f"{subjects}/{name}/versions", admin_info, "POST", body) == 200
+    assert registry_status(register, admin_info, "POST", body, ca) == 200

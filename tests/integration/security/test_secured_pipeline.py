@@ -19,7 +19,7 @@ from stackkit import IDS
 from test_topology import episode, expected_commands
 
 from s2c.streams.catalog import load_catalog
-from s2c.streams.codec import AvroCodec, registry_client
+from s2c.streams.codec import AvroCodec, registry_client_for
 from s2c.streams.masterdata import publish_master
 from s2c.streams.topics import declare
 from s2c.tables.codec import to_native
@@ -30,10 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 def codec(settings) -> AvroCodec:  # type: ignore[no-untyped-def]
-    return AvroCodec(
-        registry_client(settings.registry_url, settings.registry_user_info),
-        load_catalog().resolved_json,
-    )
+    return AvroCodec(registry_client_for(settings), load_catalog().resolved_json)
 
 
 def read_all(settings, topic: str, group: str, expected: int, settle: float = 3.0) -> list:  # type: ignore[no-untyped-def]

@@ -141,13 +141,15 @@ def read(settings: Settings, timeout: float = 30.0) -> list[AuditRecord]:
             msg = consumer.poll(1.0)
             if msg is None:
                 continue
-            error = msg.error()
+            error, value = msg.error(), msg.value()
             if error is None:
-                found.append(AuditRecord.from_bytes(msg.value()))
+                if value is not None:
+                    found.append(AuditRecord.from_bytes(value))
             elif (
-                error.code() == KafkaError._PARTITION_EOF and msg.offset() >= ends[msg.partition()]
+                error.code() == KafkaError._PARTITION_EOF
+                and (msg.offset() or 0) >= ends[msg.partition() or 0]
             ):
-                pending.discard(msg.partition())
+                pending.discard(msg.partition() or 0)
         if pending:
             raise AuditUnavailable(f"could not read {name} to its end within {timeout:.0f} s")
     finally:

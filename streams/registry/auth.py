@@ -47,7 +47,7 @@ READ_POST_ROUTES = frozenset(
         "/compatibility/subjects/{subject}/versions",
     }
 )
-USER_KEY = web.RequestKey("user", User | None)  # type: ignore[arg-type]
+USER_KEY = web.RequestKey("user", User | None)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

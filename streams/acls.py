@@ -122,7 +122,8 @@ def grant(admin: Settings, grants: list[Grant], timeout: float = 30.0) -> int:
         ResourceType,
     )
 
-    client = AdminClient(admin.confluent_config())
+    # log_level 4: not librdkafka's notice that the client's last describe was left unserved
+    client = AdminClient({**admin.confluent_config(), "log_level": 4})
     wanted = bindings(grants)
     futures = client.create_acls(wanted, request_timeout=timeout)
     for future in futures.values():

@@ -1,7 +1,8 @@
 # The two set-up commands of the README, and the pieces they are made of.
 #   make demo   local stack up, pipeline over a synthetic day, readable summary
 #   make test   the whole test suite (unit, agent, integration on the real local stack)
-# With S2C_SECURE=1 both run on the secured stack (SASL_SSL, SCRAM users and ACLs per role).
+# S2C_SECURE=1 make demo: the same through the secured stack (SASL_SSL, SCRAM users and ACLs per
+# role); its tests are tests/integration/security, which start their own secured stack.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin

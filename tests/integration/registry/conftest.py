@@ -53,7 +53,8 @@ class RunningRegistry:
             self.kill()
 
 
-def start_registry(topic: str, log_dir: Path) -> RunningRegistry:
+def start_registry(topic: str, log_dir: Path, env: dict[str, str] | None = None) -> RunningRegistry:
+    """`env` adds to this process's environment (an auth file, an audit topic)."""
     port = _free_port()
     log_path = log_dir / f"registry-{port}.log"
     process = subprocess.Popen(
@@ -73,7 +74,7 @@ def start_registry(topic: str, log_dir: Path) -> RunningRegistry:
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=REPO_ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -81,7 +82,7 @@ def start_registry(topic: str, log_dir: Path) -> RunningRegistry:
         if process.poll() is not None:
             raise RuntimeError(f"registry exited: {log_path.read_text()}")
         try:
-            if httpx.get(f"{url}/subjects", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/", timeout=1).status_code == 200:  # open even with auth
                 return RunningRegistry(url, topic, process, log_path)
         except httpx.TransportError:
             pass
@@ -138,3 +139,61 @@ def registry(
     yield running
     running.stop()
     _delete_topics(kafka, {topic})
+
+
+@dataclass
+class SecuredRegistry:
+    """A registry with users (S2C_REGISTRY_AUTH_FILE) and its own audit topic."""
+
+    running: RunningRegistry
+    audit_topic: str
+    writer: tuple[str, str]  # billing-ops, role write
+    reader: tuple[str, str]  # erp-reader, role read
+
+    @property
+    def url(self) -> str:
+        return self.running.url
+
+    def user_info(self, who: tuple[str, str]) -> str:
+        return ":".join(who)
+
+
+def add_user(users_file: Path, name: str, role: str, password: str) -> None:
+    """As the secured stack does it: `s2c registry add-user`, the password in the environment."""
+    subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", "registry", "add-user"]
+        + ["--file", str(users_file), "--user", name, "--role", role],
+        env={**os.environ, "S2C_NEW_PASSWORD": password},
+        check=True,
+        capture_output=True,
+        cwd=REPO_ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def secured_registry_factory(kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Starts registries with users billing-ops (write) and erp-reader (read), random passwords,
+    each on its own schemas topic and audit topic; stops them and deletes the topics after."""
+    started: list[tuple[RunningRegistry, str]] = []
+
+    def start() -> SecuredRegistry:
+        tmp = tmp_path_factory.mktemp("secured-registry")
+        users_file = tmp / "registry-users"
+        writer = ("billing-ops", f"remit-{uuid.uuid4().hex}")
+        reader = ("erp-reader", f"st-olaf-{uuid.uuid4().hex}")
+        add_user(users_file, writer[0], "write", writer[1])
+        add_user(users_file, reader[0], "read", reader[1])
+        audit_topic = f"_s2c_audit_test_{uuid.uuid4().hex[:12]}"
+        running = start_registry(
+            f"_s2c_schemas_test_{uuid.uuid4().hex[:12]}",
+            tmp,
+            {"S2C_REGISTRY_AUTH_FILE": str(users_file), "S2C_AUDIT_TOPIC": audit_topic},
+        )
+        started.append((running, audit_topic))
+        return SecuredRegistry(running, audit_topic, writer, reader)
+
+    yield start
+    for running, audit_topic in started:
+        if running.process.poll() is None:
+            running.stop()
+        _delete_topics(kafka, {running.topic, audit_topic})

@@ -7,6 +7,7 @@ consumes it, so topics are created here before any worker starts.
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -53,3 +54,31 @@ def partition_counts(settings: Settings, names: list[str], timeout: float = 30.0
     admin = AdminClient(settings.confluent_config())
     metadata = admin.list_topics(timeout=timeout).topics
     return {name: len(metadata[name].partitions) for name in names if name in metadata}
+
+
+def access_problem(settings: Settings, timeout: float = 15.0) -> str | None:
+    """Why Kafka turns these credentials away (SASL authentication, a TLS handshake), or None
+    when it answers or gives no verdict within `timeout` (the caller's own waits handle a broker
+    that is not up yet). librdkafka would otherwise retry a refusal forever, a line each time."""
+    errors: list[KafkaError] = []
+    probe = AdminClient({**settings.confluent_config(), "error_cb": errors.append, "log_level": 0})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            probe.list_topics(timeout=1.0)
+            return None
+        except KafkaException:
+            probe.poll(0)  # serves error_cb
+        codes = {error.code() for error in errors}
+        where = f"Kafka at {settings.kafka_bootstrap} ({settings.kafka_security_protocol})"
+        if KafkaError._AUTHENTICATION in codes:
+            return (
+                f"{where} refused user {settings.kafka_username!r} ({settings.sasl_mechanism}): "
+                "wrong S2C_KAFKA_USERNAME or S2C_KAFKA_PASSWORD"
+            )
+        if KafkaError._SSL in codes:
+            return (
+                f"{where}: the TLS handshake failed; does S2C_KAFKA_CA_FILE "
+                f"({settings.kafka_ca_file or 'unset: the system CAs'}) name the broker's CA?"
+            )
+    return None

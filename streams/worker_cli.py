@@ -83,14 +83,17 @@ def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str 
 
 
 def run(args: argparse.Namespace) -> int:
+    from s2c.streams.admin import access_problem
     from s2c.streams.app import create_app, service_worker
     from s2c.streams.logthrottle import install_broker_log_throttle
     from s2c.streams.settings import Settings
     from s2c.streams.topology import build_pipeline
 
     settings = Settings.from_env().role_unless_given("worker")
-    problem = web_port_problem(settings.host, settings.worker_web_port) or copartitioning_problem(
-        settings
+    problem = (
+        web_port_problem(settings.host, settings.worker_web_port)
+        or access_problem(settings)
+        or copartitioning_problem(settings)
     )
     if problem:
         print(f"s2c worker: {problem}", file=sys.stderr)

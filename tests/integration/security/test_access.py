@@ -193,3 +193,27 @@ def test_the_registry_asks_who_you_are_and_only_the_admin_registers(secure_stack
     assert registry_status(register, worker_info, "POST", body, ca) == 403
     admin_info = admin.registry_user_info.get_secret_value()
     assert registry_status(register, admin_info, "POST", body, ca) == 200
+
+
+def test_a_worker_with_a_wrong_password_stops_and_says_why(secure_stack, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from stackkit import free_port
+
+    env = secure_stack.role_env("worker")
+    env.update(
+        S2C_KAFKA_PASSWORD="guessed-password-1",
+        S2C_WORKER_WEB_PORT=str(free_port()),
+        S2C_WORKER_DIR=str(tmp_path / "worker"),
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "s2c.streams.cli", "worker"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "refused user 'worker' (SCRAM-SHA-512)" in run.stderr
+    assert "guessed-password-1" not in run.stdout + run.stderr

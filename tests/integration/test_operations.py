@@ -119,9 +119,16 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
         assert "first_claim" in milestones and "first_payment" in milestones
         assert body["stage"] in {"PAID", "PARTIALLY_PAID", "CLOSED"}
         assert "patient_ref" not in json.dumps(body)
-    listing = json.load(
-        urllib.request.urlopen(a.metrics_url.replace("/metrics", "/exceptions/"), timeout=10)
-    )
+    listing, query = [], "?limit=7"  # pages across both workers, walked with the cursor
+    while query:
+        page = json.load(
+            urllib.request.urlopen(
+                a.metrics_url.replace("/metrics", f"/exceptions/{query}"), timeout=10
+            )
+        )
+        assert page["count"] == len(page["exceptions"]) <= 7
+        listing += page["exceptions"]
+        query = f"?limit=7&after={page['next']}" if page["next"] else ""
     raised = read_topic(
         pipeline_env.settings,
         declare(pipeline_env.settings).exceptions.name,
@@ -129,7 +136,8 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
         timeout=10,
         settle=2,
     )
-    assert listing["count"] == len(raised) > 0
+    assert len(listing) == len(raised) > 0
+    assert len({e["exception_id"] for e in listing}) == len(listing)  # each item once
     for worker in (a, b):  # both ready, sharing the partitions, nothing stuck
         health = json.load(
             urllib.request.urlopen(worker.metrics_url.replace("/metrics", "/health/"), timeout=10)

@@ -73,7 +73,7 @@ def build_pipeline(
             )
             return
         t.replica.start()
-        await app.loop.run_in_executor(None, t.replica.ready.wait)
+        await t.master_loaded()
 
     @app.task
     async def announce_master_arrivals() -> None:

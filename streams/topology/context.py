@@ -104,7 +104,14 @@ class Topology:
         written then was lost and an SLA breach never fired (seen about once in three runs)."""
         await self.app.tables.recovery.completed.wait()
         if need_master:
-            await self.app.loop.run_in_executor(None, self.replica.ready.wait)
+            await self.master_loaded()
+
+    async def master_loaded(self) -> None:
+        """Until the master data replica has caught up. Waited for a second at a time: a thread
+        blocked on the event for good would keep a worker that is stopping (a crash before the
+        replica was ready, a SIGTERM while loading) from exiting, as exit joins the threads."""
+        while not await self.app.loop.run_in_executor(None, self.replica.ready.wait, 1.0):
+            pass
 
     async def decode(self, message: Any, stage: str) -> tuple[str, dict] | None:
         """Decode or dead-letter; the registry is reached off the loop on an unknown id. While the

@@ -242,6 +242,7 @@ class KafkaLog:
     ) -> T:
         """Decide over a complete state and append the decision's records atomically, with
         `audit(answer)` on the audit topic when the decision changes something."""
+        last_error: KafkaError | None = None
         async with self._write_lock:
             for attempt in range(1, ATTEMPTS + 1):
                 await self._run(self._producer_thread, self._open_producer)
@@ -253,6 +254,7 @@ class KafkaLog:
                 try:
                     last = await self._run(self._producer_thread, self._append, records, trail)
                 except KafkaException as exc:
+                    last_error = exc.args[0]
                     log.warning(
                         "registry write attempt %d failed, deciding again: %s", attempt, exc.args[0]
                     )
@@ -261,7 +263,10 @@ class KafkaLog:
                     continue
                 await self._read_up_to(last + 1)
                 return answer
-        raise LogTimeout(f"could not append to {self._topic} after {ATTEMPTS} attempts")
+        raise LogTimeout(
+            f"could not append to {self._topic} after {ATTEMPTS} attempts; nothing was changed "
+            f"(last error: {last_error})"
+        )
 
     def _open_producer(self) -> None:
         if self._producer is not None:
@@ -286,6 +291,12 @@ class KafkaLog:
         def delivered(err: KafkaError | None, msg: Any) -> None:
             if err is not None:
                 failures.append(err)
+                if msg.topic() == self._audit_topic:
+                    log.error(
+                        "the audit record could not be written to %s (%s): the change is not made",
+                        self._audit_topic,
+                        err,
+                    )
             elif msg.topic() == self._topic:
                 offsets.append(msg.offset())
 
@@ -313,13 +324,17 @@ class KafkaLog:
 
     def _recover(self, error: KafkaError) -> None:
         """Fenced or fatal: drop the producer (the next attempt opens one, fencing the other
-        instance in turn). Abortable: abort so the records are never read."""
+        instance in turn). Otherwise abort, so the records are never read. An error from a
+        delivery report (a record the broker refused, e.g. on the audit topic) does not say
+        `txn_requires_abort` although the transaction is open: abort it too, then drop the
+        producer, which librdkafka leaves unable to deliver the next transaction."""
         if self._producer is None:
             return
-        if error.txn_requires_abort():
+        if not error.fatal():
             try:
                 self._producer.abort_transaction(self._timeout)
-                return
+                if error.txn_requires_abort():
+                    return
             except KafkaException as exc:
                 log.warning("abort failed, reopening the producer: %s", exc.args[0])
         self._producer = None

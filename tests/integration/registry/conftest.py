@@ -176,14 +176,14 @@ def secured_registry_factory(kafka: Settings, tmp_path_factory: pytest.TempPathF
     each on its own schemas topic and audit topic; stops them and deletes the topics after."""
     started: list[tuple[RunningRegistry, str]] = []
 
-    def start() -> SecuredRegistry:
+    def start(audit_topic: str | None = None) -> SecuredRegistry:
         tmp = tmp_path_factory.mktemp("secured-registry")
         users_file = tmp / "registry-users"
         writer = ("billing-ops", f"remit-{uuid.uuid4().hex}")
         reader = ("erp-reader", f"st-olaf-{uuid.uuid4().hex}")
         add_user(users_file, writer[0], "write", writer[1])
         add_user(users_file, reader[0], "read", reader[1])
-        audit_topic = f"_s2c_audit_test_{uuid.uuid4().hex[:12]}"
+        audit_topic = audit_topic or f"_s2c_audit_test_{uuid.uuid4().hex[:12]}"
         running = start_registry(
             f"_s2c_schemas_test_{uuid.uuid4().hex[:12]}",
             tmp,

@@ -162,3 +162,9 @@ def test_audit_list_shows_who_changed_compatibility(secured: SecuredRegistry) ->
     everything = audit_list(secured.audit_topic, "--action", "registry").stdout
     assert f"billing-ops  registry.register  {name}" in everything
     assert "erp-reader" not in everything  # refused requests change nothing, record nothing
+
+
+def test_only_an_open_registry_warns_that_it_is_unauthenticated(registry, secured) -> None:  # type: ignore[no-untyped-def]
+    open_log = registry.log_path.read_text()
+    assert open_log.count("schema registry is unauthenticated") == 1
+    assert "unauthenticated" not in secured.running.log_path.read_text()

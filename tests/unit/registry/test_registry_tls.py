@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from s2c.streams.codec import AvroCodec, RegistryUnavailable, registry_client
+from s2c.streams.codec import AvroCodec, RegistryUnavailable, registry_client, registry_client_for
 from s2c.streams.registry import users
 from s2c.streams.registry.api import create_app
 from s2c.streams.registry.auth import UsersFile
 from s2c.streams.registry.cli import server_tls
 from s2c.streams.registry.service import Registry
-from s2c.streams.settings import Settings
+from s2c.streams.settings import SecretStr, Settings
 
 CLAIM = json.dumps(
     {
@@ -79,7 +79,13 @@ def users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> UsersFile:
 
 def test_a_client_trusting_the_ca_registers_over_https(pki: Path, users_file: UsersFile) -> None:
     def calls(url: str) -> tuple[int, str]:
-        client = registry_client(url, "billing-ops:remit-2291", pki / "ca.pem")
+        client = registry_client_for(
+            Settings(
+                registry_url=url,
+                registry_user_info=SecretStr("billing-ops:remit-2291"),
+                registry_ca_file=pki / "ca.pem",
+            )
+        )
         schema_id = AvroCodec(client, lambda name: CLAIM).prepare("s2c.events.ClaimSubmitted")
         return schema_id, client.get_schema(schema_id).schema_str
 

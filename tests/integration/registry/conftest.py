@@ -54,7 +54,10 @@ class RunningRegistry:
 
 
 def start_registry(topic: str, log_dir: Path, env: dict[str, str] | None = None) -> RunningRegistry:
-    """`env` adds to this process's environment (an auth file, an audit topic)."""
+    """`env` adds to this process's environment (an auth file, an audit topic). Unless `env`
+    names one, the registry's audit topic is the test's own (`_s2c_audit_test_...`), so tests
+    leave nothing on the cluster's trail; `_delete_topics` removes both."""
+    env = {"S2C_AUDIT_TOPIC": audit_topic_of(topic), **(env or {})}
     port = _free_port()
     log_path = log_dir / f"registry-{port}.log"
     process = subprocess.Popen(
@@ -74,7 +77,7 @@ def start_registry(topic: str, log_dir: Path, env: dict[str, str] | None = None)
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
         cwd=REPO_ROOT,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **env},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -102,6 +105,11 @@ def kafka() -> Settings:
     return settings
 
 
+def audit_topic_of(topic: str) -> str:
+    """The test registry's own audit topic, named after its schemas topic."""
+    return f"_s2c_audit_test_{topic.removeprefix('_s2c_schemas_test_')}"
+
+
 def _delete_topics(settings: Settings, topics: set[str]) -> None:
     """Leave the shared broker as we found it."""
     from confluent_kafka.admin import AdminClient
@@ -110,6 +118,8 @@ def _delete_topics(settings: Settings, topics: set[str]) -> None:
         return
 
     admin = AdminClient(settings.confluent_config())
+    existing = set(admin.list_topics(timeout=30).topics)
+    topics = topics | {audit_topic_of(t) for t in topics if audit_topic_of(t) in existing}
     for future in admin.delete_topics(sorted(topics)).values():
         future.result(30)
 

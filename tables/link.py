@@ -2,7 +2,8 @@
 instance an account belongs to. The state, the work items and their reasons name the account by
 that pseudonym only, never by its number.
 
-Events that carry their own process id register `account -> process id` and are forwarded. Events
+Events that carry their own process id register `account -> process id` and are forwarded (or,
+for a registration copy of an event that went straight to its process, only registered). Events
 that only carry the account (charges, claims, remittances, discharges) are forwarded to the linked
 process, or parked here until the link arrives. At the park deadline (event time + `LINK_PARK_TTL`)
 they are reported as `UNLINKED_EVENT` exceptions, once, and stay parked: if the link comes later
@@ -76,8 +77,11 @@ class LinkState:
 
 
 def link_transition(
-    state: LinkState | None, event: Event, now: datetime, ids: IdKey
+    state: LinkState | None, event: Event, now: datetime, ids: IdKey, registers: bool = False
 ) -> tuple[LinkState, list[LinkOutput]]:
+    """Apply `event` to its account's link. `registers`: the event went straight to its process
+    (`Route.registers`) and this is its registration copy: the link is recorded and what was
+    parked is released, but the event itself is not forwarded again."""
     if state is None:
         # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
         state = LinkState(ids.account_ref(event.account_number))  # type: ignore[attr-defined]
@@ -92,13 +96,13 @@ def link_transition(
             state.parked.values(), key=lambda p: (p.event.occurred_at, p.event.event_id)
         )
         state.parked.clear()
-        outputs: list[LinkOutput] = [Forward(own, event)]
+        outputs: list[LinkOutput] = [] if registers else [Forward(own, event)]
         for parked in released:
             outputs.append(Forward(own, parked.event))
             if parked.reported:
                 outputs.append(_resolution(state, parked.event, now))
         return state, outputs
-    outputs = [Forward(own, event)]
+    outputs = [] if registers else [Forward(own, event)]
     if state.process_id != own:
         outputs.append(
             _exception(

@@ -1,10 +1,11 @@
 """Both keyed stages in one process, in arrival order: the engine of `s2c replay` and of the tests.
 
-`Pipeline` does in memory what the Faust topology does across partitions: route an event, run the
-LINK stage for events with an account number, run the PROCESS stage for what it forwards (or for
-events that name their process), and fire deadlines as stream time (the largest business time seen)
-passes them: before the event that moved it is applied, and after it for deadlines it set in
-the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers
+`Pipeline` does in memory what the Faust topology does across partitions: route an event (one path
+per source key, see routing.py), run the LINK stage for the events keyed by their account, the
+PROCESS stage for what it forwards and for the events keyed by their appointment or case (then the
+LINK stage for their registration copy, as it reaches the link after the event), and fire
+deadlines as stream time (the largest business time seen) passes them: before the event that
+moved it is applied, and after it for deadlines it set in the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers
 are a heap of (deadline, stage, key) with stale entries skipped, so a deadline costs O(log n),
 not a scan of every instance.
 
@@ -31,7 +32,7 @@ from s2c.tables.link import LinkState, link_on_deadline, link_transition
 from s2c.tables.master import MasterData, load_master_dir
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.process import ProcessState
-from s2c.tables.routing import link_key_of, process_id_of, unroutable
+from s2c.tables.routing import route, unroutable
 
 
 class Pipeline:
@@ -49,20 +50,14 @@ class Pipeline:
             at if self.stream_time is None or at > self.stream_time else self.stream_time
         )
         out = self.advance(now)
-        # `route(event)`, spelt out: an event with a link key never needs its process id here
-        # (the link stage works it out itself), so it is computed only for the others.
-        link_key = link_key_of(event, self.ids)
-        if link_key is not None:
-            link, produced = link_transition(self.links.get(link_key), event, now, self.ids)
-            self.links[link_key] = link
-            self._schedule("link", link_key, link.next_deadline())
-            for item in produced:
-                if isinstance(item, Forward):
-                    out.extend(self._process(item.process_id, item.event, now))
-                else:
-                    out.append(item)
-        elif (process_id := process_id_of(event, self.ids)) is not None:
+        where = route(event, self.ids)
+        link_key, process_id = where.link_key, where.process_id
+        if where.via_link and link_key is not None:
+            out.extend(self._link(link_key, event, now))
+        elif process_id is not None:
             out.extend(self._process(process_id, event, now))
+            if link_key is not None:  # its registration copy reaches the link after the event
+                out.extend(self._link(link_key, event, now, registers=True))
         else:
             out.append(unroutable(event, now))
         out.extend(self.advance(now))  # deadlines the event itself set in the past
@@ -84,6 +79,22 @@ class Pipeline:
                 state, produced = on_deadline(self.processes[key], self.master, now)
                 self._schedule(stage, key, next_deadline(state), after=now)
                 out.extend(produced)
+        return out
+
+    def _link(
+        self, link_key: str, event: Event, now: datetime, registers: bool = False
+    ) -> list[Output]:
+        link, produced = link_transition(
+            self.links.get(link_key), event, now, self.ids, registers=registers
+        )
+        self.links[link_key] = link
+        self._schedule("link", link_key, link.next_deadline())
+        out: list[Output] = []
+        for item in produced:
+            if isinstance(item, Forward):
+                out.extend(self._process(item.process_id, item.event, now))
+            else:
+                out.append(item)
         return out
 
     def _process(self, process_id: str, event: Event, now: datetime) -> list[Output]:

@@ -11,12 +11,21 @@ Process ids (derivable without any state):
 - everything else (encounter completed, charges, claims, remittances) has no process id of its own.
 
 Link key: the account's pseudonym (`IdKey.account_ref`, see ids.py), when the event carries an
-`account_number`; the account number itself never becomes a key or an id. An event with a link key
-goes through the LINK stage (keyed by that pseudonym) first: if it also has a process id it registers
-`account -> process id` there (scheduled events with an account, encounter started, an appointment
-modification that sets the account) and is forwarded; otherwise the link stage forwards it to the
-linked process or parks it until the link arrives. An event with a process id and no link key goes
-straight to the PROCESS stage. An event with neither (an authorization naming no appointment or
+`account_number`; the account number itself never becomes a key or an id.
+
+One ordered path per source key. Kafka keeps the order of one key on one partition, and an
+event's path to the process stage must keep it too: two events of one source key that took
+different paths could overtake each other (an `AppointmentModified` with an account, sent through
+the link stage, was overtaken by the appointment's later `AppointmentCancelled` sent straight to
+the process stage). The path follows the source key (`keyed_by_instance`):
+- events keyed by their appointment or case (`Appointment*`, `Case*`, `Authorization*` naming
+  one) go straight to the PROCESS stage; when they carry an account, the LINK stage gets a
+  registration copy (`Route.registers`): it records `account -> process id` and releases what
+  was parked for the account, but does not forward the copy;
+- events keyed by their account (encounters, charges, claims, remittances) go through the LINK
+  stage, which registers the link for those that name their process (an encounter started) and
+  forwards each to the linked process, or parks it until the link arrives.
+An event with neither a process id nor a link key (an authorization naming no appointment or
 case) cannot be placed: the adapter reports it as an `UNLINKED_EVENT` exception (`unroutable`).
 """
 
@@ -37,10 +46,16 @@ from s2c.tables.vocabulary import ExceptionKind
 class Route:
     process_id: str | None
     link_key: str | None
+    via_link: bool = False  # through the link stage (else straight to the process stage)
 
     @property
     def needs_link_stage(self) -> bool:
-        return self.link_key is not None
+        return self.via_link
+
+    @property
+    def registers(self) -> bool:
+        """Straight to its process, with a registration copy to the link stage."""
+        return not self.via_link and self.link_key is not None and self.process_id is not None
 
 
 def process_id_of(event: Event, ids: IdKey | None) -> str | None:
@@ -81,8 +96,16 @@ def link_key_of(event: Event, ids: IdKey) -> str | None:
     return None if account is None else ids.account_ref(account)
 
 
+def keyed_by_instance(event: Event) -> bool:
+    """Whether the event's source key is its appointment or case (as the feeds and the generator
+    key them), not its account: scheduling, surgical cases and authorizations."""
+    return event.schema.startswith(("Appointment", "Case", "Authorization"))
+
+
 def route(event: Event, ids: IdKey) -> Route:
-    return Route(process_id_of(event, ids), link_key_of(event, ids))
+    process_id, link_key = process_id_of(event, ids), link_key_of(event, ids)
+    via_link = link_key is not None and (process_id is None or not keyed_by_instance(event))
+    return Route(process_id, link_key, via_link)
 
 
 def unroutable(event: Event, now: datetime) -> WorkQueueException:

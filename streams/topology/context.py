@@ -39,6 +39,7 @@ from s2c.tables.ids import IdKey
 log = logging.getLogger(__name__)
 EVENTS_NS = "s2c.events."
 CONTROL_HEADER = "s2c.control"  # on the link and process topics: a control record, not an event
+REGISTRATION = b"register"  # on the link topic: an event that went straight to its process
 
 
 def control_of(message: Any) -> bytes | None:

@@ -1,6 +1,9 @@
 """INGEST (`s2c.events`): decode, validate, route. Bad input goes to the dead-letter topic.
 
 Values are forwarded as the original bytes: the wire format is already what the next stage reads.
+An event keyed by its appointment or case goes straight to the process stage and, when it carries
+an account, as a registration copy (header `s2c.control: register`) to the link stage; an event
+keyed by its account goes through the link stage (one path per source key, tables/routing.py).
 Events are taken in batches like the stateful stages take theirs: every forward of a batch is
 queued in the outbox, the batch waits once for the broker to acknowledge them all, and only
 then are its offsets free to be committed. A worker killed between a commit and the delivery of a
@@ -17,9 +20,11 @@ from typing import Any
 import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
-from s2c.streams.topology.context import Topology
+from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
 from s2c.streams.topology.watermarks import IngestProgress
 from s2c.tables.routing import route, unroutable
+
+REGISTER = [(CONTROL_HEADER, REGISTRATION)]
 
 
 def attach_ingest(t: Topology, progress: IngestProgress) -> None:
@@ -37,11 +42,13 @@ def attach_ingest(t: Topology, progress: IngestProgress) -> None:
         if parsed is None:
             return
         t.metrics.child(t.metrics.events_in, parsed.schema).inc()
-        where = route(parsed, t.ids)
-        if where.link_key is not None:
+        where = route(parsed, t.ids)  # one path per source key (see tables/routing.py)
+        if where.via_link and where.link_key is not None:
             t.outbox.send(link_topic, where.link_key.encode(), message.value)
         elif where.process_id is not None:
             t.outbox.send(process_topic, where.process_id.encode(), message.value)
+            if where.link_key is not None:  # the link stage records the account's link
+                t.outbox.send(link_topic, where.link_key.encode(), message.value, headers=REGISTER)
         now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
         if where.link_key is None and where.process_id is None:
             t.sink.emit([unroutable(parsed, now)])

@@ -1,7 +1,9 @@
 """LINK (`s2c.link`, keyed by the account's pseudonym): which process instance an account belongs to.
 
 Loads the account's `LinkState`, fires its due deadlines (parked events that never got a link
-become work items), applies the event, saves, and forwards what the core released. Deadlines fire
+become work items), applies the event, saves, and forwards what the core released. A registration
+copy (header `s2c.control: register`: the event went straight to its process) records the link
+and releases what was parked, without forwarding the event again. Deadlines fire
 up to the partition's watermark (see watermarks.py), which the ingest partitions' announcements
 on this topic move.
 """
@@ -15,7 +17,7 @@ from typing import Any
 import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
-from s2c.streams.topology.context import Topology, control_of
+from s2c.streams.topology.context import REGISTRATION, Topology, control_of
 from s2c.streams.topology.states import json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
@@ -63,11 +65,15 @@ def attach_link(t: Topology) -> None:
         await consume_in_batches(stream, scope, t.outbox, link_one)
 
     async def link_one(message: Any) -> None:
-        if control_of(message) == WATERMARK:
+        control = control_of(message)
+        if control == WATERMARK:
             upstream.note(message.partition, message.value)
             if (due_at := t.due_time(upstream, message.partition)) is not None:
                 await fire_due(message.partition, due_at)
             return
+        registers = control == REGISTRATION
+        if control is not None and not registers:
+            return  # a control record of a later version: nothing this worker knows to do
         parsed = await t.load_event(message, "link")
         if parsed is None:
             return
@@ -78,7 +84,7 @@ def attach_link(t: Topology) -> None:
             await fire_due(message.partition, due_at)
         before = load(message.key)
         parked_before = len(before.parked) if before else 0
-        state, outputs = link_transition(before, parsed, now, t.ids)
+        state, outputs = link_transition(before, parsed, now, t.ids, registers=registers)
         due = state.next_deadline()
         if due is not None and due_at is not None and due <= due_at:
             state, expired = link_on_deadline(state, due_at)  # already due: fire at once

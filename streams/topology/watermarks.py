@@ -9,8 +9,9 @@ upstream partition announces its progress with a control record (header `s2c.con
 watermark`) on every partition downstream of it, and a stage partition fires deadlines only up to
 the smallest progress of its upstreams:
 
-- an ingest partition announces its stream time, or that it is idle: caught up with its log end
-  and without a record for `IDLE_SECONDS`, so an empty or quiet partition holds nobody back;
+- an ingest partition announces its stream time, or that it is idle: drained up to its log end
+  as the broker reports it (not the consumer's cached view) and without a record for
+  `IDLE_SECONDS`, so an empty or quiet partition holds nobody back;
 - a link partition announces its own watermark (the smallest of its ingest sources), never idle.
   The announcement follows, on the same process partition, every forward the link made before it,
   so an event on its way through the link reaches its instance before any deadline it could meet;
@@ -170,14 +171,26 @@ class IngestProgress:
     def took(self, partition: int, offset: int) -> None:
         self._seen[partition] = (offset + 1, time.monotonic())
 
+    def keep_only(self, partitions: set[int]) -> None:
+        """Forget the partitions this worker no longer owns: if one comes back, what it took
+        from it before says nothing of its log now."""
+        for partition in set(self._seen) - partitions:
+            del self._seen[partition]
+
     async def idle(self, consumer: Any, tp: Any) -> bool:
-        """Caught up with the log end (as the consumer last heard it) and quiet for a while."""
+        """Drained and quiet for a while: every record up to the log end, as the broker tells it
+        now, was taken, and none came for `IDLE_SECONDS`. The consumer's cached highwater is not
+        enough: it only moves while the consumer fetches, and a busy worker stops fetching a
+        partition whose records its agent has not taken yet, which looked idle and let deadlines
+        fire past events still on the topic. A partition this worker took nothing from counts
+        from its committed offset, the next one to read (records fetched but not taken are not
+        drained); with nothing committed, only an empty partition is drained."""
         seen = self._seen.get(tp.partition)
         if seen is not None and time.monotonic() - seen[1] < IDLE_SECONDS:
             return False
         try:
-            end = consumer.highwater(tp)
-            reached = seen[0] if seen is not None else await consumer.position(tp)
+            end = (await consumer.highwaters(tp)).get(tp)
+            reached = seen[0] if seen is not None else consumer._committed_offset.get(tp) or 0
         except Exception as exc:  # noqa: BLE001 - unassigned meanwhile, a rebalance: not idle yet
             log.debug("idle check of %s skipped: %r", tp, exc)
             return False
@@ -206,6 +219,7 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
             ("ingest" if tp.topic == events_name else "link", tp.partition) for tp in owned
         }:
             del sent[key]  # a partition we may get back: announce afresh then
+        progress.keep_only({tp.partition for tp in owned if tp.topic == events_name})
         announced = False
         for tp in sorted(owned):
             if tp.topic == events_name:

@@ -7,9 +7,15 @@ the discharge and the claim; the partition's watermark must wait for the slowest
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 
+from faust.types import TP as TopicPartition
+
 from s2c.streams.topology.watermarks import (
+    IDLE_SECONDS,
+    IngestProgress,
     Upstream,
     held_by,
     noted,
@@ -116,3 +122,54 @@ def test_health_names_who_holds_a_watermark_back():
         ("link:1", MONDAY, False),
     )
     assert held_by(drained, PROCESS) == []  # everything has arrived: the links are not behind
+
+
+class FakeConsumer:
+    """The log end the broker reports, the stale one the consumer cached, and its commits."""
+
+    def __init__(self, broker_end: int, cached_end: int, committed: dict | None = None) -> None:
+        self.broker_end, self.cached_end = broker_end, cached_end
+        self._committed_offset = committed or {}
+
+    def highwater(self, tp: object) -> int:
+        return self.cached_end
+
+    async def highwaters(self, *tps: object) -> dict:
+        return {tp: self.broker_end for tp in tps}
+
+
+TP = TopicPartition("s2c.events", 0)
+
+
+def idle_after_quiet(progress: IngestProgress, consumer: FakeConsumer) -> bool:
+    for partition, (offset, _) in list(progress._seen.items()):
+        progress._seen[partition] = (offset, time.monotonic() - IDLE_SECONDS - 1)
+    return asyncio.run(progress.idle(consumer, TP))
+
+
+def test_an_ingest_partition_drained_by_the_brokers_log_end_is_idle() -> None:
+    progress = IngestProgress()
+    progress.took(0, 99)
+    assert idle_after_quiet(progress, FakeConsumer(broker_end=100, cached_end=100))
+
+
+def test_a_partition_the_consumer_stopped_fetching_is_not_idle() -> None:
+    # The cached highwater says 100 and everything up to it was taken, but the broker's log has
+    # 400 more records: they are not arrived events' absence, they are a backlog.
+    progress = IngestProgress()
+    progress.took(0, 99)
+    assert not idle_after_quiet(progress, FakeConsumer(broker_end=500, cached_end=100))
+
+
+def test_a_partition_taken_nothing_from_counts_from_its_commit() -> None:
+    progress = IngestProgress()
+    assert asyncio.run(progress.idle(FakeConsumer(0, 0), TP))  # empty log, nothing committed
+    assert not asyncio.run(progress.idle(FakeConsumer(50, 50), TP))  # fetched, nothing taken
+    assert asyncio.run(progress.idle(FakeConsumer(50, 50, {TP: 50}), TP))
+
+
+def test_a_partition_given_away_and_back_is_counted_afresh() -> None:
+    progress = IngestProgress()
+    progress.took(0, 9)
+    progress.keep_only({1})  # partition 0 went to another worker, which took 90 more
+    assert asyncio.run(progress.idle(FakeConsumer(100, 100, {TP: 100}), TP))

@@ -15,6 +15,7 @@ import argparse
 import logging
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         metavar="DIR",
         help="directory for the output JSON Lines files (created if missing)",
+    )
+    parser.add_argument(
+        "--deadline-grace-hours",
+        type=float,
+        default=None,
+        metavar="H",
+        help="allowed lateness: deadlines fire at stream time less H hours "
+        "(default: S2C_DEADLINE_GRACE_HOURS, as the workers)",
     )
     parser.add_argument(
         "--quiet",
@@ -62,6 +71,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.master_data.is_dir():
         log.error("master data %s is not a directory", args.master_data)
         return 2
+    settings = Settings.from_env()
+    grace_hours = (
+        settings.deadline_grace_hours
+        if args.deadline_grace_hours is None
+        else args.deadline_grace_hours
+    )
+    if grace_hours < 0:
+        log.error("--deadline-grace-hours must not be negative")
+        return 2
     show = not args.quiet and sys.stderr.isatty()
     bar = tqdm(
         total=_count_lines(args.input) if show else None,
@@ -78,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
                 args.input,
                 args.master_data,
                 args.out,
-                id_key_of(Settings.from_env()),  # the workers' key: the same process ids
+                id_key_of(settings),  # the workers' key: the same process ids
                 on_event=bar.update if show else None,
+                grace=timedelta(hours=grace_hours),
             )
     except ValueError as exc:
         log.error("replay stopped: %s", exc)

@@ -4,10 +4,11 @@
 per source key, see routing.py), run the LINK stage for the events keyed by their account, the
 PROCESS stage for what it forwards and for the events keyed by their appointment or case (then the
 LINK stage for their registration copy, as it reaches the link after the event), and fire
-deadlines as stream time (the largest business time seen) passes them: before the event that
-moved it is applied, and after it for deadlines it set in the past (a surgery booked less than 48 h ahead is late for its authorization at once). Timers
-are a heap of (deadline, stage, key) with stale entries skipped, so a deadline costs O(log n),
-not a scan of every instance.
+deadlines as stream time (the largest business time seen) less the allowed lateness (`grace`, the
+workers' `S2C_DEADLINE_GRACE_HOURS`) passes them: before the event that moved it is applied, and
+after it for deadlines it set in the past (a surgery booked less than 48 h ahead is late for its
+authorization at once). Timers are a heap of (deadline, stage, key) with stale entries skipped,
+so a deadline costs O(log n), not a scan of every instance.
 
 `replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
 and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
@@ -20,7 +21,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from s2c.tables.codec import dumps, loads, to_native
@@ -36,8 +37,9 @@ from s2c.tables.routing import route, unroutable
 
 
 class Pipeline:
-    def __init__(self, master: MasterData, ids: IdKey) -> None:
+    def __init__(self, master: MasterData, ids: IdKey, grace: timedelta = timedelta(0)) -> None:
         self.master, self.ids = master, ids
+        self.grace = grace  # allowed lateness: deadlines fire at stream time less this
         self.links: dict[str, LinkState] = {}
         self.processes: dict[str, ProcessState] = {}
         self.stream_time: datetime | None = None
@@ -49,7 +51,8 @@ class Pipeline:
         now = self.stream_time = (
             at if self.stream_time is None or at > self.stream_time else self.stream_time
         )
-        out = self.advance(now)
+        due = now - self.grace if self.grace else now
+        out = self.advance(due)
         where = route(event, self.ids)
         link_key, process_id = where.link_key, where.process_id
         if where.via_link and link_key is not None:
@@ -60,7 +63,7 @@ class Pipeline:
                 out.extend(self._link(link_key, event, now, registers=True))
         else:
             out.append(unroutable(event, now))
-        out.extend(self.advance(now))  # deadlines the event itself set in the past
+        out.extend(self.advance(due))  # deadlines the event itself set in the past
         return out
 
     def advance(self, now: datetime) -> list[Output]:
@@ -144,11 +147,13 @@ def replay_file(
     out_dir: Path,
     ids: IdKey,
     on_event: Callable[[], object] | None = None,
+    grace: timedelta = timedelta(0),
 ) -> Counter[str]:
     """Run the core over `events_path`; returns how many lines each output file got.
     `ids` is the key of the account pseudonyms: the live pipeline's key gives its ids.
-    `on_event` is called once per event read (the CLI's progress bar)."""
-    pipeline = Pipeline(load_master_dir(master_dir), ids)
+    `on_event` is called once per event read (the CLI's progress bar). `grace` is the allowed
+    lateness, the workers' `S2C_DEADLINE_GRACE_HOURS`: deadlines fire at stream time less it."""
+    pipeline = Pipeline(load_master_dir(master_dir), ids, grace)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
     sinks = {

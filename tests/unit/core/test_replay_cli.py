@@ -143,3 +143,22 @@ def test_the_console_script_runs_it(events_file, master_dir, tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli" / "processes.jsonl").read_text().count("\n") == 2
+
+
+def test_the_allowed_lateness_is_the_workers_setting_unless_given(
+    events_file, master_dir, tmp_path, monkeypatch
+) -> None:
+    def breaches(out: Path, *flags: str) -> int:
+        argv = ["replay", str(events_file), "--master-data", str(master_dir), "--out", str(out)]
+        assert main([*argv, *flags]) == 0
+        return (out / "sla_breaches.jsonl").read_bytes().count(b"\n")
+
+    on_time = breaches(tmp_path / "none")
+    assert on_time > 0
+    # Twenty days of grace: no deadline in this short file is passed by stream time less it.
+    assert breaches(tmp_path / "flag", "--deadline-grace-hours", "480") == 0
+    monkeypatch.setenv("S2C_DEADLINE_GRACE_HOURS", "480")
+    assert breaches(tmp_path / "env") == 0
+    assert breaches(tmp_path / "zero", "--deadline-grace-hours", "0") == on_time
+    argv = ["replay", str(events_file), "--master-data", str(master_dir), "--out", str(tmp_path)]
+    assert main([*argv, "--deadline-grace-hours", "-1"]) == 2

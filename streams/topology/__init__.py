@@ -31,7 +31,7 @@ from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
 from s2c.streams.topology.process import attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
-from s2c.streams.topology.watermarks import IngestProgress, attach_announcer
+from s2c.streams.topology.watermarks import InputProgress, attach_announcer
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +90,10 @@ def build_pipeline(
                 )
             await t.outbox.drain()
 
-    progress = IngestProgress()
+    progress, link_progress = InputProgress(), InputProgress()
     attach_ingest(t, progress)
-    attach_link(t)
-    attach_announcer(t, progress)
+    attach_link(t, link_progress)
+    attach_announcer(t, progress, link_progress)
     attach_process(t)
     attach_api(t)
     attach_telemetry(t)

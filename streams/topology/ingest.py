@@ -10,7 +10,7 @@ then are its offsets free to be committed. A worker killed between a commit and 
 forward would otherwise lose that event without a trace.
 
 Each partition's stream time moves only after the event's forward is queued in the outbox, and
-`IngestProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
+`InputProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import faust
 
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
-from s2c.streams.topology.watermarks import IngestProgress
+from s2c.streams.topology.watermarks import InputProgress
 from s2c.tables.routing import route, unroutable
 
 REGISTER = [(CONTROL_HEADER, REGISTRATION)]
 
 
-def attach_ingest(t: Topology, progress: IngestProgress) -> None:
+def attach_ingest(t: Topology, progress: InputProgress) -> None:
     scope = BatchScope({}, ())
     link_topic, process_topic = t.topics.link.name, t.topics.process.name
 

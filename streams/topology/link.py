@@ -20,14 +20,14 @@ from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import REGISTRATION, Topology, control_of
 from s2c.streams.topology.states import json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
-from s2c.streams.topology.watermarks import WATERMARK, Upstream, sources_of
+from s2c.streams.topology.watermarks import WATERMARK, InputProgress, Upstream, sources_of
 from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 
 PARKED = "PARKED|link"
 
 
-def attach_link(t: Topology) -> None:
+def attach_link(t: Topology, progress: InputProgress) -> None:
     scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
 
@@ -65,6 +65,7 @@ def attach_link(t: Topology) -> None:
         await consume_in_batches(stream, scope, t.outbox, link_one)
 
     async def link_one(message: Any) -> None:
+        progress.took(message.partition, message.offset)  # the announcer's drained check
         control = control_of(message)
         if control == WATERMARK:
             upstream.note(message.partition, message.value)

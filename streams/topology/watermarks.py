@@ -12,7 +12,10 @@ the smallest progress of its upstreams:
 - an ingest partition announces its stream time, or that it is idle: drained up to its log end
   as the broker reports it (not the consumer's cached view) and without a record for
   `IDLE_SECONDS`, so an empty or quiet partition holds nobody back;
-- a link partition announces its own watermark (the smallest of its ingest sources), never idle.
+- a link partition announces its own watermark (the smallest of its ingest sources), and that it
+  is idle once every ingest partition is idle and its own input is drained; that idleness counts
+  downstream only while every ingest partition is still idle there (a busy one may be forwarding
+  through it).
   The announcement follows, on the same process partition, every forward the link made before it,
   so an event on its way through the link reaches its instance before any deadline it could meet;
 - a partition that has not heard from all its sources yet fires nothing; when every source is
@@ -58,22 +61,40 @@ def noted(marks: Marks, source: str, at_ms: int | None, idle: bool) -> Marks | N
     return None if old == new else {**marks, source: new}
 
 
+def _idle(marks: Marks, sources: tuple[str, ...]) -> dict[str, bool]:
+    """Which heard sources count as idle. A link partition's idleness stands only while every
+    ingest partition is idle too: once one is busy again, what it forwards through a link
+    partition may be on its way there, and the link partition's next announcement follows it."""
+    ingest_idle = all(marks[s][1] for s in sources if s.startswith("ingest:") and s in marks)
+    return {
+        s: bool(marks[s][1]) and (ingest_idle or not s.startswith("link:"))
+        for s in sources
+        if s in marks
+    }
+
+
 def watermark_ms(marks: Marks, sources: tuple[str, ...]) -> int | None:
     """The smallest time of the sources that are not idle; None while one has not announced."""
     heard = [marks.get(source) for source in sources]
     if any(mark is None or (not mark[1] and mark[0] is None) for mark in heard):
         return None
-    active = [at for at, idle in heard if not idle]
+    idle = _idle(marks, sources)
+    active = [marks[s][0] for s in sources if not idle[s]]
+    if any(at is None for at in active):
+        return None  # a link partition idle before it ever had a time, its ingest busy again
     if active:
-        return min(active)
-    times = [at for at, _ in heard if at is not None]
+        return min(at for at in active if at is not None)
+    times = [mark[0] for mark in heard if mark is not None and mark[0] is not None]
     return max(times) if times else None
 
 
 def worth_announcing(last: tuple[int | None, bool] | None, mark: tuple[int | None, bool]) -> bool:
-    """A first announcement, a change of idleness, or time moved by `ANNOUNCE_STEP_MS`."""
+    """A first announcement, a change of idleness, time moved by `ANNOUNCE_STEP_MS`, or any move
+    of an idle partition's time (the last minute of a stream must reach the stages too)."""
     if last is None or last[1] != mark[1] or last[0] is None:
         return last != mark
+    if mark[1]:
+        return mark[0] != last[0]
     return mark[0] is not None and mark[0] - last[0] >= ANNOUNCE_STEP_MS
 
 
@@ -88,7 +109,8 @@ def held_by(marks: Marks, sources: tuple[str, ...]) -> list[str]:
     at = watermark_ms(marks, sources)
     if at is None or all(marks[s][0] is None or marks[s][0] <= at for s in sources):
         return []
-    return [s for s in sources if not marks[s][1] and marks[s][0] == at]
+    idle = _idle(marks, sources)
+    return [s for s in sources if not idle[s] and marks[s][0] == at]
 
 
 def sources_of(stage: str, partitions: int) -> tuple[str, ...]:
@@ -161,9 +183,9 @@ def stage_upstreams(t: Any) -> dict[str, tuple[str, Upstream]]:
     }
 
 
-class IngestProgress:
-    """Per ingest partition: the next offset after the last record taken and when (monotonic).
-    Bounded by the partition count."""
+class InputProgress:
+    """Per partition of one input topic (events for ingest, link for the link stage): the next
+    offset after the last record taken and when (monotonic). Bounded by the partition count."""
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple[int, float]] = {}
@@ -197,7 +219,7 @@ class IngestProgress:
         return end is not None and reached is not None and reached >= end
 
 
-def attach_announcer(t: Any, progress: IngestProgress) -> None:
+def attach_announcer(t: Any, progress: InputProgress, link_progress: InputProgress) -> None:
     """Every `ANNOUNCE_SECONDS`, each ingest and link partition this worker owns announces its
     progress downstream when it is worth it (`worth_announcing`). An ingest partition's stream
     time moves only after its forwards are queued in the outbox, and one producer keeps each
@@ -220,6 +242,7 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
         }:
             del sent[key]  # a partition we may get back: announce afresh then
         progress.keep_only({tp.partition for tp in owned if tp.topic == events_name})
+        link_progress.keep_only({tp.partition for tp in owned if tp.topic == link_name})
         announced = False
         for tp in sorted(owned):
             if tp.topic == events_name:
@@ -228,9 +251,16 @@ def attach_announcer(t: Any, progress: IngestProgress) -> None:
                 mark = (None if at is None else to_ms(at), await progress.idle(app.consumer, tp))
             else:
                 stage, targets = "link", (process_name,)
-                mark = (link_upstream.watermark_ms(tp.partition), False)
-                if mark[0] is None:
+                at_ms = link_upstream.watermark_ms(tp.partition)
+                if at_ms is None:
                     continue
+                # Idle: every ingest partition it heard from is idle and its own input is
+                # drained (everything they forwarded here has been taken and passed on).
+                heard = link_upstream.marks(tp.partition)
+                upstream_idle = all(
+                    heard.get(source, [None, False])[1] for source in link_upstream.sources
+                )
+                mark = (at_ms, upstream_idle and await link_progress.idle(app.consumer, tp))
             if not worth_announcing(sent.get((stage, tp.partition)), mark):
                 continue
             body = json.dumps(

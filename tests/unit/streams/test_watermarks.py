@@ -15,7 +15,7 @@ from faust.types import TP as TopicPartition
 
 from s2c.streams.topology.watermarks import (
     IDLE_SECONDS,
-    IngestProgress,
+    InputProgress,
     Upstream,
     held_by,
     noted,
@@ -141,14 +141,14 @@ class FakeConsumer:
 TP = TopicPartition("s2c.events", 0)
 
 
-def idle_after_quiet(progress: IngestProgress, consumer: FakeConsumer) -> bool:
+def idle_after_quiet(progress: InputProgress, consumer: FakeConsumer) -> bool:
     for partition, (offset, _) in list(progress._seen.items()):
         progress._seen[partition] = (offset, time.monotonic() - IDLE_SECONDS - 1)
     return asyncio.run(progress.idle(consumer, TP))
 
 
 def test_an_ingest_partition_drained_by_the_brokers_log_end_is_idle() -> None:
-    progress = IngestProgress()
+    progress = InputProgress()
     progress.took(0, 99)
     assert idle_after_quiet(progress, FakeConsumer(broker_end=100, cached_end=100))
 
@@ -156,20 +156,50 @@ def test_an_ingest_partition_drained_by_the_brokers_log_end_is_idle() -> None:
 def test_a_partition_the_consumer_stopped_fetching_is_not_idle() -> None:
     # The cached highwater says 100 and everything up to it was taken, but the broker's log has
     # 400 more records: they are not arrived events' absence, they are a backlog.
-    progress = IngestProgress()
+    progress = InputProgress()
     progress.took(0, 99)
     assert not idle_after_quiet(progress, FakeConsumer(broker_end=500, cached_end=100))
 
 
 def test_a_partition_taken_nothing_from_counts_from_its_commit() -> None:
-    progress = IngestProgress()
+    progress = InputProgress()
     assert asyncio.run(progress.idle(FakeConsumer(0, 0), TP))  # empty log, nothing committed
     assert not asyncio.run(progress.idle(FakeConsumer(50, 50), TP))  # fetched, nothing taken
     assert asyncio.run(progress.idle(FakeConsumer(50, 50, {TP: 50}), TP))
 
 
 def test_a_partition_given_away_and_back_is_counted_afresh() -> None:
-    progress = IngestProgress()
+    progress = InputProgress()
     progress.took(0, 9)
     progress.keep_only({1})  # partition 0 went to another worker, which took 90 more
     assert asyncio.run(progress.idle(FakeConsumer(100, 100, {TP: 100}), TP))
+
+
+def test_when_ingest_and_link_partitions_are_all_idle_the_last_minute_is_due():
+    end = MONDAY + 9 * HOUR + 30_000  # within a minute of the last announcement of a busy link
+    marks = heard(
+        ("ingest:0", end, True),
+        ("ingest:1", MONDAY + 4 * HOUR, True),
+        ("link:0", end, True),
+        ("link:1", end, True),
+    )
+    assert watermark_ms(marks, PROCESS) == end
+    assert held_by(marks, PROCESS) == []
+
+
+def test_an_idle_link_partition_counts_as_busy_once_an_ingest_partition_is_busy_again():
+    # ingest:1 took a claim and forwarded it through link:0, which has not taken it yet: its
+    # idle word from before must not let ingest:1's new time fire the claim's deadlines.
+    marks = heard(
+        ("ingest:0", MONDAY + 9 * HOUR, True),
+        ("ingest:1", MONDAY + 30 * HOUR, False),
+        ("link:0", MONDAY + 9 * HOUR, True),
+        ("link:1", MONDAY + 9 * HOUR, True),
+    )
+    assert watermark_ms(marks, PROCESS) == MONDAY + 9 * HOUR
+    assert held_by(marks, PROCESS) == ["link:0", "link:1"]
+
+
+def test_an_idle_partition_announces_every_move_of_its_time():
+    assert worth_announcing((MONDAY, True), (MONDAY + 1_000, True))
+    assert not worth_announcing((MONDAY, False), (MONDAY + 1_000, False))

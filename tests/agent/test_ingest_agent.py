@@ -1,7 +1,7 @@
 """The ingest agent routes each canonical event by its business keys and dead-letters the rest.
 
-Riverside's OR schedule books a knee arthroscopy on account ACCT-7001 (the link stage must learn
-the account), the orthopaedic clinic books a follow-up visit before registration opened an account
+Riverside's OR schedule books a knee arthroscopy on account ACCT-7001 (straight to its process,
+and the link stage must learn the account), the orthopaedic clinic books a follow-up visit before registration opened an account
 (straight to its process), and two things that are not s2c events reach the topic: a raw HL7 line
 and a master-data record produced to the wrong topic.
 """
@@ -14,6 +14,7 @@ from agentkit import World
 from core_world import IDS, T0, Feed, knee_case_scheduled
 
 from s2c.streams.deadletter import DeadLetter
+from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION
 
 HL7_LINE = b"MSH|^~\\&|EPIC|RIVERSIDE|||202603020800||SIU^S12|8812|P|2.5.1\r"
 UNKNOWN_SCHEMA = b"\x00\x00\x00\x00\x07junk"  # framed like Avro, schema id 7 was never registered
@@ -37,7 +38,7 @@ def follow_up_visit(feed: Feed):
     )
 
 
-async def test_events_are_routed_by_account_or_process_with_their_original_bytes(tmp_path) -> None:
+async def test_events_go_to_their_process_and_register_their_account(tmp_path) -> None:
     w = World(tmp_path)
     feed = Feed("ingest")
     case, visit = knee_case_scheduled(feed), follow_up_visit(feed)
@@ -47,11 +48,15 @@ async def test_events_are_routed_by_account_or_process_with_their_original_bytes
         await w.put(ingest, b"C-1001", case_bytes, partition=1)
         await w.put(ingest, b"A-2001", visit_bytes, partition=3)
 
-    # The link stage is keyed by the account's pseudonym, never by the account number.
+    # A case event goes straight to its process; because it carries an account, a registration
+    # copy teaches the link stage the account, keyed by the account's pseudonym, never its number.
     link_key = IDS.account_ref("ACCT-7001").encode()
-    assert [(s.key, s.value) for s in w.sent_to(w.t.topics.link)] == [(link_key, case_bytes)]
+    assert [(s.key, s.value, s.headers) for s in w.sent_to(w.t.topics.link)] == [
+        (link_key, case_bytes, {CONTROL_HEADER: REGISTRATION})
+    ]
     assert [(s.key, s.value) for s in w.sent_to(w.t.topics.process)] == [
-        (b"APPT-A-2001", visit_bytes)
+        (b"CASE-C-1001", case_bytes),
+        (b"APPT-A-2001", visit_bytes),
     ]
     assert w.sent_to(w.t.topics.dlq) == []
     assert w.counter("s2c_events_in_total", event_type="CaseScheduled") == 1

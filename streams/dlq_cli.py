@@ -111,7 +111,14 @@ def run(args: argparse.Namespace) -> int:
             f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}"
         )
         return 0
-    return replay(settings, once_per_source(letters), args.reason)
+    whole = [entry for entry in letters if not entry[2].omitted]
+    if len(whole) < len(letters):  # a reference cannot be sent back: the bytes are not there
+        log.warning(
+            "%d letter(s) carry a reference (size, sha256) instead of a record too large for "
+            "the DLQ: not replayed; re-send those records from their producer",
+            len(letters) - len(whole),
+        )
+    return replay(settings, once_per_source(whole), args.reason)
 
 
 def replay(settings, letters: list, reason: str | None) -> int:  # type: ignore[no-untyped-def]

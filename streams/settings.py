@@ -116,6 +116,10 @@ class Settings:
     mllp_allow: tuple[str, ...] = ()
     # Largest message accepted (bytes between the MLLP markers); a larger one gets an AR.
     mllp_max_bytes: int = 1048576
+    # Largest dead letter (key, value and headers) sent whole; a larger record's dead letter
+    # carries its size and sha256 instead of its bytes. Keep it under the DLQ topic's
+    # max.message.bytes (the broker's default is 1048588) and the producer's message.max.bytes.
+    dlq_max_bytes: int = 1000000
 
     @property
     def worker_data_dir(self) -> Path:
@@ -183,6 +187,7 @@ class Settings:
                 entry.strip() for entry in _env("S2C_MLLP_ALLOW", "").split(",") if entry.strip()
             ),
             mllp_max_bytes=int(_env("S2C_MLLP_MAX_BYTES", "1048576")),
+            dlq_max_bytes=int(_env("S2C_DLQ_MAX_BYTES", "1000000")),
         )
 
     @property

@@ -10,6 +10,13 @@ A state is written to the table's local store and its changelog record queued in
 recovery reads it back as its own). The changelog partition is that of the event that made the
 write; the batch drains again, persists each changelog partition's last offset in the store as
 Faust does, and only then are the batch's offsets free to be committed.
+
+A record whose handling raises does not stop the batch: the table writes it made are undone (a
+per-record undo log; the states it loaded are put back as they were before it, see
+`StateView`), the record is dead-lettered (`on_failure`), and the batch goes on, so the partition
+keeps committing. What the record had already queued in the outbox before it raised stays queued:
+outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) is
+not the record's fault and still stops the worker.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ from typing import Any
 from faust.streams import _current_event
 from faust.types import TP
 
-from s2c.streams.outbox import Outbox
+from s2c.streams.outbox import Outbox, OutboxError
 from s2c.streams.topology.rocks import RocksBatches
 from s2c.streams.topology.take import take_batches
 
 _DELETED = object()
+_ABSENT = object()  # in the undo log: the key held nothing in this batch
 BATCH_MAX = 500
 # A batch closes when nothing more is queued; events trickling in one by one close it after this.
 BATCH_WITHIN_SECONDS = 0.005
@@ -55,7 +63,34 @@ class BatchedTable:
         self._writes: dict[Any, tuple[Any, Any]] = {}  # key -> (value or _DELETED, event)
         self._reads: dict[Any, Any] = {}  # key -> stored value or None, this batch
         self._objects: dict[Any, Any] = {}  # key -> decoded stored value, this batch
+        self._undo: list[tuple[Any, Any]] | None = None  # the current record's overwritten entries
+        self._guards: list[Any] = []  # views that put objects back on a rollback (StateView)
         self.event: Any = None  # the event being applied, set by the agent
+
+    def guard(self, view: Any) -> None:
+        """Have `view.begin()` and `view.rollback()` called with this table's."""
+        self._guards.append(view)
+
+    def begin_record(self) -> None:
+        self._undo = []
+        for view in self._guards:
+            view.begin()
+
+    def rollback_record(self) -> None:
+        """Undo every write since `begin_record`: the record that made them failed."""
+        undo, self._undo = self._undo or [], None
+        for key, entry in reversed(undo):
+            if entry is _ABSENT:
+                self._writes.pop(key, None)
+            else:
+                self._writes[key] = entry
+        self._objects.clear()  # a decoded object may have been changed in place, unheld
+        for view in self._guards:
+            view.rollback()
+
+    def _journal(self, key: Any) -> None:
+        if self._undo is not None:
+            self._undo.append((key, self._writes.get(key, _ABSENT)))
 
     def get(self, key: Any, default: Any = None) -> Any:
         held = self._writes.get(key)
@@ -86,15 +121,18 @@ class BatchedTable:
         return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        self._journal(key)
         self._objects.pop(key, None)
         self._writes[key] = (value, self.event)
 
     def __delitem__(self, key: Any) -> None:
+        self._journal(key)
         self._objects.pop(key, None)
         self._writes[key] = (_DELETED, self.event)
 
     def hold(self, key: Any, state: Any, encode: Callable[[Any], bytes]) -> None:
         """Write `state` at the end of the batch, encoded then: once per key and batch."""
+        self._journal(key)
         self._writes[key] = (Held(state, encode), self.event)
 
     def held(self, key: Any) -> Any:
@@ -147,6 +185,7 @@ class BatchedTable:
         if batches is not None:
             batches.write()
         wrote = bool(self._writes)
+        self._undo = None
         self._writes.clear()
         self._reads.clear()
         self._objects.clear()
@@ -172,6 +211,12 @@ class BatchScope:
     def current(self, event: Any) -> None:
         for view in self.views.values():
             view.event = event
+            view.begin_record()
+
+    def rollback(self) -> None:
+        """Undo the current record's writes in every view."""
+        for view in self.views.values():
+            view.rollback_record()
 
     async def flush(self, outbox: Outbox) -> None:
         """Write the states, wait for their changelog records, persist the changelog offsets."""
@@ -183,15 +228,26 @@ class BatchScope:
 
 
 async def consume_in_batches(
-    stream: Any, scope: BatchScope, outbox: Outbox, handle: Callable[[Any], Awaitable[None]]
+    stream: Any,
+    scope: BatchScope,
+    outbox: Outbox,
+    handle: Callable[[Any], Awaitable[None]],
+    on_failure: Callable[[Any, Exception], Awaitable[None]],
 ) -> None:
     """The one loop of the agents: apply a batch, wait for every output's ack, then write the
     batch's states (outputs before the state that produced them) and wait for those too; the
-    stream acknowledges the batch's events (their offsets may be committed) only after."""
+    stream acknowledges the batch's events (their offsets may be committed) only after.
+    A record whose `handle` raises has its writes undone and goes to `on_failure` (the DLQ)."""
     async for batch in take_batches(stream, BATCH_MAX, BATCH_WITHIN_SECONDS):
         for event in batch:
             scope.current(event)
-            await handle(event.message)
+            try:
+                await handle(event.message)
+            except OutboxError:
+                raise
+            except Exception as exc:  # any other failure is this record's: dead-letter it
+                scope.rollback()
+                await on_failure(event.message, exc)
         await outbox.drain()
         await scope.flush(outbox)
         for event in batch:

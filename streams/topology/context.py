@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from s2c.streams.codec import (
     backoff_delays,
     registry_client_for,
 )
-from s2c.streams.deadletter import of_exception
+from s2c.streams.deadletter import failure_message, of_exception
 from s2c.streams.idkey import id_key_of
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 EVENTS_NS = "s2c.events."
 CONTROL_HEADER = "s2c.control"  # on the link and process topics: a control record, not an event
 REGISTRATION = b"register"  # on the link topic: an event that went straight to its process
+FAILED = "failed"  # the dead-letter reason of a record whose handling raised
 
 
 def control_of(message: Any) -> bytes | None:
@@ -153,7 +155,16 @@ class Topology:
             await self.dead_letter(message, "invalid-event", stage, exc)
             return None
 
-    async def dead_letter(self, message: Any, reason: str, stage: str, exc: BaseException) -> None:
+    async def dead_letter(
+        self,
+        message: Any,
+        reason: str,
+        stage: str,
+        exc: BaseException,
+        told_as: str | None = None,
+    ) -> None:
+        """Send `message` to the DLQ and wait for the broker; `told_as` replaces the exception's
+        message (which may quote the record) in the letter."""
         letter = of_exception(
             reason,
             stage,
@@ -163,7 +174,8 @@ class Topology:
             exc,
             message.key,
             message.value or b"",
-        )
+            told_as,
+        ).fitted(self.settings.dlq_max_bytes)
         log.warning(
             "dead letter from %s[%d]@%d: %s (%s)",
             message.topic,
@@ -173,9 +185,25 @@ class Topology:
             type(exc).__name__,
         )
         # Delivered before the record's offset can be committed: a dead letter is the record.
-        self.outbox.send(self.topics.dlq.name, message.key, message.value, headers=letter.headers())
+        self.outbox.send(self.topics.dlq.name, letter.key, letter.value, headers=letter.headers())
         await self.outbox.drain()
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
+
+    async def dead_letter_failure(self, message: Any, stage: str, exc: Exception) -> None:
+        """A record whose handling raised: dead-lettered as `failed`, told by the exception's
+        class and where it was raised, so the batch and the partition go on."""
+        told_as = failure_message(exc)
+        # The stack without the exception's message, which may quote the record.
+        log.error(
+            "%s[%d]@%d failed in the %s stage: %s\n%s",
+            message.topic,
+            message.partition,
+            message.offset,
+            stage,
+            told_as,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        await self.dead_letter(message, FAILED, stage, exc, told_as)
 
 
 def build_context(

@@ -34,7 +34,10 @@ def attach_ingest(t: Topology, progress: InputProgress) -> None:
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, t.outbox, ingest_one)
+        await consume_in_batches(stream, scope, t.outbox, ingest_one, ingest_failed)
+
+    async def ingest_failed(message: Any, exc: Exception) -> None:
+        await t.dead_letter_failure(message, "ingest", exc)
 
     async def ingest_one(message: Any) -> None:
         progress.took(message.partition, message.offset)

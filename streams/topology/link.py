@@ -62,7 +62,10 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, t.outbox, link_one)
+        await consume_in_batches(stream, scope, t.outbox, link_one, link_failed)
+
+    async def link_failed(message: Any, exc: Exception) -> None:
+        await t.dead_letter_failure(message, "link", exc)
 
     async def link_one(message: Any) -> None:
         progress.took(message.partition, message.offset)  # the announcer's drained check

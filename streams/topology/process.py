@@ -109,7 +109,10 @@ def attach_process(t: Topology) -> None:
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
         await t.wait_until_ready(need_master=True)
-        await consume_in_batches(stream, scope, t.outbox, process_one)
+        await consume_in_batches(stream, scope, t.outbox, process_one, process_failed)
+
+    async def process_failed(message: Any, exc: Exception) -> None:
+        await t.dead_letter_failure(message, "process", exc)
 
     async def process_one(message: Any) -> None:
         control = control_of(message)

@@ -5,6 +5,12 @@ assigned here. So the decoded object the agent last saved is what the table hold
 event for the same key can start from it instead of parsing the stored JSON again. States are
 written at the end of their batch (`BatchedTable.hold`), encoded once per key and batch.
 
+A record that fails mid-way (batch.py) must leave the states as they were before it, though the
+core may have changed the objects it was handed in place: the first time a record loads a key, the
+view notes what to go back to (nothing, when the key was not written yet in this batch: the table
+and a fresh decode hold the truth; else that state encoded, a cost paid only for a key a batch
+touches again), and `rollback` puts it back.
+
 The cache is dropped whenever partitions move (revoked or assigned): a partition handed away and
 back may have been changed by another worker, and its table recovered from the changelog.
 """
@@ -35,8 +41,26 @@ class StateView(Generic[S]):
     ) -> None:
         self._view, self._decode, self._encode, self._keep = view, decode, encode, keep
         self._cache: OrderedDict[bytes, S] = OrderedDict()
+        self._before: dict[bytes, bytes | None] = {}  # this record's keys: what to go back to
+        view.guard(self)
+
+    def begin(self) -> None:
+        self._before.clear()
+
+    def rollback(self) -> None:
+        for key, before in self._before.items():
+            self._cache.pop(key, None)
+            if before is not None:
+                self._view.hold(key, self._decode(before), self._encode)
+        self._before.clear()
+
+    def _note(self, key: bytes) -> None:
+        if key not in self._before:
+            held = self._view.held(key)
+            self._before[key] = None if held is None else self._encode(held)
 
     def load(self, key: bytes) -> S | None:
+        self._note(key)
         state = self._cache.get(key)
         if state is not None:
             self._cache.move_to_end(key)
@@ -51,6 +75,7 @@ class StateView(Generic[S]):
         return state
 
     def save(self, key: bytes, state: S) -> None:
+        self._note(key)
         self._remember(key, state)
         self._view.hold(key, state, self._encode)
 

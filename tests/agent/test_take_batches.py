@@ -76,6 +76,9 @@ class Scope:
     def current(self, event: Any) -> None:
         pass
 
+    def rollback(self) -> None:
+        pass
+
     async def flush(self, outbox: Any) -> None:
         if self.writes:
             self.log.append("write")
@@ -99,9 +102,12 @@ async def acked_after(writes: bool) -> list[str]:
     async def handle(message: Any) -> None:
         log.append(f"handle {message.value.decode()}")
 
+    async def failed(message: Any, exc: Exception) -> None:
+        raise AssertionError("no record fails here") from exc
+
     @app.agent(topic)
     async def agent(stream: Any) -> None:
-        await consume_in_batches(stream, scope, outbox, handle)  # type: ignore[arg-type]
+        await consume_in_batches(stream, scope, outbox, handle, failed)  # type: ignore[arg-type]
 
     async with agent.test_context() as ctx:
         event = await ctx.put(key=b"k", value=b"e1")

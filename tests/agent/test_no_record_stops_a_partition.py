@@ -1,0 +1,212 @@
+"""A record whose handling fails is dead-lettered and its batch goes on, in every stage.
+
+Riverside's knee arthroscopy C-1001 is booked, then a record arrives that the code cannot handle
+(here the core, or the router, raises on it: a bug meeting data nobody foresaw), then the patient
+arrives for surgery. The failing record must land in the DLQ with its stage, a reason that quotes
+nothing of the record, its source coordinates and its bytes; the arrival in the same batch must
+still be applied; every offset must be free to commit; and the state must be what the good events
+alone make of it, though the core changed it in place before raising. A 5 MB record cannot ride
+on a DLQ topic capped at 1 MB: its letter carries the size and sha256 instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from typing import Any
+
+from agentkit import PROCESSED_TIMEOUT_SECONDS, World
+from core_world import (
+    IDS,
+    SURGERY_DAY,
+    Feed,
+    charge,
+    encounter_started,
+    knee_case_scheduled,
+    master_data,
+)
+
+from s2c.streams.deadletter import DeadLetter
+from s2c.streams.topology import ingest as ingest_module
+from s2c.streams.topology import link as link_module
+from s2c.tables import core
+from s2c.tables.codec import dumps
+from s2c.tables.process import ProcessStage
+
+CASE_KEY = b"CASE-C-1001"
+ACCOUNT = IDS.account_ref("ACCT-7001").encode()
+LEAKY = "MRN 00412877 for Jane Doe"  # what an exception's message might quote of a record
+
+
+async def put_together(w: World, ctx: Any, records: list[tuple[bytes, bytes]], partition: int):
+    """Queue `records` at once (so they can share a batch); return their messages once all are
+    acknowledged: acknowledged is what lets the partition commit them."""
+    events = [await ctx.put(key=k, value=v, partition=partition) for k, v in records]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROCESSED_TIMEOUT_SECONDS
+    while not all(e.message.acked for e in events):
+        if ctx.crash_reason is not None:
+            raise ctx.crash_reason
+        assert loop.time() < deadline, "the batch did not finish"
+        await asyncio.sleep(0.005)
+    return [e.message for e in events]
+
+
+def letters_of(w: World) -> list[DeadLetter]:
+    return [
+        DeadLetter.from_message(s.key, s.value, list(s.headers.items()))
+        for s in w.sent_to(w.t.topics.dlq)
+    ]
+
+
+def assert_told_without_the_record(letter: DeadLetter, stage: str, message: Any, value: bytes):
+    assert (letter.stage, letter.reason, letter.exception_class) == (
+        stage,
+        "failed",
+        "RuntimeError",
+    )
+    assert letter.exception_message.startswith("RuntimeError raised at ")
+    assert "MRN" not in letter.exception_message and "Doe" not in letter.exception_message
+    assert (letter.source_topic, letter.source_partition, letter.source_offset) == (
+        message.topic,
+        message.partition,
+        message.offset,
+    )
+    assert letter.value == value and not letter.omitted
+
+
+async def test_a_record_the_core_fails_on_is_dead_lettered_and_the_batch_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    w = World(tmp_path)
+    feed = Feed("poison")
+    booked, odd_charge, arrived = (
+        knee_case_scheduled(feed),
+        charge(feed, SURGERY_DAY - 2),
+        encounter_started(feed),
+    )
+    transition = core.transition
+
+    def failing_transition(state, event, *args, **kwargs):
+        if event.event_id == odd_charge.event_id:
+            state.stage = ProcessStage.CANCELLED  # the core had begun to change the state
+            state.remember(event.event_id)
+            raise RuntimeError(f"cannot price {LEAKY}")
+        return transition(state, event, *args, **kwargs)
+
+    monkeypatch.setattr(core, "transition", failing_transition)
+    values = [w.encode(e) for e in (booked, odd_charge, arrived)]
+
+    async with w.agent("s2c-process").test_context() as process:
+        messages = await put_together(w, process, [(CASE_KEY, v) for v in values], partition=1)
+
+    [letter] = letters_of(w)
+    assert_told_without_the_record(letter, "process", messages[1], values[1])
+    assert w.counter("s2c_dead_letters_total", reason="failed", stage="process") == 1
+
+    # The good events are applied as if the failing one had never come.
+    want, _ = transition(None, booked, master_data(), booked.occurred_at, CASE_KEY.decode())
+    want, _ = transition(want, arrived, master_data(), arrived.occurred_at, CASE_KEY.decode())
+    saved = json.loads(w.t.tables["processes"][CASE_KEY])
+    assert saved == json.loads(dumps(want.to_dict()))
+    assert odd_charge.event_id not in saved["applied"]
+    assert saved["stage"] != ProcessStage.CANCELLED.value
+    assert w.counter("s2c_commands_out_total", command_type="ReserveSupplies") == 1
+
+
+async def test_a_record_the_link_stage_fails_on_is_dead_lettered_and_the_batch_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    w = World(tmp_path)
+    feed = Feed("poison-link")
+    odd_charge, arrived, early_charge = (
+        charge(feed, SURGERY_DAY - 3),
+        encounter_started(feed),
+        charge(feed, SURGERY_DAY - 1),
+    )
+    link_transition = link_module.link_transition
+
+    def failing_link(state, event, *args, **kwargs):
+        if event.event_id == odd_charge.event_id:
+            raise RuntimeError(f"cannot link {LEAKY}")
+        return link_transition(state, event, *args, **kwargs)
+
+    monkeypatch.setattr(link_module, "link_transition", failing_link)
+    values = [w.encode(e) for e in (odd_charge, arrived, early_charge)]
+
+    async with w.agent("s2c-link").test_context() as link:
+        messages = await put_together(w, link, [(ACCOUNT, v) for v in values], partition=2)
+
+    [letter] = letters_of(w)
+    assert_told_without_the_record(letter, "link", messages[0], values[0])
+    forwarded = [
+        w.decode(s.value)[1]["envelope"]["event_id"] for s in w.sent_to(w.t.topics.process)
+    ]
+    assert forwarded == [arrived.event_id, early_charge.event_id]
+
+
+async def test_a_record_the_router_fails_on_is_dead_lettered_and_the_batch_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    w = World(tmp_path)
+    feed = Feed("poison-ingest")
+    booked, odd, arrived = knee_case_scheduled(feed), charge(feed, 2), encounter_started(feed)
+    route = ingest_module.route
+
+    def failing_route(event, ids):
+        if event.event_id == odd.event_id:
+            raise RuntimeError(f"cannot route {LEAKY}")
+        return route(event, ids)
+
+    monkeypatch.setattr(ingest_module, "route", failing_route)
+    values = [w.encode(e) for e in (booked, odd, arrived)]
+
+    async with w.agent("s2c-ingest").test_context() as ingest:
+        messages = await put_together(
+            w,
+            ingest,
+            [(b"C-1001", values[0]), (b"ACCT-7001", values[1]), (b"C-1001", values[2])],
+            0,
+        )
+
+    [letter] = letters_of(w)
+    assert_told_without_the_record(letter, "ingest", messages[1], values[1])
+    forwarded = w.sent_to(w.t.topics.process) + w.sent_to(w.t.topics.link)
+    assert {s.value for s in forwarded} == {values[0], values[2]}
+
+
+async def test_a_5_mb_record_leaves_a_reference_in_the_dlq_and_the_partition_goes_on(
+    tmp_path,
+) -> None:
+    w = World(tmp_path)
+    huge = b"MSH|^~\\&|EPIC|RIVERSIDE|" + b"OBX|1|TX|||" * (5 * 1024 * 1024 // 11)
+    booked = knee_case_scheduled(Feed("huge"))
+
+    async with w.agent("s2c-ingest").test_context() as ingest:
+        messages = await put_together(
+            w, ingest, [(b"8812", huge), (b"C-1001", w.encode(booked))], partition=3
+        )
+
+    [sent] = w.sent_to(w.t.topics.dlq)
+    size = (
+        len(sent.value)
+        + len(sent.key or b"")
+        + sum(len(k) + len(v) for k, v in sent.headers.items())
+    )
+    assert size <= w.settings.dlq_max_bytes  # the DLQ topic accepts it
+    letter = DeadLetter.from_message(sent.key, sent.value, list(sent.headers.items()))
+    assert letter.omitted
+    assert (letter.value_size, letter.value_sha256) == (len(huge), hashlib.sha256(huge).hexdigest())
+    assert json.loads(sent.value) == {
+        "omitted": True,
+        "size": len(huge),
+        "sha256": hashlib.sha256(huge).hexdigest(),
+    }
+    assert (letter.stage, letter.reason, letter.source_offset) == (
+        "ingest",
+        "undecodable",
+        messages[0].offset,
+    )
+    assert sent.key == b"8812"
+    assert [s.key for s in w.sent_to(w.t.topics.process)] == [CASE_KEY]

@@ -56,7 +56,7 @@ class BatchedTable:
 
     Reads go to the table's store (one lookup in the event's partition; Faust's table `get`
     made two, and ran its sensors) and are kept until the batch ends: the keys an agent reads
-    for every event (its partition's watermark marks, timer cursor, tallies) are read once."""
+    for every event (its partition's watermark marks, timer directory, tallies) are read once."""
 
     def __init__(self, table: Any) -> None:
         self._table = table

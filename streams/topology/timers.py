@@ -1,15 +1,23 @@
 """Event-time timers kept in a Faust table: which keys have a deadline in which time bucket.
 
 Per partition, keys are filed under the 15-minute bucket of their next deadline
-(`<partition>:<bucket>` -> JSON {key: deadline in epoch ms}) and a cursor (`<partition>:cursor`)
-remembers the first bucket that may still hold a deadline (filing one further back moves it
-back). When stream time moves, every key whose
-deadline it has reached is handed back once and removed, so firing costs one read per bucket passed,
-not a scan of every instance, and a deadline fires at the first event at or after it, exactly as
-the replay engine fires it. An entry may be stale (the key's deadline moved): the caller checks the
-key's real next deadline, as a heap with lazy deletion would. Everything is written inside stream
-iteration of the partition it belongs to, so it travels with the partition on a rebalance and comes
-back from the changelog after a crash.
+(`<partition>:<bucket>` -> JSON {key: deadline in epoch ms}), and a directory
+(`<partition>:buckets` -> sorted JSON list) names the buckets that hold any. When stream time moves,
+every key whose deadline it has reached is handed back once and removed. Firing reads only the
+directory and the buckets it names up to stream time: its cost follows the timers that are due,
+not the time that passed, so an event dated 2999 (or a partition idle for years) costs a handful of
+reads, not one per quarter hour up to the watermark (34 million of them, which once wedged a
+worker). A deadline fires at the first event at or after it, exactly as the replay engine fires it.
+An entry may be stale (the key's deadline moved): the caller checks the key's real next deadline,
+as a heap with lazy deletion would. Everything is written inside stream iteration of the partition
+it belongs to, so it travels with the partition on a rebalance and comes back from the changelog
+after a crash.
+
+The directory is a key of its own rather than an iteration over the store's keys: it works on any
+store (the agent tier runs on `memory://`) and through the batch's held writes, which a RocksDB
+iterator would not see. An index written before the directory existed (a cursor key,
+`<partition>:cursor`, then named the first bucket to read) is read once, by a scan of the table,
+into a directory.
 
 A bucket is a decoded dict held for the agent's batch (`BatchedTable.decoded` / `hold`): a busy
 bucket holds hundreds of keys, and it is parsed and encoded once per batch, not per event.
@@ -17,6 +25,7 @@ bucket holds hundreds of keys, and it is parsed and encoded once per batch, not 
 
 from __future__ import annotations
 
+import bisect
 from datetime import datetime
 from typing import Any
 
@@ -39,53 +48,81 @@ class TimerIndex:
         self._table = table
 
     def schedule(self, partition: int, key: bytes, deadline: datetime | None) -> None:
-        """File `key` under its deadline's bucket. A deadline behind the cursor (one the caller
-        could not fire yet: its watermark lags) moves the cursor back to it, so it still fires
-        at the first call that reaches it."""
+        """File `key` under its deadline's bucket. A deadline already behind stream time (one the
+        caller could not fire yet: its watermark lags) fires at the first call that reaches it."""
         if deadline is None:
             return
         bucket = bucket_of(deadline)
-        cursor = self._cursor(partition)
-        if cursor is None or bucket < cursor:
-            self._set_cursor(partition, bucket)
         slot = self._slot(partition, bucket)
         members: dict[str, int] = self._table.decoded(slot, loads) or {}
         name, when = key.decode(), _ms(deadline)
         if members.get(name) != when:
+            if not members:
+                self._file(partition, bucket)
             members[name] = when
             self._table.hold(slot, members, sorted_json)
 
     def due(self, partition: int, now: datetime) -> list[bytes]:
         """Keys whose filed deadline is at or before `now`; each filing is handed out once."""
-        cursor = self._cursor(partition)
-        if cursor is None:
+        buckets = self._buckets(partition)
+        reached = bisect.bisect_right(buckets, bucket_of(now))
+        if not reached:
             return []
-        upto, now_ms = bucket_of(now), _ms(now)
+        now_ms = _ms(now)
         keys: list[bytes] = []
-        for bucket in range(cursor, upto + 1):
+        kept: list[int] = []  # reached buckets still holding keys later in their quarter hour
+        for bucket in buckets[:reached]:
             slot = self._slot(partition, bucket)
-            members: dict[str, int] | None = self._table.decoded(slot, loads)
-            if not members:
-                continue
+            members: dict[str, int] = self._table.decoded(slot, loads) or {}
             fired = sorted((when, name) for name, when in members.items() if when <= now_ms)
-            if not fired:
-                continue
             keys.extend(name.encode() for _, name in fired)
             left = {name: when for name, when in members.items() if when > now_ms}
-            if left:
-                self._table.hold(slot, left, sorted_json)
-            else:
+            if not left:
                 del self._table[slot]
-        if upto > cursor:
-            self._set_cursor(partition, upto)
+                continue
+            kept.append(bucket)
+            if fired:
+                self._table.hold(slot, left, sorted_json)
+        if len(kept) < reached:
+            remaining = kept + buckets[reached:]
+            if remaining:
+                self._table.hold(self._directory(partition), remaining, sorted_json)
+            else:
+                del self._table[self._directory(partition)]
         return list(dict.fromkeys(keys))
 
-    def _cursor(self, partition: int) -> int | None:
-        raw = self._table.get(f"{partition}:cursor".encode())
-        return int(raw) if raw else None
+    def _buckets(self, partition: int) -> list[int]:
+        buckets: list[int] | None = self._table.decoded(self._directory(partition), loads)
+        if buckets is None:
+            buckets = self._from_cursor_index(partition)
+        return buckets
 
-    def _set_cursor(self, partition: int, bucket: int) -> None:
-        self._table[f"{partition}:cursor".encode()] = str(bucket).encode()
+    def _file(self, partition: int, bucket: int) -> None:
+        buckets = self._buckets(partition)
+        at = bisect.bisect_left(buckets, bucket)
+        if at == len(buckets) or buckets[at] != bucket:
+            buckets.insert(at, bucket)
+            self._table.hold(self._directory(partition), buckets, sorted_json)
+
+    def _from_cursor_index(self, partition: int) -> list[int]:
+        """The directory of an index kept before directories existed: its filled buckets, found
+        by one scan of the table (then the cursor is dropped). Empty for a new partition."""
+        cursor = f"{partition}:cursor".encode()
+        if self._table.get(cursor) is None:
+            return []
+        prefix = f"{partition}:"
+        buckets = sorted(
+            int(name[len(prefix) :])
+            for name in (k.decode() for k, _ in self._table.items())
+            if name.startswith(prefix) and name[len(prefix) :].lstrip("-").isdigit()
+        )
+        self._table.hold(self._directory(partition), buckets, sorted_json)
+        del self._table[cursor]
+        return buckets
+
+    @staticmethod
+    def _directory(partition: int) -> bytes:
+        return f"{partition}:buckets".encode()
 
     @staticmethod
     def _slot(partition: int, bucket: int) -> bytes:

@@ -91,3 +91,71 @@ def test_no_deadline_files_nothing() -> None:
     timers.schedule(0, CASE, None)
     assert table == {}
     assert timers.due(0, T0 + 60 * MINUTE) == []
+
+
+class CountingTable(Table):
+    """Counts the keys the index reads: the work a `due` call does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def decoded(self, key: bytes, decode: Callable[[bytes], Any]) -> Any:
+        self.reads += 1
+        return super().decoded(key, decode)
+
+
+THOUSAND_YEARS = timedelta(days=365_250)
+
+
+def test_a_thousand_year_jump_reads_only_the_buckets_that_hold_deadlines() -> None:
+    """An event dated a millennium ahead moves stream time 35 million quarter hours at once; the
+    index must hand out exactly what is due, reading its few filled buckets, not every bucket."""
+    table = CountingTable()
+    timers = TimerIndex(table)
+    timers.schedule(0, CASE, T0 + 20 * MINUTE)  # an authorization due this morning
+    timers.schedule(0, VISIT, T0 + 30 * 24 * 60 * MINUTE)  # a remittance due in 30 days
+    far = b"CASE-C-2999"
+    timers.schedule(0, far, T0 + THOUSAND_YEARS - MINUTE)
+    beyond = b"CASE-C-3999"
+    timers.schedule(0, beyond, T0 + THOUSAND_YEARS + MINUTE)
+    table.reads = 0
+
+    assert timers.due(0, T0 + THOUSAND_YEARS) == [CASE, VISIT, far]
+    assert table.reads < 10
+    assert timers.due(0, T0 + THOUSAND_YEARS) == []  # each filing handed out once
+    assert timers.due(0, T0 + THOUSAND_YEARS + 2 * MINUTE) == [beyond]
+    assert filed(table) == {}
+
+
+def test_a_deadline_filed_in_the_far_future_costs_nothing_until_it_is_due() -> None:
+    table = CountingTable()
+    timers = TimerIndex(table)
+    timers.schedule(2, CASE, T0.replace(year=2999))  # a poison event's deadline
+    timers.schedule(2, VISIT, T0 + 62 * MINUTE)
+    table.reads = 0
+    assert timers.due(2, T0 + 24 * 60 * MINUTE) == [VISIT]
+    assert timers.due(2, T0.replace(year=2998)) == []
+    assert table.reads < 10
+    assert timers.due(2, T0.replace(year=2999)) == [CASE]
+
+
+def test_an_index_written_with_a_cursor_is_read_into_a_directory_once() -> None:
+    """Tables written before the directory existed: a cursor and filled buckets, nothing else."""
+    table = Table()
+    first, later = bucket_of(T0 + 20 * MINUTE), bucket_of(T0 + 5 * 60 * MINUTE)
+    table[b"1:cursor"] = str(first).encode()
+    table[f"1:{first}".encode()] = b'{"%s": %d}' % (
+        CASE,
+        int((T0 + 20 * MINUTE).timestamp() * 1000),
+    )
+    table[f"1:{later}".encode()] = b'{"%s": %d}' % (
+        VISIT,
+        int((T0 + 5 * 60 * MINUTE).timestamp() * 1000),
+    )
+    timers = TimerIndex(table)
+
+    assert timers.due(1, T0 + 60 * MINUTE) == [CASE]
+    assert b"1:cursor" not in table
+    assert timers.due(1, T0 + THOUSAND_YEARS) == [VISIT]
+    assert filed(table) == {}

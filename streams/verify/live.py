@@ -258,5 +258,5 @@ def remove_namespace(settings: Settings) -> list[str]:
             try:
                 future.result(30)
             except KafkaException as exc:  # a group still shutting down expires on its own
-                log.info("consumer group not deleted: %s", exc)
+                log.debug("consumer group not deleted: %s", exc)
     return names

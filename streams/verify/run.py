@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import subprocess
 import time
@@ -85,7 +86,8 @@ def run_verify(args: argparse.Namespace) -> int:
     from s2c.streams.synth.kafka_out import default_codec
     from s2c.streams.topics import declare
 
-    stamp = time.strftime("%Y%m%d%H%M%S")
+    # the second and a random tail: two runs started in the same second never share a namespace
+    stamp = f"{time.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(2)}"
     base = Settings.from_env()
     settings = replace(base, topic_prefix=f"verify{stamp}", app_id=f"s2c-verify-{stamp}")
     grace_hours = (

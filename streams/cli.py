@@ -40,6 +40,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("s2c.streams.audit_cli", "list the audit trail (registry changes, DLQ replays)"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
+    "verify": (
+        "s2c.streams.verify_cli",
+        "run a workload live (optionally under faults) and compare it with s2c replay",
+    ),
     "acls": ("s2c.streams.acls", "grant the secured stack's roles their Kafka permissions"),
 }
 

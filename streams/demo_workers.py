@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,13 @@ def free_ports(
 
 
 def start_worker(
-    settings: Settings, run_dir: Path, index: int, port: int
+    settings: Settings,
+    run_dir: Path,
+    index: int,
+    port: int,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
+    """`extra_env`: more variables for the worker (`s2c verify` passes its allowed lateness)."""
     env = dict(
         os.environ,
         **settings.role_env("worker"),  # the secured stack's worker credentials (else nothing)
@@ -62,6 +67,7 @@ def start_worker(
         S2C_APP_ID=settings.app_id,
         S2C_WORKER_DIR=str(run_dir / f"worker-{index}"),
         S2C_WORKER_WEB_PORT=str(port),
+        **(extra_env or {}),
     )
     with open(run_dir / f"worker-{index}.log", "ab") as log:
         return subprocess.Popen(

@@ -5,6 +5,8 @@ times as ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings. Master dat
 with one `<RecordName>.jsonl` per master record (Payer.jsonl, Location.jsonl, ...).
 Output directory: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, metrics.jsonl (emission
 order) and processes.jsonl, links.jsonl (final states, sorted by key). Same input, same bytes.
+Lines that are not canonical events, and events the ingest stage's plausibility rule refuses, go
+to dead_letters.jsonl with their reason; the replay goes on.
 On a terminal a progress bar runs on stderr (not with --quiet); at the end the same summary as
 `s2c demo` (commands by type, journals, ledger check, exceptions, SLA breaches) goes to stdout.
 """
@@ -15,7 +17,7 @@ import argparse
 import logging
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: S2C_DEADLINE_GRACE_HOURS, as the workers)",
     )
     parser.add_argument(
+        "--clock",
+        type=_instant,
+        default=None,
+        metavar="ISO",
+        help="judge business times against this wall clock too (e.g. 2025-04-01T00:00:00Z, "
+        "when the workers took the events); default: stream time only, so the output never "
+        "depends on when replay runs",
+    )
+    parser.add_argument(
         "--quiet",
         action="store_true",
         help="no progress bar (there is none either when stderr is not a terminal)",
     )
+
+
+def _instant(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text} has no time zone (add Z or +hh:mm)")
+    return at.astimezone(UTC)
 
 
 def _count_lines(path: Path) -> int:
@@ -99,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
                 id_key_of(settings),  # the workers' key: the same process ids
                 on_event=bar.update if show else None,
                 grace=timedelta(hours=grace_hours),
+                limits=settings.plausibility,
+                clock=args.clock,
             )
     except ValueError as exc:
         log.error("replay stopped: %s", exc)

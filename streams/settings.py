@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from s2c.tables.plausible import Limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,6 +124,23 @@ class Settings:
     # carries its size and sha256 instead of its bytes. Keep it under the DLQ topic's
     # max.message.bytes (the broker's default is 1048588) and the producer's message.max.bytes.
     dlq_max_bytes: int = 1000000
+    # Plausibility at the door (tables/plausible.py): an event's business time may be at most
+    # this many days from its ingest partition's stream time (either way), ahead of the wall
+    # clock, and behind it; an amount at most this much in absolute value.
+    plausible_stream_days: float = 366.0
+    plausible_ahead_days: float = 31.0
+    plausible_behind_days: float = 3660.0
+    plausible_max_amount: Decimal = Decimal("10000000")
+
+    @property
+    def plausibility(self) -> Limits:
+        """The limits the ingest stage and `s2c replay` refuse implausible events by."""
+        return Limits(
+            stream=timedelta(days=self.plausible_stream_days),
+            ahead_of_clock=timedelta(days=self.plausible_ahead_days),
+            behind_clock=timedelta(days=self.plausible_behind_days),
+            max_amount=self.plausible_max_amount,
+        )
 
     @property
     def worker_data_dir(self) -> Path:
@@ -188,6 +209,10 @@ class Settings:
             ),
             mllp_max_bytes=int(_env("S2C_MLLP_MAX_BYTES", "1048576")),
             dlq_max_bytes=int(_env("S2C_DLQ_MAX_BYTES", "1000000")),
+            plausible_stream_days=float(_env("S2C_PLAUSIBLE_STREAM_DAYS", "366")),
+            plausible_ahead_days=float(_env("S2C_PLAUSIBLE_AHEAD_DAYS", "31")),
+            plausible_behind_days=float(_env("S2C_PLAUSIBLE_BEHIND_DAYS", "3660")),
+            plausible_max_amount=Decimal(_env("S2C_PLAUSIBLE_MAX_AMOUNT", "10000000")),
         )
 
     @property

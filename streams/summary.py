@@ -53,6 +53,7 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         f"({reversals} of them reverse an earlier command)",
         f"exceptions:   {sum(exceptions.values()):>8}   SLA breaches: {sum(breaches.values())}",
         f"processes:    {counts['processes']:>8}   links: {counts['links']}",
+        f"dead letters: {counts['dead_letters']:>8}   (refused lines, in dead_letters.jsonl)",
         f"wall time:    {seconds:>8.1f} s  ({events / max(seconds, 1e-9):,.0f} events/s)",
         "",
         *counted("ERP commands by type:", by_type, 24),
@@ -64,7 +65,7 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         *counted("SLA breaches:", breaches, 34),
         "",
         f"outputs in {out_dir}: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, "
-        "metrics.jsonl, processes.jsonl, links.jsonl",
+        "metrics.jsonl, processes.jsonl, links.jsonl, dead_letters.jsonl",
         "",
     ]
     return "\n".join(lines)

@@ -13,7 +13,9 @@ so a deadline costs O(log n), not a scan of every instance.
 `replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
 and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
 `{"schema": ..., "record": ...}` per line, in emission order) and the final `processes.jsonl` and
-`links.jsonl` (sorted by key). No clock and no randomness are involved: same input, same bytes.
+`links.jsonl` (sorted by key). A line that is not a canonical event, or an event the ingest
+stage's plausibility rule refuses (tables/plausible.py), goes to `dead_letters.jsonl` with its
+reason and the line itself, and the replay goes on, as the workers' ingest stage does. No clock and no randomness are involved: same input, same bytes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +35,7 @@ from s2c.tables.ids import IdKey
 from s2c.tables.link import LinkState, link_on_deadline, link_transition
 from s2c.tables.master import MasterData, load_master_dir
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
+from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
 from s2c.tables.routing import route, unroutable
 
@@ -119,17 +123,51 @@ class Pipeline:
             heapq.heappush(self._timers, (deadline, stage, key))
 
 
-def read_events(path: Path) -> Iterator[Event]:
-    """Yield events from a JSON Lines file; a bad line raises ValueError naming its number."""
-    with path.open(encoding="utf-8") as lines:
+@dataclass(frozen=True)
+class DeadLine:
+    """A line replay refused, as the ingest stage dead-letters it: why, and the line itself."""
+
+    line: int
+    reason: str
+    exception_class: str
+    message: str
+    original: str
+
+    def to_record(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "stage": "ingest",
+            "reason": self.reason,
+            "exception_class": self.exception_class,
+            "message": self.message,
+            "original": self.original,
+        }
+
+
+def read_events(path: Path) -> Iterator[tuple[int, str, Event | DeadLine]]:
+    """Yield (line number, line, event) for each line of a JSON Lines file, with a `DeadLine` in
+    place of the event for a line that is not one (`undecodable`: not JSON; `invalid-event`:
+    JSON, but not a canonical event), as the ingest stage dead-letters such records."""
+    with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
+            text = line.rstrip("\n")
             try:
                 row = loads(line)
-                yield event_from_record(row["schema"], row["event"])
+            except ValueError as exc:
+                yield (
+                    number,
+                    text,
+                    DeadLine(number, "undecodable", type(exc).__name__, str(exc), text),
+                )
+                continue
+            try:
+                yield number, text, event_from_record(row["schema"], row["event"])
             except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                raise ValueError(f"{path}:{number}: {exc}") from exc
+                told = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+                name = type(exc).__name__
+                yield number, text, DeadLine(number, "invalid-event", name, told[:300], text)
 
 
 _FILES = {
@@ -138,6 +176,7 @@ _FILES = {
     SlaBreached: "sla_breaches",
     MetricObservation: "metrics",
 }
+DEAD_LETTERS = "dead_letters"
 _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
@@ -148,23 +187,37 @@ def replay_file(
     ids: IdKey,
     on_event: Callable[[], object] | None = None,
     grace: timedelta = timedelta(0),
+    limits: Limits | None = None,
+    clock: datetime | None = None,
 ) -> Counter[str]:
     """Run the core over `events_path`; returns how many lines each output file got.
     `ids` is the key of the account pseudonyms: the live pipeline's key gives its ids.
     `on_event` is called once per event read (the CLI's progress bar). `grace` is the allowed
-    lateness, the workers' `S2C_DEADLINE_GRACE_HOURS`: deadlines fire at stream time less it."""
+    lateness, the workers' `S2C_DEADLINE_GRACE_HOURS`: deadlines fire at stream time less it.
+    `limits` are the ingest stage's plausibility limits (tables/plausible.py), judged against
+    replay's stream time and, only when given, `clock` (a replay has no wall clock of its own:
+    the workers' was the time the events reached them, which a file does not record)."""
     pipeline = Pipeline(load_master_dir(master_dir), ids, grace)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
+    limits = limits or Limits()
     sinks = {
         name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n")
-        for name in _FILES.values()
+        for name in (*_FILES.values(), DEAD_LETTERS)
     }
     try:
-        for event in read_events(events_path):
+        for number, text, event in read_events(events_path):
             counts["events"] += 1
             if on_event is not None:
                 on_event()
+            if isinstance(event, Event):
+                refused = refusal(event, pipeline.stream_time, clock, limits)
+                if refused is not None:  # refused before it can move stream time, as live
+                    event = DeadLine(number, refused.reason, "Implausible", refused.detail, text)
+            if isinstance(event, DeadLine):
+                sinks[DEAD_LETTERS].write(dumps(event.to_record()) + "\n")
+                counts[DEAD_LETTERS] += 1
+                continue
             for item in pipeline.feed(event):
                 name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
                 if name is None:

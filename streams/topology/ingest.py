@@ -9,12 +9,17 @@ queued in the outbox, the batch waits once for the broker to acknowledge them al
 then are its offsets free to be committed. A worker killed between a commit and the delivery of a
 forward would otherwise lose that event without a trace.
 
+An event that cannot be true (tables/plausible.py: a business time far from the partition's
+stream time or the wall clock, an empty or malformed business key, an amount of the wrong sign
+or size) is dead-lettered with the rule it broke, and never moves stream time.
+
 Each partition's stream time moves only after the event's forward is queued in the outbox, and
 `InputProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -22,6 +27,7 @@ import faust
 from s2c.streams.topology.batch import BatchScope, consume_in_batches
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
 from s2c.streams.topology.watermarks import InputProgress
+from s2c.tables.plausible import refusal
 from s2c.tables.routing import route, unroutable
 
 REGISTER = [(CONTROL_HEADER, REGISTRATION)]
@@ -43,6 +49,11 @@ def attach_ingest(t: Topology, progress: InputProgress) -> None:
         progress.took(message.partition, message.offset)
         parsed = await t.load_event(message, "ingest")
         if parsed is None:
+            return
+        stream_time = t.clock.now("ingest", message.partition)
+        refused = refusal(parsed, stream_time, datetime.now(UTC), t.settings.plausibility)
+        if refused is not None:  # dead-lettered before it can move stream time
+            await t.dead_letter(message, refused.reason, "ingest", refused, refused.detail)
             return
         t.metrics.child(t.metrics.events_in, parsed.schema).inc()
         where = route(parsed, t.ids)  # one path per source key (see tables/routing.py)

@@ -6,13 +6,17 @@ data, keep the per-partition open-instance counts, and send the outputs. Control
 `s2c.control`) on a partition are either `retry-master` (master data arrived: the instances there
 waiting for that key are retried) or `watermark` (an upstream partition's progress: deadlines fire
 up to the smallest progress of all upstreams, see watermarks.py).
+
+Each partition's stream time is kept in `process_timers` too (`<partition>:stream-time`), so a
+restarted worker, or one a partition has just moved to, goes on from it: a retry that reaches the
+partition before its first event there is applied at that time instead of being dropped.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -28,6 +32,7 @@ from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
 PARKED = "PARKED|process"
+STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time, epoch ms
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
 
@@ -37,7 +42,8 @@ def attach_process(t: Topology) -> None:
     )
     processes, awaiting = scope["processes"], scope["awaiting"]
     exceptions, counts = scope["process_exceptions"], scope["stage_counts"]
-    timers = TimerIndex(scope["process_timers"])
+    timer_table = scope["process_timers"]
+    timers = TimerIndex(timer_table)
     upstream = Upstream(scope["process_timers"], sources_of("process", t.settings.partitions))
     master = t.replica.store
     states = json_states(t.app, processes, ProcessState, t.settings.state_cache)
@@ -91,13 +97,29 @@ def attach_process(t: Topology) -> None:
                 continue
             await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
+    def stream_now(partition: int) -> datetime | None:
+        """The partition's stream time: the worker's clock, else (a restarted worker, or one the
+        partition just moved to, before the partition's first event here) the time last kept in
+        the table. Without it a master-data retry that came first was dropped, and the events
+        waiting for that record stayed parked until their deadline reported them missing."""
+        now = t.clock.now("process", partition)
+        if now is None:
+            kept = timer_table.get(STREAM_TIME.format(partition).encode())
+            if kept is not None:
+                now = t.clock.observe("process", partition, _from_ms(int(kept)))
+        return now
+
+    def keep_stream_time(partition: int, now: datetime) -> None:
+        slot = STREAM_TIME.format(partition).encode()
+        timer_table[slot] = str(int(now.timestamp() * 1000)).encode()
+
     async def retry_waiting(message: Any) -> None:
         control = loads(message.value)
         slot = f"{control['record']}|{control['key']}@{message.partition}".encode()
         waiting = awaiting.decoded(slot, loads) or []
-        now = t.clock.now("process", message.partition)
+        now = stream_now(message.partition)
         if not waiting or now is None:
-            return
+            return  # None: no event ever reached the partition, so nothing there waits
         del awaiting[slot]
         for name in waiting:
             if load(name.encode()) is not None:
@@ -128,7 +150,9 @@ def attach_process(t: Topology) -> None:
         if parsed is None:
             return
         started = time.perf_counter()
+        stream_now(message.partition)  # after a restart, stream time goes on from the table's
         now = t.clock.observe("process", message.partition, parsed.occurred_at)
+        keep_stream_time(message.partition, now)
         due_at = t.due_time(upstream, message.partition)
         if due_at is not None:
             await fire_due(message.partition, due_at)
@@ -143,6 +167,10 @@ def attach_process(t: Topology) -> None:
         t.metrics.child(t.metrics.processing_seconds, "process").observe(
             time.perf_counter() - started
         )
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _then_due(

@@ -18,6 +18,9 @@ import json
 import logging
 import time
 from collections import Counter
+from typing import Any
+
+from aiokafka.errors import IllegalStateError
 
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.stalls import describe_consumer, task_stacks
@@ -26,6 +29,28 @@ from s2c.streams.topology.watermarks import stage_upstreams
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
 CLOSED_STAGES = frozenset({"CLOSED", "CANCELLED"})
+
+
+async def positions(consumer: Any, partitions: set[Any]) -> dict[Any, int]:
+    """The consumer's next offset to read in each of `partitions` it still holds. A rebalance
+    may revoke a partition between the assignor's answer and this call, or while a position is
+    awaited: aiokafka then raises `IllegalStateError`, which once crashed a restarted worker.
+    Such a partition is left out of this round; the next one sees the new assignment."""
+    held = consumer.assignment()
+    found: dict[Any, int] = {}
+    for tp in partitions:
+        if tp not in held:
+            continue
+        try:
+            position = await consumer.position(tp)
+        except IllegalStateError:
+            log.debug(
+                "telemetry: %s[%d] revoked while its position was asked", tp.topic, tp.partition
+            )
+            continue
+        if position is not None:
+            found[tp] = position
+    return found
 
 
 def attach_telemetry(t: Topology) -> None:
@@ -48,12 +73,12 @@ def attach_telemetry(t: Topology) -> None:
         # fetches, and a partition it stopped fetching is exactly the one to catch.
         try:
             ends = await consumer.highwaters(*actives) if actives else {}
+            at = await positions(consumer, actives) if actives else {}
         except Exception as exc:  # a rebalance under way, a broker away: next round
             log.debug("telemetry: log ends unavailable: %r", exc)
             return
         for tp in actives:
-            highwater = ends.get(tp)
-            position = await consumer.position(tp)
+            highwater, position = ends.get(tp), at.get(tp)
             if highwater is None or position is None:
                 continue
             lag[tp.topic] += max(highwater - position, 0)

@@ -138,3 +138,48 @@ async def test_an_authorization_naming_no_visit_becomes_a_work_item(tmp_path) ->
     assert name == "s2c.ops.WorkQueueException"
     assert (record["kind"], record["event_id"]) == ("UNLINKED_EVENT", orphan.event_id)
     assert w.counter("s2c_exceptions_total", kind="UNLINKED_EVENT") == 1
+
+
+async def test_implausible_events_are_dead_lettered_with_their_reason_and_move_no_time(
+    tmp_path,
+) -> None:
+    """A booking dated 2999, one with no case id and a negative charge reach the events topic
+    between two real bookings: none may reach a process, each names the rule it broke, and the
+    partition's stream time is the real events' time, not the year 2999."""
+    from dataclasses import replace
+
+    from core_world import T0, charge
+
+    w = World(tmp_path)
+    feed = Feed("door")
+    first = knee_case_scheduled(feed)
+    far = knee_case_scheduled(feed, case_id="C-2999")
+    far = replace(far, envelope=replace(far.envelope, occurred_at=T0.replace(year=2999)))
+    no_key = knee_case_scheduled(feed, case_id="")
+    credit = charge(feed, 5, amount="-6800.00")
+    second = follow_up_visit(feed)
+
+    async with w.agent("s2c-ingest").test_context() as ingest:
+        for key, event in (
+            (b"C-1001", first),
+            (b"C-2999", far),
+            (b"", no_key),
+            (b"ACCT-7001", credit),
+            (b"A-2001", second),
+        ):
+            await w.put(ingest, key, w.encode(event), partition=1)
+
+    read = [
+        DeadLetter.from_message(s.key, s.value, list(s.headers.items()))
+        for s in w.sent_to(w.t.topics.dlq)
+    ]
+    assert [(d.reason, d.exception_message) for d in read] == [
+        ("implausible-time", "business time is more than 366 days ahead of stream time"),
+        ("bad-business-key", "CaseScheduled.case_id is empty"),
+        ("bad-amount", "ChargePosted.amount is negative"),
+    ]
+    assert {d.stage for d in read} == {"ingest"}
+    assert [d.value for d in read] == [w.encode(e) for e in (far, no_key, credit)]
+    assert [s.key for s in w.sent_to(w.t.topics.process)] == [b"CASE-C-1001", b"APPT-A-2001"]
+    assert w.t.clock.now("ingest", 1) == second.occurred_at
+    assert w.counter("s2c_dead_letters_total", reason="bad-amount", stage="ingest") == 1

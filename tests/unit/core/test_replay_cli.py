@@ -15,8 +15,10 @@ from core_world import (
     SURGERY_DAY,
     Feed,
     adjustment,
+    charge,
     encounter_completed,
     encounter_started,
+    knee_case_scheduled,
     knee_case_through_claim,
     payment,
     to_jsonl,
@@ -113,14 +115,61 @@ def test_replay_writes_commands_exceptions_and_final_states(
     ]
 
 
-def test_a_malformed_line_stops_the_replay_naming_the_line(master_dir, tmp_path, caplog) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"schema": "CaseScheduled", "event": {"case_id": "C-1"}}\n')
-    assert (
-        main(["replay", str(bad), "--master-data", str(master_dir), "--out", str(tmp_path / "out")])
-        == 1
-    )
-    assert "bad.jsonl:1" in caplog.text
+def test_bad_lines_are_dead_letters_and_the_replay_goes_on(
+    events_file, master_dir, tmp_path
+) -> None:
+    """Garbage, a record that is not an event, an event dated 2999, an empty case id and a
+    negative charge, mixed into the file: each is a dead letter with its reason and line, and
+    every output is what the good events alone give."""
+    good = events_file.read_text().splitlines(keepends=True)
+    feed = Feed("poison")
+    far_future = knee_case_scheduled(feed, case_id="C-2999")
+    far_future = json.loads(to_jsonl([far_future]))
+    far_future["event"]["envelope"]["occurred_at"] = "2999-01-01T00:00:00.000Z"
+    no_key = json.loads(to_jsonl([knee_case_scheduled(feed, case_id="")]))
+    credit = json.loads(to_jsonl([charge(feed, 30, charge_id="CHG-NEG", amount="-6800.00")]))
+    bad = [
+        '{"schema": "CaseScheduled", "event": {"case_id": "C-1"}}\n',  # no envelope
+        "\x00\x00\x00\x00\x07junk\n",
+        json.dumps(far_future) + "\n",
+        json.dumps(no_key) + "\n",
+        json.dumps(credit) + "\n",
+    ]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("".join(good[:2] + bad[:3] + good[2:5] + bad[3:] + good[5:]))
+
+    clean = _replay(events_file, master_dir, tmp_path / "clean")
+    poisoned = _replay(mixed, master_dir, tmp_path / "mixed")
+    assert poisoned == clean
+    letters = [
+        json.loads(line)
+        for line in (tmp_path / "mixed" / "dead_letters.jsonl").read_text().splitlines()
+    ]
+    assert [(d["line"], d["reason"]) for d in letters] == [
+        (3, "invalid-event"),
+        (4, "undecodable"),
+        (5, "implausible-time"),
+        (9, "bad-business-key"),
+        (10, "bad-amount"),
+    ]
+    assert [d["original"] + "\n" for d in letters] == bad
+    assert letters[2]["message"] == "business time is more than 366 days ahead of stream time"
+    assert letters[3]["message"] == "CaseScheduled.case_id is empty"
+    assert letters[4]["message"] == "ChargePosted.amount is negative"
+    assert (tmp_path / "clean" / "dead_letters.jsonl").read_text() == ""
+
+
+def test_the_clock_flag_judges_business_time_against_a_given_wall_clock(
+    events_file, master_dir, tmp_path
+) -> None:
+    argv = ["replay", str(events_file), "--master-data", str(master_dir)]
+    assert main([*argv, "--out", str(tmp_path / "then"), "--clock", "2026-04-01T00:00:00Z"]) == 0
+    assert (tmp_path / "then" / "dead_letters.jsonl").read_text() == ""
+    # Judged by a clock two months before the file's first event, every event is ahead of it.
+    assert main([*argv, "--out", str(tmp_path / "early"), "--clock", "2026-01-01T00:00:00Z"]) == 0
+    letters = (tmp_path / "early" / "dead_letters.jsonl").read_text().splitlines()
+    assert letters and all(json.loads(d)["reason"] == "implausible-time" for d in letters)
+    assert json.loads(letters[0])["message"].endswith("ahead of the clock")
 
 
 def test_the_console_script_runs_it(events_file, master_dir, tmp_path) -> None:

@@ -139,6 +139,20 @@ def next_deadline(state: ProcessState) -> datetime | None:
     return parked if sla is None or parked < sla else sla
 
 
+def overdue(
+    state: ProcessState, master: MasterData, until: datetime
+) -> tuple[ProcessState, list[Output]]:
+    """Fire the instance's deadlines that fell strictly before `until` (its own event's time less
+    the allowed lateness), at `until`, before that event is applied: the event proves that the
+    instance's business time passed them, however far the stage's watermark trails. Replay has
+    fired them by then too (its stream time is at least the event's); an event at a deadline's
+    very instant is in time for it."""
+    due = next_deadline(state)
+    if due is None or due >= until:
+        return state, []
+    return on_deadline(state, master, until)
+
+
 def waiting_for_master(state: ProcessState) -> set[tuple[str, str]]:
     """The `(record, key)` pairs parked events wait for, for the adapter's retry index."""
     found = set()

@@ -134,6 +134,15 @@ def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[Lin
     return []
 
 
+def link_overdue(state: LinkState, until: datetime) -> tuple[LinkState, list[WorkQueueException]]:
+    """The account's parked deadlines that fell strictly before `until` (its own event's time less
+    the allowed lateness), fired at `until` before that event is applied (see `core.overdue`)."""
+    due = state.next_deadline()
+    if due is None or due >= until:
+        return state, []
+    return link_on_deadline(state, until)
+
+
 def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[WorkQueueException]]:
     """Report every parked event whose deadline has passed on event time `now` (once: it stays
     parked), and drop those past the hard limit."""

@@ -5,8 +5,9 @@ per source key, see routing.py), run the LINK stage for the events keyed by thei
 PROCESS stage for what it forwards and for the events keyed by their appointment or case (then the
 LINK stage for their registration copy, as it reaches the link after the event), and fire
 deadlines as stream time (the largest business time seen) less the allowed lateness (`grace`, the
-workers' `S2C_DEADLINE_GRACE_HOURS`) passes them: before the event that moved it is applied, and
-after it for deadlines it set in the past (a surgery booked less than 48 h ahead is late for its
+workers' `S2C_DEADLINE_GRACE_HOURS`) passes them: those strictly before it ahead of the event that
+moved it (an event at a deadline's very instant is in time for it), and after the event those at
+it and those the event set in the past (a surgery booked less than 48 h ahead is late for its
 authorization at once). Timers are a heap of (deadline, stage, key) with stale entries skipped,
 so a deadline costs O(log n), not a scan of every instance.
 
@@ -56,7 +57,7 @@ class Pipeline:
             at if self.stream_time is None or at > self.stream_time else self.stream_time
         )
         due = now - self.grace if self.grace else now
-        out = self.advance(due)
+        out = self.advance(due, before=True)  # an event at a deadline's instant is in time
         where = route(event, self.ids)
         link_key, process_id = where.link_key, where.process_id
         if where.via_link and link_key is not None:
@@ -70,10 +71,13 @@ class Pipeline:
         out.extend(self.advance(due))  # deadlines the event itself set in the past
         return out
 
-    def advance(self, now: datetime) -> list[Output]:
-        """Fire every deadline at or before `now` (event time), earliest first."""
+    def advance(self, now: datetime, before: bool = False) -> list[Output]:
+        """Fire every deadline at or before `now` (event time), earliest first; `before`: only
+        those strictly before `now`, as ahead of the event that moved stream time to `now`."""
         out: list[Output] = []
-        while self._timers and self._timers[0][0] <= now:
+        while self._timers and (
+            self._timers[0][0] < now or (not before and self._timers[0][0] <= now)
+        ):
             deadline, stage, key = heapq.heappop(self._timers)
             if self._due.get((stage, key)) != deadline:
                 continue  # superseded by a later schedule

@@ -11,7 +11,7 @@ on this topic move.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -22,9 +22,10 @@ from s2c.streams.topology.states import json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
 from s2c.streams.topology.watermarks import WATERMARK, InputProgress, Upstream, sources_of
 from s2c.tables.codec import dumps_bytes, loads
-from s2c.tables.link import LinkState, link_on_deadline, link_transition
+from s2c.tables.link import LinkState, link_on_deadline, link_overdue, link_transition
 
 PARKED = "PARKED|link"
+INSTANT = timedelta(microseconds=1)  # the finest step of event time
 
 
 def attach_link(t: Topology, progress: InputProgress) -> None:
@@ -46,10 +47,13 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
             counts.hold(slot, tally, dumps_bytes)
         timers.schedule(partition, key, state.next_deadline())
 
-    async def fire_due(partition: int, now: datetime) -> None:
-        for key in timers.due(partition, now):
+    async def fire_due(partition: int, now: datetime, before: bool = False) -> None:
+        """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
+        ahead of an event (an event at a deadline's very instant is in time for it)."""
+        for key in timers.due(partition, now - INSTANT if before else now):
             state = load(key)
-            if state is None or (state.next_deadline() or now) > now:
+            due = state.next_deadline() if state is not None else None
+            if state is None or due is None or due > now or (before and due == now):
                 if state is not None:
                     timers.schedule(partition, key, state.next_deadline())
                 continue
@@ -85,13 +89,21 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
         now = t.clock.observe("link", message.partition, parsed.occurred_at)
         due_at = t.due_time(upstream, message.partition)
         if due_at is not None:
-            await fire_due(message.partition, due_at)
+            await fire_due(message.partition, due_at, before=True)
+        # The event's own time less the allowed lateness: the account's deadlines before it have
+        # passed in business time whatever the watermark says (replay has fired them too).
+        own = t.deadline_time(parsed.occurred_at)
+        reached = own if due_at is None else max(due_at, own)
         before = load(message.key)
         parked_before = len(before.parked) if before else 0
+        caught: list[Any] = []
+        if before is not None:
+            before, caught = link_overdue(before, own)
         state, outputs = link_transition(before, parsed, now, t.ids, registers=registers)
+        outputs = caught + outputs
         due = state.next_deadline()
-        if due is not None and due_at is not None and due <= due_at:
-            state, expired = link_on_deadline(state, due_at)  # already due: fire at once
+        if due is not None and due <= reached:
+            state, expired = link_on_deadline(state, reached)  # already due: fire at once
             outputs = outputs + expired
         t.sink.emit(outputs, arrived=(parsed, message.value))
         keep_raised(raised_here, message.key, outputs)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
@@ -32,6 +32,7 @@ from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
 PARKED = "PARKED|process"
+INSTANT = timedelta(microseconds=1)  # the finest step of event time
 STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time, epoch ms
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
@@ -86,13 +87,16 @@ def attach_process(t: Topology) -> None:
                 awaiting.hold(slot, waiting + [key.decode()], dumps_bytes)
         keep_raised(exceptions, key, outputs)
 
-    async def fire_due(partition: int, now: datetime) -> None:
-        for key in timers.due(partition, now):
+    async def fire_due(partition: int, now: datetime, before: bool = False) -> None:
+        """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
+        ahead of an event (an event at a deadline's very instant is in time for it, as in
+        replay)."""
+        for key in timers.due(partition, now - INSTANT if before else now):
             state = load(key)
             if state is None:
                 continue
             due = core.next_deadline(state)
-            if due is None or due > now:
+            if due is None or due > now or (before and due == now):
                 timers.schedule(partition, key, due)
                 continue
             await apply(key, partition, lambda s: core.on_deadline(s, master, now))
@@ -155,13 +159,21 @@ def attach_process(t: Topology) -> None:
         keep_stream_time(message.partition, now)
         due_at = t.due_time(upstream, message.partition)
         if due_at is not None:
-            await fire_due(message.partition, due_at)
+            await fire_due(message.partition, due_at, before=True)
         pid = message.key.decode()
+        # The event's own time less the allowed lateness: its instance's deadlines before it have
+        # passed in business time whatever the watermark says (replay has fired them too).
+        own = t.deadline_time(parsed.occurred_at)
+        reached = own if due_at is None else max(due_at, own)
 
         def apply_event(s: ProcessState | None, e: Any = parsed) -> tuple[ProcessState, list]:
-            if s is not None and e.event_id in s.applied:
-                t.metrics.child(t.metrics.duplicates, e.schema).inc()
-            return _then_due(core.transition(s, e, master, now, pid), master, due_at)
+            caught: list[Any] = []
+            if s is not None:
+                if e.event_id in s.applied:
+                    t.metrics.child(t.metrics.duplicates, e.schema).inc()
+                s, caught = core.overdue(s, master, own)
+            state, outputs = _then_due(core.transition(s, e, master, now, pid), master, reached)
+            return state, caught + outputs
 
         await apply(message.key, message.partition, apply_event, cause=parsed)
         t.metrics.child(t.metrics.processing_seconds, "process").observe(
@@ -176,9 +188,9 @@ def _from_ms(ms: int) -> datetime:
 def _then_due(
     result: tuple[ProcessState, list[Any]], master: Any, now: datetime | None
 ) -> tuple[ProcessState, list[Any]]:
-    """Fire at once a deadline the event itself put at or before `now` (the deadline time: a
-    surgery booked less than 48 h ahead, an event arriving after a later one moved stream time).
-    None: the partition has no watermark yet, so nothing is due."""
+    """Fire at once a deadline the event itself put at or before `now` (the partition's deadline
+    time or the event's own, whichever is later: a surgery booked less than 48 h ahead, an event
+    arriving after a later one moved stream time)."""
     state, outputs = result
     due = core.next_deadline(state)
     if due is not None and now is not None and due <= now:

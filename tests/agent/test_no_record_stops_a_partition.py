@@ -33,6 +33,7 @@ from s2c.streams.topology import link as link_module
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.process import ProcessStage
+from s2c.tables.replay import Pipeline
 
 CASE_KEY = b"CASE-C-1001"
 ACCOUNT = IDS.account_ref("ACCT-7001").encode()
@@ -105,9 +106,11 @@ async def test_a_record_the_core_fails_on_is_dead_lettered_and_the_batch_goes_on
     assert_told_without_the_record(letter, "process", messages[1], values[1])
     assert w.counter("s2c_dead_letters_total", reason="failed", stage="process") == 1
 
-    # The good events are applied as if the failing one had never come.
-    want, _ = transition(None, booked, master_data(), booked.occurred_at, CASE_KEY.decode())
-    want, _ = transition(want, arrived, master_data(), arrived.occurred_at, CASE_KEY.decode())
+    # The good events are applied as if the failing one had never come: as replay applies them.
+    pipeline = Pipeline(master_data(), IDS)
+    for event in (booked, arrived):
+        pipeline.feed(event)
+    want = pipeline.processes[CASE_KEY.decode()]
     saved = json.loads(w.t.tables["processes"][CASE_KEY])
     assert saved == json.loads(dumps(want.to_dict()))
     assert odd_charge.event_id not in saved["applied"]

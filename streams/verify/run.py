@@ -114,7 +114,7 @@ def run_verify(args: argparse.Namespace) -> int:
         f"s2c verify: {workload.described}; {args.workers} worker(s), allowed lateness "
         f"{grace_hours:g} h; topics {settings.topic_prefix}.*; logs in {run_dir}"
     )
-    started = time.monotonic()
+    started, commit = time.monotonic(), _commit()  # the code this run loaded
     try:
         partitions = publish(admin, workload, codec)
         for slot in range(args.workers):
@@ -161,7 +161,7 @@ def run_verify(args: argparse.Namespace) -> int:
         "live_seconds": round(live_seconds, 1),
         "replay_seconds": round(replay_seconds, 1),
         "wall_seconds": round(time.monotonic() - started, 1),
-        "commit": _commit(),
+        "commit": commit,
         "machine": f"{platform.node()} ({_cores()} cores)",
         "namespace": settings.topic_prefix,
     }

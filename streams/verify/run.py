@@ -26,13 +26,8 @@ from s2c.streams.settings import Settings
 from s2c.streams.verify.compare import judge
 from s2c.streams.verify.faults import FaultPlan, inflict
 from s2c.streams.verify.lateness import Lateness
-from s2c.streams.verify.live import (
-    Fleet,
-    pending,
-    read_outputs,
-    remove_namespace,
-    wait_drained,
-)
+from s2c.streams.verify.live import Fleet, pending, wait_drained
+from s2c.streams.verify.readback import read_outputs, remove_namespace
 from s2c.streams.verify.report import figures, render
 from s2c.streams.verify.workload import Workload, generated, given, publish
 from s2c.tables.ids import IdKey

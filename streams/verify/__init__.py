@@ -5,6 +5,7 @@
 - `compare`: live outputs against replay's, by id: lost, extra, changed, delivered twice, double
   postings, ledgers, exceptions, breaches, dead letters (pure, no Kafka);
 - `report`: the table a person reads and the JSON figures;
-- `workload`, `live`, `faults`: the input published to a fresh namespace, live workers under faults,
-  the wait until the pipeline is drained, the outputs read back.
+- `workload`, `live`, `faults`, `readback`: the input published to a fresh namespace, live workers
+  under faults, the wait until the pipeline is drained, the outputs read back, the namespace removed;
+- `run`: the main job, step by step.
 """

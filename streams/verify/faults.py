@@ -89,7 +89,7 @@ def inflict(plan: FaultPlan, fleet: Fleet, busy: Callable[[], bool], spare_slot:
             log.kills_mid_stream += pending
             note(f"kill -9 worker {slot} (pid {pid}){' mid-stream' if pending else ', idle'}")
             fleet.start(slot)
-            note(f"worker {slot} restarted (pid {fleet.procs[slot].pid}) and healthy")
+            note(f"worker {slot} restarted (pid {fleet.procs[slot].pid}), answering /health/")
         elif fault == "broker-restart":
             note(f"broker restart{' mid-stream' if pending else ', idle'}")
             restart_broker(note)

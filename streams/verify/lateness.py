@@ -31,6 +31,7 @@ class Lateness:
     grace: timedelta
     ids: IdKey
     events: int = 0
+    late_events: int = 0  # arrivals: a resend of an event counts again
     late_on_partition: int = 0
     most_late: timedelta = timedelta(0)
     # the late events' own process ids and account refs (resolved to processes by `touched`)
@@ -57,14 +58,11 @@ class Lateness:
         if behind <= self.grace:
             return
         self._late_ids.add(event.event_id)
+        self.late_events += 1
         self.most_late = max(self.most_late, behind)
         if own is not None and own - at > self.grace:
             self.late_on_partition += 1
         self._late_keys.update(k for k in (where.process_id, where.link_key) if k is not None)
-
-    @property
-    def late_events(self) -> int:
-        return len(self._late_ids)
 
     def is_late(self, event_id: str) -> bool:
         return event_id in self._late_ids

@@ -1,5 +1,5 @@
-"""The live side of a verify run: the worker fleet, the wait until the pipeline is drained, the
-outputs read back, and the namespace removed afterwards.
+"""The live side of a verify run: the worker fleet and the wait until the pipeline is drained
+(the outputs are read back by readback.py).
 
 Drained means: the workers' consumer group has committed every record of every input and internal
 topic (events, link, process), and no output topic has grown for `quiet` seconds since. A worker
@@ -8,7 +8,6 @@ that exits on its own (not killed by a fault) ends the run: its log says why.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -21,8 +20,6 @@ from typing import Any
 from s2c.streams.demo_workers import start_worker, wait_own_answer
 from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
-
-log = logging.getLogger(__name__)
 
 
 class NotJudged(SystemExit):
@@ -89,14 +86,14 @@ class Fleet:
                 )
 
 
-def _partitions(admin: Any, names: list[str]) -> list[Any]:
+def partitions_of(admin: Any, names: list[str]) -> list[Any]:
     from confluent_kafka import TopicPartition
 
     metadata = admin.list_topics(timeout=30).topics
     return [TopicPartition(n, p) for n in names if n in metadata for p in metadata[n].partitions]
 
 
-def _ends(consumer: Any, partitions: list[Any]) -> dict[tuple[str, int], tuple[int, int]]:
+def ends_of(consumer: Any, partitions: list[Any]) -> dict[tuple[str, int], tuple[int, int]]:
     return {
         (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=10)
         for tp in partitions
@@ -106,7 +103,7 @@ def _ends(consumer: Any, partitions: list[Any]) -> dict[tuple[str, int], tuple[i
 def lag(consumer: Any, inputs: list[Any]) -> int:
     """Records of the input and internal topics the workers' group has not committed."""
     committed = consumer.committed(inputs, timeout=10)
-    ends = _ends(consumer, inputs)
+    ends = ends_of(consumer, inputs)
     behind = 0
     for tp in committed:
         low, high = ends[(tp.topic, tp.partition)]
@@ -114,9 +111,9 @@ def lag(consumer: Any, inputs: list[Any]) -> int:
     return behind
 
 
-def _input_partitions(settings: Settings, admin: Any) -> list[Any]:
+def _inputpartitions_of(settings: Settings, admin: Any) -> list[Any]:
     topics = declare(settings)
-    return _partitions(admin, [topics.events.name, topics.link.name, topics.process.name])
+    return partitions_of(admin, [topics.events.name, topics.link.name, topics.process.name])
 
 
 def _offsets_reader(settings: Settings) -> Any:
@@ -137,7 +134,8 @@ def pending(settings: Settings) -> bool:
     consumer = _offsets_reader(settings)
     try:
         return (
-            lag(consumer, _input_partitions(settings, AdminClient(settings.confluent_config()))) > 0
+            lag(consumer, _inputpartitions_of(settings, AdminClient(settings.confluent_config())))
+            > 0
         )
     except KafkaException:
         return True
@@ -151,8 +149,8 @@ def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float)
 
     topics = declare(settings)
     admin = AdminClient(settings.confluent_config())
-    inputs = _input_partitions(settings, admin)
-    outputs = _partitions(
+    inputs = _inputpartitions_of(settings, admin)
+    outputs = partitions_of(
         admin,
         [topics.commands.name, topics.sla_breaches.name, topics.exceptions.name, topics.dlq.name],
     )
@@ -165,7 +163,7 @@ def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float)
         while time.monotonic() - started < timeout:
             fleet.check()
             behind = lag(consumer, inputs)
-            ends = _ends(consumer, outputs)
+            ends = ends_of(consumer, outputs)
             now = time.monotonic()
             if behind == 0 and ends == last_ends:
                 quiet_since = quiet_since or now
@@ -181,82 +179,3 @@ def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float)
         f"s2c verify: the pipeline did not drain within {timeout:.0f} s "
         f"({behind} input record(s) not committed); worker logs in {fleet.run_dir}"
     )
-
-
-def read_outputs(
-    settings: Settings, codec: Any
-) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
-    """Every record of the output topics, decoded (commands, exceptions, breaches), and the
-    reasons of the dead letters; read up to the ends the topics have now."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-    from confluent_kafka.admin import AdminClient
-
-    topics = declare(settings)
-    family = {
-        topics.commands.name: "commands",
-        topics.exceptions.name: "exceptions",
-        topics.sla_breaches.name: "breaches",
-        topics.dlq.name: "dlq",
-    }
-    consumer = Consumer(
-        {
-            **settings.confluent_config(),
-            "group.id": f"{settings.app_id}-verify-reader",
-            "enable.auto.commit": False,
-        }
-    )
-    wanted = _partitions(AdminClient(settings.confluent_config()), list(family))
-    ends = {key: high for key, (_low, high) in _ends(consumer, wanted).items()}
-    consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in wanted])
-    remaining = {key for key, high in ends.items() if high > 0}
-    out: dict[str, list[dict[str, Any]]] = {"commands": [], "exceptions": [], "breaches": []}
-    reasons: list[str] = []
-    try:
-        while remaining:
-            for msg in consumer.consume(1000, timeout=1.0):
-                if msg.error():
-                    raise NotJudged(f"s2c verify: reading {msg.topic()} failed: {msg.error()}")
-                key = (msg.topic(), msg.partition())
-                if msg.offset() >= ends[key]:
-                    continue
-                kind = family[msg.topic()]
-                if kind == "dlq":
-                    headers = dict(msg.headers() or [])
-                    reason = headers.get("s2c.errors.reason") or b"unknown"
-                    reasons.append(reason.decode(errors="replace"))
-                else:
-                    out[kind].append(codec.decode(msg.value())[1])
-                if msg.offset() + 1 >= ends[key]:
-                    remaining.discard(key)
-    finally:
-        consumer.close()
-    return out, reasons
-
-
-def remove_namespace(settings: Settings) -> list[str]:
-    """Deletes the run's topics (`<prefix>.*`, the changelogs `<app id>-*`) and its consumer
-    groups; returns the topics deleted."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient(settings.confluent_config())
-    names = [
-        name
-        for name in admin.list_topics(timeout=30).topics
-        if name.startswith((f"{settings.topic_prefix}.", f"{settings.app_id}-"))
-    ]
-    if names:
-        for future in admin.delete_topics(names, operation_timeout=60).values():
-            future.result(60)
-    groups = [
-        g.group_id
-        for g in admin.list_consumer_groups(request_timeout=30).result(30).valid
-        if g.group_id.startswith(settings.app_id)
-    ]
-    if groups:
-        for future in admin.delete_consumer_groups(groups, request_timeout=30).values():
-            try:
-                future.result(30)
-            except KafkaException as exc:  # a group still shutting down expires on its own
-                log.debug("consumer group not deleted: %s", exc)
-    return names

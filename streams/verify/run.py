@@ -26,13 +26,8 @@ from s2c.streams.settings import Settings
 from s2c.streams.verify.compare import judge
 from s2c.streams.verify.faults import FaultPlan, inflict
 from s2c.streams.verify.lateness import Lateness
-from s2c.streams.verify.live import (
-    Fleet,
-    pending,
-    read_outputs,
-    remove_namespace,
-    wait_drained,
-)
+from s2c.streams.verify.live import Fleet, pending, wait_drained
+from s2c.streams.verify.readback import read_outputs, remove_namespace
 from s2c.streams.verify.report import figures, render
 from s2c.streams.verify.workload import Workload, generated, given, publish
 from s2c.tables.ids import IdKey
@@ -114,7 +109,7 @@ def run_verify(args: argparse.Namespace) -> int:
         f"s2c verify: {workload.described}; {args.workers} worker(s), allowed lateness "
         f"{grace_hours:g} h; topics {settings.topic_prefix}.*; logs in {run_dir}"
     )
-    started = time.monotonic()
+    started, commit = time.monotonic(), _commit()  # the code this run loaded
     try:
         partitions = publish(admin, workload, codec)
         for slot in range(args.workers):
@@ -161,7 +156,7 @@ def run_verify(args: argparse.Namespace) -> int:
         "live_seconds": round(live_seconds, 1),
         "replay_seconds": round(replay_seconds, 1),
         "wall_seconds": round(time.monotonic() - started, 1),
-        "commit": _commit(),
+        "commit": commit,
         "machine": f"{platform.node()} ({_cores()} cores)",
         "namespace": settings.topic_prefix,
     }

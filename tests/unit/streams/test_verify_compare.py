@@ -228,3 +228,19 @@ def test_a_claim_later_than_the_grace_touches_its_account_and_the_linked_case() 
     allowed = lateness.rule({account: KNEE})
     assert allowed(breach("b1")) and not allowed(breach("b2", WALK_IN))
     assert allowed(item("x9", process_id=None, event_id="EV-2"))  # parked on the same account
+
+
+def test_a_fault_plan_is_repeatable_and_falls_inside_its_window() -> None:
+    from s2c.streams.verify.faults import FaultPlan, schedule
+
+    plan = FaultPlan(kills=10, broker_restart=True, add_remove=True, window=180.0, seed=20)
+    faults = schedule(plan)
+    assert faults == schedule(plan)  # the same seed, the same times
+    assert [name for _, name in faults].count("kill") == 10
+    assert {"broker-restart", "add-worker", "remove-worker"} <= {name for _, name in faults}
+    assert all(0 < at < 180.0 for at, _ in faults) and faults == sorted(faults)
+    added = next(at for at, name in faults if name == "add-worker")
+    assert added < next(at for at, name in faults if name == "remove-worker")
+    assert schedule(FaultPlan(kills=10, window=180.0, seed=21)) != schedule(
+        FaultPlan(kills=10, window=180.0, seed=20)
+    )

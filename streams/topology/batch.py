@@ -68,7 +68,8 @@ class BatchedTable:
         self.event: Any = None  # the event being applied, set by the agent
 
     def guard(self, view: Any) -> None:
-        """Have `view.begin()` and `view.rollback()` called with this table's."""
+        """Have `view.begin()`, `view.mark()` and `view.rollback_since(mark)` called with this
+        table's record boundaries and savepoints (StateView)."""
         self._guards.append(view)
 
     def begin_record(self) -> None:
@@ -78,15 +79,25 @@ class BatchedTable:
 
     def rollback_record(self) -> None:
         """Undo every write since `begin_record`: the record that made them failed."""
-        undo, self._undo = self._undo or [], None
-        for key, entry in reversed(undo):
+        self.rollback_to((0, [0] * len(self._guards)))
+        self._undo = None
+
+    def savepoint(self) -> tuple[int, list[int]]:
+        """A mark inside the current record, to undo only what follows it (`rollback_to`)."""
+        return len(self._undo or ()), [view.mark() for view in self._guards]
+
+    def rollback_to(self, mark: tuple[int, list[int]]) -> None:
+        undo_from, guard_marks = mark
+        undo = self._undo or []
+        for key, entry in reversed(undo[undo_from:]):
             if entry is _ABSENT:
                 self._writes.pop(key, None)
             else:
                 self._writes[key] = entry
+        del undo[undo_from:]
         self._objects.clear()  # a decoded object may have been changed in place, unheld
-        for view in self._guards:
-            view.rollback()
+        for view, since in zip(self._guards, guard_marks, strict=True):
+            view.rollback_since(since)
 
     def _journal(self, key: Any) -> None:
         if self._undo is not None:
@@ -218,6 +229,15 @@ class BatchScope:
         for view in self.views.values():
             view.rollback_record()
 
+    def savepoint(self) -> dict[str, Any]:
+        """A mark inside the current record: `rollback_to` undoes only the writes after it (a
+        deadline that fails while a record is handled, see `fire_isolated`)."""
+        return {name: view.savepoint() for name, view in self.views.items()}
+
+    def rollback_to(self, marks: dict[str, Any]) -> None:
+        for name, view in self.views.items():
+            view.rollback_to(marks[name])
+
     async def flush(self, outbox: Outbox) -> None:
         """Write the states, wait for their changelog records, persist the changelog offsets."""
         wrote = [view for view in self.views.values() if view.flush(outbox)]
@@ -225,6 +245,26 @@ class BatchScope:
             await outbox.drain()
             for view in wrote:
                 view.persist_offsets(outbox)
+
+
+async def fire_isolated(
+    scope: BatchScope,
+    fire: Callable[[], Awaitable[None]],
+    failed: Callable[[Exception], None],
+) -> None:
+    """Fire one key's deadline so that its failure stays its own: the writes it made are undone
+    and `failed` is told, and the record being handled goes on. Its timer entry, taken out before,
+    stays out: the instance's next event files its deadline again. Were the failure the record's,
+    the record would be dead-lettered, the timer put back by the rollback, and every later record
+    of the partition would meet the same failing deadline."""
+    mark = scope.savepoint()
+    try:
+        await fire()
+    except OutboxError:
+        raise
+    except Exception as exc:  # a state the core cannot advance: logged, the partition goes on
+        scope.rollback_to(mark)
+        failed(exc)
 
 
 async def consume_in_batches(

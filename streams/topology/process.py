@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BatchScope, consume_in_batches
+from s2c.streams.topology.batch import BatchScope, consume_in_batches, fire_isolated
 from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.states import json_states, keep_raised, sorted_json
 from s2c.streams.topology.timers import TimerIndex
@@ -88,14 +88,21 @@ def attach_process(t: Topology) -> None:
 
     async def fire_due(partition: int, now: datetime) -> None:
         for key in timers.due(partition, now):
-            state = load(key)
-            if state is None:
-                continue
-            due = core.next_deadline(state)
-            if due is None or due > now:
-                timers.schedule(partition, key, due)
-                continue
-            await apply(key, partition, lambda s: core.on_deadline(s, master, now))
+            await fire_isolated(
+                scope,
+                lambda key=key: fire_one(key, partition, now),
+                lambda exc, key=key: t.deadline_failed("process", partition, key, exc),
+            )
+
+    async def fire_one(key: bytes, partition: int, now: datetime) -> None:
+        state = load(key)
+        if state is None:
+            return
+        due = core.next_deadline(state)
+        if due is None or due > now:
+            timers.schedule(partition, key, due)
+            return
+        await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
     def stream_now(partition: int) -> datetime | None:
         """The partition's stream time: the worker's clock, else (a restarted worker, or one the

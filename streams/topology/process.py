@@ -105,16 +105,15 @@ def attach_process(t: Topology) -> None:
         await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
     def stream_now(partition: int) -> datetime | None:
-        """The partition's stream time: the worker's clock, else (a restarted worker, or one the
-        partition just moved to, before the partition's first event here) the time last kept in
-        the table. Without it a master-data retry that came first was dropped, and the events
-        waiting for that record stayed parked until their deadline reported them missing."""
-        now = t.clock.now("process", partition)
-        if now is None:
-            kept = timer_table.get(STREAM_TIME.format(partition).encode())
-            if kept is not None:
-                now = t.clock.observe("process", partition, _from_ms(int(kept)))
-        return now
+        """The partition's stream time: the later of the worker's clock and the time kept in the
+        table (a restarted worker has no clock, and one a partition comes back to may have an
+        old one). Without it a master-data retry that came first after a restart was dropped,
+        and the events waiting for that record stayed parked until their deadline reported
+        them missing."""
+        kept = timer_table.get(STREAM_TIME.format(partition).encode())
+        if kept is not None:
+            return t.clock.observe("process", partition, _from_ms(int(kept)))
+        return t.clock.now("process", partition)
 
     def keep_stream_time(partition: int, now: datetime) -> None:
         slot = STREAM_TIME.format(partition).encode()

@@ -15,8 +15,9 @@ A record whose handling raises does not stop the batch: the table writes it made
 per-record undo log; the states it loaded are put back as they were before it, see
 `StateView`), the record is dead-lettered (`on_failure`), and the batch goes on, so the partition
 keeps committing. What the record had already queued in the outbox before it raised stays queued:
-outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) is
-not the record's fault and still stops the worker.
+outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) or a
+registry that does not answer (`RegistryUnavailable`) is not the record's fault and still stops
+the worker.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ from typing import Any
 from faust.streams import _current_event
 from faust.types import TP
 
+from s2c.streams.codec import RegistryUnavailable
 from s2c.streams.outbox import Outbox, OutboxError
 from s2c.streams.topology.rocks import RocksBatches
 from s2c.streams.topology.take import take_batches
 
 _DELETED = object()
 _ABSENT = object()  # in the undo log: the key held nothing in this batch
+# Failures of the broker or the registry, not of the record: they stop the worker, as before, so
+# a readable record is never dead-lettered because something around it was away.
+INFRASTRUCTURE = (OutboxError, RegistryUnavailable)
 BATCH_MAX = 500
 # A batch closes when nothing more is queued; events trickling in one by one close it after this.
 BATCH_WITHIN_SECONDS = 0.005
@@ -260,7 +265,7 @@ async def fire_isolated(
     mark = scope.savepoint()
     try:
         await fire()
-    except OutboxError:
+    except INFRASTRUCTURE:
         raise
     except Exception as exc:  # a state the core cannot advance: logged, the partition goes on
         scope.rollback_to(mark)
@@ -283,7 +288,7 @@ async def consume_in_batches(
             scope.current(event)
             try:
                 await handle(event.message)
-            except OutboxError:
+            except INFRASTRUCTURE:
                 raise
             except Exception as exc:  # any other failure is this record's: dead-letter it
                 scope.rollback()

@@ -269,3 +269,24 @@ async def test_a_deadline_that_fails_is_dropped_and_the_partition_goes_on(
     assert w.decode(item.value)[1]["event_id"] == stray.event_id
     assert len(failures) == 1  # dropped, not met again by every later record
     assert w.t.tables["links"][stuck_account.encode()] == stuck_before
+
+
+async def test_a_registry_that_does_not_answer_stops_the_worker_instead_of_dead_lettering(
+    tmp_path, monkeypatch
+) -> None:
+    """Not the record's fault: the booking is readable, so it must not land in the DLQ."""
+    import pytest
+
+    from s2c.streams.codec import RegistryUnavailable
+
+    w = World(tmp_path)
+    booked = knee_case_scheduled(Feed("outage"))
+
+    def registry_away(*args, **kwargs):
+        raise RegistryUnavailable("registry unreachable registering s2c.commands.PlanLabor")
+
+    monkeypatch.setattr(core, "transition", registry_away)
+    with pytest.raises(RegistryUnavailable):
+        async with w.agent("s2c-process").test_context() as process:
+            await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+    assert w.sent_to(w.t.topics.dlq) == []

@@ -106,6 +106,11 @@ def run(args: argparse.Namespace) -> int:
                 f"dlq[{partition}]@{offset} reason={letter.reason} stage={letter.stage} "
                 f"from={letter.source_topic}[{letter.source_partition}]@{letter.source_offset} "
                 f"{letter.exception_class}: {letter.exception_message[:160]}"
+                + (
+                    f" [record not kept: {letter.value_size} bytes, sha256 {letter.value_sha256}]"
+                    if letter.omitted
+                    else ""
+                )
             )
         print(
             f"{len(letters)} dead letter(s){' with reason ' + args.reason if args.reason else ''}"

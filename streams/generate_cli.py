@@ -4,6 +4,8 @@ Writes JSON Lines files for `s2c replay` (`--out DIR`: DIR/events.jsonl, DIR/mas
 and/or publishes Avro to the pipeline's topics (`--kafka`: master data to the master topic keyed
 `<RecordName>:<id>`, events to the events topic keyed by business key). Same seed and parameters,
 same output. Every size and rate is a flag; streams/synth/README.md says where the defaults come from.
+`--poison FRACTION` mixes tagged bad records of 13 kinds in (streams/synth/poison.py); the good
+events stay the same.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def params_from(args: argparse.Namespace) -> SynthParams:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SynthParams)}
+    if not 0 <= values["poison"] < 1:
+        raise SystemExit(f"--poison must be a fraction in [0, 1), not {values['poison']}")
     params = SynthParams(**values)
     if getattr(args, "episodes", None):
         from s2c.streams.synth.stream import scaled_for_episodes
@@ -117,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         synthesis.episodes,
         synthesis.event_counts(),
         Counter({n: len(rows) for n, rows in synthesis.system.records.items()}),
+        synthesis.poisoned,
     )
     print_summary(
         params, totals, plan_seconds, time.perf_counter() - started - plan_seconds, outputs

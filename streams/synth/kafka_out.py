@@ -9,18 +9,23 @@ deliveries, so per-event Python work is: build the record, encode it, hand it to
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from confluent_kafka import KafkaException
+
 from s2c.streams.settings import Settings
 from s2c.streams.synth.master import HealthSystem, build_health_system
 from s2c.streams.synth.params import SynthParams
+from s2c.streams.synth.poison import POISON_HEADER, UNKNOWN_EVENT, UNKNOWN_EVENT_SCHEMA, Poison
 from s2c.streams.synth.stream import Synthesis, plan
 from s2c.streams.synth.summary import Totals
 from s2c.streams.topics import declare
 
+log = logging.getLogger(__name__)
 PRODUCER_TUNING = {
     "enable.idempotence": True,
     "acks": "all",
@@ -52,12 +57,18 @@ def _send(
     topic: str,
     codec: Any,
     namespace: str,
-    records: Iterable[tuple[str, str, dict[str, Any]]],
+    records: Iterable[Any],
+    unknown_codec: Any = None,
 ) -> int:
     encode, produce, poll = codec.encode, producer.produce, producer.poll
     full_names: dict[str, str] = {}
     sent = 0
-    for name, key, record in records:
+    for item in records:
+        if isinstance(item, Poison):
+            _send_poison(producer, topic, codec, unknown_codec, item)
+            sent += 1
+            continue
+        name, key, record = item
         full = full_names.get(name)
         if full is None:
             full = full_names[name] = f"{namespace}.{name}"
@@ -75,14 +86,56 @@ def _send(
     return sent
 
 
-def _producer(settings: Settings, failures: list[str]) -> Any:
+def _send_poison(producer: Any, topic: str, codec: Any, unknown_codec: Any, poison: Poison) -> None:
+    """A bad record, tagged with its kind. A record the events topic refuses for its size (its
+    `max.message.bytes`) is logged, not fatal: the topic kept it out, as it would any producer's."""
+    if poison.raw is not None:
+        value = poison.raw
+    elif poison.schema == UNKNOWN_EVENT:
+        value = unknown_codec.encode(f"s2c.events.{UNKNOWN_EVENT}", poison.record)
+    else:
+        value = codec.encode(f"{poison.namespace}.{poison.schema}", poison.record)
+
+    def refused(err: Any, msg: Any) -> None:
+        log.warning("poison %s not on %s: %s", poison.kind, topic, err)
+
+    while True:
+        try:
+            producer.produce(
+                topic,
+                value,
+                poison.key,
+                headers=[(POISON_HEADER, poison.kind.encode())],
+                on_delivery=refused,
+            )
+            return
+        except BufferError:
+            producer.poll(0.05)
+        except KafkaException as exc:  # refused by the producer itself
+            log.warning("poison %s not sent: %s", poison.kind, exc)
+            return
+
+
+def unknown_event_codec(settings: Settings) -> Any:
+    """A codec over the registry whose catalogue has the one record s2c does not know."""
+    from s2c.streams.codec import AvroCodec, registry_client_for
+
+    return AvroCodec(registry_client_for(settings), lambda name: UNKNOWN_EVENT_SCHEMA)
+
+
+def _producer(settings: Settings, failures: list[str], large: bool = False) -> Any:
     from confluent_kafka import Producer
 
     def on_delivery(err: Any, msg: Any) -> None:
         if err is not None and len(failures) < 10:
             failures.append(f"{msg.topic()} key {msg.key()!r}: {err}")
 
-    return Producer({**settings.confluent_config(), **PRODUCER_TUNING, "on_delivery": on_delivery})
+    # `large`: poison's 5 MB records leave the producer; the events topic decides whether to
+    # take them (its max.message.bytes).
+    sizes = {"message.max.bytes": 8 * 1024 * 1024} if large else {}
+    return Producer(
+        {**settings.confluent_config(), **PRODUCER_TUNING, **sizes, "on_delivery": on_delivery}
+    )
 
 
 def _flush(producer: Any, failures: list[str]) -> None:
@@ -111,10 +164,16 @@ def publish_master(settings: Settings, system: HealthSystem, codec: Any = None) 
     return sent
 
 
-def publish_events(settings: Settings, synthesis: Synthesis, codec: Any = None) -> int:
-    """Sends the events in arrival order, `produced_at` = now; returns how many."""
+def publish_events(
+    settings: Settings, synthesis: Synthesis, codec: Any = None, unknown_codec: Any = None
+) -> int:
+    """Sends the events in arrival order, `produced_at` = now; returns how many. With poison,
+    bad records too, each tagged with its kind (header `s2c.synth.poison`)."""
     failures: list[str] = []
-    producer = _producer(settings, failures)
+    poison = bool(synthesis.params.poison)
+    producer = _producer(settings, failures, large=poison)
+    if poison and unknown_codec is None:
+        unknown_codec = unknown_event_codec(settings)
     clock = lambda: time.time_ns() // 1_000_000
     sent = _send(
         producer,
@@ -122,6 +181,7 @@ def publish_events(settings: Settings, synthesis: Synthesis, codec: Any = None) 
         codec or default_codec(settings),
         "s2c.events",
         synthesis.events(clock),
+        unknown_codec,
     )
     _flush(producer, failures)
     return sent
@@ -135,7 +195,9 @@ def _publish_sites(
     synthesis = plan(params, site_numbers=site_numbers)
     planned = time.perf_counter() - started
     publish_events(settings, synthesis)
-    return Totals(episodes=synthesis.episodes, events=synthesis.event_counts()), planned
+    totals = Totals(episodes=synthesis.episodes, events=synthesis.event_counts())
+    totals.poison.update(synthesis.poisoned)
+    return totals, planned
 
 
 def publish_parallel(settings: Settings, params: SynthParams, workers: int) -> tuple[Totals, float]:

@@ -49,6 +49,8 @@ class SynthParams:
     max_late_minutes: int = 360
     out_of_order_rate: float = 0.01  # episodes whose claim arrives after its payment etc.
     duplicate_rate: float = 0.01  # events resent with the same event_id
+    # bad records mixed in after good events (poison.py); the good events do not change
+    poison: float = 0.0
 
     def volume(self, base: int, size: float, weekday: int, elective: bool) -> int:
         factor = 0.1 if elective and weekday >= 5 else 1.0
@@ -90,4 +92,6 @@ HELP: dict[str, str] = {
     "max_late_minutes": "most minutes an event arrives late",
     "out_of_order_rate": "share of episodes with a pair of events arriving in reverse order",
     "duplicate_rate": "share of events sent twice with the same event_id",
+    "poison": "FRACTION: after each event, the chance of a bad record of one of 13 kinds "
+    "(tagged; see streams/synth/poison.py); the good events are the same as without",
 }

@@ -19,6 +19,7 @@ from s2c.streams.synth.ids import day_start_ms
 from s2c.streams.synth.master import HealthSystem, build_health_system
 from s2c.streams.synth.params import SynthParams
 from s2c.streams.synth.planner import Entry, Planner
+from s2c.streams.synth.poison import Poison, Poisoner
 from s2c.streams.synth.records import build, key_of
 from s2c.streams.synth.surgery import plan_case
 
@@ -32,6 +33,7 @@ class Synthesis:
     system: HealthSystem
     timeline: list[Entry]
     episodes: Counter[str] = field(default_factory=Counter)
+    poisoned: Counter[str] = field(default_factory=Counter)  # bad records mixed in, by kind
 
     @property
     def params(self) -> SynthParams:
@@ -41,9 +43,22 @@ class Synthesis:
         """(record name, key `<RecordName>:<id>`, record) for every master record."""
         return self.system.master_records()
 
-    def events(self, clock: Callable[[], int] | None = None) -> Iterator[tuple[str, str, Record]]:
+    def events(
+        self, clock: Callable[[], int] | None = None
+    ) -> Iterator[tuple[str, str, Record] | Poison]:
         """(schema name, business key, record) in arrival order. `clock` (epoch ms) stamps
-        `produced_at`; without it `produced_at = occurred_at`, so files are reproducible."""
+        `produced_at`; without it `produced_at = occurred_at`, so files are reproducible. With
+        `params.poison`, bad records (`Poison`, counted in `poisoned`) follow some events."""
+        good = self._good_events(clock)
+        if not self.params.poison:
+            yield from good
+            return
+        poisoner = Poisoner(self.params.poison, self.params.seed)
+        self.poisoned.clear()
+        poisoner.counts = self.poisoned
+        yield from poisoner.mix(good)
+
+    def _good_events(self, clock: Callable[[], int] | None) -> Iterator[tuple[str, str, Record]]:
         for _arrival, _seq, occurred, schema, ep, k, extra in self.timeline:
             record = build(schema, ep, k, occurred, extra, clock() if clock else None)
             yield schema, key_of(schema, record), record

@@ -18,11 +18,13 @@ class Totals:
     episodes: Counter[str] = field(default_factory=Counter)  # outcomes, incl. revenue-cycle ones
     events: Counter[str] = field(default_factory=Counter)  # by schema, incl. resends
     master: Counter[str] = field(default_factory=Counter)
+    poison: Counter[str] = field(default_factory=Counter)  # bad records mixed in, by kind
 
     def add(self, other: Totals) -> None:
         self.episodes.update(other.episodes)
         self.events.update(other.events)
         self.master.update(other.master)
+        self.poison.update(other.poison)
 
 
 def _table(title: str, counts: Counter[str]) -> list[str]:
@@ -54,6 +56,10 @@ def summary_lines(
     lines += _table("events (incl. resends)", totals.events) + _table(
         "master records", totals.master
     )
+    if totals.poison:
+        lines += _table(
+            "poison records (not events; kinds in streams/synth/poison.py)", totals.poison
+        )
     lines.append(
         f"{total:,} events in {elapsed:.1f}s: planning {plan_seconds:.1f}s, output "
         f"{output_seconds:.1f}s; {total / elapsed if elapsed else 0:,.0f} events/s overall"

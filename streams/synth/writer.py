@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EVENTS_FILE = "events.jsonl"
+POISON_FILE = "poison.jsonl"  # with --poison: {"line": N, "kind": ...} per bad line
 MASTER_DIR = "master"
 
 
@@ -55,18 +56,33 @@ def write_master(out_dir: Path, master: Iterable[tuple[str, str, dict[str, Any]]
     return Counter({name: len(lines) for name, lines in by_name.items()})
 
 
-def write_events(out_dir: Path, events: Iterable[tuple[str, str, dict[str, Any]]]) -> Counter[str]:
-    """Writes `out_dir/events.jsonl` in the given (arrival) order; returns events per schema."""
+def write_events(out_dir: Path, events: Iterable[Any]) -> Counter[str]:
+    """Writes `out_dir/events.jsonl` in the given (arrival) order; returns events per schema.
+    Bad records (`Poison`) are written as their line and listed in `poison.jsonl`; they are not
+    counted as events."""
+    from s2c.streams.synth.poison import Poison
+
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
+    tags: list[str] = []
     with (out_dir / EVENTS_FILE).open("w", encoding="utf-8", newline="\n") as sink:
         batch: list[str] = []
-        for schema, _key, record in events:
-            counts[schema] += 1
-            batch.append(event_line(schema, record))
+        number = 0
+        for item in events:
+            number += 1
+            if isinstance(item, Poison):
+                line = item.line if item.line is not None else event_line(item.schema, item.record)
+                batch.append(line)
+                tags.append(_encode({"line": number, "kind": item.kind}))
+            else:
+                schema, _key, record = item
+                counts[schema] += 1
+                batch.append(event_line(schema, record))
             if len(batch) >= 10_000:
                 sink.write("\n".join(batch) + "\n")
                 batch.clear()
         if batch:
             sink.write("\n".join(batch) + "\n")
+    if tags:
+        (out_dir / POISON_FILE).write_text("".join(f"{tag}\n" for tag in tags), encoding="utf-8")
     return counts

@@ -15,8 +15,9 @@ A record whose handling raises does not stop the batch: the table writes it made
 per-record undo log; the states it loaded are put back as they were before it, see
 `StateView`), the record is dead-lettered (`on_failure`), and the batch goes on, so the partition
 keeps committing. What the record had already queued in the outbox before it raised stays queued:
-outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) is
-not the record's fault and still stops the worker.
+outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) or a
+registry that does not answer (`RegistryUnavailable`) is not the record's fault and still stops
+the worker.
 """
 
 from __future__ import annotations
@@ -28,12 +29,16 @@ from typing import Any
 from faust.streams import _current_event
 from faust.types import TP
 
+from s2c.streams.codec import RegistryUnavailable
 from s2c.streams.outbox import Outbox, OutboxError
 from s2c.streams.topology.rocks import RocksBatches
 from s2c.streams.topology.take import take_batches
 
 _DELETED = object()
 _ABSENT = object()  # in the undo log: the key held nothing in this batch
+# Failures of the broker or the registry, not of the record: they stop the worker, as before, so
+# a readable record is never dead-lettered because something around it was away.
+INFRASTRUCTURE = (OutboxError, RegistryUnavailable)
 BATCH_MAX = 500
 # A batch closes when nothing more is queued; events trickling in one by one close it after this.
 BATCH_WITHIN_SECONDS = 0.005
@@ -68,7 +73,8 @@ class BatchedTable:
         self.event: Any = None  # the event being applied, set by the agent
 
     def guard(self, view: Any) -> None:
-        """Have `view.begin()` and `view.rollback()` called with this table's."""
+        """Have `view.begin()`, `view.mark()` and `view.rollback_since(mark)` called with this
+        table's record boundaries and savepoints (StateView)."""
         self._guards.append(view)
 
     def begin_record(self) -> None:
@@ -78,15 +84,25 @@ class BatchedTable:
 
     def rollback_record(self) -> None:
         """Undo every write since `begin_record`: the record that made them failed."""
-        undo, self._undo = self._undo or [], None
-        for key, entry in reversed(undo):
+        self.rollback_to((0, [0] * len(self._guards)))
+        self._undo = None
+
+    def savepoint(self) -> tuple[int, list[int]]:
+        """A mark inside the current record, to undo only what follows it (`rollback_to`)."""
+        return len(self._undo or ()), [view.mark() for view in self._guards]
+
+    def rollback_to(self, mark: tuple[int, list[int]]) -> None:
+        undo_from, guard_marks = mark
+        undo = self._undo or []
+        for key, entry in reversed(undo[undo_from:]):
             if entry is _ABSENT:
                 self._writes.pop(key, None)
             else:
                 self._writes[key] = entry
+        del undo[undo_from:]
         self._objects.clear()  # a decoded object may have been changed in place, unheld
-        for view in self._guards:
-            view.rollback()
+        for view, since in zip(self._guards, guard_marks, strict=True):
+            view.rollback_since(since)
 
     def _journal(self, key: Any) -> None:
         if self._undo is not None:
@@ -218,6 +234,15 @@ class BatchScope:
         for view in self.views.values():
             view.rollback_record()
 
+    def savepoint(self) -> dict[str, Any]:
+        """A mark inside the current record: `rollback_to` undoes only the writes after it (a
+        deadline that fails while a record is handled, see `fire_isolated`)."""
+        return {name: view.savepoint() for name, view in self.views.items()}
+
+    def rollback_to(self, marks: dict[str, Any]) -> None:
+        for name, view in self.views.items():
+            view.rollback_to(marks[name])
+
     async def flush(self, outbox: Outbox) -> None:
         """Write the states, wait for their changelog records, persist the changelog offsets."""
         wrote = [view for view in self.views.values() if view.flush(outbox)]
@@ -225,6 +250,26 @@ class BatchScope:
             await outbox.drain()
             for view in wrote:
                 view.persist_offsets(outbox)
+
+
+async def fire_isolated(
+    scope: BatchScope,
+    fire: Callable[[], Awaitable[None]],
+    failed: Callable[[Exception], None],
+) -> None:
+    """Fire one key's deadline so that its failure stays its own: the writes it made are undone
+    and `failed` is told, and the record being handled goes on. Its timer entry, taken out before,
+    stays out: the instance's next event files its deadline again. Were the failure the record's,
+    the record would be dead-lettered, the timer put back by the rollback, and every later record
+    of the partition would meet the same failing deadline."""
+    mark = scope.savepoint()
+    try:
+        await fire()
+    except INFRASTRUCTURE:
+        raise
+    except Exception as exc:  # a state the core cannot advance: logged, the partition goes on
+        scope.rollback_to(mark)
+        failed(exc)
 
 
 async def consume_in_batches(
@@ -243,7 +288,7 @@ async def consume_in_batches(
             scope.current(event)
             try:
                 await handle(event.message)
-            except OutboxError:
+            except INFRASTRUCTURE:
                 raise
             except Exception as exc:  # any other failure is this record's: dead-letter it
                 scope.rollback()

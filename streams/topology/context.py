@@ -189,6 +189,18 @@ class Topology:
         await self.outbox.drain()
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
+    def deadline_failed(self, stage: str, partition: int, key: bytes, exc: Exception) -> None:
+        """A deadline whose firing raised (batch.fire_isolated). Keys carry no patient data
+        (process ids and account pseudonyms); the exception's message may, so it is left out."""
+        log.error(
+            "deadline of %s in %s[%d] failed and is dropped until its next event: %s\n%s",
+            key.decode(errors="replace"),
+            stage,
+            partition,
+            failure_message(exc),
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+
     async def dead_letter_failure(self, message: Any, stage: str, exc: Exception) -> None:
         """A record whose handling raised: dead-lettered as `failed`, told by the exception's
         class and where it was raised, so the batch and the partition go on."""

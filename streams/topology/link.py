@@ -16,7 +16,7 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BatchScope, consume_in_batches
+from s2c.streams.topology.batch import BatchScope, consume_in_batches, fire_isolated
 from s2c.streams.topology.context import REGISTRATION, Topology, control_of
 from s2c.streams.topology.states import json_states, keep_raised
 from s2c.streams.topology.timers import TimerIndex
@@ -51,17 +51,24 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
         """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
         ahead of an event (an event at a deadline's very instant is in time for it)."""
         for key in timers.due(partition, now - INSTANT if before else now):
-            state = load(key)
-            due = state.next_deadline() if state is not None else None
-            if state is None or due is None or due > now or (before and due == now):
-                if state is not None:
-                    timers.schedule(partition, key, state.next_deadline())
-                continue
-            parked_before = len(state.parked)
-            state, outputs = link_on_deadline(state, now)
-            t.sink.emit(outputs)
-            keep_raised(raised_here, key, outputs)
-            save(key, partition, state, parked_before)
+            await fire_isolated(
+                scope,
+                lambda key=key: fire_one(key, partition, now, before),
+                lambda exc, key=key: t.deadline_failed("link", partition, key, exc),
+            )
+
+    async def fire_one(key: bytes, partition: int, now: datetime, before: bool) -> None:
+        state = load(key)
+        due = state.next_deadline() if state is not None else None
+        if state is None or due is None or due > now or (before and due == now):
+            if state is not None:
+                timers.schedule(partition, key, due)
+            return
+        parked_before = len(state.parked)
+        state, outputs = link_on_deadline(state, now)
+        t.sink.emit(outputs)
+        keep_raised(raised_here, key, outputs)
+        save(key, partition, state, parked_before)
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BatchScope, consume_in_batches
+from s2c.streams.topology.batch import BatchScope, consume_in_batches, fire_isolated
 from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.states import json_states, keep_raised, sorted_json
 from s2c.streams.topology.timers import TimerIndex
@@ -92,26 +92,32 @@ def attach_process(t: Topology) -> None:
         ahead of an event (an event at a deadline's very instant is in time for it, as in
         replay)."""
         for key in timers.due(partition, now - INSTANT if before else now):
-            state = load(key)
-            if state is None:
-                continue
-            due = core.next_deadline(state)
-            if due is None or due > now or (before and due == now):
-                timers.schedule(partition, key, due)
-                continue
-            await apply(key, partition, lambda s: core.on_deadline(s, master, now))
+            await fire_isolated(
+                scope,
+                lambda key=key: fire_one(key, partition, now, before),
+                lambda exc, key=key: t.deadline_failed("process", partition, key, exc),
+            )
+
+    async def fire_one(key: bytes, partition: int, now: datetime, before: bool) -> None:
+        state = load(key)
+        if state is None:
+            return
+        due = core.next_deadline(state)
+        if due is None or due > now or (before and due == now):
+            timers.schedule(partition, key, due)
+            return
+        await apply(key, partition, lambda s: core.on_deadline(s, master, now))
 
     def stream_now(partition: int) -> datetime | None:
-        """The partition's stream time: the worker's clock, else (a restarted worker, or one the
-        partition just moved to, before the partition's first event here) the time last kept in
-        the table. Without it a master-data retry that came first was dropped, and the events
-        waiting for that record stayed parked until their deadline reported them missing."""
-        now = t.clock.now("process", partition)
-        if now is None:
-            kept = timer_table.get(STREAM_TIME.format(partition).encode())
-            if kept is not None:
-                now = t.clock.observe("process", partition, _from_ms(int(kept)))
-        return now
+        """The partition's stream time: the later of the worker's clock and the time kept in the
+        table (a restarted worker has no clock, and one a partition comes back to may have an
+        old one). Without it a master-data retry that came first after a restart was dropped,
+        and the events waiting for that record stayed parked until their deadline reported
+        them missing."""
+        kept = timer_table.get(STREAM_TIME.format(partition).encode())
+        if kept is not None:
+            return t.clock.observe("process", partition, _from_ms(int(kept)))
+        return t.clock.now("process", partition)
 
     def keep_stream_time(partition: int, now: datetime) -> None:
         slot = STREAM_TIME.format(partition).encode()

@@ -47,12 +47,17 @@ class StateView(Generic[S]):
     def begin(self) -> None:
         self._before.clear()
 
-    def rollback(self) -> None:
-        for key, before in self._before.items():
+    def mark(self) -> int:
+        return len(self._before)
+
+    def rollback_since(self, mark: int) -> None:
+        """Put back the keys first loaded after `mark` (0: every key of the record). They stay
+        noted, so a rollback of the whole record later puts them back again."""
+        for key in list(self._before)[mark:]:
+            before = self._before[key]
             self._cache.pop(key, None)
             if before is not None:
                 self._view.hold(key, self._decode(before), self._encode)
-        self._before.clear()
 
     def _note(self, key: bytes) -> None:
         if key not in self._before:

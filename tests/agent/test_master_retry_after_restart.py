@@ -10,8 +10,10 @@ not wait for a deadline that reports the card missing.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import agentkit
+import pytest
 from agentkit import World
 from core_world import MASTER_RECORDS, Feed, knee_case_scheduled, master_data
 
@@ -23,9 +25,12 @@ CASE_KEY = b"CASE-C-1001"
 CARD = "PC-29881-OKAFOR"
 
 
+@pytest.mark.parametrize("clock_after", ["gone", "stale"])
 async def test_a_retry_first_after_a_restart_releases_the_parked_booking(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, clock_after
 ) -> None:
+    """`gone`: the worker restarted. `stale`: the partition comes back to a worker that owned it
+    a month of event time ago, its clock still there."""
     monkeypatch.setattr(agentkit, "master_data", lambda: master_data(without=(CARD,)))
     w = World(tmp_path)
     booked = knee_case_scheduled(Feed("restart"))
@@ -37,6 +42,8 @@ async def test_a_retry_first_after_a_restart_releases_the_parked_booking(
         assert w.sent_to(w.t.topics.commands) == []
 
         w.t.clock._now.clear()  # the restart: stream time kept in memory is gone
+        if clock_after == "stale":
+            w.t.clock.observe("process", 1, booked.occurred_at - timedelta(days=30))
         w.t.replica.store.put(master_record("PreferenceCard", MASTER_RECORDS["PreferenceCard"][0]))
         retry = json.dumps({"record": "PreferenceCard", "key": CARD}).encode()
         await w.put(

@@ -213,3 +213,83 @@ async def test_a_5_mb_record_leaves_a_reference_in_the_dlq_and_the_partition_goe
     )
     assert sent.key == b"8812"
     assert [s.key for s in w.sent_to(w.t.topics.process)] == [CASE_KEY]
+
+
+async def test_a_deadline_that_fails_is_dropped_and_the_partition_goes_on(
+    tmp_path, monkeypatch
+) -> None:
+    """Two charges nobody links wait on partition 2; the week passes for both, but the core
+    fails on one of them. The other must still become a work item, the watermark that moved time
+    must not be dead-lettered, and the failing one must not fail again at every later record (its
+    state as it was, its deadline dropped until its account's next event)."""
+    from core_world import DAY
+
+    from s2c.streams.topology.context import CONTROL_HEADER
+    from s2c.streams.topology.watermarks import WATERMARK, to_ms
+
+    w = World(tmp_path)
+    feed = Feed("deadline")
+    stuck_account, stray_account = IDS.account_ref("ACCT-7998"), IDS.account_ref("ACCT-7999")
+    stuck = charge(feed, SURGERY_DAY, charge_id="CHG-8", account="ACCT-7998", amount="95.00")
+    stray = charge(feed, SURGERY_DAY, charge_id="CHG-9", account="ACCT-7999", amount="410.00")
+    later = [encounter_started(feed, hours=SURGERY_DAY + d * DAY) for d in (8, 9)]
+    link_on_deadline = link_module.link_on_deadline
+    failures = []
+
+    def failing_deadline(state, now):
+        if state.account_ref == stuck_account:
+            failures.append(now)
+            state.parked.clear()  # changed in place before the failure
+            raise RuntimeError(f"cannot report {LEAKY}")
+        return link_on_deadline(state, now)
+
+    monkeypatch.setattr(link_module, "link_on_deadline", failing_deadline)
+    control = [(CONTROL_HEADER, WATERMARK)]
+
+    def mark(p: int, at=None) -> bytes:
+        return json.dumps(
+            {"source": f"ingest:{p}", "at": None if at is None else to_ms(at), "idle": at is None}
+        ).encode()
+
+    async with w.agent("s2c-link").test_context() as link:
+        await w.put(link, stuck_account.encode(), w.encode(stuck), partition=2)
+        await w.put(link, stray_account.encode(), w.encode(stray), partition=2)
+        stuck_before = w.t.tables["links"][stuck_account.encode()]
+        for p in range(w.t.settings.partitions - 1):
+            await w.put(link, b"__watermark__", mark(p), partition=2, headers=control)
+        busy = w.t.settings.partitions - 1
+        await w.put(
+            link, b"__watermark__", mark(busy, later[0].occurred_at), partition=2, headers=control
+        )
+        await w.put(link, ACCOUNT, w.encode(later[0]), partition=2)
+        await w.put(
+            link, b"__watermark__", mark(busy, later[1].occurred_at), partition=2, headers=control
+        )
+        await w.put(link, ACCOUNT, w.encode(later[1]), partition=2)
+
+    assert w.sent_to(w.t.topics.dlq) == []
+    [item] = w.sent_to(w.t.topics.exceptions)
+    assert w.decode(item.value)[1]["event_id"] == stray.event_id
+    assert len(failures) == 1  # dropped, not met again by every later record
+    assert w.t.tables["links"][stuck_account.encode()] == stuck_before
+
+
+async def test_a_registry_that_does_not_answer_stops_the_worker_instead_of_dead_lettering(
+    tmp_path, monkeypatch
+) -> None:
+    """Not the record's fault: the booking is readable, so it must not land in the DLQ."""
+    import pytest
+
+    from s2c.streams.codec import RegistryUnavailable
+
+    w = World(tmp_path)
+    booked = knee_case_scheduled(Feed("outage"))
+
+    def registry_away(*args, **kwargs):
+        raise RegistryUnavailable("registry unreachable registering s2c.commands.PlanLabor")
+
+    monkeypatch.setattr(core, "transition", registry_away)
+    with pytest.raises(RegistryUnavailable):
+        async with w.agent("s2c-process").test_context() as process:
+            await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+    assert w.sent_to(w.t.topics.dlq) == []

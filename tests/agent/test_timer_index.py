@@ -159,3 +159,30 @@ def test_an_index_written_with_a_cursor_is_read_into_a_directory_once() -> None:
     assert b"1:cursor" not in table
     assert timers.due(1, T0 + THOUSAND_YEARS) == [VISIT]
     assert filed(table) == {}
+
+
+async def test_a_cursor_index_in_a_faust_table_is_read_into_a_directory(tmp_path) -> None:
+    """The same migration through the agents' batched view of a real (memory-store) table."""
+    from agentkit import World
+
+    from s2c.streams.topology.batch import BatchedTable
+
+    class Message:
+        partition = 1
+
+    class Event:
+        message = Message()
+
+    w = World(tmp_path)
+    table = w.t.tables["process_timers"]
+    at = T0 + 20 * MINUTE
+    first = bucket_of(at)
+    table.data[b"1:cursor"] = str(first).encode()
+    table.data[f"1:{first}".encode()] = b'{"%s": %d}' % (CASE, int(at.timestamp() * 1000))
+    table.data[b"1:upstream"] = b"{}"  # the watermark marks share the table
+    view = BatchedTable(table)
+    view.event = Event()
+
+    assert TimerIndex(view).due(1, T0 + 60 * MINUTE) == [CASE]
+    view.flush(w.producer)
+    assert b"1:cursor" not in table.data and f"1:{first}".encode() not in table.data

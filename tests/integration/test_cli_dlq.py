@@ -44,3 +44,45 @@ def test_an_existing_empty_dlq_topic_lists_zero(pipeline_env: PipelineEnv) -> No
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "0 dead letter(s)"
     assert declare(settings).dlq.name not in run.stderr
+
+
+def test_replay_skips_letters_that_carry_a_reference_instead_of_the_record(
+    pipeline_env: PipelineEnv,
+) -> None:
+    """A record too large for the DLQ left only its size and sha256 there: replay cannot send it
+    back, says so, and sends back the others."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    from s2c.streams.deadletter import DeadLetter
+
+    settings = pipeline_env.settings
+    topics = declare(settings)
+    small = b"MSH|^~\\&|EPIC|RIVERSIDE|||202603020800||SIU^S12|8812|P|2.5.1\r"
+    letters = [
+        DeadLetter(
+            "undecodable", "ingest", topics.events.name, 1, 17, "DecodeError", "m", b"8812", v
+        )
+        for v in (small, b"MSH|" + b"X" * 3_000_000)
+    ]
+    letters = [letter.fitted(settings.dlq_max_bytes) for letter in letters]
+    assert [letter.omitted for letter in letters] == [False, True]
+    producer = Producer(settings.confluent_config())
+    for letter in letters:
+        producer.produce(topics.dlq.name, letter.value, letter.key, headers=letter.headers())
+    assert producer.flush(30) == 0
+
+    run = dlq(settings.topic_prefix, "replay")
+    assert run.returncode == 0, run.stderr
+    assert "1 letter(s) carry a reference" in run.stderr
+
+    consumer = Consumer(
+        {**settings.confluent_config(), "group.id": f"check-{uuid.uuid4().hex[:6]}"}
+    )
+    consumer.assign([TopicPartition(topics.events.name, p, 0) for p in range(settings.partitions)])
+    back = []
+    for _ in range(20):
+        message = consumer.poll(1.0)
+        if message is not None and not message.error():
+            back.append(message.value())
+    consumer.close()
+    assert back == [small]

@@ -176,7 +176,12 @@ class Verdict:
     commands: Commands
     exceptions: Family
     breaches: Family
-    dead_letters: Counter[str]  # reason -> live dead letters (replay has none: each is a failure)
+    dead_letters: dict[str, tuple[int, int]]  # reason -> (live, replay) dead letters
+
+    @property
+    def dead_letter_failures(self) -> int:
+        """Dead letters one side has and the other has not, by reason."""
+        return sum(abs(live - replay) for live, replay in self.dead_letters.values())
 
     @property
     def failures(self) -> int:
@@ -185,7 +190,7 @@ class Verdict:
             + len(self.commands.double_postings)
             + self.exceptions.failures
             + self.breaches.failures
-            + sum(self.dead_letters.values())
+            + self.dead_letter_failures
         )
 
     @property
@@ -204,9 +209,12 @@ def judge(
     replay: Mapping[str, list[Record]],
     dead_letter_reasons: Iterable[str],
     allowed: Allowed,
+    replay_dead_letters: Iterable[str] = (),
 ) -> Verdict:
     """Every family compared; `live` and `replay` map `commands`, `exceptions`, `breaches` to
-    their records."""
+    their records; dead letters are compared by reason (`dead_letter_reasons` live, and
+    `replay_dead_letters`: the lines replay refused, as the ingest stage does)."""
+    live_letters, replay_letters = Counter(dead_letter_reasons), Counter(replay_dead_letters)
     return Verdict(
         compare_commands(live["commands"], replay["commands"], allowed),
         compare_family(
@@ -225,5 +233,8 @@ def judge(
             lambda r: str(r["sla"]),
             allowed,
         ),
-        Counter(dead_letter_reasons),
+        {
+            reason: (live_letters[reason], replay_letters[reason])
+            for reason in sorted(live_letters | replay_letters)
+        },
     )

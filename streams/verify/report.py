@@ -66,10 +66,11 @@ def render(verdict: Verdict, header: list[str] | None = None) -> str:
     lines += _kinds("  by kind", verdict.exceptions, 30)
     lines += ["", *_family_lines(verdict.breaches, "SLA breaches")]
     lines += _kinds("  by SLA", verdict.breaches, 36)
-    lines += ["", "dead letters by reason (replay took every event, so each one fails):"]
-    lines += [f"  {reason:34} {n:>8}" for reason, n in sorted(verdict.dead_letters.items())] or [
-        "  none"
-    ]
+    lines += ["", f"{'dead letters by reason':34} {'live':>8} {'replay':>8}"]
+    lines += [
+        f"  {reason:32} {live:>8} {replay:>8}{'' if live == replay else '   <-'}"
+        for reason, (live, replay) in verdict.dead_letters.items()
+    ] or ["  none"]
     lines += [
         "",
         f"verdict: {'EQUAL' if verdict.equal else 'DIFFERENT'}: {verdict.failures} difference(s) "
@@ -114,5 +115,8 @@ def figures(verdict: Verdict, run: Mapping[str, Any] | None = None) -> dict[str,
         "balanced": {"live": verdict.commands.balanced[0], "replay": verdict.commands.balanced[1]},
         "exceptions": _family_figures(verdict.exceptions),
         "breaches": _family_figures(verdict.breaches),
-        "dead_letters": dict(verdict.dead_letters),
+        "dead_letters": {
+            reason: {"live": live, "replay": replay}
+            for reason, (live, replay) in verdict.dead_letters.items()
+        },
     }

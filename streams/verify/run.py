@@ -19,7 +19,7 @@ import subprocess
 import time
 from array import array
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from s2c.streams.settings import Settings
@@ -31,16 +31,26 @@ from s2c.streams.verify.readback import read_outputs, remove_namespace
 from s2c.streams.verify.report import figures, render
 from s2c.streams.verify.workload import Workload, generated, given, publish
 from s2c.tables.ids import IdKey
+from s2c.tables.plausible import Limits
 
 PROCESS_IDS = ("APPT-", "CASE-", "ENC-")  # the touched keys that are instances, not accounts
 
 
 def replay_with_lateness(
-    workload: Workload, partitions: array[int] | None, ids: IdKey, grace: timedelta
-) -> tuple[dict[str, list[dict[str, Any]]], Lateness, dict[str, str | None]]:
-    """Replay's outputs as records, the input's late events, and replay's final links."""
+    workload: Workload,
+    partitions: array[int] | None,
+    ids: IdKey,
+    grace: timedelta,
+    limits: Limits,
+    clock: datetime | None,
+) -> tuple[dict[str, list[dict[str, Any]]], Lateness, dict[str, str | None], list[str]]:
+    """Replay's outputs as records, the input's late events, replay's final links and the
+    reasons of the lines it refused (as `s2c replay`: not an event, or implausible against its
+    stream time and `clock`, the wall clock the workers judged by)."""
+    from s2c.tables.events import Event
     from s2c.tables.master import load_master_dir
     from s2c.tables.outputs import Command, SlaBreached, WorkQueueException
+    from s2c.tables.plausible import refusal
     from s2c.tables.replay import Pipeline, read_events
 
     pipeline = Pipeline(load_master_dir(workload.master), ids, grace)
@@ -51,14 +61,21 @@ def replay_with_lateness(
         (WorkQueueException, "exceptions"),
         (SlaBreached, "breaches"),
     )
-    for index, event in enumerate(read_events(workload.events)):
+    refused: list[str] = []
+    for index, (_, _, event) in enumerate(read_events(workload.events)):
+        if not isinstance(event, Event):
+            refused.append(event.reason)
+            continue
+        if (no := refusal(event, pipeline.stream_time, clock, limits)) is not None:
+            refused.append(no.reason)
+            continue
         lateness.observe(event, partitions[index] if partitions is not None else None)
         for item in pipeline.feed(event):
             for cls, name in families:
                 if isinstance(item, cls):
                     out[name].append(item.to_record())
     links = {key: link.process_id for key, link in pipeline.links.items()}
-    return out, lateness, links
+    return out, lateness, links, refused
 
 
 def _commit() -> str:
@@ -132,11 +149,16 @@ def run_verify(args: argparse.Namespace) -> int:
         fleet.stop_all()
         raise
     replay_started = time.monotonic()
-    replayed, lateness, links = replay_with_lateness(
-        workload, partitions, id_key_of(settings), timedelta(hours=grace_hours)
+    replayed, lateness, links, refused = replay_with_lateness(
+        workload,
+        partitions,
+        id_key_of(settings),
+        timedelta(hours=grace_hours),
+        settings.plausibility(),
+        datetime.now(UTC),  # the workers judged by their clock, within minutes of this one
     )
     replay_seconds = time.monotonic() - replay_started
-    verdict = judge(live, replayed, reasons, lateness.rule(links))
+    verdict = judge(live, replayed, reasons, lateness.rule(links), refused)
     touched = lateness.touched(links)
     run = {
         "workload": workload.described,

@@ -72,6 +72,7 @@ def publish(settings: Settings, workload: Workload, codec: Any) -> array[int]:
     from s2c.streams.synth.kafka_out import PRODUCER_TUNING
     from s2c.streams.synth.records import key_of
     from s2c.tables.codec import to_native
+    from s2c.tables.events import Event
     from s2c.tables.replay import read_events
 
     topics = declare(settings)
@@ -91,18 +92,17 @@ def publish(settings: Settings, workload: Workload, codec: Any) -> array[int]:
     producer = Producer(
         {**settings.confluent_config(), **PRODUCER_TUNING, "delivery.report.only.error": False}
     )
-    for index, event in enumerate(read_events(workload.events)):
-        record = to_native(event)
-        value = codec.encode(f"s2c.events.{event.schema}", record)
+    for index, (_, text, event) in enumerate(read_events(workload.events)):
+        if isinstance(event, Event):
+            record = to_native(event)
+            value = codec.encode(f"s2c.events.{event.schema}", record)
+            key = key_of(event.schema, record)
+        else:  # a line that is no event goes as it is: the ingest stage must dead-letter it
+            value, key = text.encode(), None
         partitions.append(-1)
         while True:
             try:
-                producer.produce(
-                    topics.events.name,
-                    value,
-                    key_of(event.schema, record),
-                    on_delivery=landed(index),
-                )
+                producer.produce(topics.events.name, value, key, on_delivery=landed(index))
                 break
             except BufferError:  # local queue full: let librdkafka drain it
                 producer.poll(0.05)

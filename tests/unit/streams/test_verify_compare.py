@@ -91,8 +91,8 @@ def nothing_late(record: dict) -> bool:
     return False
 
 
-def verdict(live: dict, allowed=nothing_late, dead_letters=()):
-    return judge(live, deepcopy(REPLAY), dead_letters, allowed)
+def verdict(live: dict, allowed=nothing_late, dead_letters=(), replay_dead_letters=()):
+    return judge(live, deepcopy(REPLAY), dead_letters, allowed, replay_dead_letters)
 
 
 def test_the_same_outputs_are_equal_and_money_compares_as_numbers() -> None:
@@ -166,9 +166,26 @@ def test_differences_on_an_instance_a_late_event_touched_are_allowed_by_rule() -
     assert result.failures == 1 and result.allowed == 3
 
 
-def test_a_dead_letter_fails_because_replay_took_every_event() -> None:
+def test_a_dead_letter_replay_did_not_refuse_fails() -> None:
     result = verdict(deepcopy(REPLAY), dead_letters=["invalid-event"])
-    assert result.dead_letters == Counter({"invalid-event": 1}) and not result.equal
+    assert result.dead_letters == {"invalid-event": (1, 0)} and not result.equal
+    assert result.failures == 1
+
+
+def test_dead_letters_that_replay_refused_alike_are_equal_by_reason() -> None:
+    live = ["implausible-time", "undecodable", "implausible-time"]
+    same = verdict(deepcopy(REPLAY), dead_letters=live, replay_dead_letters=sorted(live))
+    assert same.equal and same.dead_letters == {"implausible-time": (2, 2), "undecodable": (1, 1)}
+    # One refused by replay only: a bad record live let through.
+    short = verdict(
+        deepcopy(REPLAY), dead_letters=live[:2], replay_dead_letters=[*live, "bad-business-key"]
+    )
+    assert short.dead_letters == {
+        "bad-business-key": (0, 1),
+        "implausible-time": (1, 2),
+        "undecodable": (1, 1),
+    }
+    assert short.failures == 2 and "bad-business-key" in render(short)
 
 
 def test_the_report_says_what_failed_and_the_json_has_the_figures() -> None:

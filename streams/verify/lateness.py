@@ -9,6 +9,11 @@ ahead of the input's. So an event that is no later than the grace behind the inp
 meets the same deadlines live as in replay, and one later than that may not: replay has already
 fired what it settles, live may or may not have, depending on how the partitions interleaved.
 
+With an allowed lateness above zero the rule has a second kind of event: one that arrives behind
+stream time but within the lateness. Its instance may have a deadline before the event's time but
+within the lateness of it, which replay (whose stream time is ahead) fires before the event and a
+live watermark may not; such arrivals are counted in `behind` and their instances excused too.
+
 `Lateness.observe` is fed the input in the order it was published, each event with the partition
 it landed on when known; it counts late events by the input's stream time (the rule) and, of those,
 how many were late on their own partition too (what the live stage itself could see).
@@ -34,6 +39,7 @@ class Lateness:
     late_events: int = 0  # arrivals: a resend of an event counts again
     late_on_partition: int = 0
     most_late: timedelta = timedelta(0)
+    behind: int = 0  # arrivals on time but behind stream time (counted only with a lateness > 0)
     # the late events' own process ids and account refs (resolved to processes by `touched`)
     _late_keys: set[str] = field(default_factory=set)
     _late_ids: set[str] = field(default_factory=set)
@@ -55,7 +61,15 @@ class Lateness:
         where = route(event, self.ids)
         if where.via_link and where.link_key is not None:
             self._account_of[event.event_id] = where.link_key
+        if behind <= timedelta(0) or (behind <= self.grace and not self.grace):
+            return
         if behind <= self.grace:
+            # On time, but behind stream time with an allowed lateness above zero: replay may
+            # already have fired a deadline of its instance that lies between the event's time
+            # less the lateness and replay's stream time less it; the live watermark may not.
+            self.behind += 1
+            self._late_ids.add(event.event_id)
+            self._late_keys.update(k for k in (where.process_id, where.link_key) if k is not None)
             return
         self._late_ids.add(event.event_id)
         self.late_events += 1

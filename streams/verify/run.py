@@ -173,6 +173,7 @@ def run_verify(args: argparse.Namespace) -> int:
         "allowed_lateness_hours": grace_hours,
         "late_events": lateness.late_events,
         "late_on_own_partition": lateness.late_on_partition,
+        "behind_within_lateness": lateness.behind,
         "most_late_hours": round(lateness.most_late.total_seconds() / 3600, 2),
         "instances_touched_by_late_events": sum(1 for k in touched if k.startswith(PROCESS_IDS)),
         "live_seconds": round(live_seconds, 1),
@@ -194,8 +195,9 @@ def run_verify(args: argparse.Namespace) -> int:
         f"replay           in process, {replay_seconds:.1f} s",
         f"late events      {lateness.late_events:,} later than {grace_hours:g} h behind stream "
         f"time ({lateness.late_on_partition:,} also on their own partition; the latest "
-        f"{run['most_late_hours']} h), touching {run['instances_touched_by_late_events']:,} "
-        "instances",
+        f"{run['most_late_hours']} h)"
+        + (f", {lateness.behind:,} on time but behind it" if grace_hours else "")
+        + f", touching {run['instances_touched_by_late_events']:,} instances",
     ]
     print(render(verdict, header))
     if args.json is not None:

@@ -238,6 +238,9 @@ def test_a_claim_later_than_the_grace_touches_its_account_and_the_linked_case() 
     lateness.observe(_claim("EV-3", day + timedelta(days=8, hours=23, minutes=30)), partition=1)
     lateness.observe(_claim("EV-4", day + timedelta(days=2)), partition=0)  # late, not on its own
     assert lateness.late_events == 1 and lateness.is_late("EV-4")
+    # EV-3 is on time but 30 min behind stream time: with a lateness above zero, its instance
+    # may see a deadline fire on either side of it (README, "When live equals replay").
+    assert lateness.behind == 1 and lateness.is_late("EV-3") and not lateness.is_late("EV-2")
     assert lateness.late_on_partition == 0 and lateness.most_late == timedelta(days=7)
     account = IDS.account_ref("ACCT-RIV-0001")
     touched = lateness.touched({account: KNEE})
@@ -245,6 +248,16 @@ def test_a_claim_later_than_the_grace_touches_its_account_and_the_linked_case() 
     allowed = lateness.rule({account: KNEE})
     assert allowed(breach("b1")) and not allowed(breach("b2", WALK_IN))
     assert allowed(item("x9", process_id=None, event_id="EV-2"))  # parked on the same account
+
+
+def test_without_allowed_lateness_an_event_behind_stream_time_is_late() -> None:
+    day = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+    lateness = Lateness(grace=timedelta(0), ids=IDS)
+    lateness.observe(_claim("EV-1", day), partition=0)
+    lateness.observe(_claim("EV-2", day), partition=0)  # the same instant: not behind
+    lateness.observe(_claim("EV-3", day - timedelta(minutes=1)), partition=0)
+    assert (lateness.late_events, lateness.behind) == (1, 0)
+    assert lateness.is_late("EV-3") and not lateness.is_late("EV-2")
 
 
 def test_a_fault_plan_is_repeatable_and_falls_inside_its_window() -> None:

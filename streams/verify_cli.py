@@ -5,7 +5,10 @@ the pipeline is drained, read every output topic back and compare it, by id, wit
 the same input at the same allowed lateness.
 
 The workload is generated (`--sites`, `--scale`, `--seed`: the generator of `s2c generate`) or
-given (`--events FILE --master-data DIR`, as `s2c replay` takes them). Differences on instances
+given (`--events FILE --master-data DIR`, as `s2c replay` takes them). `--poison FRACTION` mixes
+the bad records of `s2c generate --poison` into a generated workload: each must reach the
+dead-letter topic with its reason (a resent event id: be dropped), and the good events' outputs
+must equal replay of the good events. Differences on instances
 that an event later than the allowed lateness touched are allowed by the README's rule ("When live
 equals replay") and reported apart.
 
@@ -24,6 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     work.add_argument("--sites", type=int, default=1, help="hospitals in the synthetic system")
     work.add_argument("--scale", type=float, default=0.1, help="share of a full day's volume")
     work.add_argument("--seed", type=int, default=7, help="generator seed")
+    work.add_argument(
+        "--poison",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="mix bad records into the generated workload (s2c generate --poison); every one "
+        "must be dead-lettered with its reason, and the good events' outputs equal their replay",
+    )
     work.add_argument("--events", type=Path, metavar="FILE", help="JSON Lines events file")
     work.add_argument(
         "--master-data", "--master", type=Path, metavar="DIR", help="master-data folder"
@@ -72,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.events is None) != (args.master_data is None):
         print("s2c verify: --events and --master-data go together")
+        return 2
+    if args.poison and args.events is not None:
+        print("s2c verify: --poison mixes bad records into a generated workload, not into --events")
+        return 2
+    if not 0 <= args.poison < 1:
+        print(f"s2c verify: --poison must be a fraction in [0, 1), not {args.poison}")
         return 2
     if args.fault_seed is None:
         args.fault_seed = random.randrange(1_000_000)

@@ -37,6 +37,9 @@ PRODUCER_TUNING = {
     "delivery.report.only.error": True,
 }
 
+# poison's 5 MB records leave the producer; the topic decides whether to take them
+LARGE_MESSAGES = {"message.max.bytes": 8 * 1024 * 1024}
+
 
 class DeliveryFailed(RuntimeError):
     """Some records were not acknowledged by the broker."""
@@ -86,15 +89,25 @@ def _send(
     return sent
 
 
+def poison_value(poison: Poison, codec: Any, unknown_codec: Any) -> bytes:
+    """A bad record's bytes on Kafka: as they are, or encoded (the unknown event type with a
+    codec whose catalogue has it, `unknown_event_codec`)."""
+    if poison.raw is not None:
+        return poison.raw
+    if poison.schema == UNKNOWN_EVENT:
+        return bytes(unknown_codec.encode(f"s2c.events.{UNKNOWN_EVENT}", poison.record))
+    return bytes(codec.encode(f"{poison.namespace}.{poison.schema}", poison.record))
+
+
+def poison_headers(poison: Poison) -> list[tuple[str, bytes]]:
+    """The tag a bad record carries: its kind."""
+    return [(POISON_HEADER, poison.kind.encode())]
+
+
 def _send_poison(producer: Any, topic: str, codec: Any, unknown_codec: Any, poison: Poison) -> None:
     """A bad record, tagged with its kind. A record the events topic refuses for its size (its
     `max.message.bytes`) is logged, not fatal: the topic kept it out, as it would any producer's."""
-    if poison.raw is not None:
-        value = poison.raw
-    elif poison.schema == UNKNOWN_EVENT:
-        value = unknown_codec.encode(f"s2c.events.{UNKNOWN_EVENT}", poison.record)
-    else:
-        value = codec.encode(f"{poison.namespace}.{poison.schema}", poison.record)
+    value = poison_value(poison, codec, unknown_codec)
 
     def refused(err: Any, msg: Any) -> None:
         log.warning("poison %s not on %s: %s", poison.kind, topic, err)
@@ -105,7 +118,7 @@ def _send_poison(producer: Any, topic: str, codec: Any, unknown_codec: Any, pois
                 topic,
                 value,
                 poison.key,
-                headers=[(POISON_HEADER, poison.kind.encode())],
+                headers=poison_headers(poison),
                 on_delivery=refused,
             )
             return
@@ -132,7 +145,7 @@ def _producer(settings: Settings, failures: list[str], large: bool = False) -> A
 
     # `large`: poison's 5 MB records leave the producer; the events topic decides whether to
     # take them (its max.message.bytes).
-    sizes = {"message.max.bytes": 8 * 1024 * 1024} if large else {}
+    sizes = LARGE_MESSAGES if large else {}
     return Producer(
         {**settings.confluent_config(), **PRODUCER_TUNING, **sizes, "on_delivery": on_delivery}
     )

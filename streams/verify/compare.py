@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any
 
 from s2c.streams.demo_summary import journal_rows
+from s2c.streams.verify.poisoncheck import PoisonCheck
 
 Record = Mapping[str, Any]
 Allowed = Callable[[Record], bool]
@@ -177,6 +178,7 @@ class Verdict:
     exceptions: Family
     breaches: Family
     dead_letters: dict[str, tuple[int, int]]  # reason -> (live, replay) dead letters
+    poison: PoisonCheck | None = None  # a poisoned run: its letters matched to its bad records
 
     @property
     def dead_letter_failures(self) -> int:
@@ -191,6 +193,7 @@ class Verdict:
             + self.exceptions.failures
             + self.breaches.failures
             + self.dead_letter_failures
+            + (self.poison.failures if self.poison else 0)
         )
 
     @property
@@ -210,10 +213,13 @@ def judge(
     dead_letter_reasons: Iterable[str],
     allowed: Allowed,
     replay_dead_letters: Iterable[str] = (),
+    poison: PoisonCheck | None = None,
 ) -> Verdict:
     """Every family compared; `live` and `replay` map `commands`, `exceptions`, `breaches` to
     their records; dead letters are compared by reason (`dead_letter_reasons` live, and
-    `replay_dead_letters`: the lines replay refused, as the ingest stage does)."""
+    `replay_dead_letters`: the lines replay refused, as the ingest stage does). In a poisoned
+    run, `poison` holds the letters matched to published records; pass the others (`unmatched`)
+    as `dead_letter_reasons`."""
     live_letters, replay_letters = Counter(dead_letter_reasons), Counter(replay_dead_letters)
     return Verdict(
         compare_commands(live["commands"], replay["commands"], allowed),
@@ -237,4 +243,5 @@ def judge(
             reason: (live_letters[reason], replay_letters[reason])
             for reason in sorted(live_letters | replay_letters)
         },
+        poison,
     )

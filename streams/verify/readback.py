@@ -9,17 +9,20 @@ from typing import Any
 from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
 from s2c.streams.verify.live import NotJudged, ends_of, partitions_of
+from s2c.streams.verify.poisoncheck import Letter
 
 log = logging.getLogger(__name__)
 
 
 def read_outputs(
     settings: Settings, codec: Any
-) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+) -> tuple[dict[str, list[dict[str, Any]]], list[Letter]]:
     """Every record of the output topics, decoded (commands, exceptions, breaches), and the
-    reasons of the dead letters; read up to the ends the topics have now."""
+    dead letters' reasons and source coordinates; read up to the ends the topics have now."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
+
+    from s2c.streams.deadletter import DeadLetter
 
     topics = declare(settings)
     family = {
@@ -40,7 +43,7 @@ def read_outputs(
     consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in wanted])
     remaining = {key for key, high in ends.items() if high > 0}
     out: dict[str, list[dict[str, Any]]] = {"commands": [], "exceptions": [], "breaches": []}
-    reasons: list[str] = []
+    letters: list[Letter] = []
     try:
         while remaining:
             for msg in consumer.consume(1000, timeout=1.0):
@@ -51,16 +54,22 @@ def read_outputs(
                     continue
                 kind = family[msg.topic()]
                 if kind == "dlq":
-                    headers = dict(msg.headers() or [])
-                    reason = headers.get("s2c.errors.reason") or b"unknown"
-                    reasons.append(reason.decode(errors="replace"))
+                    letter = DeadLetter.from_message(msg.key(), b"", msg.headers())
+                    letters.append(
+                        Letter(
+                            letter.reason,
+                            letter.source_topic,
+                            letter.source_partition,
+                            letter.source_offset,
+                        )
+                    )
                 else:
                     out[kind].append(codec.decode(msg.value())[1])
                 if msg.offset() + 1 >= ends[key]:
                     remaining.discard(key)
     finally:
         consumer.close()
-    return out, reasons
+    return out, letters
 
 
 def remove_namespace(settings: Settings) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from s2c.streams.verify import poisoncheck
 from s2c.streams.verify.compare import SHOWN, Family, Verdict
 
 
@@ -66,11 +67,14 @@ def render(verdict: Verdict, header: list[str] | None = None) -> str:
     lines += _kinds("  by kind", verdict.exceptions, 30)
     lines += ["", *_family_lines(verdict.breaches, "SLA breaches")]
     lines += _kinds("  by SLA", verdict.breaches, 36)
-    lines += ["", f"{'dead letters by reason':34} {'live':>8} {'replay':>8}"]
+    title = "dead letters by reason" + (" (not on a bad record)" if verdict.poison else "")
+    lines += ["", f"{title:34} {'live':>8} {'replay':>8}"]
     lines += [
         f"  {reason:32} {live:>8} {replay:>8}{'' if live == replay else '   <-'}"
         for reason, (live, replay) in verdict.dead_letters.items()
     ] or ["  none"]
+    if verdict.poison is not None:
+        lines += ["", *poisoncheck.render_lines(verdict.poison)]
     lines += [
         "",
         f"verdict: {'EQUAL' if verdict.equal else 'DIFFERENT'}: {verdict.failures} difference(s) "
@@ -102,6 +106,7 @@ def figures(verdict: Verdict, run: Mapping[str, Any] | None = None) -> dict[str,
     commands = _family_figures(verdict.commands.family)
     commands["double_postings"] = len(verdict.commands.double_postings)
     commands["double_posting_ids"] = verdict.commands.double_postings
+    poison = {"poison": poisoncheck.figures(verdict.poison)} if verdict.poison else {}
     return {
         "equal": verdict.equal,
         "failures": verdict.failures,
@@ -119,4 +124,5 @@ def figures(verdict: Verdict, run: Mapping[str, Any] | None = None) -> dict[str,
             reason: {"live": live, "replay": replay}
             for reason, (live, replay) in verdict.dead_letters.items()
         },
+        **poison,
     }

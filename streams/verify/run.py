@@ -27,9 +27,10 @@ from s2c.streams.verify.compare import judge
 from s2c.streams.verify.faults import FaultPlan, inflict
 from s2c.streams.verify.lateness import Lateness
 from s2c.streams.verify.live import Fleet, pending, wait_drained
+from s2c.streams.verify.poisoncheck import check
 from s2c.streams.verify.readback import read_outputs, remove_namespace
 from s2c.streams.verify.report import figures, render
-from s2c.streams.verify.workload import Workload, generated, given, publish
+from s2c.streams.verify.workload import Workload, generated, given, publish, take_large_records
 from s2c.tables.ids import IdKey
 from s2c.tables.plausible import Limits
 
@@ -44,8 +45,8 @@ def replay_with_lateness(
     limits: Limits,
     clock: datetime | None,
 ) -> tuple[dict[str, list[dict[str, Any]]], Lateness, dict[str, str | None], list[str]]:
-    """Replay's outputs as records, the input's late events, replay's final links and the
-    reasons of the lines it refused (as `s2c replay`: not an event, or implausible against its
+    """Replay's outputs as records (of the good events: poison lines are skipped), the input's
+    late events, replay's final links and the reasons of the lines it refused (as `s2c replay`: not an event, or implausible against its
     stream time and `clock`, the wall clock the workers judged by)."""
     from s2c.tables.events import Event
     from s2c.tables.master import load_master_dir
@@ -62,7 +63,9 @@ def replay_with_lateness(
         (SlaBreached, "breaches"),
     )
     refused: list[str] = []
-    for index, (_, _, event) in enumerate(read_events(workload.events)):
+    for index, (number, _, event) in enumerate(read_events(workload.events)):
+        if number in workload.poison:  # replay of the good events only
+            continue
         if not isinstance(event, Event):
             refused.append(event.reason)
             continue
@@ -112,9 +115,11 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.events is not None:
         workload = given(args.events, args.master_data)
     else:
-        workload = generated(run_dir / "input", args.sites, args.scale, args.seed)
+        workload = generated(run_dir / "input", args.sites, args.scale, args.seed, args.poison)
     admin = settings.for_role("admin")
     create_topics(admin, declare(admin).all())
+    if workload.poison:
+        take_large_records(admin)
     grant_namespace(settings)
     codec = default_codec(admin)
     for name in load_catalog().names():  # every schema before the first event, as the demo does
@@ -128,12 +133,17 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     started, commit = time.monotonic(), _commit()  # the code this run loaded
     try:
-        partitions = publish(admin, workload, codec)
+        landed = publish(admin, workload, codec)
         for slot in range(args.workers):
             fleet.start(slot)
         published = time.monotonic()
-        print(f"s2c verify: {len(partitions):,} events published; workers running")
-        window = args.fault_window or max(10.0, len(partitions) / 1000)
+        records = len(landed.partitions)
+        print(
+            f"s2c verify: {records - len(workload.poison):,} events"
+            + (f" and {len(workload.poison):,} bad records" if workload.poison else "")
+            + " published; workers running"
+        )
+        window = args.fault_window or max(10.0, records / 1000)
         plan = FaultPlan(args.kills, args.broker_restart, args.add_remove, window, args.fault_seed)
         faults = None
         if plan.any:
@@ -144,21 +154,32 @@ def run_verify(args: argparse.Namespace) -> int:
         live_seconds = time.monotonic() - published
         print(f"s2c verify: drained ({drained:.1f} s of waiting); reading the outputs back")
         fleet.stop_all()
-        live, reasons = read_outputs(admin, codec)
+        live, letters = read_outputs(admin, codec)
     except BaseException:
         fleet.stop_all()
         raise
     replay_started = time.monotonic()
     replayed, lateness, links, refused = replay_with_lateness(
         workload,
-        partitions,
+        landed.partitions,
         id_key_of(settings),
         timedelta(hours=grace_hours),
         settings.plausibility(),
         datetime.now(UTC),  # the workers judged by their clock, within minutes of this one
     )
     replay_seconds = time.monotonic() - replay_started
-    verdict = judge(live, replayed, reasons, lateness.rule(links), refused)
+    poison = None
+    if workload.poison:
+        poison = check(
+            declare(admin).events.name,
+            landed.records(workload.poison),
+            landed.refused,
+            letters,
+        )
+        letters = poison.unmatched
+    verdict = judge(
+        live, replayed, [letter.reason for letter in letters], lateness.rule(links), refused, poison
+    )
     touched = lateness.touched(links)
     run = {
         "workload": workload.described,
@@ -170,6 +191,8 @@ def run_verify(args: argparse.Namespace) -> int:
         "workers_added": faults.added if faults else 0,
         "workers_removed": faults.removed if faults else 0,
         "fault_seed": args.fault_seed,
+        "poison_fraction": args.poison,
+        "poison_records": len(workload.poison),
         "allowed_lateness_hours": grace_hours,
         "late_events": lateness.late_events,
         "late_on_own_partition": lateness.late_on_partition,

@@ -5,12 +5,19 @@ A generated workload is written to files first (the generator `s2c generate` and
 so that the live pipeline and the replay read exactly the same events in the same order. Events
 are published in file order by one idempotent producer, so each partition holds them in the
 file's order; the partition each event landed on is kept, for the lateness figures.
+
+With poison (`generated(..., poison=F)`, the bad records of `s2c generate --poison`), the files are
+what `s2c generate --out --poison` writes (bad lines listed in `poison.jsonl`), and each bad record
+is published in its Kafka representation instead of its line, the one `s2c generate --kafka
+--poison` sends, tag header included, at its place in the stream. Every record's partition and
+offset are kept, so a dead letter can be matched to the record it names.
 """
 
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +30,53 @@ class Workload:
     events: Path
     master: Path
     described: str
+    poison: dict[int, Any] = field(default_factory=dict)  # events.jsonl line -> its `Poison`
 
 
-def generated(out_dir: Path, sites: int, scale: float, seed: int) -> Workload:
+@dataclass
+class Published:
+    """Where each line of the events file landed (by line index), -1 where nothing did."""
+
+    partitions: array[int]
+    offsets: array[int]
+    refused: list[str]  # kinds of the poison records the events topic did not take
+
+    def records(self, poison: dict[int, Any]) -> dict[tuple[int, int], str | None]:
+        """(partition, offset) -> poison kind (None: a good event) of every record published."""
+        return {
+            (partition, offset): (poison[index + 1].kind if index + 1 in poison else None)
+            for index, (partition, offset) in enumerate(
+                zip(self.partitions, self.offsets, strict=True)
+            )
+            if offset >= 0
+        }
+
+
+def _keeping(items: Iterable[Any], bad: dict[int, Any]) -> Iterator[Any]:
+    from s2c.streams.synth.poison import Poison
+
+    for number, item in enumerate(items, 1):
+        if isinstance(item, Poison):
+            bad[number] = item
+        yield item
+
+
+def generated(out_dir: Path, sites: int, scale: float, seed: int, poison: float = 0.0) -> Workload:
     from s2c.streams.synth.params import SynthParams
     from s2c.streams.synth.stream import generate
     from s2c.streams.synth.writer import write_events, write_master
 
-    synthesis = generate(SynthParams(seed=seed, sites=sites, scale=scale))
+    synthesis = generate(SynthParams(seed=seed, sites=sites, scale=scale, poison=poison))
     write_master(out_dir, synthesis.master())
-    write_events(out_dir, synthesis.events())
+    bad: dict[int, Any] = {}
+    write_events(out_dir, _keeping(synthesis.events(), bad))
+    mixed = f", poison {poison:g}: {len(bad):,} bad records of {len(synthesis.poisoned)} kinds"
     return Workload(
         out_dir / "events.jsonl",
         out_dir / "master",
-        f"generated: {sites} site(s), scale {scale}, seed {seed} ({len(synthesis):,} events)",
+        f"generated: {sites} site(s), scale {scale}, seed {seed} ({len(synthesis):,} events"
+        f"{mixed if poison else ''})",
+        bad,
     )
 
 
@@ -64,12 +104,47 @@ def _master_rows(master: Path) -> dict[str, list[dict[str, Any]]]:
     return rows
 
 
-def publish(settings: Settings, workload: Workload, codec: Any) -> array[int]:
-    """Master data, then every event in file order; returns each event's partition."""
+# A poisoned run's events topic takes records up to this size, so the 5 MB kind reaches the
+# workers (as on a cluster configured for large messages) and must leave as a referenced letter.
+LARGE_RECORD_BYTES = 8 * 1024 * 1024
+
+
+def take_large_records(settings: Settings) -> None:
+    """Raises the run's events topic's `max.message.bytes` to `LARGE_RECORD_BYTES`."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    entry = ConfigEntry(
+        "max.message.bytes",
+        str(LARGE_RECORD_BYTES),
+        incremental_operation=AlterConfigOpType.SET,
+    )
+    resource = ConfigResource(
+        ResourceType.TOPIC, declare(settings).events.name, incremental_configs=[entry]
+    )
+    admin = AdminClient(settings.confluent_config())
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(30)
+
+
+def publish(settings: Settings, workload: Workload, codec: Any) -> Published:
+    """Master data, then every line in file order (a poison line as its Kafka record); returns
+    where each landed."""
     from confluent_kafka import Producer
 
     from s2c.streams.masterdata import publish_master
-    from s2c.streams.synth.kafka_out import PRODUCER_TUNING
+    from s2c.streams.synth.kafka_out import (
+        LARGE_MESSAGES,
+        PRODUCER_TUNING,
+        poison_headers,
+        poison_value,
+        unknown_event_codec,
+    )
     from s2c.streams.synth.records import key_of
     from s2c.tables.codec import to_native
     from s2c.tables.events import Event
@@ -77,32 +152,50 @@ def publish(settings: Settings, workload: Workload, codec: Any) -> array[int]:
 
     topics = declare(settings)
     publish_master(settings, codec, topics.master_data.name, _master_rows(workload.master))
-    partitions: array[int] = array("b")
+    landed = Published(array("b"), array("q"), [])
     failures: list[str] = []
+    unknown_codec = unknown_event_codec(settings) if workload.poison else None
 
-    def landed(index: int) -> Any:
+    def report(index: int, kind: str | None) -> Any:
         def on_delivery(err: Any, msg: Any) -> None:
-            if err is not None:
-                failures.append(str(err))
+            if err is None:
+                landed.partitions[index] = msg.partition()
+                landed.offsets[index] = msg.offset()
+            elif kind is not None:  # the topic kept a bad record out (its size): not published
+                landed.refused.append(kind)
             else:
-                partitions[index] = msg.partition()
+                failures.append(str(err))
 
         return on_delivery
 
     producer = Producer(
-        {**settings.confluent_config(), **PRODUCER_TUNING, "delivery.report.only.error": False}
+        {
+            **settings.confluent_config(),
+            **PRODUCER_TUNING,
+            **(LARGE_MESSAGES if workload.poison else {}),
+            "delivery.report.only.error": False,
+        }
     )
-    for index, (_, text, event) in enumerate(read_events(workload.events)):
-        if isinstance(event, Event):
+    for index, (number, text, event) in enumerate(read_events(workload.events)):
+        bad = workload.poison.get(number)
+        headers = None
+        if bad is not None:
+            value, key = poison_value(bad, codec, unknown_codec), bad.key
+            headers = poison_headers(bad)
+        elif isinstance(event, Event):
             record = to_native(event)
             value = codec.encode(f"s2c.events.{event.schema}", record)
             key = key_of(event.schema, record)
         else:  # a line that is no event goes as it is: the ingest stage must dead-letter it
             value, key = text.encode(), None
-        partitions.append(-1)
+        landed.partitions.append(-1)
+        landed.offsets.append(-1)
+        on_delivery = report(index, bad.kind if bad is not None else None)
         while True:
             try:
-                producer.produce(topics.events.name, value, key, on_delivery=landed(index))
+                producer.produce(
+                    topics.events.name, value, key, headers=headers, on_delivery=on_delivery
+                )
                 break
             except BufferError:  # local queue full: let librdkafka drain it
                 producer.poll(0.05)
@@ -113,4 +206,4 @@ def publish(settings: Settings, workload: Workload, codec: Any) -> array[int]:
         raise SystemExit(
             f"s2c verify: {remaining} event(s) not acknowledged; first failures: {failures[:5]}"
         )
-    return partitions
+    return landed

@@ -154,7 +154,7 @@ def run_verify(args: argparse.Namespace) -> int:
         partitions,
         id_key_of(settings),
         timedelta(hours=grace_hours),
-        settings.plausibility(),
+        settings.plausibility,
         datetime.now(UTC),  # the workers judged by their clock, within minutes of this one
     )
     replay_seconds = time.monotonic() - replay_started

@@ -81,6 +81,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from s2c.streams.synth.kafka_out import default_codec
     from s2c.streams.topics import declare
 
+    commit = _commit()  # first thing: the code this run loaded, before anyone commits more
     # the second and a random tail: two runs started in the same second never share a namespace
     stamp = f"{time.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(2)}"
     base = Settings.from_env()
@@ -109,7 +110,7 @@ def run_verify(args: argparse.Namespace) -> int:
         f"s2c verify: {workload.described}; {args.workers} worker(s), allowed lateness "
         f"{grace_hours:g} h; topics {settings.topic_prefix}.*; logs in {run_dir}"
     )
-    started, commit = time.monotonic(), _commit()  # the code this run loaded
+    started = time.monotonic()
     try:
         partitions = publish(admin, workload, codec)
         for slot in range(args.workers):

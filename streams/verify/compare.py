@@ -34,6 +34,7 @@ IGNORED = {
     "breaches": frozenset({"detected_at"}),
 }
 SHOWN = 5  # ids listed per kind of difference
+EXAMPLES = 50  # failing records kept whole per family, for the JSON figures
 
 
 def _plain(value: Any) -> Any:
@@ -84,6 +85,8 @@ class Family:
     delivered_twice: int = 0  # ids that came more than once (same id: not a failure)
     redeliveries: int = 0  # the surplus deliveries of those ids
     kinds: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (live, replay)
+    # the first failing records, as plain JSON values: {"difference": ..., "record": ...}
+    examples: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failures(self) -> int:
@@ -124,6 +127,10 @@ def compare_family(
             family.allowed_ids.append(rid)
         else:
             getattr(family, what).append(rid)
+            if len(family.examples) < EXAMPLES:
+                family.examples.append(
+                    {"difference": what, "record": json.loads(canonical(record))}
+                )
     live_kinds = Counter(kind_of(copies[0]) for copies in live_by_id.values())
     replay_kinds = Counter(kind_of(record) for record in replay_by_id.values())
     family.kinds = {

@@ -111,7 +111,7 @@ def lag(consumer: Any, inputs: list[Any]) -> int:
     return behind
 
 
-def _inputpartitions_of(settings: Settings, admin: Any) -> list[Any]:
+def _input_partitions(settings: Settings, admin: Any) -> list[Any]:
     topics = declare(settings)
     return partitions_of(admin, [topics.events.name, topics.link.name, topics.process.name])
 
@@ -134,8 +134,7 @@ def pending(settings: Settings) -> bool:
     consumer = _offsets_reader(settings)
     try:
         return (
-            lag(consumer, _inputpartitions_of(settings, AdminClient(settings.confluent_config())))
-            > 0
+            lag(consumer, _input_partitions(settings, AdminClient(settings.confluent_config()))) > 0
         )
     except KafkaException:
         return True
@@ -144,12 +143,14 @@ def pending(settings: Settings) -> bool:
 
 
 def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float) -> float:
-    """Seconds until drained; raises NotJudged after `timeout` seconds, naming the lag."""
+    """Seconds until drained; raises NotJudged after `timeout` seconds, naming the lag. A broker
+    that does not answer a round (just restarted) only postpones the verdict."""
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
     topics = declare(settings)
     admin = AdminClient(settings.confluent_config())
-    inputs = _inputpartitions_of(settings, admin)
+    inputs = _input_partitions(settings, admin)
     outputs = partitions_of(
         admin,
         [topics.commands.name, topics.sla_breaches.name, topics.exceptions.name, topics.dlq.name],
@@ -162,8 +163,13 @@ def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float)
     try:
         while time.monotonic() - started < timeout:
             fleet.check()
-            behind = lag(consumer, inputs)
-            ends = ends_of(consumer, outputs)
+            try:
+                behind = lag(consumer, inputs)
+                ends = ends_of(consumer, outputs)
+            except KafkaException:
+                quiet_since = None
+                time.sleep(1.0)
+                continue
             now = time.monotonic()
             if behind == 0 and ends == last_ends:
                 quiet_since = quiet_since or now

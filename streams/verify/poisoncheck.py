@@ -124,14 +124,14 @@ def check(
 
 def render_lines(result: PoisonCheck) -> list[str]:
     lines = [
-        f"{'poison by kind':24} {'expected':>17} {'published':>9} {'as expected':>11} "
+        f"{'poison by kind':26} {'expected':>17} {'published':>9} {'as expected':>11} "
         f"{'other reason':>12} {'missing':>7}"
     ]
     for row in result.rows.values():
         refused = f"  ({row.refused} refused by the topic)" if row.refused else ""
         other = ", ".join(f"{reason} {n}" for reason, n in sorted(row.other.items()))
         lines.append(
-            f"  {row.kind:22} {row.expected:>17} {row.published:>9} {row.as_expected:>11} "
+            f"  {row.kind:24} {row.expected:>17} {row.published:>9} {row.as_expected:>11} "
             f"{sum(row.other.values()):>12} {row.missing:>7}"
             + (f"  [{other}]" if other else "")
             + refused
@@ -141,13 +141,13 @@ def render_lines(result: PoisonCheck) -> list[str]:
     good = sum(result.good_dead_lettered.values())
     shown = ", ".join(result.good_examples)
     lines += [
-        f"  {'all kinds':22} {'':>17} {published:>9} "
+        f"  {'all kinds':24} {'':>17} {published:>9} "
         f"{sum(row.as_expected for row in result.rows.values()):>11} "
         f"{sum(sum(row.other.values()) for row in result.rows.values()):>12} "
         f"{sum(row.missing for row in result.rows.values()):>7}",
-        f"  good events dead-lettered (FAILS) {good:>8}"
+        f"  {'good events dead-lettered (FAILS)':52} {good:>8}"
         + (f"  {dict(sorted(result.good_dead_lettered.items()))} ({shown})" if good else ""),
-        f"  records dead-lettered twice (same record; allowed) {result.letters_twice:>8}",
+        f"  {'records dead-lettered twice (allowed)':52} {result.letters_twice:>8}",
     ]
     return lines
 

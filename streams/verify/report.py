@@ -97,6 +97,7 @@ def _family_figures(family: Family) -> dict[str, Any]:
         "extra_ids": family.extra,
         "changed_ids": family.changed,
         "allowed_ids": family.allowed_ids,
+        "failing_records": family.examples,  # the first few, whole (replay's, or live's if extra)
         "by_kind": {k: {"live": lv, "replay": rp} for k, (lv, rp) in family.kinds.items()},
     }
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from s2c.streams.settings import Settings
 from s2c.streams.verify.compare import judge
-from s2c.streams.verify.faults import FaultPlan, inflict
+from s2c.streams.verify.faults import FaultLog, FaultPlan, inflict
 from s2c.streams.verify.lateness import Lateness
 from s2c.streams.verify.live import Fleet, pending, wait_drained
 from s2c.streams.verify.poisoncheck import check
@@ -85,7 +85,7 @@ def _commit() -> str:
     from s2c.streams.settings import REPO_ROOT
 
     done = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+        ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
         capture_output=True,
         text=True,
     )
@@ -101,6 +101,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from s2c.streams.synth.kafka_out import default_codec
     from s2c.streams.topics import declare
 
+    commit = _commit()  # first thing: the code this run loaded, before anyone commits more
     # the second and a random tail: two runs started in the same second never share a namespace
     stamp = f"{time.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(2)}"
     base = Settings.from_env()
@@ -131,7 +132,7 @@ def run_verify(args: argparse.Namespace) -> int:
         f"s2c verify: {workload.described}; {args.workers} worker(s), allowed lateness "
         f"{grace_hours:g} h; topics {settings.topic_prefix}.*; logs in {run_dir}"
     )
-    started, commit = time.monotonic(), _commit()  # the code this run loaded
+    started = time.monotonic()
     try:
         landed = publish(admin, workload, codec)
         for slot in range(args.workers):
@@ -164,7 +165,7 @@ def run_verify(args: argparse.Namespace) -> int:
         landed.partitions,
         id_key_of(settings),
         timedelta(hours=grace_hours),
-        settings.plausibility(),
+        settings.plausibility,
         datetime.now(UTC),  # the workers judged by their clock, within minutes of this one
     )
     replay_seconds = time.monotonic() - replay_started
@@ -177,11 +178,42 @@ def run_verify(args: argparse.Namespace) -> int:
             letters,
         )
         letters = poison.unmatched
-    verdict = judge(
-        live, replayed, [letter.reason for letter in letters], lateness.rule(links), refused, poison
+    reasons = [letter.reason for letter in letters]
+    verdict = judge(live, replayed, reasons, lateness.rule(links), refused, poison)
+    run = _run_figures(args, workload, lateness, links, faults, grace_hours)
+    run.update(
+        live_seconds=round(live_seconds, 1),
+        replay_seconds=round(replay_seconds, 1),
+        wall_seconds=round(time.monotonic() - started, 1),
+        commit=commit,
+        namespace=settings.topic_prefix,
     )
+    header = _header(run, workload)
+    print(render(verdict, header))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures(verdict, run), indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    if args.keep:
+        print(f"kept: topics {settings.topic_prefix}.*, worker folders in {run_dir}")
+    else:
+        removed = remove_namespace(admin)
+        for slot in range(len(ports)):
+            shutil.rmtree(run_dir / f"worker-{slot}", ignore_errors=True)
+        print(f"removed {len(removed)} topics of {settings.topic_prefix} and the worker folders")
+    return 0 if verdict.equal else 1
+
+
+def _run_figures(
+    args: argparse.Namespace,
+    workload: Workload,
+    lateness: Lateness,
+    links: dict[str, str | None],
+    faults: FaultLog | None,
+    grace_hours: float,
+) -> dict[str, Any]:
     touched = lateness.touched(links)
-    run = {
+    return {
         "workload": workload.described,
         "events": lateness.events,
         "workers": args.workers,
@@ -199,43 +231,29 @@ def run_verify(args: argparse.Namespace) -> int:
         "behind_within_lateness": lateness.behind,
         "most_late_hours": round(lateness.most_late.total_seconds() / 3600, 2),
         "instances_touched_by_late_events": sum(1 for k in touched if k.startswith(PROCESS_IDS)),
-        "live_seconds": round(live_seconds, 1),
-        "replay_seconds": round(replay_seconds, 1),
-        "wall_seconds": round(time.monotonic() - started, 1),
-        "commit": commit,
-        "machine": f"{platform.node()} ({_cores()} cores)",
-        "namespace": settings.topic_prefix,
+        "machine": f"{platform.node()} ({os.cpu_count() or 1} cores)",
     }
-    header = [
+
+
+def _header(run: dict[str, Any], workload: Workload) -> list[str]:
+    return [
         "",
         "s2c verify: live pipeline against s2c replay of the same input",
         "=" * 66,
         f"input            {workload.described}",
-        f"live             {args.workers} worker(s); {run['kills']} kill -9 "
+        f"live             {run['workers']} worker(s); {run['kills']} kill -9 "
         f"({run['kills_mid_stream']} mid-stream), {run['broker_restarts']} broker restart(s), "
         f"{run['workers_added']} added / {run['workers_removed']} removed; "
-        f"{live_seconds:.1f} s",
-        f"replay           in process, {replay_seconds:.1f} s",
-        f"late events      {lateness.late_events:,} later than {grace_hours:g} h behind stream "
-        f"time ({lateness.late_on_partition:,} also on their own partition; the latest "
-        f"{run['most_late_hours']} h)"
-        + (f", {lateness.behind:,} on time but behind it" if grace_hours else "")
+        f"{run['live_seconds']:.1f} s",
+        f"replay           in process, {run['replay_seconds']:.1f} s",
+        f"late events      {run['late_events']:,} later than {run['allowed_lateness_hours']:g} h "
+        f"behind stream time ({run['late_on_own_partition']:,} also on their own partition; "
+        f"the latest {run['most_late_hours']} h)"
+        + (
+            f", {run['behind_within_lateness']:,} on time but behind it"
+            if run["allowed_lateness_hours"]
+            else ""
+        )
         + f", touching {run['instances_touched_by_late_events']:,} instances",
+        f"commit           {run['commit']} on {run['machine']}",
     ]
-    print(render(verdict, header))
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures(verdict, run), indent=2) + "\n")
-        print(f"figures written to {args.json}")
-    if args.keep:
-        print(f"kept: topics {settings.topic_prefix}.*, worker folders in {run_dir}")
-    else:
-        removed = remove_namespace(admin)
-        for slot in range(len(ports)):
-            shutil.rmtree(run_dir / f"worker-{slot}", ignore_errors=True)
-        print(f"removed {len(removed)} topics of {settings.topic_prefix} and the worker folders")
-    return 0 if verdict.equal else 1
-
-
-def _cores() -> int:
-    return os.cpu_count() or 1

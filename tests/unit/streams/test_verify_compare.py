@@ -120,6 +120,8 @@ def test_an_extra_breach_fails() -> None:
     live["breaches"].append(breach("b3", sla="NO_REMITTANCE_30D"))
     result = verdict(live)
     assert result.breaches.extra == ["b3"] and result.failures == 1
+    [example] = result.breaches.examples
+    assert example["difference"] == "extra" and example["record"]["sla"] == "NO_REMITTANCE_30D"
     assert result.breaches.kinds["NO_REMITTANCE_30D"] == (1, 0)
 
 

@@ -19,10 +19,13 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
+
+if TYPE_CHECKING:
+    from s2c.streams.synth.poison import Poison
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Workload:
     events: Path
     master: Path
     described: str
-    poison: dict[int, Any] = field(default_factory=dict)  # events.jsonl line -> its `Poison`
+    poison: dict[int, Poison] = field(default_factory=dict)  # events.jsonl line -> bad record
 
 
 @dataclass
@@ -41,8 +44,9 @@ class Published:
     offsets: array[int]
     refused: list[str]  # kinds of the poison records the events topic did not take
 
-    def records(self, poison: dict[int, Any]) -> dict[tuple[int, int], str | None]:
-        """(partition, offset) -> poison kind (None: a good event) of every record published."""
+    def records(self, poison: dict[int, Poison]) -> dict[tuple[int, int], str | None]:
+        """(partition, offset) -> poison kind (None: a good event) of every record published.
+        Line index + 1 is the line number: a generated file has no blank lines."""
         return {
             (partition, offset): (poison[index + 1].kind if index + 1 in poison else None)
             for index, (partition, offset) in enumerate(
@@ -52,7 +56,9 @@ class Published:
         }
 
 
-def _keeping(items: Iterable[Any], bad: dict[int, Any]) -> Iterator[Any]:
+def _keeping(items: Iterable[Any], bad: dict[int, Poison]) -> Iterator[Any]:
+    """The items as they are, noting each bad record under its line (the writer writes one line
+    per item)."""
     from s2c.streams.synth.poison import Poison
 
     for number, item in enumerate(items, 1):
@@ -68,7 +74,7 @@ def generated(out_dir: Path, sites: int, scale: float, seed: int, poison: float 
 
     synthesis = generate(SynthParams(seed=seed, sites=sites, scale=scale, poison=poison))
     write_master(out_dir, synthesis.master())
-    bad: dict[int, Any] = {}
+    bad: dict[int, Poison] = {}
     write_events(out_dir, _keeping(synthesis.events(), bad))
     mixed = f", poison {poison:g}: {len(bad):,} bad records of {len(synthesis.poisoned)} kinds"
     return Workload(

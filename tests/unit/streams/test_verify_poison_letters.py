@@ -148,3 +148,17 @@ def test_published_records_name_the_kind_at_each_coordinate_and_skip_what_never_
 
     poison = {2: Bad("dated-2999"), 4: Bad("oversize-5mb")}  # by events.jsonl line
     assert landed.records(poison) == {(0, 0): None, (0, 1): "dated-2999", (1, 0): None}
+
+
+def test_poison_is_refused_with_a_given_events_file(tmp_path, capsys) -> None:
+    import argparse
+
+    from s2c.streams import verify_cli
+
+    parser = argparse.ArgumentParser()
+    verify_cli.add_arguments(parser)
+    given = ["--events", str(tmp_path / "events.jsonl"), "--master-data", str(tmp_path)]
+    assert verify_cli.run(parser.parse_args([*given, "--poison", "0.01"])) == 2
+    assert "not into --events" in capsys.readouterr().out
+    assert verify_cli.run(parser.parse_args(["--poison", "1"])) == 2
+    assert "fraction in [0, 1)" in capsys.readouterr().out

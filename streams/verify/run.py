@@ -4,7 +4,8 @@ Steps: a fresh namespace (`verify<stamp>.*`, app id `s2c-verify-<stamp>`); the w
 data and events published in file order; the workers started and, once the last event is out, the
 faults; the wait until drained; the outputs read back; the same files replayed in process with the
 workers' allowed lateness, the input's late events found on the way; the comparison printed (and
-written as JSON); the namespace deleted unless `--keep`.
+written as JSON); the namespace deleted unless `--keep`. With poison, the bad records go out among
+the events, replay skips them, and the dead letters are matched to them (poisoncheck.py).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def replay_with_lateness(
     clock: datetime | None,
 ) -> tuple[dict[str, list[dict[str, Any]]], Lateness, dict[str, str | None], list[str]]:
     """Replay's outputs as records (of the good events: poison lines are skipped), the input's
-    late events, replay's final links and the reasons of the lines it refused (as `s2c replay`: not an event, or implausible against its
-    stream time and `clock`, the wall clock the workers judged by)."""
+    late events, replay's final links and the reasons of the lines it refused (as `s2c replay`:
+    not an event, or implausible against its stream time and `clock`, the wall clock the workers
+    judged by)."""
     from s2c.tables.events import Event
     from s2c.tables.master import load_master_dir
     from s2c.tables.outputs import Command, SlaBreached, WorkQueueException

@@ -71,7 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="drained: no input lag, and no output for this long",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the run's topics and folders")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the run's topics and folders (kept anyway when the verdict is not equal)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the figures as JSON")
 
 

@@ -196,7 +196,7 @@ def run_verify(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures(verdict, run), indent=2) + "\n")
         print(f"figures written to {args.json}")
-    if args.keep:
+    if args.keep or not verdict.equal:  # a difference is kept to be looked into
         print(f"kept: topics {settings.topic_prefix}.*, worker folders in {run_dir}")
     else:
         removed = remove_namespace(admin)

@@ -218,8 +218,16 @@ class BatchedTable:
 class BatchScope:
     """The batched views of one agent, switched event by event and flushed together."""
 
-    def __init__(self, tables: dict[str, Any], names: tuple[str, ...]) -> None:
+    def __init__(
+        self, tables: dict[str, Any], names: tuple[str, ...], progress: tuple[str, ...] = ()
+    ) -> None:
         self.views = {name: BatchedTable(tables[name]) for name in names}
+        # Written after the others are acknowledged: the views that say how far the stage has
+        # come (watermark notes, timer index, kept stream time), see `flush`.
+        self._groups = [
+            [view for name, view in self.views.items() if name not in progress],
+            [view for name, view in self.views.items() if name in progress],
+        ]
 
     def __getitem__(self, name: str) -> BatchedTable:
         return self.views[name]
@@ -244,12 +252,21 @@ class BatchScope:
             view.rollback_to(marks[name])
 
     async def flush(self, outbox: Outbox) -> None:
-        """Write the states, wait for their changelog records, persist the changelog offsets."""
-        wrote = [view for view in self.views.values() if view.flush(outbox)]
-        if wrote:
-            await outbox.drain()
-            for view in wrote:
-                view.persist_offsets(outbox)
+        """Write the states, wait for their changelog records, then the same for the progress
+        views, and persist the changelog offsets. A worker killed mid-flush may have delivered
+        some changelog records and not others, and whoever recovers the partition reads the
+        batch's input again: in this order the progress it recovers (the watermark its
+        partitions heard, the timers it fired) is never ahead of the states, so no event read
+        again meets a watermark ahead of it and fires a deadline before it that the first
+        reading fired after it."""
+        wrote: list[BatchedTable] = []
+        for group in self._groups:
+            flushed = [view for view in group if view.flush(outbox)]
+            if flushed:
+                await outbox.drain()
+                wrote += flushed
+        for view in wrote:
+            view.persist_offsets(outbox)
 
 
 async def fire_isolated(

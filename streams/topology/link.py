@@ -29,7 +29,11 @@ INSTANT = timedelta(microseconds=1)  # the finest step of event time
 
 
 def attach_link(t: Topology, progress: InputProgress) -> None:
-    scope = BatchScope(t.tables, ("links", "link_counts", "link_exceptions", "link_timers"))
+    scope = BatchScope(
+        t.tables,
+        ("links", "link_counts", "link_exceptions", "link_timers"),
+        progress=("link_timers",),
+    )
     links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
 
     timers = TimerIndex(scope["link_timers"])

@@ -39,7 +39,9 @@ Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
 def attach_process(t: Topology) -> None:
     scope = BatchScope(
-        t.tables, ("processes", "awaiting", "process_exceptions", "stage_counts", "process_timers")
+        t.tables,
+        ("processes", "awaiting", "process_exceptions", "stage_counts", "process_timers"),
+        progress=("process_timers",),
     )
     processes, awaiting = scope["processes"], scope["awaiting"]
     exceptions, counts = scope["process_exceptions"], scope["stage_counts"]

@@ -11,7 +11,7 @@ on this topic move.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import faust
@@ -25,7 +25,6 @@ from s2c.tables.codec import dumps_bytes, loads
 from s2c.tables.link import LinkState, link_on_deadline, link_overdue, link_transition
 
 PARKED = "PARKED|link"
-INSTANT = timedelta(microseconds=1)  # the finest step of event time
 
 
 def attach_link(t: Topology, progress: InputProgress) -> None:
@@ -54,7 +53,7 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
     async def fire_due(partition: int, now: datetime, before: bool = False) -> None:
         """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
         ahead of an event (an event at a deadline's very instant is in time for it)."""
-        for key in timers.due(partition, now - INSTANT if before else now):
+        for key in timers.due(partition, now, before):
             await fire_isolated(
                 scope,
                 lambda key=key: fire_one(key, partition, now, before),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -32,7 +32,6 @@ from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
 PARKED = "PARKED|process"
-INSTANT = timedelta(microseconds=1)  # the finest step of event time
 STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time, epoch ms
 Step = Callable[[ProcessState | None], tuple[ProcessState, list[Any]]]
 
@@ -93,7 +92,7 @@ def attach_process(t: Topology) -> None:
         """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
         ahead of an event (an event at a deadline's very instant is in time for it, as in
         replay)."""
-        for key in timers.due(partition, now - INSTANT if before else now):
+        for key in timers.due(partition, now, before):
             await fire_isolated(
                 scope,
                 lambda key=key: fire_one(key, partition, now, before),

@@ -62,21 +62,22 @@ class TimerIndex:
             members[name] = when
             self._table.hold(slot, members, sorted_json)
 
-    def due(self, partition: int, now: datetime) -> list[bytes]:
-        """Keys whose filed deadline is at or before `now`; each filing is handed out once."""
+    def due(self, partition: int, now: datetime, before: bool = False) -> list[bytes]:
+        """Keys whose filed deadline is at or before `now` (`before`: strictly before it); each
+        filing is handed out once."""
         buckets = self._buckets(partition)
         reached = bisect.bisect_right(buckets, bucket_of(now))
         if not reached:
             return []
-        now_ms = _ms(now)
+        upto = _ms(now) - 1 if before else _ms(now)
         keys: list[bytes] = []
         kept: list[int] = []  # reached buckets still holding keys later in their quarter hour
         for bucket in buckets[:reached]:
             slot = self._slot(partition, bucket)
             members: dict[str, int] = self._table.decoded(slot, loads) or {}
-            fired = sorted((when, name) for name, when in members.items() if when <= now_ms)
+            fired = sorted((when, name) for name, when in members.items() if when <= upto)
             keys.extend(name.encode() for _, name in fired)
-            left = {name: when for name, when in members.items() if when > now_ms}
+            left = {name: when for name, when in members.items() if when > upto}
             if not left:
                 del self._table[slot]
                 continue

@@ -56,6 +56,14 @@ def test_a_deadline_is_due_once_stream_time_reaches_it_and_only_once() -> None:
     assert filed(table) == {}  # fired buckets are deleted: the index holds only the future
 
 
+def test_before_hands_out_only_deadlines_strictly_before_now() -> None:
+    timers = TimerIndex(Table())
+    timers.schedule(0, CASE, T0 + 62 * MINUTE)
+
+    assert timers.due(0, T0 + 62 * MINUTE, before=True) == []  # an event at the instant is in time
+    assert timers.due(0, T0 + 62 * MINUTE) == [CASE]
+
+
 def test_a_deadline_already_behind_the_cursor_fires_at_the_next_call() -> None:
     timers = TimerIndex(Table())
     timers.schedule(0, CASE, T0 + 20 * MINUTE)

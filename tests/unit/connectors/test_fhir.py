@@ -106,13 +106,13 @@ def test_claim_response_payment_and_adjustment(refs):
 
 def test_bundle_splits_into_units():
     units = fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
-    assert [u[0]["id"] for u in units] == ["appt-7001", "appt-7002"]
+    assert [u.doc["id"] for u in units] == ["appt-7001", "appt-7002"]
 
 
 def test_bundle_entries_map_like_single_resources(refs):
     first, second = (
-        mapped(doc, refs)[0]
-        for doc, _ in fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
+        mapped(unit.doc, refs)[0]
+        for unit in fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
     )
     assert first["department_id"] == "riverside"  # no HealthcareService: the Location
     assert second["department_id"] == "endoscopy"
@@ -122,7 +122,7 @@ def test_bundle_entries_map_like_single_resources(refs):
 
 def test_ndjson_export_maps_each_line(refs):
     units = fhir.split_resources(message("fhir/Encounter-bulk-export.ndjson"))
-    (done,), (arrived,) = (mapped(doc, refs) for doc, _ in units)
+    (done,), (arrived,) = (mapped(unit.doc, refs) for unit in units)
     assert (done["envelope"]["event_type"], done["encounter_id"]) == (
         "EncounterCompleted",
         "enc-ed-4471",
@@ -174,8 +174,8 @@ def test_unmapped_resource_type_is_rejected(refs):
 def every_event(refs):
     events = []
     for path in sorted((MESSAGES / "fhir").iterdir()):
-        for doc, _ in fhir.split_resources(path.read_bytes()):
-            events += mapped(doc, refs)
+        for unit in fhir.split_resources(path.read_bytes()):
+            events += fhir.map_unit(unit, refs, PRODUCED_AT)
     return events
 
 

@@ -85,6 +85,7 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
+    required(res.id, f"{kind}.id")  # every mapped resource names its events by it
     version = res.meta.versionId if res.meta and res.meta.versionId else ""
     source = Source(
         system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",

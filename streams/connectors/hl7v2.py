@@ -61,7 +61,10 @@ def declared_charset(raw: bytes) -> str:
     msh = re.split(b"[\r\n]", head, maxsplit=1)[0].decode("latin-1")
     fields = msh.split(msh[3])
     value = fields[17] if len(fields) > 17 else ""
-    return value.split(msh[5])[0].strip() if len(msh) > 5 else value.strip()
+    repetition = msh[5] if len(msh) > 5 else ""  # MSH-2's second character
+    if repetition and not repetition.isalnum() and not repetition.isspace():
+        value = value.split(repetition)[0]
+    return value.strip()
 
 
 def decode(raw: bytes) -> str:
@@ -181,6 +184,10 @@ def parse(text: str) -> Hl7Message:
     except (hl7.ParseException, ValueError, IndexError) as exc:
         raise MappingError(
             "MSH", f"python-hl7 could not parse: {exc}", stage="parse", code="100"
+        ) from None
+    except AssertionError:  # python-hl7's parse plan, on encoding characters it cannot use
+        raise MappingError(
+            "MSH-2", "encoding characters are not usable separators", stage="parse", code="100"
         ) from None
     message = Hl7Message(parsed, text)
     if len(parsed) < 2:

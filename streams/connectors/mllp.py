@@ -86,7 +86,7 @@ def build_ack(raw: bytes, code: str, error: MappingError | None) -> bytes:
             ack.segment("MSH").assign_field(charset, 18)
         separators, escape = ack.separators, ack.esc
         rendered = str(ack).rstrip("\r")
-    except (hl7.ParseException, KeyError, IndexError, ValueError, MappingError):
+    except (hl7.ParseException, KeyError, IndexError, ValueError, AssertionError, MappingError):
         now = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         rendered = f"MSH|^~\\&|S2C|S2C|||{now}||ACK|ACK{now}|P|2.5\rMSA|{code}|"
     if error is not None:

@@ -194,6 +194,16 @@ def test_mllp_naks_an_impossible_date_naming_the_field_and_dead_letters_it(inges
     assert (letter.source, letter.location) == ("mllp", "AIS-4")
 
 
+def test_mllp_naks_encoding_characters_python_hl7_cannot_use(ingestor):
+    """python-hl7 raised a bare AssertionError on MSH-2 `  `: the listener thread died."""
+    bad = message("hl7v2/ADT-A03-discharge.hl7").replace(b"MSH|^~\\&#|", b"MSH|  |", 1)
+    assert bad.startswith(b"MSH|  |")
+    (nak,) = asyncio.run(exchange(MllpListener(ingestor, port=0), [bad]))
+    assert b"\rMSA|AE|" in nak and b"encoding characters" in nak
+    (letter,) = ingestor.publisher.dead_letters
+    assert (letter.location, letter.stage, letter.original) == ("MSH-2", "parse", bad)
+
+
 def test_mllp_answers_a_latin1_message_in_latin1(ingestor):
     (ack,) = asyncio.run(exchange(MllpListener(ingestor, port=0), [message(LATIN1)]))
     parsed = hl7.parse(ack.decode("latin-1"))
@@ -298,3 +308,18 @@ def test_the_cli_ingests_every_file_after_a_bad_one(ingestor, tmp_path: Path, mo
         ("3-empty.json", "json"),
         ("4-claim.json", "unit"),
     ]
+
+
+# --- found by spoiling the shipped messages (test_mutated_messages.py) --------------------------
+
+
+def test_a_claim_line_number_that_is_not_a_number_is_rejected_naming_lx(ingestor):
+    raw = message("x12/837p-clinic-claims.837").replace(b"LX*2~", b"LX*2x~", 1)
+    outcomes = list(ingestor.x12_file(raw, "inbox/claims.837"))
+    assert [o.error.location for o in outcomes if o.error] == ["LX[CLM 1]01"]
+
+
+def test_a_fhir_resource_without_an_id_is_rejected_naming_it(ingestor):
+    doc = message("fhir/Encounter-colonoscopy-in-progress.json").replace(b'"id": "enc-5",', b"", 1)
+    (outcome,) = fhir_outcomes(ingestor, doc)
+    assert outcome.error.location == "Encounter.id"

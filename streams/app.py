@@ -10,53 +10,23 @@ recover) is turned into a Faust event before anything of ours sees it. Two costs
 plain overhead, together about 30 % of a restarting worker's record handling in a py-spy
 profile: Faust's `create_event` reads `app.conf.Event` through its settings registry per record,
 and a topic's schema looks the `raw` codec up in the serializer registry for key and value.
-`App` reads the setting once; `RAW` is a schema whose keys and values are the bytes that came.
+`App` reads the setting once; `RAW` is a schema whose keys and values are the bytes that came
+(both in runtime/overrides/app.py, with every other override of Faust).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
 from prometheus_client import CollectorRegistry, generate_latest
 
 from s2c.streams.metrics import PipelineMetrics
+from s2c.streams.runtime.overrides.app import App
 from s2c.streams.settings import Settings
 
-
-class App(faust.App):
-    """Faust's app, building each consumed record's event without a settings lookup."""
-
-    _event_type: Any = None
-
-    def create_event(self, key: Any, value: Any, headers: Any, message: Any) -> Any:
-        event_type = self._event_type
-        if event_type is None:
-            event_type = self._event_type = self.conf.Event
-        return event_type(self, key, value, headers, message)
-
-
-class RawBytes(faust.Schema):
-    """Keys and values as the bytes that came, what the `raw` codec returns, without the
-    serializer registry's lookups per record (encoding is Faust's own)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
-        )
-
-    def loads_key(
-        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
-    ) -> Any:
-        return message.key
-
-    def loads_value(
-        self, app: Any, message: Any, *, loads: Any = None, serializer: Any = None
-    ) -> Any:
-        return message.value
-
-
-RAW = RawBytes()
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
@@ -70,9 +40,13 @@ def create_app(settings: Settings) -> tuple[faust.App, PipelineMetrics]:
         )
     elif settings.kafka_tls:
         credentials = faust.SSLCredentials(settings.aiokafka_ssl_context())
-    from s2c.streams.recovery import BatchedRecoveryTables
-    from s2c.streams.topology.rocks import Table
-    from s2c.streams.transport import SCHEME
+    from s2c.streams.runtime.overrides import check_versions
+    from s2c.streams.runtime.overrides.recovery import BatchedRecoveryTables
+    from s2c.streams.runtime.overrides.store import Table
+    from s2c.streams.runtime.overrides.transport import SCHEME
+
+    for mismatch in check_versions():
+        log.warning("untested library version: %s", mismatch)
 
     app = App(
         settings.app_id,

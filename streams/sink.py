@@ -13,7 +13,7 @@ from typing import Any
 
 from s2c.streams.codec import AvroCodec
 from s2c.streams.metrics import PipelineMetrics
-from s2c.streams.outbox import Outbox
+from s2c.streams.runtime.outbox import Outbox
 from s2c.streams.topics import Topics
 from s2c.tables.codec import to_native
 from s2c.tables.outputs import (

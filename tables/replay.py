@@ -5,11 +5,9 @@ per source key, see routing.py), run the LINK stage for the events keyed by thei
 PROCESS stage for what it forwards and for the events keyed by their appointment or case (then the
 LINK stage for their registration copy, as it reaches the link after the event), and fire
 deadlines as stream time (the largest business time seen) less the allowed lateness (`grace`, the
-workers' `S2C_DEADLINE_GRACE_HOURS`) passes them: those strictly before it ahead of the event that
-moved it (an event at a deadline's very instant is in time for it), and after the event those at
-it and those the event set in the past (a surgery booked less than 48 h ahead is late for its
-authorization at once). Timers are a heap of (deadline, stage, key) with stale entries skipped,
-so a deadline costs O(log n), not a scan of every instance.
+workers' `S2C_DEADLINE_GRACE_HOURS`) passes them. When a deadline fires is the stage runner's
+rule (stage.py), the same the live stages run: replay is their driver over dicts and heaps, with
+the whole input as one partition whose watermark is its stream time.
 
 `replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
 and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
@@ -21,7 +19,6 @@ reason and the line itself, and the replay goes on, as the workers' ingest stage
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -29,27 +26,35 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from s2c.tables.codec import dumps, loads, to_native
-from s2c.tables.core import next_deadline, on_deadline, transition
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.handling import Output
 from s2c.tables.ids import IdKey
-from s2c.tables.link import LinkState, link_on_deadline, link_transition
+from s2c.tables.link import LinkState
 from s2c.tables.master import MasterData, load_master_dir
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
 from s2c.tables.routing import route, unroutable
+from s2c.tables.stage import DictKeeper, HeapTimers, LinkStage, ProcessStage, StageRunner
 
 
 class Pipeline:
+    """Both stages as `StageRunner`s (stage.py: the one rule deadlines fire by, shared with the
+    live workers) over dicts and in-memory timers, with one stream time for the whole input."""
+
     def __init__(self, master: MasterData, ids: IdKey, grace: timedelta = timedelta(0)) -> None:
         self.master, self.ids = master, ids
         self.grace = grace  # allowed lateness: deadlines fire at stream time less this
         self.links: dict[str, LinkState] = {}
         self.processes: dict[str, ProcessState] = {}
         self.stream_time: datetime | None = None
-        self._timers: list[tuple[datetime, str, str]] = []
-        self._due: dict[tuple[str, str], datetime] = {}
+        self._link_timers, self._process_timers = HeapTimers(), HeapTimers()
+        self.link: StageRunner[LinkState] = StageRunner(
+            LinkStage(ids), DictKeeper(self.links), self._link_timers, grace
+        )
+        self.process: StageRunner[ProcessState] = StageRunner(
+            ProcessStage(master), DictKeeper(self.processes), self._process_timers, grace
+        )
 
     def feed(self, event: Event) -> list[Output]:
         at = event.occurred_at
@@ -61,70 +66,43 @@ class Pipeline:
         where = route(event, self.ids)
         link_key, process_id = where.link_key, where.process_id
         if where.via_link and link_key is not None:
-            out.extend(self._link(link_key, event, now))
+            out.extend(self._link(link_key, event, now, due))
         elif process_id is not None:
-            out.extend(self._process(process_id, event, now))
+            out.extend(self.process.apply(process_id, event, now, due))
             if link_key is not None:  # its registration copy reaches the link after the event
-                out.extend(self._link(link_key, event, now, registers=True))
+                out.extend(self._link(link_key, event, now, due, registers=True))
         else:
             out.append(unroutable(event, now))
         out.extend(self.advance(due))  # deadlines the event itself set in the past
         return out
 
     def advance(self, now: datetime, before: bool = False) -> list[Output]:
-        """Fire every deadline at or before `now` (event time), earliest first; `before`: only
-        those strictly before `now`, as ahead of the event that moved stream time to `now`."""
+        """Fire every deadline at or before `now` (event time) of both stages, earliest first
+        (a link deadline before a process deadline at the same instant); `before`: only those
+        strictly before `now`, as ahead of the event that moved stream time to `now`."""
         out: list[Output] = []
-        while self._timers and (
-            self._timers[0][0] < now or (not before and self._timers[0][0] <= now)
-        ):
-            deadline, stage, key = heapq.heappop(self._timers)
-            if self._due.get((stage, key)) != deadline:
-                continue  # superseded by a later schedule
-            del self._due[(stage, key)]
-            if stage == "link":
-                link, reported = link_on_deadline(self.links[key], now)
-                self._schedule(stage, key, link.next_deadline(), after=now)
-                out.extend(reported)
-            else:
-                state, produced = on_deadline(self.processes[key], self.master, now)
-                self._schedule(stage, key, next_deadline(state), after=now)
-                out.extend(produced)
-        return out
+        stages = ((self._link_timers, self.link), (self._process_timers, self.process))
+        while True:
+            ready = [
+                (at, index)
+                for index, (timers, _) in enumerate(stages)
+                if (at := timers.next()) is not None and (at < now or (not before and at == now))
+            ]
+            if not ready:
+                return out
+            timers, runner = stages[min(ready)[1]]
+            out.extend(runner.fire(timers.pop(), now, before))
 
     def _link(
-        self, link_key: str, event: Event, now: datetime, registers: bool = False
+        self, link_key: str, event: Event, now: datetime, due: datetime, registers: bool = False
     ) -> list[Output]:
-        link, produced = link_transition(
-            self.links.get(link_key), event, now, self.ids, registers=registers
-        )
-        self.links[link_key] = link
-        self._schedule("link", link_key, link.next_deadline())
         out: list[Output] = []
-        for item in produced:
+        for item in self.link.apply(link_key, event, now, due, registers=registers):
             if isinstance(item, Forward):
-                out.extend(self._process(item.process_id, item.event, now))
+                out.extend(self.process.apply(item.process_id, item.event, now, due))
             else:
                 out.append(item)
         return out
-
-    def _process(self, process_id: str, event: Event, now: datetime) -> list[Output]:
-        state, out = transition(
-            self.processes.get(process_id), event, self.master, now, process_id=process_id
-        )
-        self.processes[process_id] = state
-        self._schedule("process", process_id, next_deadline(state))
-        return out
-
-    def _schedule(
-        self, stage: str, key: str, deadline: datetime | None, after: datetime | None = None
-    ) -> None:
-        if deadline is None or (after is not None and deadline <= after):
-            self._due.pop((stage, key), None)
-            return
-        if self._due.get((stage, key)) != deadline:
-            self._due[(stage, key)] = deadline
-            heapq.heappush(self._timers, (deadline, stage, key))
 
 
 @dataclass(frozen=True)

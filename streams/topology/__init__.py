@@ -23,15 +23,16 @@ from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, RegistryUnavailable, SchemaUnavailable, backoff_delays
 from s2c.streams.masterdata import MasterReplica
 from s2c.streams.metrics import PipelineMetrics
-from s2c.streams.outbox import Outbox
+from s2c.streams.runtime.outbox import Outbox
+from s2c.streams.runtime.watermarks import InputProgress
 from s2c.streams.settings import Settings
+from s2c.streams.topology.announce import attach_announcer
 from s2c.streams.topology.api import attach_api
 from s2c.streams.topology.context import CONTROL_HEADER, Topology, build_context
 from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
 from s2c.streams.topology.process import attach_process
 from s2c.streams.topology.telemetry import attach_telemetry
-from s2c.streams.topology.watermarks import InputProgress, attach_announcer
 
 log = logging.getLogger(__name__)
 

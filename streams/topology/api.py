@@ -37,8 +37,9 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from yarl import URL
 
+from s2c.streams.runtime.watermarks import held_by
+from s2c.streams.topology.announce import stage_upstreams
 from s2c.streams.topology.context import Topology
-from s2c.streams.topology.watermarks import held_by, stage_upstreams
 from s2c.streams.topology.worklist import (
     BadPage,
     decode_cursor,

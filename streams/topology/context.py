@@ -16,7 +16,6 @@ from typing import Any
 
 import faust
 
-from s2c.streams.app import RAW
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import (
     AvroCodec,
@@ -29,7 +28,9 @@ from s2c.streams.deadletter import failure_message, of_exception
 from s2c.streams.idkey import id_key_of
 from s2c.streams.masterdata import DeadLetterSender, MasterReplica
 from s2c.streams.metrics import PipelineMetrics
-from s2c.streams.outbox import KafkaOutbox, Outbox
+from s2c.streams.runtime.clock import StreamClock
+from s2c.streams.runtime.outbox import KafkaOutbox, Outbox
+from s2c.streams.runtime.overrides.app import RAW
 from s2c.streams.settings import Settings
 from s2c.streams.sink import OutputSink
 from s2c.streams.topics import Topics, declare
@@ -50,25 +51,6 @@ def control_of(message: Any) -> bytes | None:
     headers = message.headers or []
     pairs = headers.items() if isinstance(headers, dict) else headers
     return next((value for name, value in pairs if name == CONTROL_HEADER), None)
-
-
-class StreamClock:
-    """Stream time per (stage, partition): the largest business time seen there, as Kafka Streams
-    keeps it per task. A per-worker maximum would let one partition's late-day events expire
-    another partition's parked events before their anchors had a chance to arrive."""
-
-    def __init__(self) -> None:
-        self._now: dict[tuple[str, int], datetime] = {}  # bounded: stages x partitions
-
-    def observe(self, stage: str, partition: int, at: datetime) -> datetime:
-        key = (stage, partition)
-        current = self._now.get(key)
-        if current is None or at > current:
-            self._now[key] = current = at
-        return current
-
-    def now(self, stage: str, partition: int) -> datetime | None:
-        return self._now.get((stage, partition))
 
 
 @dataclass
@@ -189,12 +171,12 @@ class Topology:
         await self.outbox.drain()
         self.metrics.dead_letters.labels(reason=reason, stage=stage).inc()
 
-    def deadline_failed(self, stage: str, partition: int, key: bytes, exc: Exception) -> None:
-        """A deadline whose firing raised (batch.fire_isolated). Keys carry no patient data
+    def deadline_failed(self, stage: str, partition: int, key: str, exc: Exception) -> None:
+        """A deadline whose firing raised (runtime.loop.isolated). Keys carry no patient data
         (process ids and account pseudonyms); the exception's message may, so it is left out."""
         log.error(
             "deadline of %s in %s[%d] failed and is dropped until its next event: %s\n%s",
-            key.decode(errors="replace"),
+            key,
             stage,
             partition,
             failure_message(exc),

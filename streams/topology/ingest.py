@@ -24,9 +24,10 @@ from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BatchScope, consume_in_batches
+from s2c.streams.runtime.checkpoint import Checkpoint
+from s2c.streams.runtime.loop import run_stage
+from s2c.streams.runtime.watermarks import InputProgress
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
-from s2c.streams.topology.watermarks import InputProgress
 from s2c.tables.plausible import refusal
 from s2c.tables.routing import route, unroutable
 
@@ -34,13 +35,13 @@ REGISTER = [(CONTROL_HEADER, REGISTRATION)]
 
 
 def attach_ingest(t: Topology, progress: InputProgress) -> None:
-    scope = BatchScope({}, ())
+    checkpoint = Checkpoint({}, (), t.outbox)
     link_topic, process_topic = t.topics.link.name, t.topics.process.name
 
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, t.outbox, ingest_one, ingest_failed)
+        await run_stage(stream, checkpoint, ingest_one, ingest_failed)
 
     async def ingest_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "ingest", exc)

@@ -1,93 +1,110 @@
 """LINK (`s2c.link`, keyed by the account's pseudonym): which process instance an account belongs to.
 
-Loads the account's `LinkState`, fires its due deadlines (parked events that never got a link
-become work items), applies the event, saves, and forwards what the core released. A registration
-copy (header `s2c.control: register`: the event went straight to its process) records the link
-and releases what was parked, without forwarding the event again. Deadlines fire
-up to the partition's watermark (see watermarks.py), which the ingest partitions' announcements
-on this topic move.
+One `StageRunner` (s2c.tables.stage: the timer rule replay runs too) per partition over the
+batched `links` table and the partition's timer index. Per record: fire the partition's due
+deadlines (parked events that never got a link become work items), apply the event, keep the
+state, and forward what the core released. A registration copy (header `s2c.control:
+register`: the event went straight to its process) records the link and releases what was
+parked, without forwarding the event again. Deadlines fire up to the partition's watermark
+(s2c.streams.runtime.watermarks), which the ingest partitions' announcements on this topic move.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import faust
 
-from s2c.streams.topology.batch import BatchScope, consume_in_batches, fire_isolated
+from s2c.streams.runtime.checkpoint import Checkpoint
+from s2c.streams.runtime.loop import isolated, run_stage
+from s2c.streams.runtime.states import StateView, json_states
+from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
+from s2c.streams.runtime.watermarks import WATERMARK, InputProgress, Upstream
+from s2c.streams.topology.announce import sources_of
 from s2c.streams.topology.context import REGISTRATION, Topology, control_of
-from s2c.streams.topology.states import json_states, keep_raised
-from s2c.streams.topology.timers import TimerIndex
-from s2c.streams.topology.watermarks import WATERMARK, InputProgress, Upstream, sources_of
+from s2c.streams.topology.worklist import keep_raised
 from s2c.tables.codec import dumps_bytes, loads
-from s2c.tables.link import LinkState, link_on_deadline, link_overdue, link_transition
+from s2c.tables.link import LinkState
+from s2c.tables.stage import LinkStage, StageRunner
 
 PARKED = "PARKED|link"
 
 
+class LinkKeeper:
+    """A link partition's states: saved in the batch, their parked events counted for the gauge,
+    their outputs sent (forwards with the bytes of the event that arrived)."""
+
+    def __init__(self, t: Topology, checkpoint: Checkpoint, states: StateView, partition: int):
+        self.t, self.states, self.partition = t, states, partition
+        self.counts, self.raised = checkpoint["link_counts"], checkpoint["link_exceptions"]
+        self._parked_before: dict[str, int] = {}
+
+    def load(self, key: str) -> LinkState | None:
+        state = self.states.load(key.encode())
+        self._parked_before[key] = len(state.parked) if state is not None else 0
+        return state
+
+    def keep(self, key: str, state: LinkState, outputs: list[Any], cause: Any) -> None:
+        self.t.sink.emit(outputs, arrived=cause)
+        keep_raised(self.raised, key.encode(), outputs)
+        self.states.save(key.encode(), state)
+        parked_before = self._parked_before.pop(key, 0)
+        if len(state.parked) != parked_before:  # feeds the parked-events gauge
+            slot = str(self.partition).encode()
+            tally = self.counts.decoded(slot, loads) or {}
+            tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
+            self.counts.hold(slot, tally, dumps_bytes)
+
+
 def attach_link(t: Topology, progress: InputProgress) -> None:
-    scope = BatchScope(
+    checkpoint = Checkpoint(
         t.tables,
         ("links", "link_counts", "link_exceptions", "link_timers"),
+        t.outbox,
         progress=("link_timers",),
     )
-    links, counts, raised_here = scope["links"], scope["link_counts"], scope["link_exceptions"]
+    index = TimerIndex(checkpoint["link_timers"])
+    upstream = Upstream(checkpoint["link_timers"], sources_of("link", t.settings.partitions))
+    states = json_states(t.app, checkpoint["links"], LinkState, t.settings.state_cache)
+    stage, grace = LinkStage(t.ids), timedelta(hours=t.settings.deadline_grace_hours)
+    runners: dict[int, StageRunner[LinkState]] = {}  # bounded by the partition count
 
-    timers = TimerIndex(scope["link_timers"])
-    upstream = Upstream(scope["link_timers"], sources_of("link", t.settings.partitions))
+    def runner(partition: int) -> StageRunner[LinkState]:
+        found = runners.get(partition)
+        if found is None:
+            keeper = LinkKeeper(t, checkpoint, states, partition)
+            found = runners[partition] = StageRunner(
+                stage, keeper, PartitionTimers(index, partition), grace
+            )
+        return found
 
-    states = json_states(t.app, links, LinkState, t.settings.state_cache)
-    load = states.load
-
-    def save(key: bytes, partition: int, state: LinkState, parked_before: int) -> None:
-        states.save(key, state)
-        if len(state.parked) != parked_before:  # feeds the parked-events gauge
-            slot = str(partition).encode()
-            tally = counts.decoded(slot, loads) or {}
-            tally[PARKED] = max(tally.get(PARKED, 0) + len(state.parked) - parked_before, 0)
-            counts.hold(slot, tally, dumps_bytes)
-        timers.schedule(partition, key, state.next_deadline())
-
-    async def fire_due(partition: int, now: datetime, before: bool = False) -> None:
-        """Fire the partition's deadlines at or before `now`; `before`: strictly before it, as
-        ahead of an event (an event at a deadline's very instant is in time for it)."""
-        for key in timers.due(partition, now, before):
-            await fire_isolated(
-                scope,
-                lambda key=key: fire_one(key, partition, now, before),
-                lambda exc, key=key: t.deadline_failed("link", partition, key, exc),
+    def isolate(partition: int) -> Any:
+        def run(key: str, fire: Any) -> Any:
+            return isolated(
+                checkpoint, fire, lambda exc: t.deadline_failed("link", partition, key, exc)
             )
 
-    async def fire_one(key: bytes, partition: int, now: datetime, before: bool) -> None:
-        state = load(key)
-        due = state.next_deadline() if state is not None else None
-        if state is None or due is None or due > now or (before and due == now):
-            if state is not None:
-                timers.schedule(partition, key, due)
-            return
-        parked_before = len(state.parked)
-        state, outputs = link_on_deadline(state, now)
-        t.sink.emit(outputs)
-        keep_raised(raised_here, key, outputs)
-        save(key, partition, state, parked_before)
+        return run
 
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await consume_in_batches(stream, scope, t.outbox, link_one, link_failed)
+        await run_stage(stream, checkpoint, link_one, link_failed)
 
     async def link_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "link", exc)
 
     async def link_one(message: Any) -> None:
-        progress.took(message.partition, message.offset)  # the announcer's drained check
+        partition = message.partition
+        progress.took(partition, message.offset)  # the announcer's drained check
         control = control_of(message)
+        here = runner(partition)
         if control == WATERMARK:
-            upstream.note(message.partition, message.value)
-            if (due_at := t.due_time(upstream, message.partition)) is not None:
-                await fire_due(message.partition, due_at)
+            upstream.note(partition, message.value)
+            if (due_at := t.due_time(upstream, partition)) is not None:
+                here.fire_due(due_at, isolate=isolate(partition))
             return
         registers = control == REGISTRATION
         if control is not None and not registers:
@@ -96,26 +113,10 @@ def attach_link(t: Topology, progress: InputProgress) -> None:
         if parsed is None:
             return
         started = time.perf_counter()
-        now = t.clock.observe("link", message.partition, parsed.occurred_at)
-        due_at = t.due_time(upstream, message.partition)
-        if due_at is not None:
-            await fire_due(message.partition, due_at, before=True)
-        # The event's own time less the allowed lateness: the account's deadlines before it have
-        # passed in business time whatever the watermark says (replay has fired them too).
-        own = t.deadline_time(parsed.occurred_at)
-        reached = own if due_at is None else max(due_at, own)
-        before = load(message.key)
-        parked_before = len(before.parked) if before else 0
-        caught: list[Any] = []
-        if before is not None:
-            before, caught = link_overdue(before, own)
-        state, outputs = link_transition(before, parsed, now, t.ids, registers=registers)
-        outputs = caught + outputs
-        due = state.next_deadline()
-        if due is not None and due <= reached:
-            state, expired = link_on_deadline(state, reached)  # already due: fire at once
-            outputs = outputs + expired
-        t.sink.emit(outputs, arrived=(parsed, message.value))
-        keep_raised(raised_here, message.key, outputs)
-        save(message.key, message.partition, state, parked_before)
+        now = t.clock.observe("link", partition, parsed.occurred_at)
+        due_at = t.due_time(upstream, partition)
+        if due_at is not None:  # an event at a deadline's very instant is in time for it
+            here.fire_due(due_at, before=True, isolate=isolate(partition))
+        key = message.key.decode()
+        here.apply(key, parsed, now, due_at, cause=(parsed, message.value), registers=registers)
         t.metrics.child(t.metrics.processing_seconds, "link").observe(time.perf_counter() - started)

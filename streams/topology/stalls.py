@@ -1,6 +1,6 @@
 """Stalls: an assigned source partition with records past its committed offset and no commit
 for `STALL_SECONDS`. The telemetry timer feeds `StallWatch`; /health/ and the
-`s2c_stalled_partitions` gauge read it; the "stalled" warning carries `describe_consumer` and
+`s2c_stalled_partitions` gauge read it; the "stalled" warning carries `describe_consumer` (runtime.overrides.stream) and
 `task_stacks` so that the log of a stuck worker says where it is stuck.
 """
 
@@ -49,20 +49,6 @@ class StallWatch:
     def forget_others(self, keep: set) -> None:
         for tp in set(self._seen) - keep:
             del self._seen[tp]
-
-
-def describe_consumer(consumer: object, tp: object) -> str:
-    """What Faust's consumer knows of one partition, for a stall report (no record contents)."""
-    fields = {
-        "paused": tp in getattr(consumer, "_paused_partitions", ()),
-        "buffered": tp in getattr(consumer, "_buffered_partitions", ()),
-        "flow_active": getattr(consumer, "flow_active", None),
-        "read_offset": getattr(consumer, "_read_offset", {}).get(tp),
-        "committed": getattr(consumer, "_committed_offset", {}).get(tp),
-        "acked": sorted(getattr(consumer, "_acked", {}).get(tp, ()))[:5],
-        "gaps": len(getattr(consumer, "_gap", {}).get(tp, ())),
-    }
-    return " ".join(f"{k}={v}" for k, v in fields.items())
 
 
 def task_stacks(depth: int = 16) -> str:

@@ -22,9 +22,10 @@ from typing import Any
 
 from aiokafka.errors import IllegalStateError
 
+from s2c.streams.runtime.overrides.stream import committed_offset, describe_consumer
+from s2c.streams.topology.announce import stage_upstreams
 from s2c.streams.topology.context import Topology
-from s2c.streams.topology.stalls import describe_consumer, task_stacks
-from s2c.streams.topology.watermarks import stage_upstreams
+from s2c.streams.topology.stalls import task_stacks
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
@@ -82,7 +83,7 @@ def attach_telemetry(t: Topology) -> None:
             if highwater is None or position is None:
                 continue
             lag[tp.topic] += max(highwater - position, 0)
-            committed = consumer._committed_offset.get(tp) or 0
+            committed = committed_offset(consumer, tp) or 0
             if ready and stalls.observe(tp, committed, highwater, now):
                 log.warning(
                     "partition %s[%d] stalled: committed %d, position %d, log end %d, no "

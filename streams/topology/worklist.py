@@ -1,4 +1,9 @@
-"""The work queue as pages: `/exceptions/` reads a bounded slice of the kept work items per request.
+"""The work queue: the last work items kept per key, and `/exceptions/` reading them as pages.
+
+Kept: each stage keeps the last `MAX_EXCEPTIONS_KEPT` work items raised for a key
+(`keep_raised`) in its exceptions table, beside the state, for the experience API.
+
+Pages: `/exceptions/` reads a bounded slice of the kept work items per request.
 
 Order: by the key they are kept under (the process id, or the account's pseudonym for items
 raised in the LINK stage; bytewise, the order RocksDB keeps keys in), then process items before
@@ -21,11 +26,24 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any
 
+from s2c.streams.runtime.overrides.store import active_databases
+from s2c.tables.codec import dumps_bytes, loads
+from s2c.tables.outputs import WorkQueueException
+
+MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
 Position = tuple[str, int, int]  # key, table (0 process, 1 link), index in the key's list
 KeyedRows = Callable[[bytes], Iterator[tuple[bytes, bytes]]]  # (key, value) from a key on
+
+
+def keep_raised(kept_here: Any, key: bytes, outputs: list[Any]) -> None:
+    """Keep the last work items raised for `key` (a stage's batched exceptions table)."""
+    raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
+    if raised:
+        kept = (kept_here.decoded(key, loads) or []) + loads(dumps_bytes(raised))
+        kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], dumps_bytes)
 
 
 class BadPage(ValueError):
@@ -98,7 +116,7 @@ def rows_from(table: Any) -> KeyedRows:
         if not getattr(store, "use_rocksdict", False):
             yield from sorted((k, v) for k, v in table.items() if k >= start)
             return
-        walks = [_walk(db, start, store.offset_key) for db in store._dbs_for_actives()]
+        walks = [_walk(db, start, store.offset_key) for db in active_databases(store)]
         yield from heapq.merge(*walks, key=lambda kv: kv[0])
 
     return from_key

@@ -3,7 +3,7 @@
 What stands in for the outside world, and only here:
 - `InMemoryRegistry`: subject -> id and id -> schema text, enough for `AvroCodec`.
 - `StubReplica`: the master-data replica with the core tests' small health system loaded and ready.
-- `RecordingOutbox`: the worker's outbox (streams/outbox.py), so every record the agents queue
+- `RecordingOutbox`: the worker's outbox (streams/runtime/outbox.py), so every record the agents queue
   lands in `.sent` as (topic, key, value, partition, headers) and every drain succeeds at once;
   table changelog records land there too, on their changelog topics.
 

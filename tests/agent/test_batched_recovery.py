@@ -1,4 +1,4 @@
-"""Table recovery reads changelog records in batches (streams/recovery.py) and keeps Faust's rules.
+"""Table recovery reads changelog records in batches (streams/runtime/overrides/recovery.py) and keeps Faust's rules.
 
 The loop that replaced Faust's per-record one must still: take only records newer than the
 offset a partition has reached, apply each table's buffer when it reaches the table's buffer
@@ -14,8 +14,8 @@ from typing import Any
 
 from faust.types import TP
 
-from s2c.streams.app import RAW, App
-from s2c.streams.recovery import BatchedRecovery, BatchedRecoveryTables
+from s2c.streams.runtime.overrides.app import RAW, App
+from s2c.streams.runtime.overrides.recovery import BatchedRecovery, BatchedRecoveryTables
 
 A, B, STRAY = TP("app-processes-changelog", 0), TP("app-processes-changelog", 1), TP("x", 0)
 

@@ -1,4 +1,4 @@
-"""The worker's fetch loop (streams/transport.py, repair 4) hands records on with one await each.
+"""The worker's fetch loop (streams/runtime/overrides/transport.py, repair 4) hands records on with one await each.
 
 Faust raced every record against the flow being stopped with two tasks; ours awaits the agents'
 queue directly and keeps one guard that gives a waiting record up when a rebalance stops the
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from s2c.streams.transport import RewindingConsumer, _Delivery
+from s2c.streams.runtime.overrides.transport import RewindingConsumer, _Delivery
 
 TP = ("s2c.process", 0)
 

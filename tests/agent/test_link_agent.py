@@ -15,8 +15,8 @@ from decimal import Decimal
 from agentkit import World
 from core_world import DAY, IDS, SURGERY_DAY, Feed, charge, claim, encounter_started
 
+from s2c.streams.runtime.watermarks import WATERMARK, to_ms
 from s2c.streams.topology.context import CONTROL_HEADER
-from s2c.streams.topology.watermarks import WATERMARK, to_ms
 
 ACCOUNT = IDS.account_ref("ACCT-7001").encode()  # the link key: the account's pseudonym
 STRAY = IDS.account_ref("ACCT-7999").encode()

@@ -29,8 +29,8 @@ from core_world import (
 
 from s2c.streams.deadletter import DeadLetter
 from s2c.streams.topology import ingest as ingest_module
-from s2c.streams.topology import link as link_module
 from s2c.tables import core
+from s2c.tables import stage as link_module  # where the link stage calls the core
 from s2c.tables.codec import dumps
 from s2c.tables.process import ProcessStage
 from s2c.tables.replay import Pipeline
@@ -224,8 +224,8 @@ async def test_a_deadline_that_fails_is_dropped_and_the_partition_goes_on(
     state as it was, its deadline dropped until its account's next event)."""
     from core_world import DAY
 
+    from s2c.streams.runtime.watermarks import WATERMARK, to_ms
     from s2c.streams.topology.context import CONTROL_HEADER
-    from s2c.streams.topology.watermarks import WATERMARK, to_ms
 
     w = World(tmp_path)
     feed = Feed("deadline")

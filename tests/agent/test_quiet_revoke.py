@@ -1,6 +1,6 @@
 """The app's RocksDB tables skip Faust's full garbage collection when a rebalance closes nothing.
 
-`QuietRevokeStore` (streams/topology/rocks.py) must still close (drop) the database of every
+`QuietRevokeStore` (streams/runtime/overrides/store.py) must still close (drop) the database of every
 revoked partition it holds, with Faust's collection then, so the database's lock is released.
 """
 
@@ -14,8 +14,8 @@ import pytest
 from faust.types import TP
 
 from s2c.streams.app import create_app
+from s2c.streams.runtime.overrides.store import QuietRevokeStore
 from s2c.streams.settings import Settings
-from s2c.streams.topology.rocks import QuietRevokeStore
 
 
 def table_on_rocksdb(tmp_path: Path) -> Any:

@@ -1,4 +1,4 @@
-"""After a rebalance the worker's consumer seeks every partition in one go (streams/transport.py,
+"""After a rebalance the worker's consumer seeks every partition in one go (streams/runtime/overrides/transport.py,
 repairs 2 and 5): a stream partition to its committed offset, or to its start when the group
 never committed one (offset 0: out of range is reset to the log start, auto_offset_reset is
 earliest); a table's changelog partition is left where the recovery put it. All committed
@@ -11,7 +11,7 @@ from collections import namedtuple
 from types import SimpleNamespace
 from typing import Any
 
-from s2c.streams.transport import RewindingConsumerThread
+from s2c.streams.runtime.overrides.transport import RewindingConsumerThread
 
 TP = namedtuple("TP", "topic partition")
 Meta = namedtuple("Meta", "offset metadata")

@@ -1,4 +1,4 @@
-"""Decoded states kept across batches (streams/topology/states.py) over a real Faust table.
+"""Decoded states kept across batches (streams/runtime/states.py) over a real Faust table.
 
 A busy instance must be parsed once, not per event, and written once per batch; but after a
 rebalance the table is the truth again: the partition may have been changed elsewhere and
@@ -13,8 +13,8 @@ from typing import Any
 
 from agentkit import World
 
-from s2c.streams.topology.batch import BatchedTable
-from s2c.streams.topology.states import StateView, forget_on_rebalance
+from s2c.streams.runtime.states import StateView, forget_on_rebalance
+from s2c.streams.runtime.store import BatchedTable
 
 CASE = b"CASE-C-1001"
 

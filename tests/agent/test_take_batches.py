@@ -1,10 +1,10 @@
 """Agents take events in natural batches and acknowledge them once their work is durable.
 
-`take_batches` (streams/topology/take.py) closes a batch as soon as nothing more is queued, so a
-lone event does not wait for the batch window, and a batch never holds more than `max_`.
-`consume_in_batches` (batch.py) acknowledges a batch's events (lets their offsets be committed)
-only after the broker acknowledged their outputs and, where they wrote states, those states'
-changelog records.
+`take_batches` (streams/runtime/batches.py) closes a batch as soon as nothing more is queued, so
+a lone event does not wait for the batch window, and a batch never holds more than `max_`.
+`run_stage` (runtime/loop.py) has its checkpoint (runtime/checkpoint.py) acknowledge a batch's
+events (let their offsets be committed) only after the broker acknowledged their outputs and,
+where they wrote states, those states' changelog records.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from s2c.streams.app import RAW, App
-from s2c.streams.topology.batch import consume_in_batches
-from s2c.streams.topology.take import take_batches
+from s2c.streams.runtime.batches import take_batches
+from s2c.streams.runtime.checkpoint import Checkpoint
+from s2c.streams.runtime.loop import run_stage
+from s2c.streams.runtime.overrides.app import RAW, App
 
 LONG = 30.0  # a batch window no test waits for: a batch that waited for it fails the test
 
@@ -67,22 +68,18 @@ async def test_events_queued_meanwhile_come_together_at_most_max() -> None:
     assert batches == [[b"a"], [b"b", b"c", b"d"], [b"e"]]
 
 
-class Scope:
-    """A batch scope that writes states (and drains their changelog records) when told to."""
+class LoggedCheckpoint(Checkpoint):
+    """The stage checkpoint, whose state writing (and draining of the changelog records) is
+    logged, and happens only when told to."""
 
-    def __init__(self, log: list[str], writes: bool) -> None:
+    def __init__(self, outbox: Any, log: list[str], writes: bool) -> None:
+        super().__init__({}, (), outbox)
         self.log, self.writes = log, writes
 
-    def current(self, event: Any) -> None:
-        pass
-
-    def rollback(self) -> None:
-        pass
-
-    async def flush(self, outbox: Any) -> None:
+    async def write_states(self) -> None:
         if self.writes:
             self.log.append("write")
-            await outbox.drain()
+            await self.outbox.drain()
 
 
 class Outbox:
@@ -97,7 +94,8 @@ async def acked_after(writes: bool) -> list[str]:
     app, topic = app_with_topic(f"ack-{writes}")
     log: list[str] = []
     taken: list[Any] = []
-    outbox, scope = Outbox(log, taken), Scope(log, writes)
+    outbox = Outbox(log, taken)
+    checkpoint = LoggedCheckpoint(outbox, log, writes)
 
     async def handle(message: Any) -> None:
         log.append(f"handle {message.value.decode()}")
@@ -107,7 +105,7 @@ async def acked_after(writes: bool) -> list[str]:
 
     @app.agent(topic)
     async def agent(stream: Any) -> None:
-        await consume_in_batches(stream, scope, outbox, handle, failed)  # type: ignore[arg-type]
+        await run_stage(stream, checkpoint, handle, failed)
 
     async with agent.test_context() as ctx:
         event = await ctx.put(key=b"k", value=b"e1")

@@ -14,7 +14,7 @@ from typing import Any
 
 from core_world import T0
 
-from s2c.streams.topology.timers import BUCKET_SECONDS, TimerIndex, bucket_of
+from s2c.streams.runtime.timers import BUCKET_SECONDS, TimerIndex, bucket_of
 
 MINUTE = timedelta(minutes=1)
 CASE = b"CASE-C-1001"
@@ -173,7 +173,7 @@ async def test_a_cursor_index_in_a_faust_table_is_read_into_a_directory(tmp_path
     """The same migration through the agents' batched view of a real (memory-store) table."""
     from agentkit import World
 
-    from s2c.streams.topology.batch import BatchedTable
+    from s2c.streams.runtime.store import BatchedTable
 
     class Message:
         partition = 1

@@ -1,4 +1,4 @@
-"""The worker's outbox (streams/outbox.py) against the real broker.
+"""The worker's outbox (streams/runtime/outbox.py) against the real broker.
 
 Agents write a batch's states only after `drain` returns, so `drain` must mean "the broker has
 every record queued before me", must fail when the broker refused one (and keep failing: the
@@ -16,7 +16,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from confluent_kafka.admin import AdminClient, NewTopic
 from stackkit import read_topic
 
-from s2c.streams.outbox import KafkaOutbox, OutboxError
+from s2c.streams.runtime.outbox import KafkaOutbox, OutboxError
 from s2c.streams.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from s2c.streams.topology.stalls import StallWatch, describe_consumer, task_stacks
+from s2c.streams.runtime.overrides.stream import describe_consumer
+from s2c.streams.topology.stalls import StallWatch, task_stacks
 
 TP = ("s2c.events", 3)
 

@@ -13,18 +13,18 @@ from datetime import UTC, datetime
 
 from faust.types import TP as TopicPartition
 
-from s2c.streams.topology.watermarks import (
+from s2c.streams.runtime.watermarks import (
     IDLE_SECONDS,
     InputProgress,
     Upstream,
     held_by,
     noted,
     of_ms,
-    sources_of,
     to_ms,
     watermark_ms,
     worth_announcing,
 )
+from s2c.streams.topology.announce import sources_of
 
 MONDAY = to_ms(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
 HOUR = 3_600_000

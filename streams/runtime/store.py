@@ -1,47 +1,27 @@
-"""Batches for the stateful agents: table writes held back until the batch's outputs are acked.
+"""The state store of a batch: writes to a Faust table held back until the batch checkpoints.
 
-An agent takes events in batches (`take_batches`, take.py), applies each through the core against a
-write-back view of its tables, queues every output in the outbox (streams/outbox.py), drains it
-once, and only then writes the states. So the rule "outputs before the state that produced them"
-(see OutputSink.deliver) costs one round trip per batch instead of one per event.
-
-A state is written to the table's local store and its changelog record queued in the same outbox
-(Faust's own changelog send is bypassed: same topic, partition, key and value bytes, so Faust's
-recovery reads it back as its own). The changelog partition is that of the event that made the
-write; the batch drains again, persists each changelog partition's last offset in the store as
-Faust does, and only then are the batch's offsets free to be committed.
-
-A record whose handling raises does not stop the batch: the table writes it made are undone (a
-per-record undo log; the states it loaded are put back as they were before it, see
-`StateView`), the record is dead-lettered (`on_failure`), and the batch goes on, so the partition
-keeps committing. What the record had already queued in the outbox before it raised stays queued:
-outputs carry ids the ERP drops repeats by. A refused or unacknowledged send (`OutboxError`) or a
-registry that does not answer (`RegistryUnavailable`) is not the record's fault and still stops
-the worker.
+`BatchedTable` is a get/set/delete view over one Faust table for the length of a batch (the
+stage interface's state store, see s2c.tables.stage). Reads go to the table's local store once
+per key and batch; writes are held, journaled per record so a record that fails is undone
+(`rollback_record`), and written by the checkpoint (checkpoint.py): to the local store (RocksDB
+in one write batch per partition) and as changelog records through the outbox. Faust's own
+changelog send is bypassed: same topic, partition, key and value bytes, so Faust's recovery
+reads them back as its own. The changelog partition is that of the event that made the write.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from faust.streams import _current_event
 from faust.types import TP
 
-from s2c.streams.codec import RegistryUnavailable
-from s2c.streams.outbox import Outbox, OutboxError
-from s2c.streams.topology.rocks import RocksBatches
-from s2c.streams.topology.take import take_batches
+from s2c.streams.runtime.outbox import Outbox
+from s2c.streams.runtime.overrides.store import RocksBatches
+from s2c.streams.runtime.overrides.stream import event_context
 
 _DELETED = object()
 _ABSENT = object()  # in the undo log: the key held nothing in this batch
-# Failures of the broker or the registry, not of the record: they stop the worker, as before, so
-# a readable record is never dead-lettered because something around it was away.
-INFRASTRUCTURE = (OutboxError, RegistryUnavailable)
-BATCH_MAX = 500
-# A batch closes when nothing more is queued; events trickling in one by one close it after this.
-BATCH_WITHIN_SECONDS = 0.005
 
 
 class Held:
@@ -124,11 +104,8 @@ class BatchedTable:
     def _read(self, key: Any) -> Any:
         if self.event is None:
             return self._table.get(key)
-        token = _current_event.set(weakref.ref(self.event))
-        try:
+        with event_context(self.event):
             return self._table.data.get(key)
-        finally:
-            _current_event.reset(token)
 
     def __getitem__(self, key: Any) -> Any:
         value = self.get(key)
@@ -189,14 +166,11 @@ class BatchedTable:
                 # The store picks its partition from the event. Only this task's context variable
                 # is set: the stream's own `current_event` belongs to the task filling the next
                 # batch.
-                token = _current_event.set(weakref.ref(event))
-                try:
+                with event_context(event):
                     if value is _DELETED:
                         store.pop(key, None)
                     else:
                         store[key] = value
-                finally:
-                    _current_event.reset(token)
             outbox.send(topic, key, None if value is _DELETED else value, partition=partition)
         if batches is not None:
             batches.write()
@@ -213,104 +187,3 @@ class BatchedTable:
         topic = self._table.changelog_topic.get_topic_name()
         for partition, offset in outbox.offsets_of(topic).items():
             self._table.data.set_persisted_offset(TP(topic, partition), offset)
-
-
-class BatchScope:
-    """The batched views of one agent, switched event by event and flushed together."""
-
-    def __init__(
-        self, tables: dict[str, Any], names: tuple[str, ...], progress: tuple[str, ...] = ()
-    ) -> None:
-        self.views = {name: BatchedTable(tables[name]) for name in names}
-        # Written after the others are acknowledged: the views that say how far the stage has
-        # come (watermark notes, timer index, kept stream time), see `flush`.
-        self._groups = [
-            [view for name, view in self.views.items() if name not in progress],
-            [view for name, view in self.views.items() if name in progress],
-        ]
-
-    def __getitem__(self, name: str) -> BatchedTable:
-        return self.views[name]
-
-    def current(self, event: Any) -> None:
-        for view in self.views.values():
-            view.event = event
-            view.begin_record()
-
-    def rollback(self) -> None:
-        """Undo the current record's writes in every view."""
-        for view in self.views.values():
-            view.rollback_record()
-
-    def savepoint(self) -> dict[str, Any]:
-        """A mark inside the current record: `rollback_to` undoes only the writes after it (a
-        deadline that fails while a record is handled, see `fire_isolated`)."""
-        return {name: view.savepoint() for name, view in self.views.items()}
-
-    def rollback_to(self, marks: dict[str, Any]) -> None:
-        for name, view in self.views.items():
-            view.rollback_to(marks[name])
-
-    async def flush(self, outbox: Outbox) -> None:
-        """Write the states, wait for their changelog records, then the same for the progress
-        views, and persist the changelog offsets. A worker killed mid-flush may have delivered
-        some changelog records and not others, and whoever recovers the partition reads the
-        batch's input again: in this order the progress it recovers (the watermark its
-        partitions heard, the timers it fired) is never ahead of the states, so no event read
-        again meets a watermark ahead of it and fires a deadline before it that the first
-        reading fired after it."""
-        wrote: list[BatchedTable] = []
-        for group in self._groups:
-            flushed = [view for view in group if view.flush(outbox)]
-            if flushed:
-                await outbox.drain()
-                wrote += flushed
-        for view in wrote:
-            view.persist_offsets(outbox)
-
-
-async def fire_isolated(
-    scope: BatchScope,
-    fire: Callable[[], Awaitable[None]],
-    failed: Callable[[Exception], None],
-) -> None:
-    """Fire one key's deadline so that its failure stays its own: the writes it made are undone
-    and `failed` is told, and the record being handled goes on. Its timer entry, taken out before,
-    stays out: the instance's next event files its deadline again. Were the failure the record's,
-    the record would be dead-lettered, the timer put back by the rollback, and every later record
-    of the partition would meet the same failing deadline."""
-    mark = scope.savepoint()
-    try:
-        await fire()
-    except INFRASTRUCTURE:
-        raise
-    except Exception as exc:  # a state the core cannot advance: logged, the partition goes on
-        scope.rollback_to(mark)
-        failed(exc)
-
-
-async def consume_in_batches(
-    stream: Any,
-    scope: BatchScope,
-    outbox: Outbox,
-    handle: Callable[[Any], Awaitable[None]],
-    on_failure: Callable[[Any, Exception], Awaitable[None]],
-) -> None:
-    """The one loop of the agents: apply a batch, wait for every output's ack, then write the
-    batch's states (outputs before the state that produced them) and wait for those too; the
-    stream acknowledges the batch's events (their offsets may be committed) only after.
-    A record whose `handle` raises has its writes undone and goes to `on_failure` (the DLQ)."""
-    async for batch in take_batches(stream, BATCH_MAX, BATCH_WITHIN_SECONDS):
-        for event in batch:
-            scope.current(event)
-            try:
-                await handle(event.message)
-            except INFRASTRUCTURE:
-                raise
-            except Exception as exc:  # any other failure is this record's: dead-letter it
-                scope.rollback()
-                await on_failure(event.message, exc)
-        await outbox.drain()
-        await scope.flush(outbox)
-        for event in batch:
-            await stream.ack(event)

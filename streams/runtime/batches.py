@@ -10,7 +10,7 @@ background) and also closes it the moment the agent's queue is empty: an event t
 alone goes at once, and under load the batch holds whatever queued up while the previous one was
 being applied, up to `max`. `within` stays as the bound for a batch whose events keep trickling
 in one at a time. Unlike Faust's, it does not acknowledge the events: the caller does, once
-their work is durable (batch.py).
+their work is durable (checkpoint.py).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
+
+from s2c.streams.runtime.overrides.stream import add_batch_processor, remove_batch_processor
 
 
 async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[list[Any]]:
@@ -49,8 +51,7 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
 
     enable_acks = stream.enable_acks
     stream.enable_acks = False  # the caller acknowledges each event
-    stream.add_processor(add)
-    stream._enable_passive(channel)
+    add_batch_processor(stream, channel, add)
     try:
         while not stream.should_stop:
             await stream.wait_for_stopped(ready, timeout=within)
@@ -67,4 +68,4 @@ async def take_batches(stream: Any, max_: int, within: float) -> AsyncIterator[l
                 consumed.set()
     finally:
         stream.enable_acks = enable_acks
-        stream._processors.remove(add)
+        remove_batch_processor(stream, add)

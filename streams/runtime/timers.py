@@ -29,7 +29,7 @@ import bisect
 from datetime import datetime
 from typing import Any
 
-from s2c.streams.topology.states import sorted_json
+from s2c.streams.runtime.states import sorted_json
 from s2c.tables.codec import loads
 
 BUCKET_SECONDS = 900
@@ -128,3 +128,17 @@ class TimerIndex:
     @staticmethod
     def _slot(partition: int, bucket: int) -> bytes:
         return f"{partition}:{bucket}".encode()
+
+
+class PartitionTimers:
+    """One partition of a `TimerIndex` with str keys: the `Timers` of a stage runner
+    (s2c.tables.stage)."""
+
+    def __init__(self, index: TimerIndex, partition: int) -> None:
+        self.index, self.partition = index, partition
+
+    def schedule(self, key: str, deadline: datetime | None) -> None:
+        self.index.schedule(self.partition, key.encode(), deadline)
+
+    def due(self, now: datetime, before: bool = False) -> list[str]:
+        return [key.decode() for key in self.index.due(self.partition, now, before)]

@@ -78,3 +78,8 @@ class Table(faust.Table):
             loop=self.loop,
             options=self.options,
         )
+
+
+def active_databases(store: Any) -> list[Any]:
+    """The RocksDB databases of the partitions this worker serves actively (`_dbs_for_actives`)."""
+    return list(store._dbs_for_actives())

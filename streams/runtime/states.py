@@ -5,7 +5,7 @@ assigned here. So the decoded object the agent last saved is what the table hold
 event for the same key can start from it instead of parsing the stored JSON again. States are
 written at the end of their batch (`BatchedTable.hold`), encoded once per key and batch.
 
-A record that fails mid-way (batch.py) must leave the states as they were before it, though the
+A record that fails mid-way (loop.py) must leave the states as they were before it, though the
 core may have changed the objects it was handed in place: the first time a record loads a key, the
 view notes what to go back to (nothing, when the key was not written yet in this batch: the table
 and a fresh decode hold the truth; else that state encoded, a cost paid only for a key a batch
@@ -23,12 +23,10 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from s2c.streams.topology.batch import BatchedTable
+from s2c.streams.runtime.store import BatchedTable
 from s2c.tables.codec import dumps_bytes, loads
-from s2c.tables.outputs import WorkQueueException
 
 S = TypeVar("S")
-MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 
 
 class StateView(Generic[S]):
@@ -120,11 +118,3 @@ def json_states(app: Any, view: BatchedTable, state_type: Any, keep: int) -> Sta
 
 def sorted_json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
-
-def keep_raised(kept_here: BatchedTable, key: bytes, outputs: list[Any]) -> None:
-    """Keep the last work items raised for `key`, for the experience API."""
-    raised = [o.to_record() for o in outputs if isinstance(o, WorkQueueException)]
-    if raised:
-        kept = (kept_here.decoded(key, loads) or []) + loads(dumps_bytes(raised))
-        kept_here.hold(key, kept[-MAX_EXCEPTIONS_KEPT:], dumps_bytes)

@@ -43,17 +43,17 @@ BUSINESS_KEYS = (
     "reverses_remittance_id",
 )
 MAX_KEY_LENGTH = 128
-# The amounts that can only be zero or positive, per event type. An adjustment (X12 CAS) may be
-# negative: a payer's negative adjustment adds to what is owed.
+# The amounts that can only be zero or positive, per event type. An adjustment or a denial (X12
+# CAS) may be negative: a payer's negative adjustment adds to what is owed.
 NOT_NEGATIVE = {
     "ChargePosted": ("amount",),
     "ChargeReversed": ("amount",),  # the amount taken back, as a positive figure
     "ClaimSubmitted": ("total_charge",),
     "PaymentPosted": ("paid_amount",),
     "PaymentReversed": ("amount",),
-    "DenialReceived": ("denied_amount",),
 }
-SIGNED = {"AdjustmentPosted": ("amount",)}
+# An 835 reversal (CLP02 = 22) repeats the CAS it undoes negated, denials included.
+SIGNED = {"AdjustmentPosted": ("amount",), "DenialReceived": ("denied_amount",)}
 
 # Reasons (the dead-letter reason header and replay's `reason`).
 IMPLAUSIBLE_TIME = "implausible-time"

@@ -3,8 +3,10 @@
 Charge: Dr patient A/R, Cr gross patient revenue. Payment: Dr cash clearing, Cr A/R. Adjustments by
 CAS group: CO contractual allowance, PR patient responsibility, OA/PI/CR other (accounts resolved
 with the CAS group, so the GL map can route them apart). Denial: Dr denial reserve, Cr A/R, plus a
-work item. A reversal is the opposite journal of the one it undoes and points at it. Every journal
-is two balanced lines; `ar_balance` follows the A/R side so the stage can tell when it is closed.
+work item. A reversal is the opposite journal of the one it undoes and points at it; a negative
+adjustment or denial (an 835 reversal's negated CAS) posts the other way round, so pay, reverse
+and re-pay leave the ledger of the final adjudication. Every journal is two balanced lines;
+`ar_balance` follows the A/R side so the stage can tell when it is closed.
 """
 
 from __future__ import annotations
@@ -178,8 +180,13 @@ def payment_posted(
 ) -> None:
     key = f"payment:{e.remittance_id}"
     if key in state.journals:
-        out.append(invalid(state, e, now, "the remittance id was already posted"))
-        return
+        earlier = state.journals[key]
+        if earlier.amount - state.reversed_amounts.get(key, ZERO) != 0:
+            out.append(invalid(state, e, now, "the remittance id was already posted"))
+            return
+        # taken back in full (or it paid nothing): the payer re-adjudicated under the same
+        # claim control number, and this payment is the one a later reversal will undo
+        state.reversed_amounts.pop(key, None)
     cash = gl_account(master, GlPurpose.CASH_CLEARING, state.site_id)
     journal = _remit(
         state,
@@ -226,6 +233,9 @@ def denial_received(
     state: ProcessState, e: rv.DenialReceived, master: MasterData, now: datetime, out: list[Output]
 ) -> None:
     reserve = gl_account(master, GlPurpose.DENIAL_RESERVE, state.site_id, e.group_code)
+    if e.denied_amount < 0:
+        _denial_taken_back(state, e, reserve, master, now, out)
+        return
     out.append(_remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount))
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
@@ -241,6 +251,31 @@ def denial_received(
             e.denied_amount,
         )
     )
+
+
+def _denial_taken_back(
+    state: ProcessState,
+    e: rv.DenialReceived,
+    reserve: str,
+    master: MasterData,
+    now: datetime,
+    out: list[Output],
+) -> None:
+    """A negative denial is the payer reversing one (835 CLP02 = 22 repeats the denial's CAS
+    negated): the reserve goes back to A/R, on the reserve the denial used, and no work item."""
+    if state.denied + e.denied_amount < 0:
+        out.append(
+            invalid(
+                state,
+                e,
+                now,
+                f"denial reversal of {-e.denied_amount} exceeds the {state.denied} denied",
+            )
+        )
+        return
+    out.append(_remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount))
+    state.denied += e.denied_amount
+    state.ar_balance -= e.denied_amount
 
 
 HANDLERS: dict[str, Handler] = {

@@ -21,6 +21,9 @@ from typing import Any
 
 Event = dict[str, Any]
 CENT = Decimal("0.01")
+# Event amounts are Avro decimals of precision 18, scale 2; a larger figure cannot be written.
+MAX_MONEY = Decimal(10) ** 16
+MAX_UNITS = 2**31 - 1  # Avro int
 
 
 class MappingError(ValueError):
@@ -100,23 +103,37 @@ def as_utc(moment: datetime | date) -> datetime:
     return moment.astimezone(UTC)
 
 
-def money(raw: str | Decimal | float, location: str) -> Decimal:
+def number(raw: str | Decimal | float, location: str, what: str = "amount") -> Decimal:
+    """A finite decimal exactly as written (a float is read through its shortest repr)."""
     try:
         value = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise MappingError(location, "amount is not a number", code="102") from None
+        raise MappingError(location, f"{what} is not a number", code="102") from None
     if not value.is_finite():
-        raise MappingError(location, "amount is not a number", code="102")
+        raise MappingError(location, f"{what} is not a number", code="102")
+    return value
+
+
+def cents(value: Decimal, location: str) -> Decimal:
+    """`value` in whole cents, refused rather than rounded: 12.345 would silently move half a
+    cent per line, and a sender that sends fractions of a cent means something we do not model."""
+    if abs(value) >= MAX_MONEY:
+        raise MappingError(location, f"amount is beyond {MAX_MONEY - CENT}", code="102")
+    if value != value.quantize(CENT):
+        raise MappingError(location, "amount has fractions of a cent (not rounded)", code="102")
     return value.quantize(CENT)
 
 
+def money(raw: str | Decimal | float, location: str) -> Decimal:
+    return cents(number(raw, location), location)
+
+
 def whole_units(raw: str | Decimal | float, location: str) -> int:
-    try:
-        value = Decimal(str(raw).strip() or "1")
-    except InvalidOperation:
-        raise MappingError(location, "quantity is not a number", code="102") from None
+    value = number(str(raw).strip() or "1", location, "quantity")
     if value != value.to_integral_value():
         raise MappingError(location, "quantity is not a whole number of units", code="102")
+    if abs(value) > MAX_UNITS:
+        raise MappingError(location, f"quantity is beyond {MAX_UNITS}", code="102")
     return int(value)
 
 

@@ -25,7 +25,9 @@ from s2c.streams.connectors.events import (
     money,
     whole_units,
 )
+from s2c.streams.connectors.fhir_input import FhirUnit, split_resources
 
+__all__ = ["FhirUnit", "map_resource", "map_unit", "split_resources"]
 UNSPECIFIED = "UNSPECIFIED"
 ENCOUNTER_CLASS = {
     "AMB": "OUTPATIENT",
@@ -47,28 +49,6 @@ MAPPED = (
 )
 
 
-def split_resources(raw: bytes) -> list[tuple[dict[str, Any], bytes]]:
-    """A JSON resource, a Bundle (one unit per entry) or NDJSON, each with its original bytes."""
-    try:
-        text = raw.decode("utf-8").strip()
-        docs = (
-            [json.loads(text)]
-            if text.startswith("{") and "\n{" not in text
-            else [json.loads(line) for line in text.splitlines() if line.strip()]
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MappingError("json", f"not FHIR JSON: {exc}", stage="parse", code="102") from None
-    units = []
-    for doc in docs:
-        entries = (
-            [e.get("resource", {}) for e in doc.get("entry", [])]
-            if doc.get("resourceType") == "Bundle"
-            else [doc]
-        )
-        units.extend((entry, json.dumps(entry, sort_keys=True).encode()) for entry in entries)
-    return units
-
-
 def ref_id(reference: Any) -> str:
     return (getattr(reference, "reference", None) or "").split("/")[-1]
 
@@ -84,7 +64,16 @@ def required(value: Any, location: str) -> Any:
     return value
 
 
+def map_unit(unit: FhirUnit, refs: PatientRefs, produced_at: datetime) -> list[Event]:
+    """A unit of a file: its rejection, or its resource's events."""
+    if unit.error is not None:
+        raise unit.error
+    return map_resource(unit.doc, refs, produced_at)
+
+
 def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) -> list[Event]:
+    if not isinstance(doc, dict):
+        raise MappingError("$", "JSON value is not a FHIR resource object", stage="parse")
     kind = doc.get("resourceType", "")
     if kind not in MAPPED:
         raise MappingError(
@@ -96,6 +85,7 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
+    required(res.id, f"{kind}.id")  # every mapped resource names its events by it
     version = res.meta.versionId if res.meta and res.meta.versionId else ""
     source = Source(
         system=f"fhir:{(res.meta.source if res.meta else None) or 'unknown'}",

@@ -2,8 +2,10 @@
 
 ClaimResponse and ExplanationOfBenefit share `outcome`, `payment` and `item.adjudication`:
 queued is an acknowledgment, error a rejection, complete/partial a payment plus one adjustment
-per adjudication that carries a reason code (CARC). FHIR core has no CAS group, so copay and
-deductible are patient responsibility (PR) and every other reason contractual (CO).
+per adjudication that carries a reason code, read as a CARC. FHIR core has no CAS group, so copay
+and deductible are patient responsibility (PR) and every other reason contractual (CO); the CARC
+then says denial or adjustment exactly as on an 835 (`carc.py`): a reason of 50 (not medically
+necessary) is a DenialReceived, never a contractual write-off.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from s2c.streams.connectors.carc import AdjustmentClass, classify
 from s2c.streams.connectors.events import (
     Event,
     MappingError,
@@ -68,46 +71,65 @@ def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[E
         raise MappingError(
             f"{kind}.outcome", f"outcome {outcome or '(empty)'} is not mapped", code="103"
         )
-    payment = required(res.payment, f"{kind}.payment")
     remittance = f"{payer}:{res.id}"
-    events = [
-        event(
-            src,
-            "PaymentPosted",
-            kind,
-            when,
-            now,
-            **keys,
-            payer_id=payer,
-            remittance_id=remittance,
-            paid_amount=money(payment.amount.value, f"{kind}.payment.amount"),
-            payment_trace=required(
-                payment.identifier and payment.identifier.value, f"{kind}.payment.identifier"
-            ),
-            payment_date=required(payment.date, f"{kind}.payment.date"),
+    events = []
+    if res.payment is not None:  # a claim denied in full may come without a payment
+        payment = res.payment
+        events.append(
+            event(
+                src,
+                "PaymentPosted",
+                kind,
+                when,
+                now,
+                **keys,
+                payer_id=payer,
+                remittance_id=remittance,
+                paid_amount=money(
+                    required(payment.amount, f"{kind}.payment.amount").value,
+                    f"{kind}.payment.amount",
+                ),
+                payment_trace=required(
+                    payment.identifier and payment.identifier.value, f"{kind}.payment.identifier"
+                ),
+                payment_date=required(payment.date, f"{kind}.payment.date"),
+            )
         )
-    ]
     for i, item in enumerate(res.item or []):
         for j, adj in enumerate(item.adjudication or []):
             if adj.reason is None or adj.amount is None:
                 continue
+            where = f"{kind}.item[{i}].adjudication[{j}]"
             group = "PR" if code_of(adj.category) in PATIENT_SHARE else "CO"
+            carc = code_of(adj.reason)
+            amount = money(adj.amount.value, f"{where}.amount")
+            fields = {"group_code": group, "carc": carc, "rarc": None}
+            if classify(group, carc, f"{where}.reason") is AdjustmentClass.DENIAL:
+                denial = {"denial_id": f"{remittance}/item{i}/adj{j}", "denied_amount": amount}
+                # ExplanationOfBenefit.item names the service, ClaimResponse.item only its number
+                product = code_of(getattr(item, "productOrService", None))
+                kind_fields = {**denial, "procedure_code": product or None}
+                event_type = "DenialReceived"
+            else:
+                kind_fields = {"adjustment_id": f"{remittance}/item{i}/adj{j}", "amount": amount}
+                event_type = "AdjustmentPosted"
             events.append(
                 event(
                     src,
-                    "AdjustmentPosted",
+                    event_type,
                     f"item{i}/adj{j}",
                     when,
                     now,
                     **keys,
                     payer_id=payer,
-                    adjustment_id=f"{remittance}/item{i}/adj{j}",
-                    group_code=group,
-                    carc=code_of(adj.reason),
-                    rarc=None,
-                    amount=money(adj.amount.value, f"{kind}.item.adjudication"),
+                    **fields,
+                    **kind_fields,
                 )
             )
+    if not events:
+        raise MappingError(
+            f"{kind}.payment", "neither a payment nor an adjudication with a reason", code="101"
+        )
     return events
 
 

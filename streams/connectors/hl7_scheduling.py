@@ -8,34 +8,23 @@ Free-text NTE notes never travel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from s2c.streams.connectors.events import Event, MappingError, PatientRefs, event
+from s2c.streams.connectors.events import Event, MappingError, PatientRefs, event, number
 from s2c.streams.connectors.hl7v2 import Hl7Message, field_of, first_time, patient_ref, ts
 
 TRIGGERS = ("S12", "S13", "S14", "S15", "S16", "S17", "S26")
 END_REASONS = {"S15": "CANCELLED", "S16": "DISCONTINUED", "S17": "DELETED"}
 UNSPECIFIED = "UNSPECIFIED"  # service line resolved downstream from the department's cost center
-# AIS-8 / SCH-10 duration units (ISO+ codes and the words feeds spell out), in minutes
-_UNIT_MINUTES = {
-    "min": 1.0,
-    "m": 1.0,
-    "mins": 1.0,
-    "minute": 1.0,
-    "minutes": 1.0,
-    "s": 1 / 60,
-    "sec": 1 / 60,
-    "second": 1 / 60,
-    "seconds": 1 / 60,
-    "h": 60.0,
-    "hr": 60.0,
-    "hrs": 60.0,
-    "hour": 60.0,
-    "hours": 60.0,
-    "d": 1440.0,
-    "day": 1440.0,
-    "days": 1440.0,
+# AIS-8 / SCH-10 duration units (ISO+ codes and the words feeds spell out), in seconds
+_UNIT_SECONDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
+    **dict.fromkeys(("min", "m", "mins", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
 }
+MAX_MINUTES = 2**31 - 1  # duration_minutes is an Avro int
 
 
 def appointment_id(msg: Hl7Message) -> str:
@@ -73,15 +62,38 @@ def _minutes(msg: Hl7Message, seg: str, amount_field: int, unit_field: int) -> i
     raw = msg.value(seg, amount_field)
     if not raw:
         return None
-    unit = msg.value(seg, unit_field).lower() or "min"
-    if unit not in _UNIT_MINUTES:  # guessing minutes would plan a 3-hour case as 3 minutes
-        raise MappingError(f"{seg}-{unit_field}", f"duration unit {unit} is not known", code="103")
-    try:
-        return max(1, round(float(raw) * _UNIT_MINUTES[unit]))
-    except ValueError:
+    amount = number(raw, f"{seg}-{amount_field}", "duration")
+    if amount <= 0:
+        raise MappingError(f"{seg}-{amount_field}", "duration is not positive", code="102")
+    minutes = round(amount * _unit_seconds(msg, seg, unit_field, amount_field) / 60)
+    if not 1 <= minutes <= MAX_MINUTES:
         raise MappingError(
-            f"{seg}-{amount_field}", "duration is not a number", code="102"
-        ) from None
+            f"{seg}-{amount_field}", "duration is under a minute or too long", code="102"
+        )
+    return minutes
+
+
+def _unit_seconds(msg: Hl7Message, seg: str, unit_field: int, amount_field: int) -> int:
+    """The unit the message declares, as a code (CE.1) or only as text (CE.2, e.g. `^hours`).
+    Guessing minutes would plan a 3-hour case as 3 minutes, so an empty, unknown or
+    self-contradicting unit (`min^hours`) is refused."""
+    where = f"{seg}-{unit_field}"
+    spelled = [msg.value(seg, unit_field, c).lower() for c in (1, 2)]
+    declared = [word for word in spelled if word]
+    if not declared:
+        raise MappingError(
+            where,
+            f"duration {seg}-{amount_field} has no unit (minutes are not assumed)",
+            code="101",
+        )
+    if declared[0] not in _UNIT_SECONDS:
+        raise MappingError(where, f"duration unit {declared[0]} is not known", code="103")
+    known = {_UNIT_SECONDS[word] for word in declared if word in _UNIT_SECONDS}
+    if len(known) > 1:
+        raise MappingError(
+            where, f"duration unit code and text disagree ({'/'.join(declared)})", code="103"
+        )
+    return known.pop()
 
 
 def place(msg: Hl7Message) -> tuple[str, str]:
@@ -102,6 +114,34 @@ def provider_id(msg: Hl7Message) -> str | None:
 
 def procedure_codes(msg: Hl7Message) -> list[str]:
     return [code for seg in msg.segments("AIS") if (code := field_of(seg, 3))]
+
+
+def required_provider(msg: Hl7Message) -> str:
+    provider = provider_id(msg)
+    if provider is None:
+        raise MappingError("AIP-3", "no provider in AIP-3, SCH-16 or PV1-7", code="101")
+    return provider
+
+
+def carries_slot(msg: Hl7Message) -> bool:
+    """A start (TQ1-7, SCH-11.4, AIS-4) or a resource location (AIL-3) is in the message."""
+    return any(
+        msg.value(seg, field, component)
+        for seg, field, component in (("TQ1", 7, 1), ("SCH", 11, 4), ("AIS", 4, 1), ("AIL", 3, 1))
+    )
+
+
+def rescheduled(msg: Hl7Message, make: Callable[..., Event]) -> Event:
+    start, minutes = start_and_minutes(msg)
+    site, department = place(msg)
+    return make(
+        "AppointmentRescheduled",
+        scheduled_start=start,
+        duration_minutes=minutes,
+        site_id=site,
+        department_id=department,
+        provider_id=required_provider(msg),
+    )
 
 
 def occurred_at(msg: Hl7Message) -> datetime:
@@ -128,31 +168,22 @@ def map_siu(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
     payer = msg.value("IN1", 3) or None
     if trigger == "S14":
         codes = procedure_codes(msg)
-        return [
-            make(
-                "AppointmentModified",
-                provider_id=provider_id(msg),
-                payer_id=payer,
-                procedure_codes=codes or None,
-                account_number=account,
-            )
-        ]
+        modified = make(
+            "AppointmentModified",
+            provider_id=provider_id(msg),
+            payer_id=payer,
+            procedure_codes=codes or None,
+            account_number=account,
+        )
+        # AppointmentModified has no time or place: an S14 that carries them (a modification
+        # often moves the slot or the room too) also reschedules, after the modification so the
+        # new reservations are made for the new payer and procedures.
+        return [modified, rescheduled(msg, make)] if carries_slot(msg) else [modified]
+    if trigger == "S13":
+        return [rescheduled(msg, make)]
     start, minutes = start_and_minutes(msg)
     site, department = place(msg)
-    provider = provider_id(msg)
-    if provider is None:
-        raise MappingError("AIP-3", "no provider in AIP-3, SCH-16 or PV1-7", code="101")
-    if trigger == "S13":
-        return [
-            make(
-                "AppointmentRescheduled",
-                scheduled_start=start,
-                duration_minutes=minutes,
-                site_id=site,
-                department_id=department,
-                provider_id=provider,
-            )
-        ]
+    provider = required_provider(msg)
     return [
         make(
             "AppointmentScheduled",

@@ -16,8 +16,10 @@ from s2c.streams.connectors.events import (
     Event,
     MappingError,
     PatientRefs,
+    cents,
     event,
     money,
+    number,
     whole_units,
     ymd,
 )
@@ -121,8 +123,10 @@ def map_dft(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
     events = []
     for index, ft1 in enumerate(lines, start=1):
         where = f"FT1[{index}]"
-        set_id = field_of(ft1, 1) or str(index)
-        charge_id = field_of(ft1, 2) or f"{msg.control_id}-FT1-{set_id}"
+        # Without FT1-2 the id is the FT1's position in the message, not its set id (FT1-1):
+        # senders repeat set ids, and two charges with one id would refuse the second.
+        own_id = f"{msg.control_id}-FT1-{index}"
+        charge_id = field_of(ft1, 2) or own_id
         amount = _amount(ft1, where)
         posted = _posting_time(ft1, where) or (fallback[0] if fallback else None)
         if posted is None:
@@ -168,7 +172,7 @@ def map_dft(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
                     locator,
                     posted,
                     produced_at,
-                    charge_id=f"{msg.control_id}-FT1-{set_id}",
+                    charge_id=own_id,
                     account_number=account,
                     reverses_charge_id=reverses,
                     amount=abs(amount),
@@ -184,13 +188,23 @@ def map_dft(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[E
 
 
 def _amount(ft1: hl7.Segment, where: str) -> Decimal:
+    """FT1-11 (extended), else FT1-12 (unit price) x FT1-10, in whole cents and in dollars.
+
+    Both are CP: the price is a MO whose second subcomponent is the currency. A unit price may
+    have fractions of a cent as long as the extended amount comes to whole cents."""
+    for field in (11, 12):
+        currency = field_of(ft1, field, 1, 2)
+        if currency and currency.upper() != "USD":
+            raise MappingError(
+                f"{where}-{field}", f"currency {currency} is not USD (not converted)", code="103"
+            )
     extended = field_of(ft1, 11)
     if extended:
         return money(extended, f"{where}-11")
     unit = field_of(ft1, 12)
     if unit:
         qty = whole_units(field_of(ft1, 10) or "1", f"{where}-10")
-        return money(unit, f"{where}-12") * qty
+        return cents(number(unit, f"{where}-12") * qty, f"{where}-12")
     raise MappingError(f"{where}-11", "no amount in FT1-11 or FT1-12", code="101")
 
 

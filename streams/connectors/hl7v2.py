@@ -24,24 +24,96 @@ MLLP_FRAMING = "\x0b\x1c"
 SUPPORTED_VERSIONS = ("2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9")
 
 
+# MSH-18 (HL7 table 0211) to Python codecs. Only encodings in which the MSH itself reads as
+# ASCII are listed: MSH-18 has to be read before the message can be decoded. UCS-2, UTF-16,
+# UTF-32 and CNS 11643 are refused by name rather than read as something else.
+CHARSETS = {
+    "ASCII": "ascii",
+    "ISO IR6": "ascii",
+    "UNICODE UTF-8": "utf-8",
+    "ISO IR192": "utf-8",
+    **{f"8859/{n}": f"iso8859-{n}" for n in range(1, 10)},
+    "8859/15": "iso8859-15",
+    "ISO IR100": "iso8859-1",
+    "ISO IR101": "iso8859-2",
+    "ISO IR109": "iso8859-3",
+    "ISO IR110": "iso8859-4",
+    "ISO IR144": "iso8859-5",
+    "ISO IR127": "iso8859-6",
+    "ISO IR126": "iso8859-7",
+    "ISO IR138": "iso8859-8",
+    "ISO IR148": "iso8859-9",
+    "ISO IR14": "iso2022_jp",
+    "ISO IR87": "iso2022_jp",
+    "ISO IR159": "iso2022_jp_1",
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc_kr",
+    "BIG-5": "big5",
+}
+DEFAULT_CHARSET = "utf-8"  # MSH-18 empty: ASCII per HL7, read as its superset UTF-8
+
+
+def declared_charset(raw: bytes) -> str:
+    """MSH-18 (its first repetition) read from the bytes of the MSH segment, '' when empty."""
+    head = raw.lstrip(MLLP_FRAMING.encode() + b"\r\n\t ")
+    if not head.startswith(b"MSH") or len(head) < 8:
+        return ""
+    msh = re.split(b"[\r\n]", head, maxsplit=1)[0].decode("latin-1")
+    fields = msh.split(msh[3])
+    value = fields[17] if len(fields) > 17 else ""
+    repetition = msh[5] if len(msh) > 5 else ""  # MSH-2's second character
+    if repetition and not repetition.isalnum() and not repetition.isspace():
+        value = value.split(repetition)[0]
+    return value.strip()
+
+
+def decode(raw: bytes) -> str:
+    """The message text in the character set its MSH-18 declares (UTF-8 when it declares none)."""
+    declared = declared_charset(raw)
+    codec = CHARSETS.get(declared.upper()) if declared else DEFAULT_CHARSET
+    if codec is None:
+        raise MappingError(
+            "MSH-18",
+            f"character set {declared} is not supported (HL7 table 0211, ASCII-based sets)",
+            stage="parse",
+            code="103",
+        )
+    try:
+        return raw.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise MappingError(
+            "MSH-18",
+            f"message is not valid {declared or 'UTF-8 (MSH-18 empty)'} at byte {exc.start}",
+            stage="parse",
+            code="102",
+        ) from None
+
+
 def normalize(raw: bytes | str) -> str:
-    """Decode, drop MLLP framing bytes and make CR the only segment terminator."""
-    if isinstance(raw, bytes):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MappingError(
-                "MSH-18", "message is not UTF-8", stage="parse", code="102"
-            ) from None
-    else:
-        text = raw
+    """Decode (MSH-18), drop MLLP framing bytes and make CR the only segment terminator."""
+    text = decode(raw) if isinstance(raw, bytes) else raw
     text = text.strip(MLLP_FRAMING + "\r\n\t ")
     text = text.replace("\r\n", "\r").replace("\n", "\r")
     return "\r".join(seg for seg in text.split("\r") if seg.strip())
 
 
+def split_raw(raw: bytes) -> list[bytes]:
+    """A file's messages as bytes, one per MSH (FHS/BHS batch wrappers dropped), each still in
+    its own character set: a file may mix messages that declare different MSH-18 values."""
+    messages: list[list[bytes]] = []
+    for segment in re.split(b"\r\n|\r|\n", raw.strip(MLLP_FRAMING.encode() + b"\r\n\t ")):
+        if not segment.strip() or segment.startswith((b"FHS", b"BHS", b"BTS", b"FTS")):
+            continue
+        if segment.startswith(b"MSH") or not messages:
+            messages.append([])
+        messages[-1].append(segment)
+    return [b"\r".join(segments) for segments in messages] or [b""]
+
+
 def split_messages(raw: bytes | str) -> list[str]:
     """A file may hold many messages (and FHS/BHS batch wrappers): one string per MSH."""
+    if isinstance(raw, bytes):
+        return [normalize(message) for message in split_raw(raw)]
     messages: list[list[str]] = []
     for segment in normalize(raw).split("\r"):
         if segment.startswith(("FHS", "BHS", "BTS", "FTS")):
@@ -113,6 +185,10 @@ def parse(text: str) -> Hl7Message:
         raise MappingError(
             "MSH", f"python-hl7 could not parse: {exc}", stage="parse", code="100"
         ) from None
+    except AssertionError:  # python-hl7's parse plan, on encoding characters it cannot use
+        raise MappingError(
+            "MSH-2", "encoding characters are not usable separators", stage="parse", code="100"
+        ) from None
     message = Hl7Message(parsed, text)
     if len(parsed) < 2:
         raise MappingError(
@@ -134,15 +210,28 @@ def parse(text: str) -> Hl7Message:
     return message
 
 
-_DTM = re.compile(r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?)?)?([+-]\d{4})?$")
+_DTM = re.compile(
+    r"^\d{4}(\d{2}(\d{2}(\d{2}(\d{2}(\d{2}(\.\d{1,4})?)?)?)?)?)?(?P<offset>[+-]\d{4})?$"
+)
+MAX_OFFSET_HOURS = 14  # UTC-12:00 .. UTC+14:00 are the offsets in use
 
 
 def parse_dtm(raw: str, location: str) -> datetime:
     """An HL7 DTM as a UTC datetime. The format is checked first: python-hl7's parser reads
-    `2021-09-24` as 1 January 2021 without complaint."""
-    if not _DTM.match(raw):
+    `2021-09-24` as 1 January 2021 without complaint, and raises a bare ValueError for a month
+    13 or an offset of +9999; both become a rejection naming the field."""
+    match = _DTM.match(raw)
+    if not match:
         raise MappingError(location, "not an HL7 date/time (YYYYMMDD[HHMM[SS]][+ZZZZ])", code="102")
-    return as_utc(hl7.parse_datetime(raw))
+    offset = match.group("offset")
+    if offset and (int(offset[1:3]) > MAX_OFFSET_HOURS or int(offset[3:]) > 59):
+        raise MappingError(location, f"time zone offset {offset} is not a real offset", code="102")
+    try:
+        return as_utc(hl7.parse_datetime(raw))
+    except (ValueError, OverflowError):
+        raise MappingError(
+            location, "not a calendar date/time (month, day or hour out of range)", code="102"
+        ) from None
 
 
 def ts(message: Hl7Message, segment_id: str, field: int, component: int = 1) -> datetime | None:

@@ -42,6 +42,15 @@ class Outcome:
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
+def unexpected(exc: Exception, stage: str = "map") -> MappingError:
+    """A failure no rule foresaw, as a rejection: the unit is dead-lettered (and NAKed with AE,
+    so the sender does not resend it forever) instead of stopping the run with a traceback. The
+    reason names the exception class only: its message may quote the unit's content."""
+    return MappingError(
+        "unit", f"internal error while mapping ({type(exc).__name__})", stage=stage, code="207"
+    )
+
+
 def without_bom(raw: bytes) -> bytes:
     """A file as written by editors and engines that start UTF-8 with a byte-order mark: the
     mark is not part of the first segment (ISA, MSH, or the JSON document)."""
@@ -67,6 +76,11 @@ class Ingestor:
         try:
             events = mapper(self.clock())
         except MappingError as err:
+            self.reject(fmt, source, index, original, err)
+            return Outcome(index, 0, err, control_id)
+        except Exception as exc:  # a mapper bug must not lose the unit
+            err = unexpected(exc)
+            log.exception("%s %s#%d: the mapper failed", fmt, source, index)
             self.reject(fmt, source, index, original, err)
             return Outcome(index, 0, err, control_id)
         for record in events:
@@ -100,6 +114,11 @@ class Ingestor:
         except MappingError as err:
             self.reject("hl7", source, index, original, err)
             return Outcome(index, 0, err)
+        except Exception as exc:  # python-hl7 raising something unforeseen
+            log.exception("hl7 %s#%d: parsing failed", source, index)
+            error = unexpected(exc, stage="parse")
+            self.reject("hl7", source, index, original, error)
+            return Outcome(index, 0, error)
         return self.unit(
             "hl7",
             source,
@@ -110,15 +129,9 @@ class Ingestor:
         )
 
     def hl7_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
-        raw = without_bom(raw)
-        try:
-            messages = hl7v2.split_messages(raw)
-        except MappingError as err:
-            self.reject("hl7", source, 0, raw, err)
-            yield Outcome(0, 0, err)
-            return
-        for index, text in enumerate(messages):
-            yield self.hl7_message(text, source, index)
+        # split as bytes: each message is decoded in the character set its own MSH-18 declares
+        for index, message in enumerate(hl7v2.split_raw(without_bom(raw))):
+            yield self.hl7_message(message, source, index)
 
     def x12_file(self, raw: bytes, source: str) -> Iterator[Outcome]:
         try:
@@ -129,6 +142,12 @@ class Ingestor:
                 if isinstance(err, MappingError)
                 else MappingError("ISA", "interchange is not ASCII", stage="parse", code="102")
             )
+            self.reject("x12", source, 0, raw, error)
+            yield Outcome(0, 0, error)
+            return
+        except Exception as exc:  # pyx12 raising something unforeseen
+            log.exception("x12 %s: reading the interchange failed", source)
+            error = unexpected(exc, stage="parse")
             self.reject("x12", source, 0, raw, error)
             yield Outcome(0, 0, error)
             return
@@ -151,11 +170,11 @@ class Ingestor:
             self.reject("fhir", source, 0, raw, err)
             yield Outcome(0, 0, err)
             return
-        for index, (resource, original) in enumerate(resources):
+        for index, unit in enumerate(resources):
             yield self.unit(
                 "fhir",
                 source,
                 index,
-                original,
-                lambda now, r=resource: fhir.map_resource(r, self.refs, now),
+                unit.original,
+                lambda now, u=unit: fhir.map_unit(u, self.refs, now),
             )

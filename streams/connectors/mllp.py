@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import hl7
 
 from s2c.streams.connectors.events import MappingError
+from s2c.streams.connectors.hl7v2 import CHARSETS, declared_charset, normalize
 from s2c.streams.connectors.ingest import Ingestor, Outcome
 from s2c.streams.connectors.mllp_access import (
     GatedProtocol,
@@ -70,23 +71,28 @@ def error_segment(
 
 
 def build_ack(raw: bytes, code: str, error: MappingError | None) -> bytes:
-    text = raw.decode("utf-8", "replace")
+    """The ACK, in the character set the message declared in MSH-18 (and declaring it again),
+    so a sender reading 8859/1 does not meet UTF-8 bytes in the reason."""
+    charset, codec = declared_charset(raw), "utf-8"
+    if CHARSETS.get(charset.upper()):
+        codec = CHARSETS[charset.upper()]
+    text = raw.decode(codec, "replace")
     separators, escape = _DEFAULT_SEPARATORS, _DEFAULT_ESCAPE
     try:
-        from s2c.streams.connectors.hl7v2 import normalize
-
         source = hl7.parse(normalize(text))
         control = str(source.segment("MSH")(10))
         ack = source.create_ack(code, message_id=f"ACK{control}"[:20])
+        if codec != "utf-8" or charset:
+            ack.segment("MSH").assign_field(charset, 18)
         separators, escape = ack.separators, ack.esc
         rendered = str(ack).rstrip("\r")
-    except (hl7.ParseException, KeyError, IndexError, ValueError, MappingError):
+    except (hl7.ParseException, KeyError, IndexError, ValueError, AssertionError, MappingError):
         now = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         rendered = f"MSH|^~\\&|S2C|S2C|||{now}||ACK|ACK{now}|P|2.5\rMSA|{code}|"
     if error is not None:
         reason = _plain(error.reason, separators, escape)[:80]
         rendered += f"{separators[1]}{reason}\r" + error_segment(error, separators, escape)
-    return (rendered + "\r").encode()
+    return (rendered + "\r").encode(codec, "replace")
 
 
 class MllpListener:
@@ -126,7 +132,15 @@ class MllpListener:
     def handle(self, block: bytes) -> bytes:
         """Blocking: map, publish, flush, then build the ACK for one MLLP block."""
         index, self._received = self._received, self._received + 1
-        outcome: Outcome = self.ingestor.hl7_message(block, "mllp", index)
+        try:
+            outcome: Outcome = self.ingestor.hl7_message(block, "mllp", index)
+        except PublishError as exc:  # the dead letter itself could not be handed to Kafka
+            log.error("MLLP message %d not persisted: %s", index, exc)
+            failure = MappingError(
+                "MSH", "could not persist the message, resend later", code="207", reject=True
+            )
+            self.ingestor.metrics.acks.labels("AR").inc()
+            return build_ack(block, "AR", failure)
         try:
             self.ingestor.publisher.flush()
         except PublishError as exc:

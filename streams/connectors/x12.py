@@ -162,6 +162,8 @@ def read_transactions(text: str) -> tuple[list[TransactionSet], list[str]]:
                 current = None
     except pyx12.errors.X12Error as exc:
         envelope_errors.append(f"pyx12: {exc}")
+    except (IndexError, KeyError, ValueError, TypeError) as exc:  # pyx12 tripping on bad input
+        envelope_errors.append(f"pyx12 could not read the interchange ({type(exc).__name__})")
     return sets, envelope_errors
 
 

@@ -61,7 +61,11 @@ def map_837(tx: TransactionSet, produced_at: datetime) -> list[Event]:
             claim = {"seg": seg, "npi": billing_npi, "payer": payer, "lines": []}
             claims.append(claim)
         elif seg.id == "LX" and claim is not None:
-            claim["line"] = int(seg.get(1) or len(claim["lines"]) + 1)
+            claim["line"] = (
+                whole_units(seg.get(1), f"LX[CLM {len(claims)}]01")
+                if seg.get(1)
+                else len(claim["lines"]) + 1
+            )
         elif seg.id in ("SV1", "SV2") and claim is not None:
             claim["lines"].append(_line(seg, claim.get("line", len(claim["lines"]) + 1)))
     if not claims:

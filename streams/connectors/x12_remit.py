@@ -1,10 +1,13 @@
 """835 remittance advice to PaymentPosted, AdjustmentPosted, DenialReceived and PaymentReversed.
 
-One CLP (claim payment) at a time: CLP02 22 is a reversal of an earlier payment, CLP02 4 a denied
-claim (every CAS becomes a denial), anything else a payment whose CAS triplets become adjustments,
-except on a service line paid 0 where a non-patient-responsibility CAS is a line denial.
-The transaction must tie out, BPR02 = sum(CLP04) - sum(PLB amounts), or it is rejected whole:
-posting cash from a remittance that does not add up would put the error into the ledger.
+One CLP (claim payment) at a time. Each CAS triplet is a denial or an adjustment by its group
+and CARC alone (`carc.py`), whatever the claim status or a line's payment. CLP02 22 reverses an
+earlier adjudication: a PaymentReversed for the negated CLP04 (none when it paid nothing, as a
+reversed denial) and its negated CAS as negative adjustments and denials, so that a payment, its
+reversal and the payer's corrected payment leave the ledger of the corrected one.
+A claim must balance (CLP03 - CLP04 = its CAS) and the transaction must tie out (BPR02 =
+sum(CLP04) - sum(PLB amounts)), or the set is rejected whole: posting cash from a remittance
+that does not add up would put the error into the ledger.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from s2c.streams.connectors.carc import AdjustmentClass, classify
 from s2c.streams.connectors.events import Event, MappingError, event, midnight_utc, money, ymd
 from s2c.streams.connectors.x12 import Seg, TransactionSet
 
@@ -80,31 +84,33 @@ def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         account, status = clp.get(1), clp.get(2)
         if not account:
             raise MappingError(f"CLP[{index}]01", "patient control number is empty", code="101")
+        paid = money(clp.get(4), f"CLP[{index}]04")
+        if status == REVERSAL and paid > 0:
+            raise MappingError(
+                f"CLP[{index}]04",
+                "a reversal (CLP02=22) carries the payment negated, this one is positive",
+                code="102",
+            )
+        balances(claim, index, paid)
         remittance = f"{payer}:{clp.get(7)}" if clp.get(7) else f"{trace}:{account}"
+        # a reversal repeats the original's CLP07, so its adjustments need ids of their own
+        ids = f"{remittance}:reversal:{trace}" if status == REVERSAL else remittance
         keys = {"account_number": account, "claim_id": account, "payer_id": payer}
 
-        def emit(
-            event_type: str,
-            locator: str,
-            at: int = index,
-            base: dict[str, str] = keys,
-            **fields: Any,
-        ) -> None:
-            events.append(
-                event(source, event_type, f"CLP{at}{locator}", when, produced_at, **base, **fields)
-            )
+        def emit(event_type: str, locator: str, **fields: Any) -> None:
+            at = f"CLP{index}{locator}"
+            events.append(event(source, event_type, at, when, produced_at, **keys, **fields))
 
-        paid = money(clp.get(4), f"CLP[{index}]04")
         if status == REVERSAL:
-            emit(
-                "PaymentReversed",
-                "",
-                reversal_id=f"{remittance}:reversal:{trace}",
-                reverses_remittance_id=remittance,
-                amount=abs(paid),
-            )
-            continue
-        if status != DENIED:
+            if paid:  # a reversed denial paid nothing: there is no payment to take back
+                emit(
+                    "PaymentReversed",
+                    "",
+                    reversal_id=f"{remittance}:reversal:{trace}",
+                    reverses_remittance_id=remittance,
+                    amount=-paid,
+                )
+        elif status != DENIED or paid:
             emit(
                 "PaymentPosted",
                 "",
@@ -116,15 +122,14 @@ def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         elif not claim["adjustments"]:
             raise MappingError(f"CLP[{index}]02", "denied claim (CLP02=4) has no CAS", code="101")
         for adj in claim["adjustments"]:
-            locator = adj["locator"]
-            denial = status == DENIED or (adj["line_paid"] == 0 and adj["group"] != "PR")
-            if denial:
+            locator, group, carc = adj["locator"], adj["group"], adj["carc"]
+            if classify(group, carc, adj["where"]) is AdjustmentClass.DENIAL:
                 emit(
                     "DenialReceived",
                     locator,
-                    denial_id=f"{remittance}{locator}",
-                    group_code=adj["group"],
-                    carc=adj["carc"],
+                    denial_id=f"{ids}{locator}",
+                    group_code=group,
+                    carc=carc,
                     rarc=adj["rarc"],
                     denied_amount=adj["amount"],
                     procedure_code=adj["procedure"],
@@ -133,13 +138,27 @@ def map_835(tx: TransactionSet, produced_at: datetime) -> list[Event]:
                 emit(
                     "AdjustmentPosted",
                     locator,
-                    adjustment_id=f"{remittance}{locator}",
-                    group_code=adj["group"],
-                    carc=adj["carc"],
+                    adjustment_id=f"{ids}{locator}",
+                    group_code=group,
+                    carc=carc,
                     rarc=adj["rarc"],
                     amount=adj["amount"],
                 )
     return events
+
+
+def balances(claim: dict[str, Any], index: int, paid: Decimal) -> None:
+    """CLP03 - CLP04 = the claim's and its lines' CAS amounts (the 835 balancing rule). A claim
+    that does not balance has lost an adjustment; a reversal that drops its negated CAS would
+    leave the original's adjustments on the books."""
+    charged = money(claim["clp"].get(3), f"CLP[{index}]03")
+    adjusted = sum((adj["amount"] for adj in claim["adjustments"]), Decimal("0.00"))
+    if charged - paid != adjusted:
+        raise MappingError(
+            f"CLP[{index}]03",
+            f"claim does not balance: CLP03 {charged} - CLP04 {paid} != sum(CAS) {adjusted}",
+            code="207",
+        )
 
 
 def _claims(tx: TransactionSet) -> list[dict[str, Any]]:
@@ -149,7 +168,13 @@ def _claims(tx: TransactionSet) -> list[dict[str, Any]]:
     line: dict[str, Any] | None = None
     for seg in tx.segments:
         if seg.id == "CLP":
-            claim = {"clp": seg, "adjustments": [], "rarc": None, "lines": 0}
+            claim = {
+                "clp": seg,
+                "adjustments": [],
+                "rarc": None,
+                "lines": 0,
+                "index": len(claims) + 1,
+            }
             claims.append(claim)
             line = None
         elif claim is None:
@@ -193,13 +218,14 @@ def _cas(seg: Seg, claim: dict[str, Any], line: dict[str, Any] | None) -> None:
         if not carc:
             continue
         place = f"/SVC{line['number']}" if line else ""
+        number = len(claim["adjustments"]) + 1
         claim["adjustments"].append(
             {
                 "group": group,
                 "carc": carc,
-                "amount": money(amount, f"CAS{3 + triplet * 3:02d}"),
-                "locator": f"{place}/CAS{len(claim['adjustments']) + 1}",
-                "line_paid": line["paid"] if line else None,
+                "amount": money(amount, f"CAS[{claim['index']}.{number}]{3 + triplet * 3:02d}"),
+                "where": f"CAS[{claim['index']}.{number}]{2 + triplet * 3:02d}",
+                "locator": f"{place}/CAS{number}",
                 "line": line,
                 "procedure": line["procedure"] if line else None,
                 "rarc": None,

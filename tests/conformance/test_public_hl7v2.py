@@ -74,7 +74,6 @@ def test_patient_appears_only_as_a_keyed_pseudonym(refs):
             "AppointmentRescheduled",
             {"scheduled_start": datetime(2021, 8, 20, 9, 15, tzinfo=UTC), "duration_minutes": 60},
         ),
-        ("SIU-S14-01.hl7", "AppointmentModified", {"provider_id": "1210"}),
         ("SIU-S15-01.hl7", "AppointmentCancelled", {"reason": "CANCELLED (Add)"}),
         ("SIU-S16-01.hl7", "AppointmentCancelled", {"reason": "DISCONTINUED (Add)"}),
         ("SIU-S17-02.hl7", "AppointmentCancelled", {"reason": "DELETED (Add)"}),
@@ -87,6 +86,17 @@ def test_schedule_changes(refs, name, event_type, extra):
     assert changed["appointment_id"] == "36996"
     for key, value in extra.items():
         assert changed[key] == value
+
+
+def test_modification_with_its_slot_is_modified_then_rescheduled(refs):
+    """The public S14 carries TQ1 timing and an AIL room: both reach the pipeline."""
+    modified, rescheduled = mapped("SIU-S14-01.hl7", refs)
+    assert modified["envelope"]["event_type"] == "AppointmentModified"
+    assert modified["provider_id"] == "1210"
+    assert rescheduled["envelope"]["event_type"] == "AppointmentRescheduled"
+    assert rescheduled["appointment_id"] == modified["appointment_id"] == "36996"
+    assert rescheduled["scheduled_start"] == datetime(2021, 9, 24, 7, 15, tzinfo=UTC)
+    assert rescheduled["duration_minutes"] == 50
 
 
 def test_registration_starts_a_surgical_encounter(refs):

@@ -7,7 +7,7 @@ import io
 import fastavro
 import fastavro.validation
 import pytest
-from public_samples import FIXTURES, PRODUCED_AT
+from public_samples import FIXTURES, PRODUCED_AT, reversed_and_denied
 
 from s2c.streams.catalog import load_catalog
 from s2c.streams.connectors import hl7v2, x12
@@ -19,11 +19,7 @@ def all_events(refs):
     for path in sorted((FIXTURES / "hl7v2").glob("*.hl7")):
         events += hl7v2.map_text(path.read_bytes(), refs, PRODUCED_AT)
     remits = (FIXTURES / "x12/835_005010X221A1/managed-care.835").read_text()
-    reversal = (
-        remits.replace("BPR*I*945.00", "BPR*I*-450.00")
-        .replace("CLP*5554555444*1*800.00*450.00", "CLP*5554555444*22*-800.00*-450.00")
-        .replace("CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*4*1200.00*0.00")
-    )
+    reversal = reversed_and_denied(remits)
     texts = [
         p.read_text()
         for p in sorted((FIXTURES / "x12").glob("*/*"))

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from public_samples import FIXTURES, PRODUCED_AT, sample
+from public_samples import FIXTURES, PRODUCED_AT, reversed_and_denied, sample
 
 from s2c.streams.connectors import x12
 from s2c.streams.connectors.events import MappingError
@@ -120,23 +120,27 @@ def test_service_line_without_procedure_code_is_rejected():
 
 
 def test_reversal_and_denial():
-    text = fixture("835_005010X221A1/managed-care.835")
-    text = text.replace("BPR*I*945.00", "BPR*I*-450.00")
-    text = text.replace(
-        "CLP*5554555444*1*800.00*450.00*300.00", "CLP*5554555444*22*-800.00*-450.00*-300.00"
-    )
-    text = text.replace("CLP*8765432112*1*1200.00*495.00", "CLP*8765432112*4*1200.00*0.00")
-    events = mapped(text)
+    events = mapped(reversed_and_denied(fixture("835_005010X221A1/managed-care.835")))
     (reversal,) = of_type(events, "PaymentReversed")
     assert reversal["amount"] == Decimal("450.00")
     assert reversal["reverses_remittance_id"] == "1935665544:94060555410000"
+    # the reversal takes back its contractual and deductible adjustments too
+    taken_back = [
+        a for a in of_type(events, "AdjustmentPosted") if a["account_number"] == "5554555444"
+    ]
+    assert [(a["group_code"], a["carc"], a["amount"]) for a in taken_back] == [
+        ("CO", "A2", Decimal("-50.00")),
+        ("PR", "1", Decimal("-300.00")),
+    ]
+    # on the denied claim only CO-50 is a denial: the deductible and CO-45 are not
     denials = of_type(events, "DenialReceived")
-    assert [
-        (d["group_code"], d["carc"], d["denied_amount"], d["procedure_code"]) for d in denials
-    ] == [
-        ("CO", "A2", Decimal("55.00"), None),
-        ("PR", "1", Decimal("600.00"), "93555"),
-        ("CO", "45", Decimal("50.00"), "93555"),
+    assert [(d["group_code"], d["carc"], d["denied_amount"]) for d in denials] == [
+        ("CO", "50", Decimal("550.00"))
+    ]
+    kept = [a for a in of_type(events, "AdjustmentPosted") if a["account_number"] == "8765432112"]
+    assert [(a["group_code"], a["carc"], a["amount"]) for a in kept] == [
+        ("PR", "1", Decimal("600.00")),
+        ("CO", "45", Decimal("50.00")),
     ]
     assert not of_type(events, "PaymentPosted")
 

@@ -106,13 +106,13 @@ def test_claim_response_payment_and_adjustment(refs):
 
 def test_bundle_splits_into_units():
     units = fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
-    assert [u[0]["id"] for u in units] == ["appt-7001", "appt-7002"]
+    assert [u.doc["id"] for u in units] == ["appt-7001", "appt-7002"]
 
 
 def test_bundle_entries_map_like_single_resources(refs):
     first, second = (
-        mapped(doc, refs)[0]
-        for doc, _ in fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
+        mapped(unit.doc, refs)[0]
+        for unit in fhir.split_resources(message("fhir/Bundle-two-appointments.json"))
     )
     assert first["department_id"] == "riverside"  # no HealthcareService: the Location
     assert second["department_id"] == "endoscopy"
@@ -122,7 +122,7 @@ def test_bundle_entries_map_like_single_resources(refs):
 
 def test_ndjson_export_maps_each_line(refs):
     units = fhir.split_resources(message("fhir/Encounter-bulk-export.ndjson"))
-    (done,), (arrived,) = (mapped(doc, refs) for doc, _ in units)
+    (done,), (arrived,) = (mapped(unit.doc, refs) for unit in units)
     assert (done["envelope"]["event_type"], done["encounter_id"]) == (
         "EncounterCompleted",
         "enc-ed-4471",
@@ -165,6 +165,39 @@ def test_payment_reconciliation_posts_one_payment_per_detail(refs):
     assert len({p["remittance_id"] for p in payments}) == 2
 
 
+def test_a_denial_reason_is_a_denial_not_a_contractual_adjustment(refs):
+    """FHIR has no CAS group; the reason code, read as a CARC, says denial or adjustment."""
+    paid, denied, contractual = mapped(
+        resource("ClaimResponse-partial-denied-not-medically-necessary.json"), refs
+    )
+    assert (paid["paid_amount"], paid["claim_id"]) == (Decimal("240.00"), "ACCT-3410")
+    assert denied["envelope"]["event_type"] == "DenialReceived"
+    assert (denied["group_code"], denied["carc"], denied["denied_amount"]) == (
+        "CO",
+        "50",
+        Decimal("1200.00"),
+    )
+    assert contractual["envelope"]["event_type"] == "AdjustmentPosted"
+    assert (contractual["carc"], contractual["amount"]) == ("45", Decimal("60.00"))
+
+
+def test_a_reason_that_is_not_a_known_carc_is_refused_by_path(refs):
+    response = resource("ClaimResponse-partial-denied-not-medically-necessary.json")
+    response["item"][0]["adjudication"][1]["reason"]["coding"][0]["code"] = "ZZ9"
+    with pytest.raises(MappingError) as err:
+        mapped(response, refs)
+    assert err.value.location == "ClaimResponse.item[0].adjudication[1].reason"
+    assert "CARC ZZ9 is not classified" in err.value.reason
+
+
+def test_a_claim_denied_in_full_without_a_payment_posts_its_denials(refs):
+    response = resource("ClaimResponse-partial-denied-not-medically-necessary.json")
+    del response["payment"]
+    response["item"] = response["item"][:1]
+    (denied,) = mapped(response, refs)
+    assert denied["envelope"]["event_type"] == "DenialReceived"
+
+
 def test_unmapped_resource_type_is_rejected(refs):
     with pytest.raises(MappingError) as err:
         mapped({"resourceType": "Patient", "id": "mrn-88812"}, refs)
@@ -174,8 +207,8 @@ def test_unmapped_resource_type_is_rejected(refs):
 def every_event(refs):
     events = []
     for path in sorted((MESSAGES / "fhir").iterdir()):
-        for doc, _ in fhir.split_resources(path.read_bytes()):
-            events += mapped(doc, refs)
+        for unit in fhir.split_resources(path.read_bytes()):
+            events += fhir.map_unit(unit, refs, PRODUCED_AT)
     return events
 
 
@@ -190,6 +223,7 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
         "ClaimAcknowledged",
         "PaymentPosted",
         "AdjustmentPosted",
+        "DenialReceived",
     }
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")

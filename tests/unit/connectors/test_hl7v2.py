@@ -215,17 +215,6 @@ def test_the_same_patient_has_one_ref_across_feeds(refs):
             },
         ),
         (
-            "SIU-S14-modification.hl7",
-            "AppointmentModified",
-            "ORC-88120",
-            {
-                "provider_id": "40117",
-                "procedure_codes": ["47563"],
-                "payer_id": "LSHP01",
-                "account_number": "A26004417",
-            },
-        ),
-        (
             "SIU-S15-cancellation.hl7",
             "AppointmentCancelled",
             "ORC-88120",
@@ -253,6 +242,42 @@ def test_schedule_changes(refs, name, event_type, appointment, extra):
     for key, value in extra.items():
         assert changed[key] == value
     assert "patient_ref" not in changed or changed["patient_ref"].startswith("pt-")
+
+
+def test_modification_that_moves_the_slot_keeps_the_new_start_and_site(refs):
+    """An S14 carries the appointment's current TQ1/AIS timing and AIL room; AppointmentModified
+    has no field for them, so the modification is followed by a reschedule to that slot."""
+    moved = text("SIU-S14-modification.hl7").replace("20260212120000-0600", "20260213090000-0600")
+    moved = moved.replace("20260212141500-0600", "20260213111500-0600")
+    moved = moved.replace("MAINOR^OR2^^RGH-MAIN", "ASCOR^OR1^^RGH-ASC")
+    modified, rescheduled = hl7v2.map_text(moved, refs, PRODUCED_AT)
+    assert modified["envelope"]["event_type"] == "AppointmentModified"
+    assert (modified["procedure_codes"], modified["payer_id"]) == (["47563"], "LSHP01")
+    assert modified["account_number"] == "A26004417"
+    assert rescheduled["envelope"]["event_type"] == "AppointmentRescheduled"
+    assert rescheduled["appointment_id"] == modified["appointment_id"] == "ORC-88120"
+    assert rescheduled["scheduled_start"] == datetime(2026, 2, 13, 15, 0, tzinfo=UTC)
+    assert rescheduled["duration_minutes"] == 135
+    assert (rescheduled["site_id"], rescheduled["department_id"]) == ("RGH-ASC", "ASCOR")
+    assert rescheduled["provider_id"] == "40117"
+    assert modified["envelope"]["event_id"] != rescheduled["envelope"]["event_id"]
+
+
+def test_modification_without_a_slot_is_only_a_modification(refs):
+    raw = text("SIU-S14-modification.hl7")
+    for segment in ("TQ1", "AIS", "AIL"):
+        raw = "\r\n".join(
+            s for s in raw.replace("\r\n", "\n").split("\n") if not s.startswith(segment)
+        )
+    (modified,) = hl7v2.map_text(raw, refs, PRODUCED_AT)
+    assert modified["envelope"]["event_type"] == "AppointmentModified"
+
+
+def test_modification_with_a_start_but_no_room_is_refused_not_half_applied(refs):
+    raw = text("SIU-S14-modification.hl7").replace("MAINOR^OR2^^RGH-MAIN", "MAINOR^OR2")
+    with pytest.raises(MappingError) as err:
+        hl7v2.map_text(raw, refs, PRODUCED_AT)
+    assert err.value.location == "AIL-3"
 
 
 def test_schedule_changes_happen_when_the_scheduler_says(refs):

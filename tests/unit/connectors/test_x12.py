@@ -288,8 +288,19 @@ def test_reversal_points_at_the_payment_it_undoes():
         Decimal("261.00"),
     )
     assert corrected["remittance_id"] != original["remittance_id"]
-    # the reversed claim's negated CAS are not posted again as adjustments
-    assert all(a["amount"] > 0 for a in of_type(events, "AdjustmentPosted"))
+    # the reversal carries the original's CAS negated, under ids of its own
+    reversed_cas = [a for a in of_type(events, "AdjustmentPosted") if a["amount"] < 0]
+    assert [(a["group_code"], a["carc"], a["amount"]) for a in reversed_cas] == [
+        ("CO", "45", Decimal("-40.00")),
+        ("PR", "3", Decimal("-20.00")),
+        ("CO", "45", Decimal("-12.00")),
+        ("CO", "45", Decimal("-20.00")),
+    ]
+    originals = {
+        a["adjustment_id"]
+        for a in of_type(mapped(shipped("835-lakeshore-check-payment.835")), "AdjustmentPosted")
+    }
+    assert not originals & {a["adjustment_id"] for a in reversed_cas}
 
 
 def test_denied_claim_every_cas_reason_is_a_denial():

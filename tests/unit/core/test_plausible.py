@@ -110,7 +110,8 @@ def test_an_empty_account_or_event_id_is_refused() -> None:
     [
         (charge(Feed("a"), 10, amount="-6800.00"), "ChargePosted.amount is negative"),
         (payment(Feed("a"), 10, "-4200.00"), "PaymentPosted.paid_amount is negative"),
-        (denial(Feed("a"), 10, "-1.00"), "DenialReceived.denied_amount is negative"),
+        # negative: an 835 reversal's negated denial, still bounded
+        (denial(Feed("a"), 10, "-20000000"), "DenialReceived.denied_amount is beyond 10000000"),
         (charge(Feed("a"), 10, amount="10000000.01"), "ChargePosted.amount is beyond 10000000"),
         (adjustment(Feed("a"), 10, "-20000000"), "AdjustmentPosted.amount is beyond 10000000"),
         (claim(Feed("a"), 10, total="-1.00"), "ClaimSubmitted.total_charge is negative"),

@@ -28,6 +28,23 @@ from s2c.streams.runtime.outbox import Outbox
 from s2c.streams.runtime.store import BatchedTable
 
 
+class Placed:
+    """Where a write goes when it is not the record's own partition: what Faust's stores and
+    `BatchedTable` read of an event (`event.message.partition`), and nothing else."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Partition(partition)
+
+
+class _Partition:
+    __slots__ = ("partition",)
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
 class Checkpoint:
     """The batched views of one stage, switched record by record and made durable together."""
 
@@ -40,6 +57,7 @@ class Checkpoint:
     ) -> None:
         self.views = {name: BatchedTable(tables[name]) for name in names}
         self.outbox = outbox
+        self._placed: dict[int, Placed] = {}  # bounded by the partition count
         # Written after the others are acknowledged: the views that say how far the stage has
         # come (watermark notes, timer index, kept stream time).
         self._groups = [
@@ -54,6 +72,16 @@ class Checkpoint:
         for view in self.views.values():
             view.event = event
             view.begin_record()
+
+    def place(self, names: tuple[str, ...], partition: int) -> None:
+        """Have the views `names` read and write `partition` of their tables, not the record's
+        own: a stage applied in memory for a record of another topic (a link or process
+        partition this worker owns, reached from an ingest record). Until the next record."""
+        placed = self._placed.get(partition)
+        if placed is None:
+            placed = self._placed[partition] = Placed(partition)
+        for name in names:
+            self.views[name].event = placed
 
     def rollback(self) -> None:
         """Undo the current record's writes in every view."""

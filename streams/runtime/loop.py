@@ -16,6 +16,8 @@ around it was away.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,6 +30,7 @@ INFRASTRUCTURE = (OutboxError, RegistryUnavailable)
 BATCH_MAX = 500
 # A batch closes when nothing more is queued; events trickling in one by one close it after this.
 BATCH_WITHIN_SECONDS = 0.005
+_NO_LOCK = contextlib.nullcontext()  # `async with` that holds nothing
 
 
 async def run_stage(
@@ -35,18 +38,22 @@ async def run_stage(
     checkpoint: Checkpoint,
     handle: Callable[[Any], Awaitable[None]],
     on_failure: Callable[[Any, Exception], Awaitable[None]],
+    lock: asyncio.Lock | None = None,
 ) -> None:
+    """`lock`: held from a batch's first record to its checkpoint, for agents that share a
+    checkpoint (their batches then take turns)."""
     async for batch in take_batches(stream, BATCH_MAX, BATCH_WITHIN_SECONDS):
-        for event in batch:
-            checkpoint.current(event)
-            try:
-                await handle(event.message)
-            except INFRASTRUCTURE:
-                raise
-            except Exception as exc:  # any other failure is this record's: dead-letter it
-                checkpoint.rollback()
-                await on_failure(event.message, exc)
-        await checkpoint.commit(stream, batch)
+        async with lock or _NO_LOCK:
+            for event in batch:
+                checkpoint.current(event)
+                try:
+                    await handle(event.message)
+                except INFRASTRUCTURE:
+                    raise
+                except Exception as exc:  # any other failure is this record's: dead-letter it
+                    checkpoint.rollback()
+                    await on_failure(event.message, exc)
+            await checkpoint.commit(stream, batch)
 
 
 def isolated(

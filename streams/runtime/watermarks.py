@@ -170,6 +170,11 @@ class InputProgress:
     def took(self, partition: int, offset: int) -> None:
         self._seen[partition] = (offset + 1, time.monotonic())
 
+    def next_offset(self, partition: int) -> int | None:
+        """The offset after the last record taken from `partition`; None if none was."""
+        seen = self._seen.get(partition)
+        return None if seen is None else seen[0]
+
     def keep_only(self, partitions: set[int]) -> None:
         """Forget the partitions this worker no longer owns: if one comes back, what it took
         from it before says nothing of its log now."""

@@ -7,6 +7,8 @@ message key, and are co-partitioned with the topic of the agent that writes them
 - ingest (`s2c.events`): decode and validate; failures go to the dead-letter topic.
 - link (`s2c.link`): account number -> process id; parks until the link exists.
 - process (`s2c.process`): the process instance; commands, SLA breaches, exceptions out.
+The link and process stages (stages.py) are reached through their topics, or in memory for the
+partitions this worker owns (paths.py): with one worker, everything after ingest is in memory.
 Stream time is kept per stage and partition; deadlines fire on event time (see timers.py) up to
 each partition's watermark, the smallest progress its upstream partitions announced (watermarks.py).
 """
@@ -31,7 +33,9 @@ from s2c.streams.topology.api import attach_api
 from s2c.streams.topology.context import CONTROL_HEADER, Topology, build_context
 from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
+from s2c.streams.topology.paths import attach_paths
 from s2c.streams.topology.process import attach_process
+from s2c.streams.topology.stages import Stages
 from s2c.streams.topology.telemetry import attach_telemetry
 
 log = logging.getLogger(__name__)
@@ -91,11 +95,13 @@ def build_pipeline(
                 )
             await t.outbox.drain()
 
-    progress, link_progress = InputProgress(), InputProgress()
-    attach_ingest(t, progress)
-    attach_link(t, link_progress)
+    progress, link_progress, process_progress = InputProgress(), InputProgress(), InputProgress()
+    stages = t.stages = Stages(t, link_progress, process_progress)
+    attach_ingest(t, stages, progress)
+    attach_link(t, stages, link_progress)
+    attach_process(t, stages, process_progress)
     attach_announcer(t, progress, link_progress)
-    attach_process(t)
+    attach_paths(t, stages)
     attach_api(t)
     attach_telemetry(t)
     return t

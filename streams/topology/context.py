@@ -71,6 +71,7 @@ class Topology:
     clock: StreamClock = field(default_factory=StreamClock)
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
     stalls: StallWatch = field(default_factory=StallWatch)
+    stages: Any = None  # the link and process stages (stages.py), set by build_pipeline
 
     def deadline_time(self, now: datetime) -> datetime:
         """The event time up to which deadlines fire: stream time less the allowed lateness."""
@@ -231,8 +232,12 @@ def build_context(
             "link_exceptions",
         )
     }
+    # Offsets kept: the changelogs' (persisted as Faust does) and the stage topics' (the fences
+    # of the paths in memory, paths.py).
     outbox = outbox or KafkaOutbox(
-        settings, {table.changelog_topic.get_topic_name() for table in tables.values()}
+        settings,
+        {table.changelog_topic.get_topic_name() for table in tables.values()}
+        | {topics.link.name, topics.process.name},
     )
     codec = codec or AvroCodec(
         registry_client_for(settings),

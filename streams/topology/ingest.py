@@ -15,6 +15,10 @@ or size) is dead-lettered with the rule it broke, and never moves stream time.
 
 Each partition's stream time moves only after the event's forward is queued in the outbox, and
 `InputProgress` notes every record taken: the watermark announcer (watermarks.py) reads both.
+
+A forward to a link or process partition whose path in memory is open (this worker owns it,
+paths.py) is not sent: the event is applied there in this batch (stages.py), its registration
+copy too, and stream time moves after that, as after a forward.
 """
 
 from __future__ import annotations
@@ -24,27 +28,36 @@ from typing import Any
 
 import faust
 
-from s2c.streams.runtime.checkpoint import Checkpoint
 from s2c.streams.runtime.loop import run_stage
 from s2c.streams.runtime.watermarks import InputProgress
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
+from s2c.streams.topology.stages import Stages
 from s2c.tables.plausible import refusal
 from s2c.tables.routing import route, unroutable
 
 REGISTER = [(CONTROL_HEADER, REGISTRATION)]
 
 
-def attach_ingest(t: Topology, progress: InputProgress) -> None:
-    checkpoint = Checkpoint({}, (), t.outbox)
+def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
     link_topic, process_topic = t.topics.link.name, t.topics.process.name
+    paths = stages.paths
 
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        await t.wait_until_ready()
-        await run_stage(stream, checkpoint, ingest_one, ingest_failed)
+        # Master data first, as the process stage: ingest may apply events there in memory.
+        await t.wait_until_ready(need_master=True)
+        await run_stage(stream, stages.checkpoint, ingest_one, ingest_failed, stages.lock)
 
     async def ingest_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "ingest", exc)
+
+    def to_link(link_key: str, event: Any, raw: bytes, registers: bool) -> None:
+        key = link_key.encode()
+        partition = paths.partition_of(key)
+        if paths.is_open(link_topic, partition):
+            stages.link_event(partition, link_key, event, raw, registers=registers)
+        else:
+            t.outbox.send(link_topic, key, raw, headers=REGISTER if registers else None)
 
     async def ingest_one(message: Any) -> None:
         progress.took(message.partition, message.offset)
@@ -58,12 +71,18 @@ def attach_ingest(t: Topology, progress: InputProgress) -> None:
             return
         t.metrics.child(t.metrics.events_in, parsed.schema).inc()
         where = route(parsed, t.ids)  # one path per source key (see tables/routing.py)
-        if where.via_link and where.link_key is not None:
-            t.outbox.send(link_topic, where.link_key.encode(), message.value)
+        raw, link_key = message.value, where.link_key
+        if where.via_link and link_key is not None:
+            to_link(link_key, parsed, raw, registers=False)
         elif where.process_id is not None:
-            t.outbox.send(process_topic, where.process_id.encode(), message.value)
-            if where.link_key is not None:  # the link stage records the account's link
-                t.outbox.send(link_topic, where.link_key.encode(), message.value, headers=REGISTER)
+            key = where.process_id.encode()
+            partition = paths.partition_of(key)
+            if paths.is_open(process_topic, partition):
+                stages.process_event(partition, where.process_id, parsed)
+            else:
+                t.outbox.send(process_topic, key, raw)
+            if link_key is not None:  # the link stage records the account's link
+                to_link(link_key, parsed, raw, registers=True)
         now = t.clock.observe("ingest", message.partition, parsed.occurred_at)
         if where.link_key is None and where.process_id is None:
             t.sink.emit([unroutable(parsed, now)])

@@ -1,0 +1,191 @@
+"""A worker's two keyed stages, LINK and PROCESS, over one checkpoint and one lock.
+
+Each stage runs a `StageRunner` (s2c.tables.stage, the timer rule replay runs too) per
+partition. The link and process agents feed them their topics' records; ingest and link feed
+them in memory for the partitions this worker owns once their path is open (paths.py), so an
+event goes from ingest to its instance in one batch when its worker owns the partitions it
+needs, and through a topic only to a partition another worker owns.
+
+All three agents apply and checkpoint their batches under `lock`, one batch at a time: a write
+one agent made in memory into another stage's table is durable (or undone) before that stage's
+own agent touches the table. Writes go to the table partition of the key (`Checkpoint.place`),
+whichever record made them, so a restart recovers them from the right changelog partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from s2c.streams.runtime.checkpoint import Checkpoint
+from s2c.streams.runtime.loop import isolated
+from s2c.streams.runtime.states import json_states
+from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
+from s2c.streams.runtime.watermarks import InputProgress, Upstream
+from s2c.streams.topology.announce import sources_of
+from s2c.streams.topology.context import Topology
+from s2c.streams.topology.keepers import LinkKeeper, ProcessKeeper
+from s2c.streams.topology.paths import LocalPaths
+from s2c.tables import core
+from s2c.tables.codec import loads
+from s2c.tables.events import Event
+from s2c.tables.link import LinkState
+from s2c.tables.outputs import Forward
+from s2c.tables.process import ProcessState
+from s2c.tables.stage import LinkStage, ProcessStage, StageRunner
+
+LINK_TABLES = ("links", "link_counts", "link_exceptions", "link_timers")
+PROCESS_TABLES = ("processes", "awaiting", "process_exceptions", "stage_counts", "process_timers")
+STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time, epoch ms
+
+
+class Stages:
+    def __init__(self, t: Topology, link_taken: InputProgress, process_taken: InputProgress):
+        self.t, self.lock = t, asyncio.Lock()
+        cp = self.checkpoint = Checkpoint(
+            t.tables,
+            LINK_TABLES + PROCESS_TABLES,
+            t.outbox,
+            progress=("link_timers", "process_timers"),
+        )
+        n, cache = t.settings.partitions, t.settings.state_cache
+        self.link_upstream = Upstream(cp["link_timers"], sources_of("link", n))
+        self.process_upstream = Upstream(cp["process_timers"], sources_of("process", n))
+        self._link_index, self._process_index = (
+            TimerIndex(cp["link_timers"]),
+            TimerIndex(cp["process_timers"]),
+        )
+        self._link_states = json_states(t.app, cp["links"], LinkState, cache)
+        self._process_states = json_states(t.app, cp["processes"], ProcessState, cache)
+        self.master = t.replica.store
+        self._link_stage = LinkStage(t.ids)
+        self._process_stage = ProcessStage(
+            self.master, lambda e: t.metrics.child(t.metrics.duplicates, e.schema).inc()
+        )
+        self._grace = timedelta(hours=t.settings.deadline_grace_hours)
+        self._links: dict[int, StageRunner[LinkState]] = {}  # bounded by the partition count
+        self._processes: dict[int, StageRunner[ProcessState]] = {}
+        self.link_name, self.process_name = t.topics.link.name, t.topics.process.name
+        self.paths = LocalPaths(
+            t.settings.local_stages,
+            n,
+            {self.link_name: link_taken, self.process_name: process_taken},
+            t.outbox,
+        )
+
+    # LINK
+
+    def link_runner(self, partition: int) -> StageRunner[LinkState]:
+        runner = self._links.get(partition)
+        if runner is None:
+            keeper = LinkKeeper(self.forward, self.checkpoint, self._link_states, partition)
+            runner = self._links[partition] = StageRunner(
+                self._link_stage, keeper, PartitionTimers(self._link_index, partition), self._grace
+            )
+        return runner
+
+    def link_watermark(self, partition: int, announcement: bytes) -> None:
+        self.checkpoint.place(LINK_TABLES, partition)
+        self.link_upstream.note(partition, announcement)
+        if (due_at := self.t.due_time(self.link_upstream, partition)) is not None:
+            self.link_runner(partition).fire_due(due_at, isolate=self._isolate("link", partition))
+
+    def link_event(
+        self, partition: int, key: str, event: Event, raw: bytes, registers: bool = False
+    ) -> None:
+        """Apply `event` to the account `key` in link partition `partition`; what the link
+        releases goes on to its process (`forward`)."""
+        self.checkpoint.place(LINK_TABLES, partition)
+        now = self.t.clock.observe("link", partition, event.occurred_at)
+        due_at = self.t.due_time(self.link_upstream, partition)
+        runner = self.link_runner(partition)
+        if due_at is not None:  # an event at a deadline's very instant is in time for it
+            runner.fire_due(due_at, before=True, isolate=self._isolate("link", partition))
+        runner.apply(key, event, now, due_at, cause=(event, raw), registers=registers)
+
+    def forward(self, outputs: list[Any], arrived: Any) -> None:
+        """Send the link's outputs; a forward to a process partition whose path is open is
+        applied there in memory instead."""
+        sent = []
+        for item in outputs:
+            if isinstance(item, Forward):
+                partition = self.paths.partition_of(item.process_id.encode())
+                if self.paths.is_open(self.process_name, partition):
+                    self.process_event(partition, item.process_id, item.event)
+                    continue
+            sent.append(item)
+        self.t.sink.emit(sent, arrived=arrived)
+
+    # PROCESS
+
+    def process_runner(self, partition: int) -> StageRunner[ProcessState]:
+        runner = self._processes.get(partition)
+        if runner is None:
+            keeper = ProcessKeeper(self.t, self.checkpoint, self._process_states, partition)
+            runner = self._processes[partition] = StageRunner(
+                self._process_stage,
+                keeper,
+                PartitionTimers(self._process_index, partition),
+                self._grace,
+            )
+        return runner
+
+    def process_watermark(self, partition: int, announcement: bytes) -> None:
+        self.checkpoint.place(PROCESS_TABLES, partition)
+        self.process_upstream.note(partition, announcement)
+        if (due_at := self.t.due_time(self.process_upstream, partition)) is not None:
+            runner = self.process_runner(partition)
+            runner.fire_due(due_at, isolate=self._isolate("process", partition))
+
+    def process_event(self, partition: int, key: str, event: Event) -> None:
+        self.checkpoint.place(PROCESS_TABLES, partition)
+        self.stream_now(partition)  # after a restart, stream time goes on from the table's
+        now = self.t.clock.observe("process", partition, event.occurred_at)
+        self._keep_stream_time(partition, now)
+        due_at = self.t.due_time(self.process_upstream, partition)
+        runner = self.process_runner(partition)
+        if due_at is not None:  # an event at a deadline's very instant is in time for it
+            runner.fire_due(due_at, before=True, isolate=self._isolate("process", partition))
+        runner.apply(key, event, now, due_at, cause=event)
+
+    def retry_waiting(self, partition: int, control: bytes) -> None:
+        """Master data arrived: retry the instances of `partition` that wait for it."""
+        self.checkpoint.place(PROCESS_TABLES, partition)
+        body = loads(control)
+        slot = f"{body['record']}|{body['key']}@{partition}".encode()
+        awaiting = self.checkpoint["awaiting"]
+        waiting = awaiting.decoded(slot, loads) or []
+        now = self.stream_now(partition)
+        if not waiting or now is None:
+            return  # None: no event ever reached the partition, so nothing there waits
+        del awaiting[slot]
+        runner, master = self.process_runner(partition), self.master
+        for name in waiting:
+            runner.step(name, lambda s: core.retry_parked(s, master, now))
+
+    def stream_now(self, partition: int) -> datetime | None:
+        """The partition's stream time: the later of the worker's clock and the time kept in the
+        table (a restarted worker has no clock, and one a partition comes back to may have an
+        old one). Without it a master-data retry that came first after a restart was dropped,
+        and the events waiting for that record stayed parked until their deadline reported
+        them missing."""
+        kept = self.checkpoint["process_timers"].get(STREAM_TIME.format(partition).encode())
+        if kept is not None:
+            at = datetime.fromtimestamp(int(kept) / 1000, tz=UTC)
+            return self.t.clock.observe("process", partition, at)
+        return self.t.clock.now("process", partition)
+
+    def _keep_stream_time(self, partition: int, now: datetime) -> None:
+        slot = STREAM_TIME.format(partition).encode()
+        self.checkpoint["process_timers"][slot] = str(int(now.timestamp() * 1000)).encode()
+
+    def _isolate(self, stage: str, partition: int) -> Any:
+        def run(key: str, fire: Any) -> Any:
+            return isolated(
+                self.checkpoint,
+                fire,
+                lambda exc: self.t.deadline_failed(stage, partition, key, exc),
+            )
+
+        return run

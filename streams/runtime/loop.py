@@ -39,10 +39,14 @@ async def run_stage(
     handle: Callable[[Any], Awaitable[None]],
     on_failure: Callable[[Any, Exception], Awaitable[None]],
     lock: asyncio.Lock | None = None,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """`lock`: held from a batch's first record to its checkpoint, for agents that share a
-    checkpoint (their batches then take turns)."""
+    checkpoint (their batches then take turns). `ready`: awaited before each batch, without
+    the lock."""
     async for batch in take_batches(stream, BATCH_MAX, BATCH_WITHIN_SECONDS):
+        if ready is not None:
+            await ready()
         async with lock or _NO_LOCK:
             for event in batch:
                 checkpoint.current(event)

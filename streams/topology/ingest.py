@@ -46,7 +46,9 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
     async def ingest(stream: faust.StreamT) -> None:
         # Master data first, as the process stage: ingest may apply events there in memory.
         await t.wait_until_ready(need_master=True)
-        await run_stage(stream, stages.checkpoint, ingest_one, ingest_failed, stages.lock)
+        await run_stage(
+            stream, stages.checkpoint, ingest_one, ingest_failed, stages.lock, stages.paths.settled
+        )
 
     async def ingest_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "ingest", exc)

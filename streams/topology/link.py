@@ -24,7 +24,9 @@ def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
     @t.app.agent(t.link_t, name="s2c-link", concurrency=1)
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
-        await run_stage(stream, stages.checkpoint, link_one, link_failed, stages.lock)
+        await run_stage(
+            stream, stages.checkpoint, link_one, link_failed, stages.lock, stages.paths.settled
+        )
 
     async def link_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "link", exc)

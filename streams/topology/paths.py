@@ -14,11 +14,17 @@ and every record this worker itself sent there since (acknowledged offsets, from
 The decision is made under the stages' lock (stages.py), between batches, so a batch reaches a
 partition one way only; a rebalance closes every path until the fences are known again.
 
+Ingest and link wait for the paths of the partitions this worker owns to open before they take
+on a batch (`settled`, at most `SETTLE_SECONDS`): what they sent through a topic meanwhile would
+move the fence on, and under a backlog the paths would open only once it is drained. The wait is
+short: the stage agents have only what earlier owners left on their topics to read.
+
 `S2C_LOCAL_STAGES=0` keeps every hop on its topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -29,6 +35,7 @@ from s2c.streams.runtime.watermarks import InputProgress
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.2
+SETTLE_SECONDS = 30.0
 
 
 class LocalPaths:
@@ -41,6 +48,9 @@ class LocalPaths:
         self._fences: dict[tuple[str, int], int] = {}
         self._sent: dict[tuple[str, int], int] = {}  # next offset after our last send there
         self._generation = 0  # moves on every rebalance: a fence read before it is stale
+        self._settled = asyncio.Event()  # every owned path open (or paths are off)
+        if not enabled:
+            self._settled.set()
 
     def partition_of(self, key: bytes) -> int:
         """The partition the producer puts `key` in (Java's murmur2, as librdkafka's
@@ -55,6 +65,21 @@ class LocalPaths:
         self._generation += 1
         self._open.clear()
         self._fences.clear()
+        if self.enabled:
+            self._settled.clear()
+
+    async def settled(self) -> None:
+        """Until every path this worker owns is open, or `SETTLE_SECONDS` passed (then its
+        records go through the topics, and the paths open once their stages caught up)."""
+        if self._settled.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._settled.wait(), SETTLE_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "paths in memory not open after %.0f s: going through topics", SETTLE_SECONDS
+            )
+            self._settled.set()  # until the next rebalance
 
     @property
     def generation(self) -> int:
@@ -94,6 +119,8 @@ class LocalPaths:
                 opened.append(slot)
         if opened:
             log.info("in memory from now on: %s", ", ".join(f"{t}[{p}]" for t, p in opened))
+        if all((tp.topic, tp.partition) in self._open for tp in owned):
+            self._settled.set()
         return opened
 
 

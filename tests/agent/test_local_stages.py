@@ -38,7 +38,7 @@ def open_every_path(w: World) -> list[tuple[str, int]]:
 
 
 async def test_with_its_paths_open_ingest_takes_a_case_from_booking_to_claim(tmp_path) -> None:
-    w = World(tmp_path)
+    w = World(tmp_path, local_stages=True)
     assert len(open_every_path(w)) == 2 * w.settings.partitions
     events = knee_case_through_claim(Feed("local"))
 
@@ -58,7 +58,7 @@ async def test_with_its_paths_open_ingest_takes_a_case_from_booking_to_claim(tmp
 
 
 async def test_a_path_stays_closed_until_its_stage_has_read_past_its_fence(tmp_path) -> None:
-    w = World(tmp_path)
+    w = World(tmp_path, local_stages=True)
     paths = w.t.stages.paths
     process = TP(w.t.topics.process.name, 2)
     paths.fence(paths.generation, {process: 5})  # an earlier owner's records 0-4 on the topic

@@ -47,7 +47,12 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
         # Master data first, as the process stage: ingest may apply events there in memory.
         await t.wait_until_ready(need_master=True)
         await run_stage(
-            stream, stages.checkpoint, ingest_one, ingest_failed, stages.lock, stages.paths.settled
+            stream,
+            stages.checkpoint,
+            ingest_one,
+            ingest_failed,
+            stages.lock,
+            lambda: paths.settled(link_topic, process_topic),
         )
 
     async def ingest_failed(message: Any, exc: Exception) -> None:

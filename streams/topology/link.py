@@ -25,7 +25,12 @@ def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
     async def link(stream: faust.StreamT) -> None:
         await t.wait_until_ready()
         await run_stage(
-            stream, stages.checkpoint, link_one, link_failed, stages.lock, stages.paths.settled
+            stream,
+            stages.checkpoint,
+            link_one,
+            link_failed,
+            stages.lock,
+            lambda: stages.paths.settled(stages.process_name),
         )
 
     async def link_failed(message: Any, exc: Exception) -> None:

@@ -14,10 +14,12 @@ and every record this worker itself sent there since (acknowledged offsets, from
 The decision is made under the stages' lock (stages.py), between batches, so a batch reaches a
 partition one way only; a rebalance closes every path until the fences are known again.
 
-Ingest and link wait for the paths of the partitions this worker owns to open before they take
-on a batch (`settled`, at most `SETTLE_SECONDS`): what they sent through a topic meanwhile would
-move the fence on, and under a backlog the paths would open only once it is drained. The wait is
-short: the stage agents have only what earlier owners left on their topics to read.
+Ingest waits for the paths of the link and process partitions this worker owns to open before
+it takes on a batch, and link for those of the process partitions (`settled`, at most
+`SETTLE_SECONDS`): what they sent through a topic meanwhile would move the fence on, and under a
+backlog the paths would open only once it is drained. The wait is short: the stage agents have
+only what earlier owners left on their topics to read, and none waits for its own topic (the
+process agent waits for nothing, link only for process).
 
 `S2C_LOCAL_STAGES=0` keeps every hop on its topic.
 """
@@ -48,9 +50,11 @@ class LocalPaths:
         self._fences: dict[tuple[str, int], int] = {}
         self._sent: dict[tuple[str, int], int] = {}  # next offset after our last send there
         self._generation = 0  # moves on every rebalance: a fence read before it is stale
-        self._settled = asyncio.Event()  # every owned path open (or paths are off)
+        # topic -> set when every owned path of it is open (or paths are off)
+        self._settled = {topic: asyncio.Event() for topic in inputs}
         if not enabled:
-            self._settled.set()
+            for settled in self._settled.values():
+                settled.set()
 
     def partition_of(self, key: bytes) -> int:
         """The partition the producer puts `key` in (Java's murmur2, as librdkafka's
@@ -66,20 +70,21 @@ class LocalPaths:
         self._open.clear()
         self._fences.clear()
         if self.enabled:
-            self._settled.clear()
+            for settled in self._settled.values():
+                settled.clear()
 
-    async def settled(self) -> None:
-        """Until every path this worker owns is open, or `SETTLE_SECONDS` passed (then its
-        records go through the topics, and the paths open once their stages caught up)."""
-        if self._settled.is_set():
-            return
-        try:
-            await asyncio.wait_for(self._settled.wait(), SETTLE_SECONDS)
-        except TimeoutError:
-            log.warning(
-                "paths in memory not open after %.0f s: going through topics", SETTLE_SECONDS
-            )
-            self._settled.set()  # until the next rebalance
+    async def settled(self, *topics: str) -> None:
+        """Until every path this worker owns into `topics` is open, or `SETTLE_SECONDS` passed
+        (then records go through the topics, and the paths open once their stages caught up)."""
+        for topic in topics:
+            settled = self._settled[topic]
+            if settled.is_set():
+                continue
+            try:
+                await asyncio.wait_for(settled.wait(), SETTLE_SECONDS)
+            except TimeoutError:
+                log.warning("%s: paths in memory not open after %.0f s", topic, SETTLE_SECONDS)
+                settled.set()  # through the topic until the next rebalance
 
     @property
     def generation(self) -> int:
@@ -119,8 +124,9 @@ class LocalPaths:
                 opened.append(slot)
         if opened:
             log.info("in memory from now on: %s", ", ".join(f"{t}[{p}]" for t, p in opened))
-        if all((tp.topic, tp.partition) in self._open for tp in owned):
-            self._settled.set()
+        for topic, settled in self._settled.items():
+            if all((tp.topic, tp.partition) in self._open for tp in owned if tp.topic == topic):
+                settled.set()
         return opened
 
 

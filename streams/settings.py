@@ -72,8 +72,8 @@ class Settings:
     # Draining a backlog skews partitions by days; raise it for such a replay (see README).
     deadline_grace_hours: float = 0.0
     # Apply the link and process stages in memory for the partitions this worker owns, instead of
-    # through their topics (streams/topology/paths.py); 0 keeps every hop on its topic.
-    local_stages: bool = True
+    # through their topics (streams/topology/paths.py). Off by default: see README, Fewer hops.
+    local_stages: bool = False
     app_id: str = "s2c-pipeline"
     data_dir: Path = field(default_factory=lambda: REPO_ROOT / ".s2c")
     worker_dir: Path | None = None
@@ -178,7 +178,7 @@ class Settings:
             standby_replicas=int(_env("S2C_STANDBY_REPLICAS", "0")),
             state_cache=int(_env("S2C_STATE_CACHE", "16384")),
             deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
-            local_stages=_env("S2C_LOCAL_STAGES", "1") not in ("0", "false", "no"),
+            local_stages=_env("S2C_LOCAL_STAGES", "0") in ("1", "true", "yes"),
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=data_home / "secure-stack" if secure else data_home,
             worker_dir=Path(os.environ["S2C_WORKER_DIR"])

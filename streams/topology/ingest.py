@@ -44,11 +44,12 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
 
     @t.app.agent(t.events_t, name="s2c-ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        # Master data first, as the process stage: ingest may apply events there in memory.
-        await t.wait_until_ready(need_master=True)
+        # With paths in memory, master data first, as the process stage: ingest may apply
+        # events there.
+        await t.wait_until_ready(need_master=t.settings.local_stages)
         await run_stage(
             stream,
-            stages.checkpoint,
+            stages.ingest_checkpoint,
             ingest_one,
             ingest_failed,
             stages.lock,

@@ -26,7 +26,7 @@ def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
         await t.wait_until_ready()
         await run_stage(
             stream,
-            stages.checkpoint,
+            stages.link_checkpoint,
             link_one,
             link_failed,
             stages.lock,

@@ -157,5 +157,5 @@ def attach_paths(t: Any, stages: Any) -> None:
                 log.debug("log ends for the paths in memory not read: %r", exc)
                 return
             paths.fence(generation, ends)
-        async with stages.lock:
+        async with stages.lock:  # on whenever paths are
             paths.refresh(app.consumer, owned)

@@ -26,7 +26,7 @@ def attach_process(t: Topology, stages: Stages, progress: InputProgress) -> None
     async def process(stream: faust.StreamT) -> None:
         # Master data first: a restarted worker must not park events for rows already published.
         await t.wait_until_ready(need_master=True)
-        await run_stage(stream, stages.checkpoint, process_one, process_failed, stages.lock)
+        await run_stage(stream, stages.process_checkpoint, process_one, process_failed, stages.lock)
 
     async def process_failed(message: Any, exc: Exception) -> None:
         await t.dead_letter_failure(message, "process", exc)

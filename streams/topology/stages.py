@@ -1,4 +1,4 @@
-"""A worker's two keyed stages, LINK and PROCESS, over one checkpoint and one lock.
+"""A worker's two keyed stages, LINK and PROCESS.
 
 Each stage runs a `StageRunner` (s2c.tables.stage, the timer rule replay runs too) per
 partition. The link and process agents feed them their topics' records; ingest and link feed
@@ -6,9 +6,10 @@ them in memory for the partitions this worker owns once their path is open (path
 event goes from ingest to its instance in one batch when its worker owns the partitions it
 needs, and through a topic only to a partition another worker owns.
 
-All three agents apply and checkpoint their batches under `lock`, one batch at a time: a write
-one agent made in memory into another stage's table is durable (or undone) before that stage's
-own agent touches the table. Writes go to the table partition of the key (`Checkpoint.place`),
+With the paths in memory on (`S2C_LOCAL_STAGES=1`), both stages are over one checkpoint and all
+three agents apply and checkpoint their batches under `lock`, one batch at a time: a write one
+agent made in memory into another stage's table is durable (or undone) before that stage's own
+agent touches the table. Off (the default), each agent has its own checkpoint and no lock. Writes go to the table partition of the key (`Checkpoint.place`),
 whichever record made them, so a restart recovers them from the right changelog partition.
 """
 
@@ -42,21 +43,34 @@ STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time
 
 class Stages:
     def __init__(self, t: Topology, link_taken: InputProgress, process_taken: InputProgress):
-        self.t, self.lock = t, asyncio.Lock()
-        cp = self.checkpoint = Checkpoint(
-            t.tables,
-            LINK_TABLES + PROCESS_TABLES,
-            t.outbox,
-            progress=("link_timers", "process_timers"),
-        )
+        self.t = t
+        if t.settings.local_stages:  # one checkpoint: a batch may write into both stages
+            shared = Checkpoint(
+                t.tables,
+                LINK_TABLES + PROCESS_TABLES,
+                t.outbox,
+                progress=("link_timers", "process_timers"),
+            )
+            self.link_checkpoint = self.process_checkpoint = self.ingest_checkpoint = shared
+            self.lock: asyncio.Lock | None = asyncio.Lock()
+        else:  # each agent its own, as they never touch each other's tables
+            self.link_checkpoint = Checkpoint(
+                t.tables, LINK_TABLES, t.outbox, progress=("link_timers",)
+            )
+            self.process_checkpoint = Checkpoint(
+                t.tables, PROCESS_TABLES, t.outbox, progress=("process_timers",)
+            )
+            self.ingest_checkpoint = Checkpoint({}, (), t.outbox)
+            self.lock = None
+        lcp, cp = self.link_checkpoint, self.process_checkpoint
         n, cache = t.settings.partitions, t.settings.state_cache
-        self.link_upstream = Upstream(cp["link_timers"], sources_of("link", n))
+        self.link_upstream = Upstream(lcp["link_timers"], sources_of("link", n))
         self.process_upstream = Upstream(cp["process_timers"], sources_of("process", n))
         self._link_index, self._process_index = (
-            TimerIndex(cp["link_timers"]),
+            TimerIndex(lcp["link_timers"]),
             TimerIndex(cp["process_timers"]),
         )
-        self._link_states = json_states(t.app, cp["links"], LinkState, cache)
+        self._link_states = json_states(t.app, lcp["links"], LinkState, cache)
         self._process_states = json_states(t.app, cp["processes"], ProcessState, cache)
         self.master = t.replica.store
         self._link_stage = LinkStage(t.ids)
@@ -79,14 +93,14 @@ class Stages:
     def link_runner(self, partition: int) -> StageRunner[LinkState]:
         runner = self._links.get(partition)
         if runner is None:
-            keeper = LinkKeeper(self.forward, self.checkpoint, self._link_states, partition)
+            keeper = LinkKeeper(self.forward, self.link_checkpoint, self._link_states, partition)
             runner = self._links[partition] = StageRunner(
                 self._link_stage, keeper, PartitionTimers(self._link_index, partition), self._grace
             )
         return runner
 
     def link_watermark(self, partition: int, announcement: bytes) -> None:
-        self.checkpoint.place(LINK_TABLES, partition)
+        self.link_checkpoint.place(LINK_TABLES, partition)
         self.link_upstream.note(partition, announcement)
         if (due_at := self.t.due_time(self.link_upstream, partition)) is not None:
             self.link_runner(partition).fire_due(due_at, isolate=self._isolate("link", partition))
@@ -96,7 +110,7 @@ class Stages:
     ) -> None:
         """Apply `event` to the account `key` in link partition `partition`; what the link
         releases goes on to its process (`forward`)."""
-        self.checkpoint.place(LINK_TABLES, partition)
+        self.link_checkpoint.place(LINK_TABLES, partition)
         now = self.t.clock.observe("link", partition, event.occurred_at)
         due_at = self.t.due_time(self.link_upstream, partition)
         runner = self.link_runner(partition)
@@ -122,7 +136,7 @@ class Stages:
     def process_runner(self, partition: int) -> StageRunner[ProcessState]:
         runner = self._processes.get(partition)
         if runner is None:
-            keeper = ProcessKeeper(self.t, self.checkpoint, self._process_states, partition)
+            keeper = ProcessKeeper(self.t, self.process_checkpoint, self._process_states, partition)
             runner = self._processes[partition] = StageRunner(
                 self._process_stage,
                 keeper,
@@ -132,14 +146,14 @@ class Stages:
         return runner
 
     def process_watermark(self, partition: int, announcement: bytes) -> None:
-        self.checkpoint.place(PROCESS_TABLES, partition)
+        self.process_checkpoint.place(PROCESS_TABLES, partition)
         self.process_upstream.note(partition, announcement)
         if (due_at := self.t.due_time(self.process_upstream, partition)) is not None:
             runner = self.process_runner(partition)
             runner.fire_due(due_at, isolate=self._isolate("process", partition))
 
     def process_event(self, partition: int, key: str, event: Event) -> None:
-        self.checkpoint.place(PROCESS_TABLES, partition)
+        self.process_checkpoint.place(PROCESS_TABLES, partition)
         self.stream_now(partition)  # after a restart, stream time goes on from the table's
         now = self.t.clock.observe("process", partition, event.occurred_at)
         self._keep_stream_time(partition, now)
@@ -151,10 +165,10 @@ class Stages:
 
     def retry_waiting(self, partition: int, control: bytes) -> None:
         """Master data arrived: retry the instances of `partition` that wait for it."""
-        self.checkpoint.place(PROCESS_TABLES, partition)
+        self.process_checkpoint.place(PROCESS_TABLES, partition)
         body = loads(control)
         slot = f"{body['record']}|{body['key']}@{partition}".encode()
-        awaiting = self.checkpoint["awaiting"]
+        awaiting = self.process_checkpoint["awaiting"]
         waiting = awaiting.decoded(slot, loads) or []
         now = self.stream_now(partition)
         if not waiting or now is None:
@@ -170,7 +184,7 @@ class Stages:
         old one). Without it a master-data retry that came first after a restart was dropped,
         and the events waiting for that record stayed parked until their deadline reported
         them missing."""
-        kept = self.checkpoint["process_timers"].get(STREAM_TIME.format(partition).encode())
+        kept = self.process_checkpoint["process_timers"].get(STREAM_TIME.format(partition).encode())
         if kept is not None:
             at = datetime.fromtimestamp(int(kept) / 1000, tz=UTC)
             return self.t.clock.observe("process", partition, at)
@@ -178,12 +192,14 @@ class Stages:
 
     def _keep_stream_time(self, partition: int, now: datetime) -> None:
         slot = STREAM_TIME.format(partition).encode()
-        self.checkpoint["process_timers"][slot] = str(int(now.timestamp() * 1000)).encode()
+        self.process_checkpoint["process_timers"][slot] = str(int(now.timestamp() * 1000)).encode()
 
     def _isolate(self, stage: str, partition: int) -> Any:
+        checkpoint = self.link_checkpoint if stage == "link" else self.process_checkpoint
+
         def run(key: str, fire: Any) -> Any:
             return isolated(
-                self.checkpoint,
+                checkpoint,
                 fire,
                 lambda exc: self.t.deadline_failed(stage, partition, key, exc),
             )

@@ -21,7 +21,6 @@ import time
 from array import array
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from s2c.streams.settings import Settings
@@ -190,7 +189,6 @@ def run_verify(args: argparse.Namespace) -> int:
         wall_seconds=round(time.monotonic() - started, 1),
         commit=commit,
         namespace=settings.topic_prefix,
-        paths_opened=paths_opened(run_dir),
     )
     header = _header(run, workload)
     print(render(verdict, header))
@@ -206,9 +204,6 @@ def run_verify(args: argparse.Namespace) -> int:
             shutil.rmtree(run_dir / f"worker-{slot}", ignore_errors=True)
         print(f"removed {len(removed)} topics of {settings.topic_prefix} and the worker folders")
     return 0 if verdict.equal else 1
-
-
-OPENED = "in memory from now on:"
 
 
 def _run_figures(
@@ -262,18 +257,5 @@ def _header(run: dict[str, Any], workload: Workload) -> list[str]:
             else ""
         )
         + f", touching {run['instances_touched_by_late_events']:,} instances",
-        f"hops in memory   {run['paths_opened']:,} link/process partition paths opened in memory "
-        "by the workers (S2C_LOCAL_STAGES)",
         f"commit           {run['commit']} on {run['machine']}",
     ]
-
-
-def paths_opened(run_dir: Path) -> int:
-    """How many times the workers opened a link or process partition's path in memory, read
-    from their logs (paths.py logs "in memory from now on: <topic>[<p>], ...")."""
-    opened = 0
-    for log in run_dir.glob("worker-*.log"):
-        for line in log.read_text(errors="replace").splitlines():
-            if OPENED in line:
-                opened += len(line.split(OPENED, 1)[1].split(","))
-    return opened

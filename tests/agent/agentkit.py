@@ -112,9 +112,6 @@ class World:
     def __init__(self, tmp_path: Path, **settings: Any) -> None:
         # No allowed lateness: the agent tests check deadlines to the minute. The core tests' key
         # of the account pseudonyms, so a test computes a link key with `IDS.account_ref`.
-        # Every hop through its topic unless a test opens the paths in memory itself (no
-        # broker, no rebalance: the worker's own fencing never runs here).
-        settings.setdefault("local_stages", False)
         self.settings = Settings(
             app_id=f"s2c-agent-{tmp_path.name}",
             data_dir=tmp_path,

@@ -45,9 +45,6 @@ def test_a_small_day_under_kill_9s_equals_its_replay(stack, tmp_path: Path) -> N
     figures = json.loads(figures_path.read_text())
     assert figures["equal"] is True and figures["failures"] == 0
     assert figures["run"]["kills"] == 2
-    # The workers applied the link and process partitions they owned in memory (fewer hops):
-    # each of the 4 link and 4 process partitions opened at least once, so the kills hit it.
-    assert figures["run"]["paths_opened"] >= 2 * 4
     commands = figures["commands"]
     assert commands["compared"] > 100 and commands["live"] == commands["compared"]
     assert commands["lost"] == commands["extra"] == commands["double_postings"] == 0

@@ -319,7 +319,13 @@ class KafkaLog:
         except SystemError as exc:  # a fatal error (fenced) surfacing inside a delivery callback
             if isinstance(exc.__cause__, KafkaException):
                 raise exc.__cause__ from None
-            raise
+            # The binding's flush can also fail with no Kafka error attached ("returned NULL
+            # without setting an exception"), seen when the other instance fenced this one
+            # mid-flush. The transaction's fate is unknown: treat it as fatal, so the producer is
+            # dropped and the write decided again (its records were never committed).
+            raise KafkaException(
+                KafkaError(KafkaError._FATAL, f"producer failed in flush: {exc}", fatal=True)
+            ) from None
         return max(offsets)
 
     def _recover(self, error: KafkaError) -> None:

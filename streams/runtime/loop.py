@@ -1,9 +1,10 @@
 """The stage loop: records in batches, each applied on its own, the batch made durable at once.
 
 `run_stage` is the one loop of the stateful agents. It takes records in batches from the stream
-(`take_batches`, batches.py: never one asyncio hand-over per record), applies each through the
-stage's handler against the checkpoint's write-back views, and checkpoints the batch
-(checkpoint.py): one broker round trip per batch for outputs, one for states, one for progress.
+(`take_batches`, batches.py; the records still reach the stream one at a time through Faust's
+channel, one queue hand-over each), applies each through the stage's handler against the
+checkpoint's write-back views, and checkpoints the batch (checkpoint.py): one broker round trip per
+batch for outputs, one for states, one for progress.
 
 A record whose handling raises does not stop the batch: the writes it made are undone, the
 record goes to `on_failure` (the dead-letter topic), and the batch goes on, so the partition

@@ -61,8 +61,8 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
 
     def to_link(link_key: str, event: Any, raw: bytes, registers: bool) -> None:
         key = link_key.encode()
-        partition = paths.partition_of(key)
-        if paths.is_open(link_topic, partition):
+        partition = paths.local(link_topic, key)
+        if partition is not None:
             stages.link_event(partition, link_key, event, raw, registers=registers)
         else:
             t.outbox.send(link_topic, key, raw, headers=REGISTER if registers else None)
@@ -84,8 +84,8 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
             to_link(link_key, parsed, raw, registers=False)
         elif where.process_id is not None:
             key = where.process_id.encode()
-            partition = paths.partition_of(key)
-            if paths.is_open(process_topic, partition):
+            partition = paths.local(process_topic, key)
+            if partition is not None:
                 stages.process_event(partition, where.process_id, parsed)
             else:
                 t.outbox.send(process_topic, key, raw)

@@ -64,6 +64,15 @@ class LocalPaths:
     def is_open(self, topic: str, partition: int) -> bool:
         return (topic, partition) in self._open
 
+    def local(self, topic: str, key: bytes) -> int | None:
+        """The partition of `key` in `topic` if its path in memory is open, else None. Asked
+        for every event: with no path open (the default) it costs a set's truth test, not a
+        murmur2 of the key."""
+        if not self._open:
+            return None
+        partition = self.partition_of(key)
+        return partition if (topic, partition) in self._open else None
+
     def close_all(self) -> None:
         """A rebalance: every path goes through its topic until fenced again."""
         self._generation += 1

@@ -9,21 +9,22 @@ needs, and through a topic only to a partition another worker owns.
 With the paths in memory on (`S2C_LOCAL_STAGES=1`), both stages are over one checkpoint and all
 three agents apply and checkpoint their batches under `lock`, one batch at a time: a write one
 agent made in memory into another stage's table is durable (or undone) before that stage's own
-agent touches the table. Off (the default), each agent has its own checkpoint and no lock. Writes go to the table partition of the key (`Checkpoint.place`),
-whichever record made them, so a restart recovers them from the right changelog partition.
+agent touches the table. Off (the default), each agent has its own checkpoint and no lock.
+Writes go to the table partition of the key (`Checkpoint.place`), whichever record made them,
+so a restart recovers them from the right changelog partition.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from s2c.streams.runtime.checkpoint import Checkpoint
 from s2c.streams.runtime.loop import isolated
 from s2c.streams.runtime.states import json_states
 from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
-from s2c.streams.runtime.watermarks import InputProgress, Upstream
+from s2c.streams.runtime.watermarks import InputProgress, Upstream, of_ms, to_ms
 from s2c.streams.topology.announce import sources_of
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.keepers import LinkKeeper, ProcessKeeper
@@ -124,8 +125,8 @@ class Stages:
         sent = []
         for item in outputs:
             if isinstance(item, Forward):
-                partition = self.paths.partition_of(item.process_id.encode())
-                if self.paths.is_open(self.process_name, partition):
+                partition = self.paths.local(self.process_name, item.process_id.encode())
+                if partition is not None:
                     self.process_event(partition, item.process_id, item.event)
                     continue
             sent.append(item)
@@ -186,13 +187,12 @@ class Stages:
         them missing."""
         kept = self.process_checkpoint["process_timers"].get(STREAM_TIME.format(partition).encode())
         if kept is not None:
-            at = datetime.fromtimestamp(int(kept) / 1000, tz=UTC)
-            return self.t.clock.observe("process", partition, at)
+            return self.t.clock.observe("process", partition, of_ms(int(kept)))
         return self.t.clock.now("process", partition)
 
     def _keep_stream_time(self, partition: int, now: datetime) -> None:
         slot = STREAM_TIME.format(partition).encode()
-        self.process_checkpoint["process_timers"][slot] = str(int(now.timestamp() * 1000)).encode()
+        self.process_checkpoint["process_timers"][slot] = str(to_ms(now)).encode()
 
     def _isolate(self, stage: str, partition: int) -> Any:
         checkpoint = self.link_checkpoint if stage == "link" else self.process_checkpoint

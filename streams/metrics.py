@@ -104,11 +104,13 @@ class PipelineMetrics:
             ["sla", "site", "service_line", "payer_class"],
             registry=registry,
         )
-        # Variance = expected - paid, computed in PromQL from two monotonic counters. Money is
-        # exact Decimal everywhere in s2c; these floats exist only for dashboards.
+        # Variance = expected - paid, computed in PromQL from two monotonic counters fed by the
+        # core's observations (streams/sink.py: expected_reimbursement_usd once per instance at
+        # its first remittance, paid_usd per payment). Money is exact Decimal everywhere in
+        # s2c; these floats exist only for dashboards.
         self.expected_usd = Counter(
             "s2c_expected_reimbursement_usd",
-            "Expected reimbursement of adjudicated claims (USD)",
+            "Contract amount of each instance, counted when the payer first adjudicates it (USD)",
             ["site", "service_line", "payer_class"],
             registry=registry,
         )

@@ -1,12 +1,16 @@
-"""Run the pure schedule-to-cash core over a JSON Lines file of canonical events, no Kafka.
+"""Run the pure schedule-to-cash core over a JSON Lines file of the workers' stream, no Kafka.
 
 Input: one event per line, `{"schema": "CaseScheduled", "event": {"envelope": {...}, ...}}`,
-times as ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings. Master data: a directory
-with one `<RecordName>.jsonl` per master record (Payer.jsonl, Location.jsonl, ...).
+times as ISO-8601 UTC, dates as YYYY-MM-DD, money as decimal strings, and among them master
+records, `{"schema": "Payer", "record": {...}}`, taking effect where they stand. Master data
+known before the stream: a directory with one `<RecordName>.jsonl` per master record
+(Payer.jsonl, Location.jsonl, ...), optional.
 Output directory: commands.jsonl, exceptions.jsonl, sla_breaches.jsonl, metrics.jsonl (emission
 order) and processes.jsonl, links.jsonl (final states, sorted by key). Same input, same bytes.
-Lines that are not canonical events, and events the ingest stage's plausibility rule refuses, go
-to dead_letters.jsonl with their reason; the replay goes on.
+A folder holding anything but these files (and dead_letters.jsonl) is refused, so two runs never
+mix; a previous replay's folder is overwritten whole.
+Lines that are not canonical events or master records, and events the ingest stage's
+plausibility rule refuses, go to dead_letters.jsonl with their reason; the replay goes on.
 On a terminal a progress bar runs on stderr (not with --quiet); at the end the same summary as
 `s2c demo` (commands by type, journals, ledger check, exceptions, SLA breaches) goes to stdout.
 """
@@ -28,16 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--master-data",
         type=Path,
-        required=True,
+        default=None,
         metavar="DIR",
-        help="directory of <RecordName>.jsonl master data files",
+        help="directory of <RecordName>.jsonl master data files, loaded before the stream "
+        "(default: none; master records may also stand in the input among the events)",
     )
     parser.add_argument(
         "--out",
         type=Path,
         required=True,
         metavar="DIR",
-        help="directory for the output JSON Lines files (created if missing)",
+        help="directory for the output JSON Lines files: new, empty, or a previous replay's "
+        "(overwritten whole); one holding anything else is refused",
     )
     parser.add_argument(
         "--deadline-grace-hours",
@@ -81,13 +87,21 @@ def run(args: argparse.Namespace) -> int:
     from s2c.streams.idkey import id_key_of
     from s2c.streams.settings import Settings
     from s2c.streams.summary import replay_summary
-    from s2c.tables.replay import replay_file  # the core only; never imports Faust
+    from s2c.tables.replay import foreign_entries, replay_file  # the core; never imports Faust
 
     if not args.input.is_file():
         log.error("input %s is not a file", args.input)
         return 2
-    if not args.master_data.is_dir():
+    if args.master_data is not None and not args.master_data.is_dir():
         log.error("master data %s is not a directory", args.master_data)
+        return 2
+    if foreign := foreign_entries(args.out):
+        log.error(
+            "output folder %s holds %s, which no replay wrote: give a new or empty folder "
+            "(a previous replay's folder is overwritten whole, so runs never mix)",
+            args.out,
+            ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else ""),
+        )
         return 2
     settings = Settings.from_env()
     grace_hours = (

@@ -36,6 +36,32 @@ STAGE_MEASURES = {
 }
 
 
+# Core money observation name -> the counter it feeds. The core observes exact Decimals; the
+# float is made here, at the Prometheus edge, and nowhere else.
+MONEY_COUNTERS = {
+    "expected_reimbursement_usd": "expected_usd",  # s2c_expected_reimbursement_usd
+    "paid_usd": "paid_usd",  # s2c_paid_usd
+}
+
+
+def observe(m: PipelineMetrics, item: MetricObservation) -> None:
+    """One core observation into the worker's metrics, labelled by site, service line and payer
+    class only (the observation's process id never becomes a label)."""
+    labels = dict(item.labels)
+    dims = (
+        labels.get("site_id") or "unknown",
+        labels.get("service_line_id") or "unknown",
+        labels.get("payer_class") or "unknown",
+    )  # site, service_line, payer_class
+    if item.metric in MONEY_COUNTERS:
+        if item.value > 0:  # a counter only grows; a zero amount adds nothing
+            m.child(getattr(m, MONEY_COUNTERS[item.metric]), *dims).inc(float(item.value))
+    elif item.metric in STAGE_MEASURES:
+        m.child(m.stage_duration, STAGE_MEASURES[item.metric], *dims).observe(float(item.value))
+    else:
+        log.debug("observation %s has no metric", item.metric)
+
+
 class OutputSink:
     def __init__(
         self, outbox: Outbox, topics: Topics, codec: AvroCodec, metrics: PipelineMetrics
@@ -107,20 +133,7 @@ class OutputSink:
                 log.error("core returned an output the sink does not know: %s", type(item).__name__)
 
     def observe(self, item: MetricObservation) -> None:
-        labels, m = dict(item.labels), self._metrics
-        dims = (
-            labels.get("site_id") or "unknown",
-            labels.get("service_line_id") or "unknown",
-            labels.get("payer_class") or "unknown",
-        )  # site, service_line, payer_class
-        if item.metric == "expected_usd":
-            m.child(m.expected_usd, *dims).inc(item.value)
-        elif item.metric == "paid_usd":
-            m.child(m.paid_usd, *dims).inc(item.value)
-        elif item.metric in STAGE_MEASURES:
-            m.child(m.stage_duration, STAGE_MEASURES[item.metric], *dims).observe(item.value)
-        else:
-            log.debug("observation %s has no metric", item.metric)
+        observe(self._metrics, item)
 
     def observe_latency(self, event: Any) -> None:
         produced = event.envelope.produced_at

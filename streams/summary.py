@@ -48,7 +48,8 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         "",
         "s2c replay: the core over the events file",
         "=" * 50,
-        f"events in:    {events:>8}",
+        f"events in:    {events:>8}"
+        + (f"   master records in the stream: {counts['master']}" if counts["master"] else ""),
         f"commands out: {sum(by_type.values()):>8}   "
         f"({reversals} of them reverse an earlier command)",
         f"exceptions:   {sum(exceptions.values()):>8}   SLA breaches: {sum(breaches.values())}",

@@ -13,7 +13,7 @@ Master data directory (replay): one `<RecordName>.jsonl` per record type (`Payer
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -211,14 +211,25 @@ def master_record(record_name: str, record: dict[str, Any]) -> Any:
     return decode(MASTER_TYPES[record_name], record)
 
 
-def load_master_dir(directory: Path) -> DictMasterData:
-    """Read every `<RecordName>.jsonl` in `directory` (unknown file names are an error)."""
-    store = DictMasterData()
-    for path in sorted(directory.glob("*.jsonl")):
+def master_rows(directory: Path) -> Iterator[tuple[Path, int, str, str]]:
+    """(file, line number, line, record name) for every non-blank line of every
+    `<RecordName>.jsonl` in `directory`, files in name order. Any other `.jsonl` name is an
+    error, raised before the first row: a wrong folder, not a bad line."""
+    paths = sorted(directory.glob("*.jsonl"))
+    for path in paths:
         if path.stem not in MASTER_TYPES:
             raise ValueError(f"{path.name}: not a master record name ({', '.join(MASTER_TYPES)})")
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
+    for path in paths:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            for number, line in enumerate(lines, 1):
                 if line.strip():
-                    store.put(master_record(path.stem, json.loads(line)))
+                    yield path, number, line.rstrip("\n"), path.stem
+
+
+def load_master_dir(directory: Path) -> DictMasterData:
+    """Read every `<RecordName>.jsonl` in `directory` (unknown file names and unreadable lines
+    are an error)."""
+    store = DictMasterData()
+    for _, _, line, name in master_rows(directory):
+        store.put(master_record(name, json.loads(line)))
     return store

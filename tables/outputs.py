@@ -232,9 +232,12 @@ class AwaitMasterData:
 
 @dataclass(frozen=True, slots=True)
 class MetricObservation:
-    """A business measurement for the metrics module: seconds for durations, USD for variance."""
+    """A business measurement for the metrics module: seconds (float) for durations, USD as an
+    exact Decimal for money (`expected_reimbursement_usd`, `paid_usd`); only the Prometheus
+    edge turns money into a float. `labels` are site, service line and payer class, never the
+    patient; `process_id` stays in the core's outputs (replay) and never becomes a label."""
 
     metric: str
     process_id: str
-    value: float
+    value: float | Decimal
     labels: tuple[tuple[str, str], ...]

@@ -9,31 +9,40 @@ workers' `S2C_DEADLINE_GRACE_HOURS`) passes them. When a deadline fires is the s
 rule (stage.py), the same the live stages run: replay is their driver over dicts and heaps, with
 the whole input as one partition whose watermark is its stream time.
 
-`replay_file` reads canonical events as JSON Lines (`{"schema": "CaseScheduled", "event": {...}}`)
-and writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
+`replay_file` reads the stream the workers take as JSON Lines: canonical events
+(`{"schema": "CaseScheduled", "event": {...}}`) and, among them, master records
+(`{"schema": "Payer", "record": {...}}`), which take effect where they stand in the file, as a
+record on the master topic does when the workers' replica reads it: the instances parked on it are
+retried at once. It writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
 `{"schema": ..., "record": ...}` per line, in emission order) and the final `processes.jsonl` and
 `links.jsonl` (sorted by key). A line that is not a canonical event, or an event the ingest
 stage's plausibility rule refuses (tables/plausible.py), goes to `dead_letters.jsonl` with its
-reason and the line itself, and the replay goes on, as the workers' ingest stage does. No clock and no randomness are involved: same input, same bytes.
+reason and the line itself, and the replay goes on, as the workers' ingest stage does; so does a
+master record that cannot be read (`unusable-master-record`, stage `master`), in the stream or in
+the master-data directory. The output folder holds one run only: a folder with anything but a
+replay's own files in it is refused. No clock and no randomness are involved: same input, same
+bytes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from s2c.tables.codec import dumps, loads, to_native
-from s2c.tables.events import Event, event_from_record
+from s2c.tables import core
+from s2c.tables.codec import dumps, to_native
+from s2c.tables.events import Event
 from s2c.tables.handling import Output
 from s2c.tables.ids import IdKey
 from s2c.tables.link import LinkState
-from s2c.tables.master import MasterData, load_master_dir
+from s2c.tables.master import DictMasterData, MasterData, lookup_keys
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
+from s2c.tables.replay_input import DeadLine, MasterLine, read_events, read_master_dir
 from s2c.tables.routing import route, unroutable
 from s2c.tables.stage import DictKeeper, HeapTimers, LinkStage, ProcessStage, StageRunner
 
@@ -48,12 +57,18 @@ class Pipeline:
         self.links: dict[str, LinkState] = {}
         self.processes: dict[str, ProcessState] = {}
         self.stream_time: datetime | None = None
+        # (record, wait key) -> the instances parked on it, in the order they parked, as the
+        # workers' `awaiting` table: emptied for a key when its record arrives
+        self.awaiting: dict[tuple[str, str], dict[str, None]] = {}
         self._link_timers, self._process_timers = HeapTimers(), HeapTimers()
         self.link: StageRunner[LinkState] = StageRunner(
             LinkStage(ids), DictKeeper(self.links), self._link_timers, grace
         )
         self.process: StageRunner[ProcessState] = StageRunner(
-            ProcessStage(master), DictKeeper(self.processes), self._process_timers, grace
+            ProcessStage(master),
+            AwaitingKeeper(self.processes, self.awaiting),
+            self._process_timers,
+            grace,
         )
 
     def feed(self, event: Event) -> list[Output]:
@@ -75,6 +90,29 @@ class Pipeline:
             out.append(unroutable(event, now))
         out.extend(self.advance(due))  # deadlines the event itself set in the past
         return out
+
+    def take_master(self, record_name: str, record: Any) -> list[Output]:
+        """A master record arrives mid-stream: store it, then retry the instances parked on a
+        key it satisfies at the current stream time, as a worker does on a `retry-master`
+        control record. Before any event nothing can wait, so it is only stored."""
+        if not isinstance(self.master, DictMasterData):
+            raise TypeError("master records mid-stream need a DictMasterData to store them in")
+        self.master.put(record)
+        now, out = self.stream_time, []
+        for key in lookup_keys(record_name, record):
+            waiting = self.awaiting.pop((record_name, key), None)
+            if not waiting or now is None:
+                continue
+            for process_id in waiting:
+                out.extend(self.process.step(process_id, self._retry(now)))
+        return out
+
+    def _retry(self, now: datetime) -> Callable[[ProcessState], tuple[ProcessState, list[Any]]]:
+        def retry(state: ProcessState) -> tuple[ProcessState, list[Any]]:
+            retried, out = core.retry_parked(state, self.master, now)
+            return retried, list(out)
+
+        return retry
 
     def advance(self, now: datetime, before: bool = False) -> list[Output]:
         """Fire every deadline at or before `now` (event time) of both stages, earliest first
@@ -105,51 +143,21 @@ class Pipeline:
         return out
 
 
-@dataclass(frozen=True)
-class DeadLine:
-    """A line replay refused, as the ingest stage dead-letters it: why, and the line itself."""
+class AwaitingKeeper(DictKeeper[ProcessState]):
+    """Process states in a dict, and after each step the index of the master records its
+    parked events wait for (what the workers' process keeper writes to `awaiting`)."""
 
-    line: int
-    reason: str
-    exception_class: str
-    message: str
-    original: str
+    def __init__(
+        self, states: dict[str, ProcessState], awaiting: dict[tuple[str, str], dict[str, None]]
+    ) -> None:
+        super().__init__(states)
+        self.awaiting = awaiting
 
-    def to_record(self) -> dict[str, object]:
-        return {
-            "line": self.line,
-            "stage": "ingest",
-            "reason": self.reason,
-            "exception_class": self.exception_class,
-            "message": self.message,
-            "original": self.original,
-        }
-
-
-def read_events(path: Path) -> Iterator[tuple[int, str, Event | DeadLine]]:
-    """Yield (line number, line, event) for each line of a JSON Lines file, with a `DeadLine` in
-    place of the event for a line that is not one (`undecodable`: not JSON; `invalid-event`:
-    JSON, but not a canonical event), as the ingest stage dead-letters such records."""
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            text = line.rstrip("\n")
-            try:
-                row = loads(line)
-            except ValueError as exc:
-                yield (
-                    number,
-                    text,
-                    DeadLine(number, "undecodable", type(exc).__name__, str(exc), text),
-                )
-                continue
-            try:
-                yield number, text, event_from_record(row["schema"], row["event"])
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                told = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-                name = type(exc).__name__
-                yield number, text, DeadLine(number, "invalid-event", name, told[:300], text)
+    def keep(self, key: str, state: ProcessState, outputs: list[Any], cause: Any) -> None:
+        self.states[key] = state
+        if state.parked:
+            for slot in sorted(core.waiting_for_master(state)):
+                self.awaiting.setdefault(slot, {})[key] = None
 
 
 _FILES = {
@@ -162,9 +170,25 @@ DEAD_LETTERS = "dead_letters"
 _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
+OUTPUT_FILES = frozenset(
+    f"{name}.jsonl" for name in (*_FILES.values(), DEAD_LETTERS, "processes", "links")
+)
+
+
+def foreign_entries(out_dir: Path) -> list[str]:
+    """What in `out_dir` is not a replay's own output file (sorted names): a replay writes only
+    into a folder where this is empty, so it never mixes its files with anything else's. A
+    previous replay's files are overwritten whole, every one of them, so no two runs mix."""
+    if not out_dir.exists():
+        return []
+    if not out_dir.is_dir():
+        return [out_dir.name]
+    return sorted(p.name for p in out_dir.iterdir() if p.name not in OUTPUT_FILES or p.is_dir())
+
+
 def replay_file(
     events_path: Path,
-    master_dir: Path,
+    master_dir: Path | None,
     out_dir: Path,
     ids: IdKey,
     on_event: Callable[[], object] | None = None,
@@ -173,13 +197,28 @@ def replay_file(
     clock: datetime | None = None,
 ) -> Counter[str]:
     """Run the core over `events_path`; returns how many lines each output file got.
-    `ids` is the key of the account pseudonyms: the live pipeline's key gives its ids.
-    `on_event` is called once per event read (the CLI's progress bar). `grace` is the allowed
-    lateness, the workers' `S2C_DEADLINE_GRACE_HOURS`: deadlines fire at stream time less it.
-    `limits` are the ingest stage's plausibility limits (tables/plausible.py), judged against
-    replay's stream time and, only when given, `clock` (a replay has no wall clock of its own:
-    the workers' was the time the events reached them, which a file does not record)."""
-    pipeline = Pipeline(load_master_dir(master_dir), ids, grace)
+    `master_dir` is loaded first, as the master topic is before a worker takes events (None:
+    master data only from the stream). `ids` is the key of the account pseudonyms: the live
+    pipeline's key gives its ids. `on_event` is called once per line read (the CLI's progress
+    bar). `grace` is the allowed lateness, the workers' `S2C_DEADLINE_GRACE_HOURS`: deadlines
+    fire at stream time less it. `limits` are the ingest stage's plausibility limits
+    (tables/plausible.py), judged against replay's stream time and, only when given, `clock` (a
+    replay has no wall clock of its own: the workers' was the time the events reached them,
+    which a file does not record). Raises ValueError, writing nothing, when `out_dir` holds
+    anything but a replay's files or `master_dir` a file that is no master record name."""
+    if foreign := foreign_entries(out_dir):
+        raise ValueError(
+            f"{out_dir} holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}, "
+            "not a replay's output: give an empty or new folder"
+        )
+    master = DictMasterData()
+    refused: list[DeadLine] = []
+    for name, row in read_master_dir(master_dir) if master_dir is not None else ():
+        if isinstance(row, DeadLine):
+            refused.append(row)
+        else:
+            master.put(row)
+    pipeline = Pipeline(master, ids, grace)
     out_dir.mkdir(parents=True, exist_ok=True)
     counts: Counter[str] = Counter()
     limits = limits or Limits()
@@ -187,26 +226,39 @@ def replay_file(
         name: (out_dir / f"{name}.jsonl").open("w", encoding="utf-8", newline="\n")
         for name in (*_FILES.values(), DEAD_LETTERS)
     }
+
+    def write(outputs: list[Output]) -> None:
+        for item in outputs:
+            name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
+            if name is None:
+                continue  # AwaitMasterData: the pipeline indexes what instances wait for
+            record = item.to_record() if isinstance(item, _AVRO) else to_native(item)
+            sinks[name].write(dumps({"schema": type(item).__name__, "record": record}) + "\n")
+            counts[name] += 1
+
     try:
+        for letter in refused:
+            sinks[DEAD_LETTERS].write(dumps(letter.to_record()) + "\n")
+            counts[DEAD_LETTERS] += 1
         for number, text, event in read_events(events_path):
-            counts["events"] += 1
             if on_event is not None:
                 on_event()
+            if isinstance(event, MasterLine):
+                counts["master"] += 1
+                write(pipeline.take_master(event.name, event.record))
+                continue
+            counts["events"] += 1
             if isinstance(event, Event):
-                refused = refusal(event, pipeline.stream_time, clock, limits)
-                if refused is not None:  # refused before it can move stream time, as live
-                    event = DeadLine(number, refused.reason, "Implausible", refused.detail, text)
+                refused_by = refusal(event, pipeline.stream_time, clock, limits)
+                if refused_by is not None:  # refused before it can move stream time, as live
+                    event = DeadLine(
+                        number, refused_by.reason, "Implausible", refused_by.detail, text
+                    )
             if isinstance(event, DeadLine):
                 sinks[DEAD_LETTERS].write(dumps(event.to_record()) + "\n")
                 counts[DEAD_LETTERS] += 1
                 continue
-            for item in pipeline.feed(event):
-                name = next((n for cls, n in _FILES.items() if isinstance(item, cls)), None)
-                if name is None:
-                    continue  # AwaitMasterData: replay's master data never changes mid-run
-                record = item.to_record() if isinstance(item, _AVRO) else to_native(item)
-                sinks[name].write(dumps({"schema": type(item).__name__, "record": record}) + "\n")
-                counts[name] += 1
+            write(pipeline.feed(event))
     finally:
         for sink in sinks.values():
             sink.close()

@@ -162,10 +162,23 @@ def _remit(
     debit: str,
     credit: str,
     amount: Decimal,
+    out: list[Output],
     effective: date | None = None,
 ) -> PostJournal:
     posting = Posting(state.process_id, e)
     when = effective or e.occurred_at.date()
+    if state.first_remit_at is None and state.expected_amount is not None:
+        # The payer adjudicated the claim: from now on its contract amount is money expected,
+        # measured against what is paid (s2c_expected_reimbursement_usd, once per instance;
+        # the first remittance applied is first whatever the arrival order).
+        out.append(
+            MetricObservation(
+                "expected_reimbursement_usd",
+                state.process_id,
+                state.expected_amount,
+                labels(state),
+            )
+        )
     state.first_remit_at = earliest(state.first_remit_at, e.occurred_at)
     return posting.journal(
         kind,
@@ -195,6 +208,7 @@ def payment_posted(
         cash,
         _ar(master, state),
         e.paid_amount,
+        out,
         effective=e.payment_date,
     )
     state.journals[key] = journal
@@ -202,15 +216,8 @@ def payment_posted(
     state.ar_balance -= e.paid_amount
     state.first_payment_at = earliest(state.first_payment_at, e.occurred_at)
     out.append(journal)
-    if state.expected_amount is not None:
-        out.append(
-            MetricObservation(
-                "expected_vs_paid_variance",
-                state.process_id,
-                float(state.expected_amount - state.paid),
-                labels(state),
-            )
-        )
+    # every payment, with or without a contract amount to measure it against (s2c_paid_usd)
+    out.append(MetricObservation("paid_usd", state.process_id, e.paid_amount, labels(state)))
 
 
 def adjustment_posted(
@@ -224,7 +231,7 @@ def adjustment_posted(
         e.group_code, (JournalKind.OTHER_ADJUSTMENT, GlPurpose.CONTRACTUAL_ALLOWANCE)
     )
     debit = gl_account(master, purpose, state.site_id, e.group_code)
-    out.append(_remit(state, e, kind, debit, _ar(master, state), e.amount))
+    out.append(_remit(state, e, kind, debit, _ar(master, state), e.amount, out))
     state.adjusted += e.amount
     state.ar_balance -= e.amount
 
@@ -236,7 +243,9 @@ def denial_received(
     if e.denied_amount < 0:
         _denial_taken_back(state, e, reserve, master, now, out)
         return
-    out.append(_remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount))
+    out.append(
+        _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
+    )
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
     state.first_denial_at = earliest(state.first_denial_at, e.occurred_at)
@@ -273,7 +282,9 @@ def _denial_taken_back(
             )
         )
         return
-    out.append(_remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount))
+    out.append(
+        _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
+    )
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
 

@@ -91,7 +91,23 @@ def given(events: Path, master: Path) -> Workload:
         raise SystemExit(f"s2c verify: events file {events} does not exist")
     if not master.is_dir():
         raise SystemExit(f"s2c verify: master data {master} is not a directory")
+    if (line := _first_master_line(events)) is not None:
+        raise SystemExit(
+            f"s2c verify: {events} line {line} is a master record; verify takes master data "
+            "from --master-data only: live, a master record on its topic has no order against "
+            "the events, so no verdict could hold (s2c replay takes it in the stream)"
+        )
     return Workload(events, master, f"given: {events} with master data {master}")
+
+
+def _first_master_line(events: Path) -> int | None:
+    """The line number of the first master record standing among the events, if any."""
+    from s2c.tables.replay_input import MasterLine, read_events
+
+    with events.open("rb") as raw:  # only lines that may be one are parsed
+        if not any(b'"record"' in line for line in raw):
+            return None
+    return next((n for n, _, item in read_events(events) if isinstance(item, MasterLine)), None)
 
 
 def _master_rows(master: Path) -> dict[str, list[dict[str, Any]]]:

@@ -455,3 +455,29 @@ def knee_case_through_claim(feed: Feed) -> list[Event]:
         charge(feed, SURGERY_DAY + 30),
         claim(feed, SURGERY_DAY + 2 * DAY),
     ]
+
+
+def paid_knee_case(feed: Feed, n: int, paid: str, day: float = 0) -> list[Event]:
+    """The `n`th knee arthroscopy for Aetna at Riverside, booked `day` days after T0, billed
+    6,800 and paid `paid` against the contract's 4,200: its own case, account, claim and
+    remittance ids, so several can share one stream."""
+    case, account, claim_id = f"C-{3000 + n}", f"ACCT-{8000 + n}", f"CLM-{3000 + n}"
+    start = day * DAY
+    surgery = start + SURGERY_DAY
+    return [
+        knee_case_scheduled(feed, hours=start, case_id=case, account=account, start_days=14 + day),
+        feed(
+            "AuthorizationApproved",
+            start + 30,
+            authorization_id=f"AUTH-{3000 + n}",
+            appointment_id=None,
+            case_id=case,
+            payer_id="AETNA-COMM",
+            auth_number=f"A{3000 + n}",
+        ),
+        encounter_started(feed, surgery, account, case, encounter_id=f"ENC-{3000 + n}"),
+        encounter_completed(feed, surgery + 6, account, encounter_id=f"ENC-{3000 + n}"),
+        charge(feed, surgery + 30, charge_id=f"CHG-{3000 + n}", account=account),
+        claim(feed, surgery + 2 * DAY, claim_id=claim_id, account=account),
+        payment(feed, surgery + 20 * DAY, paid, f"ERA-{3000 + n}", claim_id, account),
+    ]

@@ -1,7 +1,10 @@
 """Fixtures for the observability tests: promtool, and a real Prometheus scraping a worker.
 
 The worker is `PipelineMetrics` on a fresh registry, filled with one day at St Mary's and served
-over HTTP the way a worker's `/metrics` page serves it. Prometheus (the Debian package, as in
+over HTTP the way a worker's `/metrics` page serves it. The money counters are not set by hand:
+underpaid knee arthroscopies at Riverside go through the pure core, and the worker's own sink
+function turns what the core observed into them, so a core that stops observing money (or a
+sink that stops knowing its names) leaves the finance rules and panels without data here too. Prometheus (the Debian package, as in
 deploy/local/stack) scrapes it every second and loads deploy/prometheus/rules.yml, so rules and
 dashboard queries are checked by the real parser against real series. Missing binaries fail the
 run with the install command: these tests never skip.
@@ -13,6 +16,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -27,8 +31,14 @@ import pytest
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from s2c.streams.metrics import DAY, PipelineMetrics
+from s2c.streams.sink import observe
+from s2c.tables.outputs import MetricObservation
+from s2c.tables.replay import Pipeline
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "unit" / "core"))  # the core tests' small world
+from core_world import IDS, Feed, master_data, paid_knee_case  # noqa: E402
+
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 RULES_TEST = ROOT / "deploy" / "prometheus" / "rules_test.yml"
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -85,8 +95,13 @@ def a_day_at_st_mary(m: PipelineMetrics) -> None:
     m.open_instances.labels(stage="CHARGED", site="ST-MARY").set(42)
     for sla in SLA_KINDS:
         m.sla_breaches.labels(sla=sla, **visit).inc()
-    m.expected_usd.labels(**visit).inc(18250)
-    m.paid_usd.labels(**visit).inc(16400)
+    # Money as the worker gets it: from the core's observations, through the sink.
+    pipeline, feed = Pipeline(master_data(), IDS), Feed("finance")
+    for n in range(4):
+        for event in paid_knee_case(feed, n, "3100.00"):
+            for item in pipeline.feed(event):
+                if isinstance(item, MetricObservation):
+                    observe(m, item)
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ MAPPED = (
     "ClaimResponse",
     "ExplanationOfBenefit",
     "PaymentReconciliation",
+    "Procedure",
 )
 
 
@@ -92,7 +93,7 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
         correlation_id=f"{kind}/{res.id}",
     )
-    from s2c.streams.connectors import fhir_finance
+    from s2c.streams.connectors import fhir_finance, fhir_surgery
 
     mappers = {
         "Appointment": _appointment,
@@ -101,6 +102,7 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         "ClaimResponse": fhir_finance.claim_response,
         "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,
         "PaymentReconciliation": fhir_finance.payment_reconciliation,
+        "Procedure": fhir_surgery.procedure,
     }
     return mappers[kind](res, source, refs, produced_at)
 

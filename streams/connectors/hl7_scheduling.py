@@ -3,6 +3,7 @@
 S12 new booking, S13 reschedule, S14 modification, S15 cancellation, S16 discontinuation and
 S17 deletion (both end the appointment, so both become AppointmentCancelled with the trigger in
 the reason: the reservations behind them must be released either way), S26 no-show.
+A SIU that books a preference card is a surgical case and goes to `hl7_surgery` instead.
 Free-text NTE notes never travel.
 """
 
@@ -152,6 +153,10 @@ def occurred_at(msg: Hl7Message) -> datetime:
 
 
 def map_siu(msg: Hl7Message, refs: PatientRefs, produced_at: datetime) -> list[Event]:
+    from s2c.streams.connectors import hl7_surgery  # it builds on this module's readers
+
+    if hl7_surgery.is_case(msg):
+        return hl7_surgery.map_case(msg, refs, produced_at)
     trigger = msg.message_type[1]
     source, when, appt = msg.source(), occurred_at(msg), appointment_id(msg)
 

@@ -168,7 +168,7 @@ def read_transactions(text: str) -> tuple[list[TransactionSet], list[str]]:
 
 
 def map_transaction(tx: TransactionSet, produced_at: datetime) -> list[Event]:
-    from s2c.streams.connectors import x12_claims, x12_remit
+    from s2c.streams.connectors import x12_auth, x12_claims, x12_remit
 
     if tx.errors:
         raise MappingError(f"ST {tx.control}", "; ".join(tx.errors), stage="parse", code="100")
@@ -178,6 +178,8 @@ def map_transaction(tx: TransactionSet, produced_at: datetime) -> list[Event]:
         return x12_claims.map_277(tx, produced_at)
     if tx.kind == "835":
         return x12_remit.map_835(tx, produced_at)
+    if tx.kind == "278":
+        return x12_auth.map_278(tx, produced_at)
     raise MappingError("ST01", f"transaction set {tx.kind} is not mapped", code="200", reject=True)
 
 

@@ -224,6 +224,7 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
         "PaymentPosted",
         "AdjustmentPosted",
         "DenialReceived",
+        "CaseCompleted",
     }
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")

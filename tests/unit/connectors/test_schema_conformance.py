@@ -36,6 +36,13 @@ KINDS = {
     "AdjustmentPosted",
     "DenialReceived",
     "PaymentReversed",
+    "CaseScheduled",
+    "CaseRescheduled",
+    "CaseCancelled",
+    "CaseCompleted",
+    "AuthorizationRequested",
+    "AuthorizationApproved",
+    "AuthorizationDenied",
 }
 
 

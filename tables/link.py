@@ -2,6 +2,11 @@
 instance an account belongs to. The state, the work items and their reasons name the account by
 that pseudonym only, never by its number.
 
+Identity across feeds: an ADT registration names no appointment or case (only the account, PID-18,
+else PV1-19), so a walk-in `EncounterStarted` opens its own `ENC-` instance only when its account is
+not linked yet; on an account already linked to a scheduled appointment or case it joins that
+instance like any account-only event (its discharge, charges, claims and remittances follow it).
+
 Events that carry their own process id register `account -> process id` and are forwarded (or,
 for a registration copy of an event that went straight to its process, only registered). Events
 that only carry the account (charges, claims, remittances, discharges) are forwarded to the linked
@@ -25,7 +30,7 @@ from s2c.tables.codec import iso, to_datetime, to_native
 from s2c.tables.events import Event, event_from_record, money_of
 from s2c.tables.ids import IdKey
 from s2c.tables.outputs import Forward, WorkQueueException, stable_id
-from s2c.tables.routing import process_id_of
+from s2c.tables.routing import is_walk_in, process_id_of
 from s2c.tables.vocabulary import ExceptionKind
 
 LINK_PARK_TTL = timedelta(days=7)
@@ -86,6 +91,8 @@ def link_transition(
         # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
         state = LinkState(ids.account_ref(event.account_number))  # type: ignore[attr-defined]
     own = process_id_of(event, ids)
+    if own is not None and state.process_id not in (None, own) and is_walk_in(event):
+        own = None  # a registration on a scheduled account joins its instance (identity rule)
     if own is None:
         if state.process_id is not None:
             return state, [Forward(state.process_id, event)]

@@ -7,7 +7,8 @@ Process ids (derivable without any state):
 - authorization and encounter-started events -> the case's id when they carry `case_id`, else
   the appointment's when they carry `appointment_id` (a case wins: a surgery may be booked off a
   consult);
-- a walk-in or emergency `EncounterStarted` (no appointment, no case) -> `ENC-<account ref>`;
+- a walk-in or emergency `EncounterStarted` (no appointment, no case) -> `ENC-<account ref>`,
+  unless its account is already linked: then it joins that instance (`is_walk_in`, link.py);
 - everything else (encounter completed, charges, claims, remittances) has no process id of its own.
 
 Link key: the account's pseudonym (`IdKey.account_ref`, see ids.py), when the event carries an
@@ -89,6 +90,16 @@ def _rule_for(name: str) -> Callable[[Any, IdKey | None], str | None]:
 
 
 _RULES: dict[type, Callable[[Any, IdKey | None], str | None]] = {}  # one entry per event class
+
+
+def is_walk_in(event: Event) -> bool:
+    """An `EncounterStarted` that names no appointment and no case: an ADT registration carries
+    neither, so this is a walk-in only if its account is not already linked to an instance."""
+    return (
+        event.schema == "EncounterStarted"
+        and not getattr(event, "case_id", None)
+        and not getattr(event, "appointment_id", None)
+    )
 
 
 def link_key_of(event: Event, ids: IdKey) -> str | None:

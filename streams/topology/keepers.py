@@ -105,7 +105,3 @@ class ProcessKeeper:
 
 def _label(state: ProcessState | None) -> str | None:
     return None if state is None else f"{state.stage.value}|{state.site_id or 'unknown'}"
-
-
-def _label(state: ProcessState | None) -> str | None:
-    return None if state is None else f"{state.stage.value}|{state.site_id or 'unknown'}"

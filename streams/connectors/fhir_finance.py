@@ -1,4 +1,5 @@
-"""FHIR ClaimResponse, ExplanationOfBenefit and PaymentReconciliation to claim/remittance events.
+"""FHIR ClaimResponse, ExplanationOfBenefit and PaymentReconciliation to claim/remittance events,
+and a preauthorization ClaimResponse (`use` preauthorization) to an Authorization* event.
 
 ClaimResponse and ExplanationOfBenefit share `outcome`, `payment` and `item.adjudication`:
 queued is an acknowledgment, error a rejection, complete/partial a payment plus one adjustment
@@ -135,7 +136,64 @@ def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[E
 
 def claim_response(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
     status_of(res, ("active",))
+    if res.use == "preauthorization":
+        return _preauthorization(res, src, now)
+    if res.use not in (None, "claim"):
+        raise MappingError(
+            "ClaimResponse.use",
+            f"use {res.use} is not mapped (claim, preauthorization)",
+            code="103",
+        )
     return _adjudicated(res, src, now, res.request)
+
+
+def _preauthorization(res: Any, src: Source, now: datetime) -> list[Event]:
+    """A payer's answer to a prior authorization request, the FHIR peer of a 278 response.
+
+    The request (`ClaimResponse.request`, the provider's preauthorization Claim) is traced the way
+    the 278's TRN02 is: its identifier (else the Claim's logical id) is the authorization id, and
+    the OR scheduling system issues it under the case id, so it is the case id too. `outcome`
+    complete or partial with a `preAuthRef` approves (valid until `preAuthPeriod.end`); `error`
+    denies, with the error codes as the reason; `queued` is no decision yet and is rejected by
+    name, as a pended 278 is."""
+    request = res.request
+    trace = required(
+        getattr(getattr(request, "identifier", None), "value", None) or ref_id(request),
+        "ClaimResponse.request",
+    )
+    payer = required(ref_id(res.insurer), "ClaimResponse.insurer")
+    when = as_utc(required(res.created, "ClaimResponse.created"))
+    keys = {"authorization_id": trace, "case_id": trace, "appointment_id": None, "payer_id": payer}
+    outcome = res.outcome or ""
+    if outcome == "error":
+        codes = [code_of(e.code) for e in res.error or [] if code_of(e.code)]
+        reason = "REQUEST_REJECTED" + (f" ({', '.join(codes)})" if codes else "")
+        if res.disposition:
+            reason += f": {res.disposition}"
+        return [
+            event(src, "AuthorizationDenied", "ClaimResponse", when, now, **keys, reason=reason)
+        ]
+    if outcome not in ("complete", "partial"):
+        raise MappingError(
+            "ClaimResponse.outcome",
+            f"preauthorization outcome {outcome or '(empty)'} is not an approval or a denial",
+            code="207",
+        )
+    number = required(res.preAuthRef, "ClaimResponse.preAuthRef")
+    period = res.preAuthPeriod
+    until = as_utc(period.end) if period is not None and period.end is not None else None
+    return [
+        event(
+            src,
+            "AuthorizationApproved",
+            "ClaimResponse",
+            when,
+            now,
+            **keys,
+            auth_number=number,
+            valid_until=until,
+        )
+    ]
 
 
 def explanation_of_benefit(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:

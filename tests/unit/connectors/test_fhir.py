@@ -225,6 +225,8 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
         "AdjustmentPosted",
         "DenialReceived",
         "CaseCompleted",
+        "AuthorizationApproved",
+        "AuthorizationDenied",
     }
     for record in events:
         schema = catalog.parsed(f"s2c.events.{record['envelope']['event_type']}")

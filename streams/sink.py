@@ -84,10 +84,16 @@ class OutputSink:
         self.emit(outputs)
         await self._outbox.drain()
 
-    def emit(self, outputs: list[Any], arrived: tuple[Any, bytes] | None = None) -> None:
+    def emit(
+        self,
+        outputs: list[Any],
+        arrived: tuple[Any, bytes] | None = None,
+        forward_headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         """Queue `outputs` in the outbox; the caller drains it (once per batch). `arrived` is the
         event being applied and the bytes it came in: forwarded as it is, it is sent as those
-        bytes (any registered schema id decodes downstream) instead of being encoded again."""
+        bytes (any registered schema id decodes downstream) instead of being encoded again.
+        `forward_headers` go on the forwards (their upstream time, s2c.streams.runtime.reorder)."""
         send, child = self._outbox.send, self._metrics.child
         for item in outputs:
             if isinstance(item, Command):
@@ -101,7 +107,7 @@ class OutputSink:
                     value = self._codec.encode(
                         f"s2c.events.{item.event.schema}", to_native(item.event)
                     )
-                send(self._process, item.process_id.encode(), value)
+                send(self._process, item.process_id.encode(), value, headers=forward_headers)
             elif isinstance(item, SlaBreached):
                 record = item.to_record()
                 value = self._codec.encode("s2c.ops.SlaBreached", record)

@@ -39,28 +39,35 @@ class StateView(Generic[S]):
     ) -> None:
         self._view, self._decode, self._encode, self._keep = view, decode, encode, keep
         self._cache: OrderedDict[bytes, S] = OrderedDict()
-        self._before: dict[bytes, bytes | None] = {}  # this record's keys: what to go back to
+        # This record's keys, each noted with what to go back to the first time it is loaded
+        # after the record began or after a savepoint (`mark`): a record that applies several
+        # events (the held ones a watermark releases) undoes only the one that failed.
+        self._before: list[tuple[bytes, bytes | None]] = []
+        self._noted: set[bytes] = set()
         view.guard(self)
 
     def begin(self) -> None:
         self._before.clear()
+        self._noted.clear()
 
     def mark(self) -> int:
+        self._noted.clear()
         return len(self._before)
 
     def rollback_since(self, mark: int) -> None:
-        """Put back the keys first loaded after `mark` (0: every key of the record). They stay
-        noted, so a rollback of the whole record later puts them back again."""
-        for key in list(self._before)[mark:]:
-            before = self._before[key]
+        """Put back the keys loaded after `mark` (0: every key of the record) as they were then,
+        the earliest note of a key last. They stay noted, so a rollback of the whole record
+        later puts them back again."""
+        for key, before in reversed(self._before[mark:]):
             self._cache.pop(key, None)
             if before is not None:
                 self._view.hold(key, self._decode(before), self._encode)
 
     def _note(self, key: bytes) -> None:
-        if key not in self._before:
+        if key not in self._noted:
+            self._noted.add(key)
             held = self._view.held(key)
-            self._before[key] = None if held is None else self._encode(held)
+            self._before.append((key, None if held is None else self._encode(held)))
 
     def load(self, key: bytes) -> S | None:
         self._note(key)

@@ -44,8 +44,11 @@ def bucket_of(at: datetime) -> int:
 
 
 class TimerIndex:
-    def __init__(self, table: Any) -> None:
-        self._table = table
+    """`prefix` names the index inside its table, so another index (the events a stage holds
+    back, reorder.py) can share the table: `<partition>:<prefix><bucket>`."""
+
+    def __init__(self, table: Any, prefix: str = "") -> None:
+        self._table, self._prefix = table, prefix
 
     def schedule(self, partition: int, key: bytes, deadline: datetime | None) -> None:
         """File `key` under its deadline's bucket. A deadline already behind stream time (one the
@@ -109,7 +112,7 @@ class TimerIndex:
         """The directory of an index kept before directories existed: its filled buckets, found
         by one scan of the table (then the cursor is dropped). Empty for a new partition."""
         cursor = f"{partition}:cursor".encode()
-        if self._table.get(cursor) is None:
+        if self._prefix or self._table.get(cursor) is None:
             return []
         prefix = f"{partition}:"
         buckets = sorted(
@@ -121,13 +124,11 @@ class TimerIndex:
         del self._table[cursor]
         return buckets
 
-    @staticmethod
-    def _directory(partition: int) -> bytes:
-        return f"{partition}:buckets".encode()
+    def _directory(self, partition: int) -> bytes:
+        return f"{partition}:{self._prefix}buckets".encode()
 
-    @staticmethod
-    def _slot(partition: int, bucket: int) -> bytes:
-        return f"{partition}:{bucket}".encode()
+    def _slot(self, partition: int, bucket: int) -> bytes:
+        return f"{partition}:{self._prefix}{bucket}".encode()
 
 
 class PartitionTimers:

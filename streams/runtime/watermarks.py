@@ -43,9 +43,10 @@ from s2c.tables.codec import loads
 log = logging.getLogger(__name__)
 WATERMARK = b"watermark"
 ANNOUNCE_SECONDS = 0.5
-# A partition announces when its time moved this much (or it turned idle or busy): deadlines are
-# hours to days, and live traffic would otherwise add an announcement per partition pair and tick.
-ANNOUNCE_STEP_MS = 60_000
+# A partition announces when its time moved this much (or it turned idle or busy). Events wait
+# downstream until the watermark reaches them (reorder.py), so a step is a delay every event
+# may see; below a second, live traffic would add an announcement per partition pair and tick.
+ANNOUNCE_STEP_MS = 1_000
 IDLE_SECONDS = 2.0
 _SLOT = "{}:upstream"
 

@@ -35,6 +35,7 @@ from s2c.streams.settings import Settings
 from s2c.streams.sink import OutputSink
 from s2c.streams.topics import Topics, declare
 from s2c.streams.topology.stalls import StallWatch
+from s2c.tables.codec import to_native
 from s2c.tables.events import Event, event_from_record
 from s2c.tables.ids import IdKey
 
@@ -183,6 +184,39 @@ class Topology:
             failure_message(exc),
             "".join(traceback.format_tb(exc.__traceback__)),
         )
+
+    def dead_letter_held(
+        self, stage: str, partition: int, held: dict[str, Any], event: Event, exc: Exception
+    ) -> None:
+        """A held event (s2c.streams.runtime.reorder) whose handling raised when the watermark
+        released it: dead-lettered as `failed` with the coordinates it came in at (the stage
+        topic's partition when it came in memory from ingest of another record), its value the
+        event encoded again (the original bytes are not kept while it waits). Queued in the
+        outbox, which the batch drains before its offsets are committed."""
+        told_as = failure_message(exc)
+        topic, source_partition, offset = held.get("origin") or (stage, partition, -1)
+        log.error(
+            "held %s event of %s[%d] failed in the %s stage: %s\n%s",
+            event.schema,
+            topic,
+            source_partition,
+            stage,
+            told_as,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        letter = of_exception(
+            FAILED,
+            stage,
+            topic,
+            source_partition,
+            offset,
+            exc,
+            held["key"].encode(),
+            self.codec.encode(f"s2c.events.{event.schema}", to_native(event)),
+            told_as,
+        ).fitted(self.settings.dlq_max_bytes)
+        self.outbox.send(self.topics.dlq.name, letter.key, letter.value, headers=letter.headers())
+        self.metrics.dead_letters.labels(reason=FAILED, stage=stage).inc()
 
     async def dead_letter_failure(self, message: Any, stage: str, exc: Exception) -> None:
         """A record whose handling raised: dead-lettered as `failed`, told by the exception's

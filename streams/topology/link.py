@@ -15,7 +15,8 @@ from typing import Any
 import faust
 
 from s2c.streams.runtime.loop import run_stage
-from s2c.streams.runtime.watermarks import WATERMARK, InputProgress
+from s2c.streams.runtime.reorder import upstream_ms
+from s2c.streams.runtime.watermarks import WATERMARK, InputProgress, of_ms
 from s2c.streams.topology.context import REGISTRATION, Topology, control_of
 from s2c.streams.topology.stages import Stages
 
@@ -50,5 +51,14 @@ def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
             return
         started = time.perf_counter()
         key = message.key.decode()
-        stages.link_event(message.partition, key, parsed, message.value, registers=registers)
+        at_ms = upstream_ms(message.headers)
+        stages.link_event(
+            message.partition,
+            key,
+            parsed,
+            message.value,
+            registers,
+            None if at_ms is None else of_ms(at_ms),
+            (message.topic, message.partition, message.offset),
+        )
         t.metrics.child(t.metrics.processing_seconds, "link").observe(time.perf_counter() - started)

@@ -16,7 +16,8 @@ from typing import Any
 import faust
 
 from s2c.streams.runtime.loop import run_stage
-from s2c.streams.runtime.watermarks import WATERMARK, InputProgress
+from s2c.streams.runtime.reorder import upstream_ms
+from s2c.streams.runtime.watermarks import WATERMARK, InputProgress, of_ms
 from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.stages import Stages
 
@@ -44,7 +45,14 @@ def attach_process(t: Topology, stages: Stages, progress: InputProgress) -> None
         if parsed is None:
             return
         started = time.perf_counter()
-        stages.process_event(message.partition, message.key.decode(), parsed)
+        at_ms = upstream_ms(message.headers)
+        stages.process_event(
+            message.partition,
+            message.key.decode(),
+            parsed,
+            None if at_ms is None else of_ms(at_ms),
+            (message.topic, message.partition, message.offset),
+        )
         t.metrics.child(t.metrics.processing_seconds, "process").observe(
             time.perf_counter() - started
         )

@@ -17,11 +17,13 @@ so a restart recovers them from the right changelog partition.
 from __future__ import annotations
 
 import asyncio
+import base64
 from datetime import datetime, timedelta
 from typing import Any
 
 from s2c.streams.runtime.checkpoint import Checkpoint
 from s2c.streams.runtime.loop import isolated
+from s2c.streams.runtime.reorder import Reorder, time_header
 from s2c.streams.runtime.states import json_states
 from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
 from s2c.streams.runtime.watermarks import InputProgress, Upstream, of_ms, to_ms
@@ -30,8 +32,8 @@ from s2c.streams.topology.context import Topology
 from s2c.streams.topology.keepers import LinkKeeper, ProcessKeeper
 from s2c.streams.topology.paths import LocalPaths
 from s2c.tables import core
-from s2c.tables.codec import loads
-from s2c.tables.events import Event
+from s2c.tables.codec import loads, to_native
+from s2c.tables.events import Event, event_from_record
 from s2c.tables.link import LinkState
 from s2c.tables.outputs import Forward
 from s2c.tables.process import ProcessState
@@ -40,6 +42,29 @@ from s2c.tables.stage import LinkStage, ProcessStage, StageRunner
 LINK_TABLES = ("links", "link_counts", "link_exceptions", "link_timers")
 PROCESS_TABLES = ("processes", "awaiting", "process_exceptions", "stage_counts", "process_timers")
 STREAM_TIME = "{}:stream-time"  # in process_timers: the partition's stream time, epoch ms
+Origin = tuple[str, int, int]  # where a record came in: topic, partition, offset
+
+
+def _held(
+    key: str,
+    event: Event,
+    at: datetime,
+    registers: bool,
+    origin: Origin | None,
+    raw: bytes | None = None,
+) -> dict[str, Any]:
+    """What a held event keeps (reorder.py): its key, upstream time, the event, the bytes it came
+    in (a link forwards them as they are), and where it came in (for a dead letter should it fail
+    when it is applied)."""
+    return {
+        "key": key,
+        "at": to_ms(at),
+        "schema": event.schema,
+        "event": to_native(event),
+        "raw": None if raw is None else base64.b64encode(raw).decode(),
+        "registers": registers,
+        "origin": list(origin) if origin is not None else None,
+    }
 
 
 class Stages:
@@ -71,6 +96,9 @@ class Stages:
             TimerIndex(lcp["link_timers"]),
             TimerIndex(cp["process_timers"]),
         )
+        self._link_held = Reorder(lcp["link_timers"])
+        self._process_held = Reorder(cp["process_timers"])
+        self._link_at = of_ms(0)  # the upstream time of the link's event being applied
         self._link_states = json_states(t.app, lcp["links"], LinkState, cache)
         self._process_states = json_states(t.app, cp["processes"], ProcessState, cache)
         self.master = t.replica.store
@@ -101,36 +129,85 @@ class Stages:
         return runner
 
     def link_watermark(self, partition: int, announcement: bytes) -> None:
+        """An upstream's progress: the events held up to the new watermark are applied, earliest
+        first, then the deadlines up to it fire."""
         self.link_checkpoint.place(LINK_TABLES, partition)
         self.link_upstream.note(partition, announcement)
-        if (due_at := self.t.due_time(self.link_upstream, partition)) is not None:
-            self.link_runner(partition).fire_due(due_at, isolate=self._isolate("link", partition))
+        watermark = self.link_upstream.watermark(partition)
+        if watermark is None:
+            return
+        for held in self._link_held.release(partition, watermark):
+            at = of_ms(held["at"])
+            event = event_from_record(held["schema"], held["event"])
+            raw = None if held["raw"] is None else base64.b64decode(held["raw"])
+            self._held_apply(
+                "link",
+                partition,
+                held,
+                event,
+                lambda: self._apply_link(
+                    partition, held["key"], event, raw, held["registers"], at, at
+                ),
+            )
+        self.link_runner(partition).fire_due(
+            self.t.deadline_time(watermark), isolate=self._isolate("link", partition)
+        )
 
     def link_event(
-        self, partition: int, key: str, event: Event, raw: bytes, registers: bool = False
+        self,
+        partition: int,
+        key: str,
+        event: Event,
+        raw: bytes | None,
+        registers: bool = False,
+        at: datetime | None = None,
+        origin: Origin | None = None,
     ) -> None:
-        """Apply `event` to the account `key` in link partition `partition`; what the link
-        releases goes on to its process (`forward`)."""
+        """Apply `event` to the account `key` in link partition `partition` once the watermark
+        has reached `at`, its upstream time (reorder.py; None: its own business time), else hold
+        it until then; what the link releases goes on to its process (`forward`)."""
         self.link_checkpoint.place(LINK_TABLES, partition)
+        at = at or event.occurred_at
+        watermark = self.link_upstream.watermark(partition)
+        if watermark is None or at > watermark:
+            self._link_held.hold(partition, at, _held(key, event, at, registers, origin, raw))
+            return
+        self._apply_link(partition, key, event, raw, registers, at, watermark)
+
+    def _apply_link(
+        self,
+        partition: int,
+        key: str,
+        event: Event,
+        raw: bytes | None,
+        registers: bool,
+        at: datetime,
+        reached: datetime,
+    ) -> None:
+        """Apply the event at upstream time `at`, every upstream having reached `reached`: the
+        deadlines strictly before it fire first, those at or before it after (as replay)."""
         now = self.t.clock.observe("link", partition, event.occurred_at)
-        due_at = self.t.due_time(self.link_upstream, partition)
-        runner = self.link_runner(partition)
-        if due_at is not None:  # an event at a deadline's very instant is in time for it
-            runner.fire_due(due_at, before=True, isolate=self._isolate("link", partition))
-        runner.apply(key, event, now, due_at, cause=(event, raw), registers=registers)
+        due_at = self.t.deadline_time(reached)
+        runner, isolate = self.link_runner(partition), self._isolate("link", partition)
+        runner.fire_due(due_at, before=True, isolate=isolate)
+        self._link_at = at
+        cause = (event, raw) if raw is not None else None
+        runner.apply(key, event, now, due_at, cause=cause, registers=registers)
+        runner.fire_due(due_at, isolate=isolate)
 
     def forward(self, outputs: list[Any], arrived: Any) -> None:
         """Send the link's outputs; a forward to a process partition whose path is open is
-        applied there in memory instead."""
+        applied there in memory instead. Forwards carry the upstream time of the link's event."""
         sent = []
+        at = self._link_at
         for item in outputs:
             if isinstance(item, Forward):
                 partition = self.paths.local(self.process_name, item.process_id.encode())
                 if partition is not None:
-                    self.process_event(partition, item.process_id, item.event)
+                    self.process_event(partition, item.process_id, item.event, at=at)
                     continue
             sent.append(item)
-        self.t.sink.emit(sent, arrived=arrived)
+        self.t.sink.emit(sent, arrived=arrived, forward_headers=[time_header(to_ms(at))])
 
     # PROCESS
 
@@ -147,22 +224,66 @@ class Stages:
         return runner
 
     def process_watermark(self, partition: int, announcement: bytes) -> None:
+        """As `link_watermark`, for a process partition."""
         self.process_checkpoint.place(PROCESS_TABLES, partition)
         self.process_upstream.note(partition, announcement)
-        if (due_at := self.t.due_time(self.process_upstream, partition)) is not None:
-            runner = self.process_runner(partition)
-            runner.fire_due(due_at, isolate=self._isolate("process", partition))
+        watermark = self.process_upstream.watermark(partition)
+        if watermark is None:
+            return
+        for held in self._process_held.release(partition, watermark):
+            at = of_ms(held["at"])
+            event = event_from_record(held["schema"], held["event"])
+            self._held_apply(
+                "process",
+                partition,
+                held,
+                event,
+                lambda: self._apply_process(partition, held["key"], event, at),
+            )
+        self.process_runner(partition).fire_due(
+            self.t.deadline_time(watermark), isolate=self._isolate("process", partition)
+        )
 
-    def process_event(self, partition: int, key: str, event: Event) -> None:
+    def process_event(
+        self,
+        partition: int,
+        key: str,
+        event: Event,
+        at: datetime | None = None,
+        origin: Origin | None = None,
+    ) -> None:
+        """Apply `event` to instance `key` once the watermark has reached `at` (as
+        `link_event`), else hold it until then."""
         self.process_checkpoint.place(PROCESS_TABLES, partition)
+        at = at or event.occurred_at
+        watermark = self.process_upstream.watermark(partition)
+        if watermark is None or at > watermark:
+            self._process_held.hold(partition, at, _held(key, event, at, False, origin))
+            return
+        self._apply_process(partition, key, event, watermark)
+
+    def _apply_process(self, partition: int, key: str, event: Event, reached: datetime) -> None:
         self.stream_now(partition)  # after a restart, stream time goes on from the table's
         now = self.t.clock.observe("process", partition, event.occurred_at)
         self._keep_stream_time(partition, now)
-        due_at = self.t.due_time(self.process_upstream, partition)
-        runner = self.process_runner(partition)
-        if due_at is not None:  # an event at a deadline's very instant is in time for it
-            runner.fire_due(due_at, before=True, isolate=self._isolate("process", partition))
+        due_at = self.t.deadline_time(reached)
+        runner, isolate = self.process_runner(partition), self._isolate("process", partition)
+        runner.fire_due(due_at, before=True, isolate=isolate)
         runner.apply(key, event, now, due_at, cause=event)
+        runner.fire_due(due_at, isolate=isolate)
+
+    def _held_apply(
+        self, stage: str, partition: int, held: dict[str, Any], event: Event, apply: Any
+    ) -> None:
+        """Apply a released event so that its failure stays its own: its writes are undone and
+        it goes to the dead-letter topic from where it came in; the record that released it
+        (an announcement) and the other released events go on."""
+        checkpoint = self.link_checkpoint if stage == "link" else self.process_checkpoint
+        isolated(
+            checkpoint,
+            apply,
+            lambda exc: self.t.dead_letter_held(stage, partition, held, event, exc),
+        )
 
     def retry_waiting(self, partition: int, control: bytes) -> None:
         """Master data arrived: retry the instances of `partition` that wait for it."""

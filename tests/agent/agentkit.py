@@ -15,6 +15,7 @@ to that test's event loop.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +26,12 @@ from core_world import IDS, MASTER_RECORDS, master_data
 from s2c.streams.app import create_app
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
+from s2c.streams.runtime.watermarks import WATERMARK, to_ms
 from s2c.streams.settings import SecretStr, Settings
 from s2c.streams.topics import TopicSpec
 from s2c.streams.topology import build_pipeline
-from s2c.streams.topology.context import Topology
+from s2c.streams.topology.announce import sources_of
+from s2c.streams.topology.context import CONTROL_HEADER, Topology
 from s2c.tables.codec import to_native
 from s2c.tables.events import Event
 
@@ -106,6 +109,9 @@ class RecordingOutbox:
         self.drains += 1
 
 
+WATERMARK_CONTROL = (CONTROL_HEADER, WATERMARK)
+
+
 class World:
     """One pipeline wired as a worker would wire it, minus the broker."""
 
@@ -151,6 +157,19 @@ class World:
 
     def counter(self, name: str, **labels: str) -> float:
         return self.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    async def announce(
+        self, ctx: Any, stage: str, partition: int, at: Any, idle: bool = False
+    ) -> None:
+        """Every upstream of `stage`'s `partition` announces it got to `at` (watermarks.py): the
+        events held there up to `at` are applied, then the deadlines up to it fire."""
+        for source in sources_of(stage, self.settings.partitions):
+            body = json.dumps(
+                {"source": source, "at": None if at is None else to_ms(at), "idle": idle}
+            ).encode()
+            await self.put(
+                ctx, b"__watermark__", body, partition=partition, headers=[WATERMARK_CONTROL]
+            )
 
     async def put(
         self,

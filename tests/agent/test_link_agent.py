@@ -40,6 +40,9 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
 
     async with w.agent("s2c-link").test_context() as link:
         await w.put(link, ACCOUNT, sent_as[early_charge], partition=2)
+        # Held until every ingest partition has got as far as the charge, then parked.
+        assert b"".join(w.t.tables["links"].keys()) == b""
+        await w.announce(link, "link", 2, early_charge.occurred_at)
         assert w.sent_to(w.t.topics.process) == []
         parked = link_state(w, ACCOUNT)
         assert parked["process_id"] is None
@@ -49,6 +52,7 @@ async def test_a_charge_waits_for_its_account_and_follows_the_encounter(tmp_path
 
         await w.put(link, ACCOUNT, sent_as[arrived], partition=2)
         await w.put(link, ACCOUNT, sent_as[billed], partition=2)
+        await w.announce(link, "link", 2, billed.occurred_at)
     w.codec.encode = encode
 
     forwarded = w.sent_to(w.t.topics.process)

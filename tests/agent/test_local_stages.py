@@ -44,6 +44,13 @@ async def test_with_its_paths_open_ingest_takes_a_case_from_booking_to_claim(tmp
 
     async with w.agent("s2c-ingest").test_context() as ingest:
         await put_together(w, ingest, [(b"C-1001", w.encode(e)) for e in events], partition=0)
+    # Applied in memory once every upstream has got that far: the link stage first, whose
+    # forwards then wait at their process partition, then the process stage.
+    last = events[-1].occurred_at
+    for stage in ("link", "process"):
+        async with w.agent(f"s2c-{stage}").test_context() as agent:
+            for partition in range(w.settings.partitions):
+                await w.announce(agent, stage, partition, last)
 
     assert w.sent_to(w.t.topics.link) == [] and w.sent_to(w.t.topics.process) == []
     replay = Pipeline(master_data(), IDS)

@@ -37,6 +37,7 @@ async def test_a_retry_first_after_a_restart_releases_the_parked_booking(
 
     async with w.agent("s2c-process").test_context() as process:
         await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+        await w.announce(process, "process", 1, booked.occurred_at)
         parked = ProcessState.from_dict(json.loads(w.t.tables["processes"][CASE_KEY]))
         assert [p.waits_for for p in parked.parked.values()] == [f"master:PreferenceCard:{CARD}"]
         assert w.sent_to(w.t.topics.commands) == []

@@ -101,6 +101,10 @@ async def test_a_record_the_core_fails_on_is_dead_lettered_and_the_batch_goes_on
 
     async with w.agent("s2c-process").test_context() as process:
         messages = await put_together(w, process, [(CASE_KEY, v) for v in values], partition=1)
+        # Held until the upstreams get that far: the failure comes when the watermark releases
+        # them, and the dead letter still names where the record came in.
+        assert letters_of(w) == []
+        await w.announce(process, "process", 1, arrived.occurred_at)
 
     [letter] = letters_of(w)
     assert_told_without_the_record(letter, "process", messages[1], values[1])
@@ -140,6 +144,8 @@ async def test_a_record_the_link_stage_fails_on_is_dead_lettered_and_the_batch_g
 
     async with w.agent("s2c-link").test_context() as link:
         messages = await put_together(w, link, [(ACCOUNT, v) for v in values], partition=2)
+        latest = max(e.occurred_at for e in (odd_charge, arrived, early_charge))
+        await w.announce(link, "link", 2, latest)
 
     [letter] = letters_of(w)
     assert_told_without_the_record(letter, "link", messages[0], values[0])
@@ -254,6 +260,7 @@ async def test_a_deadline_that_fails_is_dropped_and_the_partition_goes_on(
     async with w.agent("s2c-link").test_context() as link:
         await w.put(link, stuck_account.encode(), w.encode(stuck), partition=2)
         await w.put(link, stray_account.encode(), w.encode(stray), partition=2)
+        await w.announce(link, "link", 2, stray.occurred_at)  # both applied, and parked
         stuck_before = w.t.tables["links"][stuck_account.encode()]
         for p in range(w.t.settings.partitions - 1):
             await w.put(link, b"__watermark__", mark(p), partition=2, headers=control)
@@ -292,4 +299,5 @@ async def test_a_registry_that_does_not_answer_stops_the_worker_instead_of_dead_
     with pytest.raises(RegistryUnavailable):
         async with w.agent("s2c-process").test_context() as process:
             await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+            await w.announce(process, "process", 1, booked.occurred_at)
     assert w.sent_to(w.t.topics.dlq) == []

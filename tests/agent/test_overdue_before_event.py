@@ -1,20 +1,25 @@
-"""A process partition whose watermark trails still reports a deadline its instance's own next
-event proves passed, before applying that event, as replay does.
+"""A process partition reports a deadline that passed before its instance's next event, before
+applying that event, as replay does, however late the watermark comes.
 
 Dr Okafor's knee arthroscopy is booked for day 14, so Aetna's authorization is due on day 12. No
 authorization comes, and on day 12 plus an hour the OR moves the surgery to day 21, which would
 move the deadline to day 19. The partition has no watermark yet (its upstream partitions have
-announced nothing), so no timer fires; the breach had happened in business time all the same.
+announced nothing), so both events wait; when the upstreams announce day 12 plus an hour, the
+booking is applied, the deadline fires, and only then the reschedule.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from agentkit import World
-from core_world import DAY, IDS, T0, Feed, knee_case_scheduled, master_data
+from core_world import DAY, IDS, T0, Feed, knee_case_scheduled, knee_case_through_claim, master_data
 
-from s2c.tables.outputs import SlaBreached
+from s2c.streams.runtime.reorder import TIME_HEADER
+from s2c.streams.runtime.watermarks import to_ms
+from s2c.tables.codec import dumps
+from s2c.tables.outputs import Command, SlaBreached
 from s2c.tables.replay import Pipeline
 
 CASE_KEY = b"CASE-C-1001"
@@ -47,9 +52,42 @@ async def test_a_reschedule_after_the_authorization_window_finds_the_breach_repo
     async with w.agent("s2c-process").test_context() as process:
         for event in (booked, moved):
             await w.put(process, CASE_KEY, w.encode(event), partition=1)
+        assert w.sent_to(w.t.topics.commands) == []  # both wait for the watermark
+        await w.announce(process, "process", 1, moved.occurred_at)
 
     got = [w.decode(s.value)[1] for s in w.sent_to(w.t.topics.sla_breaches)]
     ignore = {"detected_at"}
     assert [{k: v for k, v in r.items() if k not in ignore} for r in got] == [
         {k: v for k, v in r.items() if k not in ignore} for r in want
     ]
+
+
+async def test_an_encounter_that_overtakes_the_authorization_waits_for_it(tmp_path) -> None:
+    """The skew of RELIABILITY.md K2: the case's ingest partition stalls under a backlog while the
+    account's runs two weeks of business time ahead, so the surgical encounter (through the link
+    stage) reaches the instance before the authorization approved on day 1 (straight from the
+    case's partition). Applied as they came, the encounter proved the authorization window past
+    and fired `AUTH_MISSING_48H_BEFORE_SURGERY`, which replay (the authorization first) never
+    reports. Held until the watermark passes them, they are applied in upstream time order."""
+    w = World(tmp_path)
+    feed = Feed("skew")
+    booked, authorized, arrived = knee_case_through_claim(feed)[:3]
+    pipeline = Pipeline(master_data(), IDS)
+    want = [o for e in (booked, authorized, arrived) for o in pipeline.feed(e)]
+    assert not [o for o in want if isinstance(o, SlaBreached)]
+
+    def upstream(at) -> list[tuple[str, bytes]]:
+        return [(TIME_HEADER, str(to_ms(at)).encode())]
+
+    async with w.agent("s2c-process").test_context() as process:
+        for event in (booked, arrived, authorized):  # the encounter overtook the authorization
+            await w.put(
+                process, CASE_KEY, w.encode(event), partition=1, headers=upstream(event.occurred_at)
+            )
+        await w.announce(process, "process", 1, arrived.occurred_at)
+
+    assert w.sent_to(w.t.topics.sla_breaches) == []
+    saved = json.loads(w.t.tables["processes"][CASE_KEY])
+    assert saved == json.loads(dumps(pipeline.processes[CASE_KEY.decode()].to_dict()))
+    sent = [w.decode(s.value)[1]["header"]["command_id"] for s in w.sent_to(w.t.topics.commands)]
+    assert sent == [c.header.command_id for c in want if isinstance(c, Command)]

@@ -3,7 +3,8 @@
 Dr Okafor's knee arthroscopy (CPT 29881) is booked in Riverside's OR 3 for an Aetna Commercial
 patient. The booking must reserve the preference card's supplies, plan the team's hours, hold the
 room and accrue Aetna's 2026 contract rate, with the command ids the core computes (the ERP drops
-repeats by id), and the instance must be saved. Kafka redelivers after a crash: the second copy of
+repeats by id), and the instance must be saved, once every upstream partition has got as far as
+the booking. Kafka redelivers after a crash: the second copy of
 the booking must change nothing, neither on the ERP topic nor in the table.
 """
 
@@ -42,6 +43,10 @@ async def test_a_booked_knee_case_yields_the_cores_commands_and_is_saved(tmp_pat
 
     async with w.agent("s2c-process").test_context() as process:
         await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+        # Held until every upstream partition has got as far as the booking: one still behind
+        # may hold an earlier event of the same instance.
+        assert w.sent_to(w.t.topics.commands) == []
+        await w.announce(process, "process", 1, booked.occurred_at)
 
     sent = w.sent_to(w.t.topics.commands)
     assert {s.key for s in sent} == {CASE_KEY}
@@ -65,6 +70,7 @@ async def test_a_redelivered_booking_changes_nothing(tmp_path) -> None:
     value = w.encode(booked)
 
     async with w.agent("s2c-process").test_context() as process:
+        await w.announce(process, "process", 1, booked.occurred_at)
         await w.put(process, CASE_KEY, value, partition=1)
         commands = len(w.sent_to(w.t.topics.commands))
         saved = w.t.tables["processes"][CASE_KEY]

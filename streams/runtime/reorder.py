@@ -1,0 +1,82 @@
+"""Events held back until every upstream partition has passed their time, then handed out in
+time order.
+
+A stage partition hears from several upstream partitions (a process partition from every ingest
+partition directly and from every link partition), and while a backlog drains one of them can
+run days of business time ahead of another. Applied as they arrive, an instance's events from
+two source keys (its case straight from ingest, its account through the link stage) could reach
+it in another order than `s2c replay` applies them, and a deadline could fire between them that
+replay never fires (an encounter applied before the case's authorization still queued upstream).
+So a stage applies an event only once its watermark (watermarks.py: every upstream has announced
+it got that far, after sending everything before it) reaches the event's *upstream time*: the
+sending ingest partition's stream time when it sent the event, carried in the header
+`s2c.time` (epoch ms). Until then the event waits here, durably, in the stage's timer table:
+
+- `<partition>:held:<seq>` -> the event (JSON), `seq` counting up per partition, so events with
+  the same time come out in the order they came in (one source key's events keep their order);
+- a `TimerIndex` with prefix `held` files each `seq` under its upstream time, so handing out
+  reads only the buckets up to the watermark, however many events wait.
+
+Written through the stage's batched view like every other write of the batch, so a held event is
+durable before its input offset is committed, moves with its partition on a rebalance and comes
+back from the changelog after a crash.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from s2c.streams.runtime.timers import TimerIndex
+from s2c.tables.codec import dumps_bytes, loads
+
+TIME_HEADER = "s2c.time"  # on the link and process topics: the upstream time of an event, epoch ms
+_SEQ = "{}:held-seq"
+_EVENT = "{}:held:{}"
+
+
+def upstream_ms(headers: Any) -> int | None:
+    """The upstream time a record carries (`TIME_HEADER`), None if it has none (a record sent by
+    a worker before this existed: its own business time stands in)."""
+    pairs = headers.items() if isinstance(headers, dict) else (headers or ())
+    for name, value in pairs:
+        if name == TIME_HEADER:
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def time_header(at_ms: int) -> tuple[str, bytes]:
+    return (TIME_HEADER, str(at_ms).encode())
+
+
+class Reorder:
+    """The held events of one stage's partitions, over the stage's batched timer view."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self._index = TimerIndex(table, prefix="held")
+
+    def hold(self, partition: int, at: datetime, record: dict[str, Any]) -> None:
+        """Keep `record` until `release` reaches `at`."""
+        seq_slot = _SEQ.format(partition).encode()
+        seq = int(self._table.get(seq_slot) or 0) + 1
+        self._table[seq_slot] = str(seq).encode()
+        name = f"{seq:015d}"
+        self._table[_EVENT.format(partition, name).encode()] = dumps_bytes(record)
+        self._index.schedule(partition, name.encode(), at)
+
+    def release(self, partition: int, upto: datetime) -> list[dict[str, Any]]:
+        """The records held at or before `upto`, earliest first (in arrival order at one time),
+        each handed out once."""
+        out = []
+        for name in self._index.due(partition, upto):
+            slot = _EVENT.format(partition, name.decode()).encode()
+            stored = self._table.get(slot)
+            if stored is None:
+                continue  # handed out already: the index entry outlived a crash
+            del self._table[slot]
+            out.append(loads(stored))
+        return out

@@ -8,12 +8,27 @@ two source keys (its case straight from ingest, its account through the link sta
 it in another order than `s2c replay` applies them, and a deadline could fire between them that
 replay never fires (an encounter applied before the case's authorization still queued upstream).
 So a stage applies an event only once its watermark (watermarks.py: every upstream has announced
-it got that far, after sending everything before it) reaches the event's *upstream time*: the
-sending ingest partition's stream time when it sent the event, carried in the header
-`s2c.time` (epoch ms). Until then the event waits here, durably, in the stage's timer table:
+it got that far, after sending everything before it) reaches the event's *upstream time*:
+
+- from ingest, the event's own business time;
+- from the link stage, the time the link applied it at (header `s2c.time`, epoch ms): a parked
+  event the link releases when its account is linked goes on at the time of the event that
+  linked it, so it never reaches its instance before the event that opened it;
+- and never earlier than an event of the same *source key* (the appointment or case an event
+  is keyed by, else its account: tables/routing.py) still held here. One key's events keep the
+  order they came in, which is the order replay applies them in, even where a feed sends a
+  correction dated before the message it corrects. An event of another key goes by its time.
+
+An event that is later than the watermark has passed (it came late to its own ingest
+partition) is applied at once, after the deadlines the watermark already fired, as replay
+applies a late event after the deadlines its stream time passed.
+
+Until then the event waits here, durably, in the stage's timer table:
 
 - `<partition>:held:<seq>` -> the event (JSON), `seq` counting up per partition, so events with
-  the same time come out in the order they came in (one source key's events keep their order);
+  the same time come out in the order they came in;
+- `<partition>:held-key:<source key>` -> the latest upstream time of that key's held events
+  (epoch ms), dropped when that event is handed out;
 - a `TimerIndex` with prefix `held` files each `seq` under its upstream time, so handing out
   reads only the buckets up to the watermark, however many events wait.
 
@@ -28,11 +43,13 @@ from datetime import datetime
 from typing import Any
 
 from s2c.streams.runtime.timers import TimerIndex
+from s2c.streams.runtime.watermarks import of_ms, to_ms
 from s2c.tables.codec import dumps_bytes, loads
 
 TIME_HEADER = "s2c.time"  # on the link and process topics: the upstream time of an event, epoch ms
 _SEQ = "{}:held-seq"
 _EVENT = "{}:held:{}"
+_KEY = "{}:held-key:{}"
 
 
 def upstream_ms(headers: Any) -> int | None:
@@ -59,13 +76,23 @@ class Reorder:
         self._table = table
         self._index = TimerIndex(table, prefix="held")
 
-    def hold(self, partition: int, at: datetime, record: dict[str, Any]) -> None:
-        """Keep `record` until `release` reaches `at`."""
+    def not_before(self, partition: int, source: str, at: datetime) -> datetime:
+        """`at`, or the upstream time of the latest event of `source` still held, if later: the
+        time an event of that key must wait for so that it does not overtake it."""
+        kept = self._table.get(_KEY.format(partition, source).encode())
+        return at if kept is None else max(at, of_ms(int(kept)))
+
+    def hold(self, partition: int, at: datetime, source: str, record: dict[str, Any]) -> None:
+        """Keep `record` (an event of source key `source`) until `release` reaches `at`, which
+        the caller took from `not_before`."""
         seq_slot = _SEQ.format(partition).encode()
         seq = int(self._table.get(seq_slot) or 0) + 1
         self._table[seq_slot] = str(seq).encode()
         name = f"{seq:015d}"
-        self._table[_EVENT.format(partition, name).encode()] = dumps_bytes(record)
+        self._table[_EVENT.format(partition, name).encode()] = dumps_bytes(
+            {**record, "source": source}
+        )
+        self._table[_KEY.format(partition, source).encode()] = str(to_ms(at)).encode()
         self._index.schedule(partition, name.encode(), at)
 
     def release(self, partition: int, upto: datetime) -> list[dict[str, Any]]:
@@ -78,5 +105,12 @@ class Reorder:
             if stored is None:
                 continue  # handed out already: the index entry outlived a crash
             del self._table[slot]
-            out.append(loads(stored))
+            record = loads(stored)
+            source = record.get("source")
+            if source is not None:  # the key's latest held event goes: nothing of it waits now
+                key_slot = _KEY.format(partition, source).encode()
+                kept = self._table.get(key_slot)
+                if kept is not None and int(kept) <= record["at"]:
+                    del self._table[key_slot]
+            out.append(record)
         return out

@@ -29,8 +29,7 @@ from typing import Any
 import faust
 
 from s2c.streams.runtime.loop import run_stage
-from s2c.streams.runtime.reorder import time_header
-from s2c.streams.runtime.watermarks import InputProgress, to_ms
+from s2c.streams.runtime.watermarks import InputProgress
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION, Topology
 from s2c.streams.topology.stages import Stages
 from s2c.tables.plausible import refusal
@@ -68,8 +67,7 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
         if partition is not None:
             stages.link_event(partition, link_key, event, raw, registers, at, origin)
         else:
-            timed = [time_header(to_ms(at))]
-            t.outbox.send(link_topic, key, raw, headers=REGISTER + timed if registers else timed)
+            t.outbox.send(link_topic, key, raw, headers=REGISTER if registers else None)
 
     async def ingest_one(message: Any) -> None:
         progress.took(message.partition, message.offset)
@@ -84,9 +82,9 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
         t.metrics.child(t.metrics.events_in, parsed.schema).inc()
         where = route(parsed, t.ids)  # one path per source key (see tables/routing.py)
         raw, link_key = message.value, where.link_key
-        # The upstream time the stages apply it at (s2c.streams.runtime.reorder): the
-        # partition's stream time with this event, announced only after its forwards.
-        at = parsed.occurred_at if stream_time is None else max(stream_time, parsed.occurred_at)
+        # The stages apply it once their watermark reaches its own time (and after the earlier
+        # events of its source key): s2c.streams.runtime.reorder.
+        at = parsed.occurred_at
         origin = (message.topic, message.partition, message.offset)
         if where.via_link and link_key is not None:
             to_link(link_key, parsed, raw, False, at, origin)
@@ -96,7 +94,7 @@ def attach_ingest(t: Topology, stages: Stages, progress: InputProgress) -> None:
             if partition is not None:
                 stages.process_event(partition, where.process_id, parsed, at, origin)
             else:
-                t.outbox.send(process_topic, key, raw, headers=[time_header(to_ms(at))])
+                t.outbox.send(process_topic, key, raw)
             if link_key is not None:  # the link stage records the account's link
                 to_link(link_key, parsed, raw, True, at, origin)
         now = t.clock.observe("ingest", message.partition, parsed.occurred_at)

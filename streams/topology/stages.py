@@ -37,6 +37,7 @@ from s2c.tables.events import Event, event_from_record
 from s2c.tables.link import LinkState
 from s2c.tables.outputs import Forward
 from s2c.tables.process import ProcessState
+from s2c.tables.routing import keyed_by_instance, link_key_of, process_id_of
 from s2c.tables.stage import LinkStage, ProcessStage, StageRunner
 
 LINK_TABLES = ("links", "link_counts", "link_exceptions", "link_timers")
@@ -167,10 +168,12 @@ class Stages:
         has reached `at`, its upstream time (reorder.py; None: its own business time), else hold
         it until then; what the link releases goes on to its process (`forward`)."""
         self.link_checkpoint.place(LINK_TABLES, partition)
-        at = at or event.occurred_at
+        source = self._source(event, key)
+        at = self._link_held.not_before(partition, source, at or event.occurred_at)
         watermark = self.link_upstream.watermark(partition)
         if watermark is None or at > watermark:
-            self._link_held.hold(partition, at, _held(key, event, at, registers, origin, raw))
+            held = _held(key, event, at, registers, origin, raw)
+            self._link_held.hold(partition, at, source, held)
             return
         self._apply_link(partition, key, event, raw, registers, at, watermark)
 
@@ -208,6 +211,17 @@ class Stages:
                     continue
             sent.append(item)
         self.t.sink.emit(sent, arrived=arrived, forward_headers=[time_header(to_ms(at))])
+
+    def _source(self, event: Event, link_key: str | None) -> str:
+        """The event's source key (tables/routing.py): its appointment or case for the events
+        keyed by one, else its account's pseudonym (`link_key` when the caller has it)."""
+        if keyed_by_instance(event):
+            process_id = process_id_of(event, None)
+            if process_id is not None:
+                return process_id
+        if link_key is None:
+            link_key = link_key_of(event, self.t.ids)
+        return f"account:{link_key}"
 
     # PROCESS
 
@@ -255,10 +269,11 @@ class Stages:
         """Apply `event` to instance `key` once the watermark has reached `at` (as
         `link_event`), else hold it until then."""
         self.process_checkpoint.place(PROCESS_TABLES, partition)
-        at = at or event.occurred_at
+        source = self._source(event, None)
+        at = self._process_held.not_before(partition, source, at or event.occurred_at)
         watermark = self.process_upstream.watermark(partition)
         if watermark is None or at > watermark:
-            self._process_held.hold(partition, at, _held(key, event, at, False, origin))
+            self._process_held.hold(partition, at, source, _held(key, event, at, False, origin))
             return
         self._apply_process(partition, key, event, watermark)
 

@@ -14,8 +14,6 @@ from agentkit import World
 from core_world import IDS, T0, Feed, knee_case_scheduled
 
 from s2c.streams.deadletter import DeadLetter
-from s2c.streams.runtime.reorder import TIME_HEADER
-from s2c.streams.runtime.watermarks import to_ms
 from s2c.streams.topology.context import CONTROL_HEADER, REGISTRATION
 
 HL7_LINE = b"MSH|^~\\&|EPIC|RIVERSIDE|||202603020800||SIU^S12|8812|P|2.5.1\r"
@@ -52,17 +50,15 @@ async def test_events_go_to_their_process_and_register_their_account(tmp_path) -
 
     # A case event goes straight to its process; because it carries an account, a registration
     # copy teaches the link stage the account, keyed by the account's pseudonym, never its number.
-    # Each forward carries its upstream time, the partition's stream time with the event: the
-    # stages apply it once every ingest partition has got that far (reorder.py).
+    # Ingest's forwards carry no time: the stages apply each event once every upstream has got
+    # as far as its own business time (reorder.py).
     link_key = IDS.account_ref("ACCT-7001").encode()
-    case_at = {TIME_HEADER: str(to_ms(case.occurred_at)).encode()}
-    visit_at = {TIME_HEADER: str(to_ms(visit.occurred_at)).encode()}
     assert [(s.key, s.value, s.headers) for s in w.sent_to(w.t.topics.link)] == [
-        (link_key, case_bytes, {CONTROL_HEADER: REGISTRATION, **case_at})
+        (link_key, case_bytes, {CONTROL_HEADER: REGISTRATION})
     ]
     assert [(s.key, s.value, s.headers) for s in w.sent_to(w.t.topics.process)] == [
-        (b"CASE-C-1001", case_bytes, case_at),
-        (b"APPT-A-2001", visit_bytes, visit_at),
+        (b"CASE-C-1001", case_bytes, {}),
+        (b"APPT-A-2001", visit_bytes, {}),
     ]
     assert w.sent_to(w.t.topics.dlq) == []
     assert w.counter("s2c_events_in_total", event_type="CaseScheduled") == 1

@@ -19,6 +19,7 @@ from core_world import DAY, IDS, T0, Feed, knee_case_scheduled, knee_case_throug
 from s2c.streams.runtime.reorder import TIME_HEADER
 from s2c.streams.runtime.watermarks import to_ms
 from s2c.tables.codec import dumps
+from s2c.tables.events import Event
 from s2c.tables.outputs import Command, SlaBreached
 from s2c.tables.replay import Pipeline
 
@@ -89,5 +90,46 @@ async def test_an_encounter_that_overtakes_the_authorization_waits_for_it(tmp_pa
     assert w.sent_to(w.t.topics.sla_breaches) == []
     saved = json.loads(w.t.tables["processes"][CASE_KEY])
     assert saved == json.loads(dumps(pipeline.processes[CASE_KEY.decode()].to_dict()))
+    sent = [w.decode(s.value)[1]["header"]["command_id"] for s in w.sent_to(w.t.topics.commands)]
+    assert sent == [c.header.command_id for c in want if isinstance(c, Command)]
+
+
+async def test_an_event_never_overtakes_an_earlier_event_of_its_source_key(tmp_path) -> None:
+    """The OR moves a booked case to day 21 at hour 10, then sends a second move, to day 28,
+    stamped hour 5 (a feed that dates a correction by the change it corrects). Replay applies
+    them as they came, so the case ends on day 28. The watermark is at hour 6 when the moves
+    arrive: the first waits for hour 10, and the second, although its own time has passed,
+    waits behind it instead of being applied first and leaving the case on day 21."""
+    w = World(tmp_path)
+    feed = Feed("key-order")
+    booked = knee_case_scheduled(feed)
+
+    def moved(hours: float, days: int) -> Event:
+        return feed(
+            "CaseRescheduled",
+            hours,
+            case_id="C-1001",
+            scheduled_start=T0 + timedelta(days=days),
+            planned_minutes=90,
+            site_id="RIVERSIDE",
+            or_room_id="RIV-OR-3",
+        )
+
+    first, second = moved(10, 21), moved(5, 28)
+    pipeline = Pipeline(master_data(), IDS)
+    want = [o for e in (booked, first, second) for o in pipeline.feed(e)]
+    final = pipeline.processes[CASE_KEY.decode()]
+    assert final.to_dict()["scheduled_start"] == T0 + timedelta(days=28)
+
+    async with w.agent("s2c-process").test_context() as process:
+        await w.announce(process, "process", 1, T0)
+        await w.put(process, CASE_KEY, w.encode(booked), partition=1)
+        await w.announce(process, "process", 1, T0 + timedelta(hours=6))
+        for event in (first, second):
+            await w.put(process, CASE_KEY, w.encode(event), partition=1)
+        await w.announce(process, "process", 1, first.occurred_at)
+
+    saved = json.loads(w.t.tables["processes"][CASE_KEY])
+    assert saved == json.loads(dumps(final.to_dict()))
     sent = [w.decode(s.value)[1]["header"]["command_id"] for s in w.sent_to(w.t.topics.commands)]
     assert sent == [c.header.command_id for c in want if isinstance(c, Command)]

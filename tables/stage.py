@@ -11,8 +11,9 @@ heap (replay.py), so live and replay cannot drift apart on the rule:
   (`due_at`: its watermark, or in replay its stream time, less the allowed lateness): an event
   at a deadline's very instant is in time for it (`fire_due(..., before=True)`);
 - applying an event to a key first fires that key's own deadlines strictly before the event's
-  time less the allowed lateness (the event proves its instance's business time passed them,
-  however far the watermark trails), then the transition, then at once any deadline now at or
+  time less the allowed lateness (the event proves its instance's business time passed them;
+  live, where events wait for the watermark before they are applied, this matters only for an
+  event late on its own partition), then the transition, then at once any deadline now at or
   before `max(due_at, own)` (a surgery booked less than 48 h ahead is late at once);
 - a deadline fires only when the key's state still has it (the index may hold a stale entry);
   one not due yet is filed again; one the firing leaves at or before the time fired is not

@@ -25,7 +25,7 @@ from typing import Any
 from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable, backoff_delays
 from s2c.streams.deadletter import DeadLetter, of_exception
 from s2c.streams.settings import Settings
-from s2c.tables.master import DictMasterData, lookup_keys, master_record
+from s2c.tables.master import DictMasterData, arrivals, master_record
 
 log = logging.getLogger(__name__)
 UNUSABLE = "unusable-master-record"
@@ -62,7 +62,7 @@ class MasterReplica:
         row = master_record(short, record)
         self.store.put(row)
         self.records += 1
-        return [(short, key) for key in lookup_keys(short, row)]
+        return arrivals(short, row)
 
     def _run(self) -> None:
         from confluent_kafka import Consumer, TopicPartition

@@ -38,7 +38,7 @@ from s2c.tables.events import Event
 from s2c.tables.handling import Output
 from s2c.tables.ids import IdKey
 from s2c.tables.link import LinkState
-from s2c.tables.master import DictMasterData, MasterData, lookup_keys
+from s2c.tables.master import DictMasterData, MasterData, arrivals
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
@@ -99,8 +99,8 @@ class Pipeline:
             raise TypeError("master records mid-stream need a DictMasterData to store them in")
         self.master.put(record)
         now, out = self.stream_time, []
-        for key in lookup_keys(record_name, record):
-            waiting = self.awaiting.pop((record_name, key), None)
+        for slot in arrivals(record_name, record):
+            waiting = self.awaiting.pop(slot, None)
             if not waiting or now is None:
                 continue
             for process_id in waiting:

@@ -13,7 +13,9 @@ the whole input as one partition whose watermark is its stream time.
 (`{"schema": "CaseScheduled", "event": {...}}`) and, among them, master records
 (`{"schema": "Payer", "record": {...}}`), which take effect where they stand in the file, as a
 record on the master topic does when the workers' replica reads it: the instances parked on it are
-retried at once. It writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
+retried at once; a master delete (`{"schema": "Provider", "delete": "<id>"}`, the topic's
+tombstone) retires the record from that point on. It writes `commands.jsonl`,
+`exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
 `{"schema": ..., "record": ...}` per line, in emission order) and the final `processes.jsonl` and
 `links.jsonl` (sorted by key). A line that is not a canonical event, or an event the ingest
 stage's plausibility rule refuses (tables/plausible.py), goes to `dead_letters.jsonl` with its
@@ -42,7 +44,13 @@ from s2c.tables.master import DictMasterData, MasterData, arrivals
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
-from s2c.tables.replay_input import DeadLine, MasterLine, read_events, read_master_dir
+from s2c.tables.replay_input import (
+    DeadLine,
+    MasterDelete,
+    MasterLine,
+    read_events,
+    read_master_dir,
+)
 from s2c.tables.routing import route, unroutable
 from s2c.tables.stage import DictKeeper, HeapTimers, LinkStage, ProcessStage, StageRunner
 
@@ -106,6 +114,13 @@ class Pipeline:
             for process_id in waiting:
                 out.extend(self.process.step(process_id, self._retry(now)))
         return out
+
+    def retire_master(self, record_name: str, key: str) -> None:
+        """A master delete (the topic's tombstone) mid-stream: the record is gone from here on,
+        so events naming it park as for an unknown record. Nothing waits for a deletion."""
+        if not isinstance(self.master, DictMasterData):
+            raise TypeError("master deletes mid-stream need a DictMasterData to delete from")
+        self.master.delete(record_name, key)
 
     def _retry(self, now: datetime) -> Callable[[ProcessState], tuple[ProcessState, list[Any]]]:
         def retry(state: ProcessState) -> tuple[ProcessState, list[Any]]:
@@ -246,6 +261,10 @@ def replay_file(
             if isinstance(event, MasterLine):
                 counts["master"] += 1
                 write(pipeline.take_master(event.name, event.record))
+                continue
+            if isinstance(event, MasterDelete):
+                counts["master"] += 1
+                pipeline.retire_master(event.name, event.key)
                 continue
             counts["events"] += 1
             if isinstance(event, Event):

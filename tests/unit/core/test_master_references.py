@@ -10,8 +10,10 @@ code (an 835's N1*PR) into the master payer id.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +30,9 @@ from core_world import (
     master_data,
     payment,
 )
+from samples import MESSAGES
 
+from s2c.streams.cli import main
 from s2c.tables.core import (
     PROCESS_PARK_TTL,
     on_deadline,
@@ -216,3 +220,95 @@ def test_a_crosswalk_entry_for_another_source_does_not_apply() -> None:
     anywhere = dict(other, crosswalk_id="PAYER|*|734100", source_system="*")
     out = pipeline.take_master("Crosswalk", master_record("Crosswalk", anywhere))
     assert [o.schema for o in out if isinstance(o, PostJournal)] == ["PostJournal"]
+
+
+SHIPPED = MESSAGES / "replay" / "master-with-teeth.jsonl"
+
+
+def replayed(events: Path, out: Path) -> dict[str, list[dict[str, Any]]]:
+    assert main(["replay", str(events), "--out", str(out), "--quiet"]) == 0
+    return {
+        name: [json.loads(line) for line in (out / f"{name}.jsonl").read_text().splitlines()]
+        for name in ("commands", "exceptions", "dead_letters")
+    }
+
+
+def by_process(commands: list[dict[str, Any]], process_id: str) -> list[dict[str, Any]]:
+    return [c for c in commands if c["record"]["header"]["process_id"] == process_id]
+
+
+def test_replay_of_the_shipped_stream_parks_releases_retires_and_maps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped stream, master records in it: Dr. Abara's case waits for her record (which
+    comes three lines later), Dr. Okafor is deleted before a second case of his, which never
+    books and becomes a work item a week on, and Lakeshore's 835 payer id 734100 pays the
+    first case through the crosswalk."""
+    monkeypatch.setenv("S2C_ID_KEY", IDS.secret.decode())
+    out = replayed(SHIPPED, tmp_path / "out")
+    assert out["dead_letters"] == []
+    abara = by_process(out["commands"], "CASE-C-2001")
+    assert [c["schema"] for c in abara] == [
+        "ReserveSupplies",
+        "PlanLabor",
+        "ReserveRoom",
+        "AccrueExpectedRevenue",
+    ]
+    assert by_process(out["commands"], "CASE-C-3001") == []  # Okafor was retired before it
+    [item] = [e["record"] for e in out["exceptions"]]
+    assert (item["process_id"], item["kind"]) == ("CASE-C-3001", "UNKNOWN_MASTER_DATA")
+    assert "Provider DR-OKAFOR" in item["reason"]
+    paid = [
+        c["record"]
+        for c in by_process(out["commands"], "CASE-C-1001")
+        if c["schema"] == "PostJournal" and c["record"]["journal_kind"] == "PAYMENT"
+    ]
+    assert [p["amount"] for p in paid] == ["4200.00"]
+    # Dr. Abara's record standing before her case: the very same commands, ids and all
+    lines = SHIPPED.read_text().splitlines(keepends=True)
+    record = next(i for i, line in enumerate(lines) if '"DR-ABARA","npi"' in line)
+    booking = next(i for i, line in enumerate(lines) if '"surgeon_id":"DR-ABARA"' in line)
+    in_time = lines[:booking] + [lines[record]] + lines[booking:record] + lines[record + 1 :]
+    (tmp_path / "in_time.jsonl").write_text("".join(in_time))
+    known = replayed(tmp_path / "in_time.jsonl", tmp_path / "known")
+    assert by_process(known["commands"], "CASE-C-2001") == abara
+
+
+def test_a_delete_without_an_id_is_a_dead_letter(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("S2C_ID_KEY", IDS.secret.decode())
+    lines = SHIPPED.read_text().splitlines(keepends=True)
+    stream = tmp_path / "stream.jsonl"
+    stream.write_text("".join([*lines[:3], '{"schema": "Provider", "delete": null}\n', *lines[3:]]))
+    out = replayed(stream, tmp_path / "out")
+    [letter] = out["dead_letters"]
+    assert (letter["line"], letter["stage"], letter["reason"]) == (
+        4,
+        "master",
+        "unusable-master-record",
+    )
+
+
+def test_verify_refuses_a_master_delete_in_the_stream(tmp_path: Path) -> None:
+    """Live, a tombstone on the master topic has no order against the events, as a record."""
+    from s2c.streams.verify.workload import given
+
+    lines = SHIPPED.read_text().splitlines(keepends=True)
+    events = [line for line in lines if '"event"' in line]
+    stream = tmp_path / "events.jsonl"
+    stream.write_text("".join([events[0], '{"schema": "Provider", "delete": "DR-OKAFOR"}\n']))
+    master = tmp_path / "master"
+    master.mkdir()
+    with pytest.raises(SystemExit, match="line 2 is a master record"):
+        given(stream, master)
+
+
+def test_the_workers_replica_retires_the_record_a_tombstone_names() -> None:
+    """The replica of `s2c.master` (no Kafka needed to apply what it read)."""
+    from s2c.streams.masterdata import MasterReplica
+
+    replica = MasterReplica(None, "s2c.master", None, lambda record, key: None)  # type: ignore[arg-type]
+    replica.store.put(master_record("Provider", NEW_SURGEON))
+    assert replica.retire(b"Provider:DR-ABARA")
+    assert replica.store.provider("DR-ABARA") is None
+    assert not replica.retire(b"Provider:DR-ABARA")  # already gone
+    assert not replica.retire(b"Surgeon:DR-ABARA") and not replica.retire(None)

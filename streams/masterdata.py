@@ -3,8 +3,10 @@
 Every worker needs all master data (any event may name any payer or preference card), so the
 replica reads every partition of `s2c.master` from the beginning, with no consumer group, in a
 daemon thread: a global table in the Kafka Streams sense. Records are keyed `<Record>:<id>`; an empty
-value is a tombstone. The agent waits for the first catch-up (`ready`) before processing, so a
-restarted worker never parks events for master data that is already on the topic.
+value is a tombstone and retires that record (`retire`): events that name it afterwards park as
+for an unknown record, as the core's reference checks make them. The agent waits for the first
+catch-up (`ready`) before processing, so a restarted worker never parks events for master data
+that is already on the topic.
 
 Why not Faust's GlobalTable: the process stage must learn *which* master keys arrived (to retry the
 instances parked on them), and a plain consumer hands us each record as it lands.
@@ -25,7 +27,7 @@ from typing import Any
 from s2c.streams.codec import AvroCodec, DecodeError, RegistryUnavailable, backoff_delays
 from s2c.streams.deadletter import DeadLetter, of_exception
 from s2c.streams.settings import Settings
-from s2c.tables.master import DictMasterData, lookup_keys, master_record
+from s2c.tables.master import MASTER_TYPES, DictMasterData, arrivals, master_record
 
 log = logging.getLogger(__name__)
 UNUSABLE = "unusable-master-record"
@@ -62,7 +64,17 @@ class MasterReplica:
         row = master_record(short, record)
         self.store.put(row)
         self.records += 1
-        return [(short, key) for key in lookup_keys(short, row)]
+        return arrivals(short, row)
+
+    def retire(self, key: bytes | None) -> bool:
+        """Apply a tombstone: delete the record its key `<Record>:<id>` names. A key that names
+        no master record type is logged and ignored (nothing to retire, nothing to dead-letter:
+        the tombstone carries no bytes to keep)."""
+        name, _, ident = (key or b"").decode("utf-8", errors="replace").partition(":")
+        if name not in MASTER_TYPES or not ident:
+            log.warning("tombstone on %s with a key that names no master record", self._topic)
+            return False
+        return self.store.delete(name, ident)
 
     def _run(self) -> None:
         from confluent_kafka import Consumer, TopicPartition
@@ -90,7 +102,8 @@ class MasterReplica:
                     continue
                 position[msg.partition()] = msg.offset() + 1
                 if not msg.value():
-                    continue  # tombstone: master rows are retired by their effective dates instead
+                    self.retire(msg.key())  # nothing waits for a deletion: no retry
+                    continue
                 arrived = self._apply_or_dead_letter(msg)
                 if arrived is None:
                     continue

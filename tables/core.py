@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from s2c.tables import encounters, revenue, scheduling
+from s2c.tables import encounters, references, revenue, scheduling
 from s2c.tables.codec import iso
 from s2c.tables.events import Event, money_of
 from s2c.tables.handling import Handler, Output, WaitsFor, work_item
@@ -189,7 +189,11 @@ def _place(
         return False
     produced: list[Output] = []
     try:
-        HANDLERS[event.schema](state, event, master, now, produced)
+        # every master reference the event names is known (through the crosswalk) before the
+        # handler books anything; the handler sees master ids, the parked event keeps the codes
+        HANDLERS[event.schema](
+            state, references.resolve_and_check(event, master), master, now, produced
+        )
     except MissingMasterData as missing:
         before = state.parked.get(event.event_id)
         waits_for = f"master:{missing.record}:{missing.key}"

@@ -1,10 +1,15 @@
 """Master data (`s2c.master`): the records, the read interface the core uses, a dict-backed store.
 
 The core never hard-codes an account, cost center, rate or supply kit: it asks a `MasterData`.
-`DictMasterData` serves tests and `s2c replay`; the Faust worker implements the same Protocol over
-its global tables. Lookups return None when a record is missing; the core then parks the event and
-names the `(record, key)` it waits for. `lookup_keys` maps an arriving master record to the keys it
-satisfies, so an adapter retries exactly the processes waiting for it.
+`DictMasterData` serves tests, `s2c replay` and the workers' replica of the master topic. Lookups
+return None when a record is missing (never put, or retired by a delete); the core then parks the
+event and names the `(record, key)` it waits for. `arrivals` maps an arriving master record to
+the `(record, key)` waits it satisfies, so an adapter retries exactly the processes waiting for it.
+
+A record is identified by its first field (the master topic's key is `<Record>:<first field>`);
+`DictMasterData.delete(record_name, key)` retires one, as a tombstone on the topic does. A
+`Crosswalk` maps a source system's code to a master id (`crosswalk(kind, source_system, code)`,
+an entry for source `*` serving every source).
 
 Master data directory (replay): one `<RecordName>.jsonl` per record type (`Payer.jsonl`,
 `ContractRate.jsonl`, ...), one JSON record per line, field names as in the catalogue.
@@ -22,7 +27,13 @@ from typing import Any, Protocol
 
 from s2c.tables.codec import decode
 from s2c.tables.outputs import LaborLine, SupplyLine
-from s2c.tables.vocabulary import CasGroup, FinancialClass, GlPurpose, LocationKind
+from s2c.tables.vocabulary import (
+    CasGroup,
+    CrosswalkKind,
+    FinancialClass,
+    GlPurpose,
+    LocationKind,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,25 @@ class GlAccountMap:
     gl_account: str
 
 
+@dataclass(frozen=True, slots=True)
+class Crosswalk:
+    crosswalk_id: str
+    kind: CrosswalkKind
+    source_system: str
+    source_code: str
+    master_id: str
+
+
+ANY_SOURCE = "*"
+# The master record a crosswalk kind maps to.
+CROSSWALK_TARGET: dict[CrosswalkKind, str] = {
+    CrosswalkKind.PAYER: "Payer",
+    CrosswalkKind.PLAN: "Payer",
+    CrosswalkKind.LOCATION: "Location",
+    CrosswalkKind.PROVIDER: "Provider",
+    CrosswalkKind.SERVICE_LINE: "ServiceLine",
+}
+
 MASTER_TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
@@ -105,6 +135,7 @@ MASTER_TYPES: dict[str, type] = {
         ContractRate,
         PreferenceCard,
         GlAccountMap,
+        Crosswalk,
     )
 }
 
@@ -124,6 +155,7 @@ class MasterData(Protocol):
     def gl_account(
         self, purpose: GlPurpose, site_id: str | None, carc_group: CasGroup | None = None
     ) -> str | None: ...
+    def crosswalk(self, kind: CrosswalkKind, source_system: str, code: str) -> str | None: ...
 
 
 def pick_contract_rate(rates: Iterable[ContractRate], on: date) -> ContractRate | None:
@@ -155,30 +187,62 @@ def lookup_keys(record_name: str, record: Any) -> list[str]:
         return [f"{record.payer_id}|{record.procedure_code}"]
     if record_name == "GlAccountMap":
         return [record.purpose.value]
-    first = next(iter(type(record).__dataclass_fields__))
-    return [getattr(record, first)]
+    if record_name == "Crosswalk":
+        return [record.source_code]
+    return [record_id(record)]
+
+
+def record_id(record: Any) -> str:
+    """A record's identity: its first field, the id part of its topic key `<Record>:<id>`."""
+    value: str = getattr(record, next(iter(type(record).__dataclass_fields__)))
+    return value
+
+
+def arrivals(record_name: str, record: Any) -> list[tuple[str, str]]:
+    """The `(record, key)` waits an arriving master record may satisfy. A crosswalk entry
+    satisfies a wait for its source code as its target record: an event waiting for
+    `Payer <code>` is retried when `<code>` gets a crosswalk entry (and, if the payer it maps to
+    is unknown too, parks again for that one)."""
+    if isinstance(record, Crosswalk):
+        return [(CROSSWALK_TARGET[record.kind], record.source_code)]
+    return [(record_name, key) for key in lookup_keys(record_name, record)]
 
 
 class DictMasterData:
     """`MasterData` over in-memory dicts, indexed on load."""
 
     def __init__(self, records: Iterable[Any] = ()) -> None:
-        self._by_id: dict[tuple[str, str], Any] = {}
+        self._by_id: dict[tuple[str, str], Any] = {}  # (record name, first field) -> record
         self._rates: dict[tuple[str, str], list[ContractRate]] = {}
         self._gl: dict[GlPurpose, list[GlAccountMap]] = {}
+        self._crosswalk: dict[tuple[CrosswalkKind, str, str], Crosswalk] = {}
         for record in records:
             self.put(record)
 
     def put(self, record: Any) -> None:
+        """Store a record, replacing the one with the same id (first field)."""
         name = type(record).__name__
+        self.delete(name, record_id(record))
+        self._by_id[(name, record_id(record))] = record
         if isinstance(record, ContractRate):
-            rates = self._rates.setdefault((record.payer_id, record.procedure_code), [])
-            rates[:] = [r for r in rates if r.rate_id != record.rate_id] + [record]
+            self._rates.setdefault((record.payer_id, record.procedure_code), []).append(record)
         elif isinstance(record, GlAccountMap):
-            rows = self._gl.setdefault(record.purpose, [])
-            rows[:] = [r for r in rows if r.map_id != record.map_id] + [record]
-        else:
-            self._by_id[(name, lookup_keys(name, record)[0])] = record
+            self._gl.setdefault(record.purpose, []).append(record)
+        elif isinstance(record, Crosswalk):
+            self._crosswalk[(record.kind, record.source_system, record.source_code)] = record
+
+    def delete(self, record_name: str, key: str) -> bool:
+        """Retire the record `<record_name>:<key>` (a tombstone); False when it was not there."""
+        old = self._by_id.pop((record_name, key), None)
+        if isinstance(old, ContractRate):
+            self._rates[(old.payer_id, old.procedure_code)].remove(old)
+        elif isinstance(old, GlAccountMap):
+            self._gl[old.purpose].remove(old)
+        elif isinstance(old, Crosswalk):
+            slot = (old.kind, old.source_system, old.source_code)
+            if self._crosswalk.get(slot) is old:
+                del self._crosswalk[slot]
+        return old is not None
 
     def payer(self, payer_id: str) -> Payer | None:
         return self._by_id.get(("Payer", payer_id))
@@ -205,6 +269,12 @@ class DictMasterData:
         self, purpose: GlPurpose, site_id: str | None, carc_group: CasGroup | None = None
     ) -> str | None:
         return resolve_gl_account(self._gl.get(purpose, ()), site_id, carc_group)
+
+    def crosswalk(self, kind: CrosswalkKind, source_system: str, code: str) -> str | None:
+        entry = self._crosswalk.get((kind, source_system, code)) or self._crosswalk.get(
+            (kind, ANY_SOURCE, code)
+        )
+        return entry.master_id if entry is not None else None
 
 
 def master_record(record_name: str, record: dict[str, Any]) -> Any:

@@ -13,7 +13,9 @@ the whole input as one partition whose watermark is its stream time.
 (`{"schema": "CaseScheduled", "event": {...}}`) and, among them, master records
 (`{"schema": "Payer", "record": {...}}`), which take effect where they stand in the file, as a
 record on the master topic does when the workers' replica reads it: the instances parked on it are
-retried at once. It writes `commands.jsonl`, `exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
+retried at once; a master delete (`{"schema": "Provider", "delete": "<id>"}`, the topic's
+tombstone) retires the record from that point on. It writes `commands.jsonl`,
+`exceptions.jsonl`, `sla_breaches.jsonl`, `metrics.jsonl` (one
 `{"schema": ..., "record": ...}` per line, in emission order) and the final `processes.jsonl` and
 `links.jsonl` (sorted by key). A line that is not a canonical event, or an event the ingest
 stage's plausibility rule refuses (tables/plausible.py), goes to `dead_letters.jsonl` with its
@@ -38,11 +40,17 @@ from s2c.tables.events import Event
 from s2c.tables.handling import Output
 from s2c.tables.ids import IdKey
 from s2c.tables.link import LinkState
-from s2c.tables.master import DictMasterData, MasterData, lookup_keys
+from s2c.tables.master import DictMasterData, MasterData, arrivals
 from s2c.tables.outputs import Command, Forward, MetricObservation, SlaBreached, WorkQueueException
 from s2c.tables.plausible import Limits, refusal
 from s2c.tables.process import ProcessState
-from s2c.tables.replay_input import DeadLine, MasterLine, read_events, read_master_dir
+from s2c.tables.replay_input import (
+    DeadLine,
+    MasterDelete,
+    MasterLine,
+    read_events,
+    read_master_dir,
+)
 from s2c.tables.routing import route, unroutable
 from s2c.tables.stage import DictKeeper, HeapTimers, LinkStage, ProcessStage, StageRunner
 
@@ -99,13 +107,20 @@ class Pipeline:
             raise TypeError("master records mid-stream need a DictMasterData to store them in")
         self.master.put(record)
         now, out = self.stream_time, []
-        for key in lookup_keys(record_name, record):
-            waiting = self.awaiting.pop((record_name, key), None)
+        for slot in arrivals(record_name, record):
+            waiting = self.awaiting.pop(slot, None)
             if not waiting or now is None:
                 continue
             for process_id in waiting:
                 out.extend(self.process.step(process_id, self._retry(now)))
         return out
+
+    def retire_master(self, record_name: str, key: str) -> None:
+        """A master delete (the topic's tombstone) mid-stream: the record is gone from here on,
+        so events naming it park as for an unknown record. Nothing waits for a deletion."""
+        if not isinstance(self.master, DictMasterData):
+            raise TypeError("master deletes mid-stream need a DictMasterData to delete from")
+        self.master.delete(record_name, key)
 
     def _retry(self, now: datetime) -> Callable[[ProcessState], tuple[ProcessState, list[Any]]]:
         def retry(state: ProcessState) -> tuple[ProcessState, list[Any]]:
@@ -246,6 +261,10 @@ def replay_file(
             if isinstance(event, MasterLine):
                 counts["master"] += 1
                 write(pipeline.take_master(event.name, event.record))
+                continue
+            if isinstance(event, MasterDelete):
+                counts["master"] += 1
+                pipeline.retire_master(event.name, event.key)
                 continue
             counts["events"] += 1
             if isinstance(event, Event):

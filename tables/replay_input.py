@@ -1,5 +1,5 @@
-"""What `s2c replay` reads: the stream file (events and master records, in the order they stand)
-and the master-data folder, each line as the item it is or, when it is none, as a `DeadLine`: the
+"""What `s2c replay` reads: the stream file (events, master records and master deletes, in the
+order they stand) and the master-data folder, each line as the item it is or, when it is none, as a `DeadLine`: the
 reason the workers would dead-letter it, and the line itself. Reading never stops at a bad line.
 """
 
@@ -58,13 +58,26 @@ class MasterLine:
     record: Any
 
 
+@dataclass(frozen=True)
+class MasterDelete:
+    """A master record retired in the stream, `{"schema": "Provider", "delete": "<id>"}`: the
+    tombstone of topic key `<name>:<key>` (`key` is the record's first field)."""
+
+    line: int
+    name: str
+    key: str
+
+
 _UNREADABLE = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)
 
 
-def read_events(path: Path) -> Iterator[tuple[int, str, Event | MasterLine | DeadLine]]:
+def read_events(
+    path: Path,
+) -> Iterator[tuple[int, str, Event | MasterLine | MasterDelete | DeadLine]]:
     """Yield (line number, line, item) for each line of a JSON Lines file: the event, or a
     `MasterLine` for a line whose schema is a master record name with its fields under
-    "record" (under "event" it is an event of an unknown schema, refused as live),
+    "record" (under "event" it is an event of an unknown schema, refused as live), a
+    `MasterDelete` for one with the id of the record it retires under "delete",
     or a `DeadLine` in place of either for a line that is neither (`undecodable`: not JSON;
     `invalid-event`: JSON, but not a canonical event; `unusable-master-record`), as the workers
     dead-letter such records."""
@@ -85,6 +98,18 @@ def read_events(path: Path) -> Iterator[tuple[int, str, Event | MasterLine | Dea
             # a master record carries "record"; one under "event" was sent as an event (to the
             # events topic) and is refused as the ingest stage refuses it
             name = row.get("schema") if isinstance(row, dict) and "event" not in row else None
+            if isinstance(name, str) and name in MASTER_TYPES and "delete" in row:
+                key = row["delete"]
+                if isinstance(key, str) and key.strip() and "record" not in row:
+                    yield number, text, MasterDelete(number, name, key)
+                else:
+                    problem = ValueError(f"{name}: a delete names the record's id, a string")
+                    yield (
+                        number,
+                        text,
+                        _refused(number, UNUSABLE_MASTER, problem, text, stage="master"),
+                    )
+                continue
             if isinstance(name, str) and name in MASTER_TYPES:
                 try:
                     yield number, text, MasterLine(number, name, master_record(name, row["record"]))

@@ -88,3 +88,13 @@ class ExceptionKind(str, Enum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     AUTHORIZATION_DENIED = "AUTHORIZATION_DENIED"
     TIE_OUT = "TIE_OUT"
+
+
+class CrosswalkKind(str, Enum):
+    """What a source code in a `Crosswalk` names, hence the master record it maps to."""
+
+    PAYER = "PAYER"  # payer id as a source sends it (X12 835 N1*PR, 837 NM1*PR): Payer
+    PLAN = "PLAN"  # health plan id (FHIR Coverage, 270/271): Payer
+    LOCATION = "LOCATION"  # site, department or room code (HL7 PV1-3, AIL): Location
+    PROVIDER = "PROVIDER"  # provider or surgeon code (HL7 XCN, AIP/AIG): Provider
+    SERVICE_LINE = "SERVICE_LINE"  # service line code: ServiceLine

@@ -55,7 +55,7 @@ def replay_with_lateness(
     from s2c.tables.outputs import Command, SlaBreached, WorkQueueException
     from s2c.tables.plausible import refusal
     from s2c.tables.replay import Pipeline
-    from s2c.tables.replay_input import MasterLine, read_events
+    from s2c.tables.replay_input import MasterDelete, MasterLine, read_events
 
     pipeline = Pipeline(load_master_dir(workload.master), ids, grace)
     lateness = Lateness(grace, ids)
@@ -69,7 +69,7 @@ def replay_with_lateness(
     for index, (number, _, event) in enumerate(read_events(workload.events)):
         if number in workload.poison:  # replay of the good events only
             continue
-        if isinstance(event, MasterLine):  # refused up front (workload.given); never here
+        if isinstance(event, MasterLine | MasterDelete):  # refused up front (workload.given)
             raise SystemExit(f"s2c verify: line {number} is a master record")
         if not isinstance(event, Event):
             refused.append(event.reason)

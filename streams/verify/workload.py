@@ -101,13 +101,15 @@ def given(events: Path, master: Path) -> Workload:
 
 
 def _first_master_line(events: Path) -> int | None:
-    """The line number of the first master record standing among the events, if any."""
-    from s2c.tables.replay_input import MasterLine, read_events
+    """The line number of the first master record (or master delete) standing among the
+    events, if any."""
+    from s2c.tables.replay_input import MasterDelete, MasterLine, read_events
 
     with events.open("rb") as raw:  # only lines that may be one are parsed
-        if not any(b'"record"' in line for line in raw):
+        if not any(b'"record"' in line or b'"delete"' in line for line in raw):
             return None
-    return next((n for n, _, item in read_events(events) if isinstance(item, MasterLine)), None)
+    master = (MasterLine, MasterDelete)
+    return next((n for n, _, item in read_events(events) if isinstance(item, master)), None)
 
 
 def _master_rows(master: Path) -> dict[str, list[dict[str, Any]]]:

@@ -8,7 +8,8 @@ registration opened a separate walk-in instance, the account link refused it wit
 
 The chain runs through `tables.replay.Pipeline`, which the live stages share the link rule with,
 on the small health system of tests/unit/core/core_world.py plus the Regional General Hospital
-(RGH) records these messages name."""
+(RGH) records these messages name: every one, as the core checks every reference an event
+carries."""
 
 from __future__ import annotations
 
@@ -57,6 +58,24 @@ def regional_general() -> DictMasterData:
             "inventory_location_id": None,
         }
         store.put(master_record("Location", row))
+        cost_center = {
+            "cost_center_id": cost_center,
+            "display_name": location_id,
+            "site_id": "RGH-MAIN",
+            "service_line_id": "SUR",
+        }
+        store.put(master_record("CostCenter", cost_center))
+    # what the booking names besides places: its surgeon (AIP-3) and service line (PV1-10)
+    surgeon = {
+        "provider_id": "40117",
+        "npi": "1245319599",
+        "display_name": "Surgeon 40117",
+        "specialty": "General surgery",
+        "site_id": "RGH-MAIN",
+        "cost_center_id": "CC-RGH-OR",
+    }
+    store.put(master_record("Provider", surgeon))
+    store.put(master_record("ServiceLine", {"service_line_id": "SUR", "display_name": "Surgery"}))
     payer = {"payer_id": "LSHP01", "display_name": "Lakeshore", "financial_class": "COMMERCIAL"}
     store.put(master_record("Payer", payer))
     for code, expected in (("47562", "7100.00"), ("74300", "380.00")):  # AIS-3 of the booking

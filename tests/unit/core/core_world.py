@@ -24,6 +24,33 @@ IDS = IdKey(b"core-test-id-key-not-a-secret")
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
 
 MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "Provider": [
+        {
+            "provider_id": "DR-OKAFOR",
+            "npi": "1234567893",
+            "display_name": "Dr. Okafor",
+            "specialty": "Orthopaedic surgery",
+            "site_id": "RIVERSIDE",
+            "cost_center_id": "CC-RIV-OR",
+        },
+    ],
+    "ServiceLine": [{"service_line_id": "ORTHO", "display_name": "Orthopaedics"}],
+    "CostCenter": [
+        {
+            "cost_center_id": cc,
+            "display_name": name,
+            "site_id": site,
+            "service_line_id": "ORTHO",
+        }
+        for cc, name, site in (
+            ("CC-RIV-ADMIN", "Riverside administration", "RIVERSIDE"),
+            ("CC-RIV-ORTHO", "Riverside orthopaedic clinic", "RIVERSIDE"),
+            ("CC-RIV-OR", "Riverside surgical services", "RIVERSIDE"),
+            ("CC-RIV-ED", "Riverside emergency department", "RIVERSIDE"),
+            ("CC-LAK-ADMIN", "Lakeside administration", "LAKESIDE"),
+            ("CC-LAK-OR", "Lakeside operating rooms", "LAKESIDE"),
+        )
+    ],
     "Payer": [
         {
             "payer_id": "AETNA-COMM",
@@ -34,6 +61,21 @@ MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
             "payer_id": "MEDICARE-A",
             "display_name": "Medicare Part A",
             "financial_class": "MEDICARE",
+        },
+        {
+            "payer_id": "LAKESHORE-MUTUAL",
+            "display_name": "Lakeshore Mutual",
+            "financial_class": "COMMERCIAL",
+        },
+    ],
+    # Lakeshore Mutual's 835s (tests/messages/x12) name it by its payer id 734100 (N1*PR*XV)
+    "Crosswalk": [
+        {
+            "crosswalk_id": "PAYER|x12:LAKESHOREMUTUAL|734100",
+            "kind": "PAYER",
+            "source_system": "x12:LAKESHOREMUTUAL",
+            "source_code": "734100",
+            "master_id": "LAKESHORE-MUTUAL",
         },
     ],
     "Location": [

@@ -138,7 +138,13 @@ def test_unreadable_master_records_are_set_aside_and_the_run_goes_on(tmp_path) -
         for d in out["dead_letters"]
     ]
     assert letters == [
-        ("Payer.jsonl", 3, "master", "unusable-master-record", letters[0][4]),
+        (
+            "Payer.jsonl",
+            len(MASTER_RECORDS["Payer"]) + 1,
+            "master",
+            "unusable-master-record",
+            letters[0][4],
+        ),
         (
             None,
             2,

@@ -215,6 +215,48 @@ MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# Regional General Hospital (RGH-MAIN), the hospital of the shipped visit messages (SIU-S12-booking,
+# ADT-A04-registration, ...), and Lone Star Health Plan, their payer: kept apart from the world
+# above so its tests see only Riverside and Lakeside.
+REGIONAL_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "Location": [
+        {
+            "location_id": location_id,
+            "kind": kind,
+            "site_id": "RGH-MAIN",
+            "parent_id": parent,
+            "display_name": location_id,
+            "cost_center_id": cost_center,
+            "inventory_location_id": None,
+        }
+        for location_id, kind, parent, cost_center in (
+            ("RGH-MAIN", "SITE", None, "CC-RGH-ADMIN"),
+            ("MAINOR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-OR"),
+            ("SDS", "DEPARTMENT", "RGH-MAIN", "CC-RGH-SDS"),
+            ("ANES", "DEPARTMENT", "RGH-MAIN", "CC-RGH-ANES"),
+            ("CSR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-CSR"),
+        )
+    ],
+    "Payer": [
+        {
+            "payer_id": "LSHP01",
+            "display_name": "Lone Star Health Plan",
+            "financial_class": "COMMERCIAL",
+        },
+    ],
+    "ContractRate": [
+        {
+            "rate_id": f"R-LSHP-{code}",
+            "payer_id": "LSHP01",
+            "procedure_code": code,
+            "expected_amount": expected,
+            "effective_from": "2026-01-01",
+        }
+        for code, expected in (("47562", "7100.00"), ("74300", "380.00"))  # AIS-3 of the booking
+    ],
+}
+
+
 def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
     """The world's master data; `without` drops records by id (e.g. "R-MCR-29881")."""
     store = DictMasterData()
@@ -222,6 +264,15 @@ def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
         for row in rows:
             if next(iter(row.values())) not in without:
                 store.put(master_record(name, row))
+    return store
+
+
+def regional_general() -> DictMasterData:
+    """The world's master data and Regional General Hospital's."""
+    store = master_data()
+    for name, rows in REGIONAL_GENERAL_RECORDS.items():
+        for row in rows:
+            store.put(master_record(name, row))
     return store
 
 

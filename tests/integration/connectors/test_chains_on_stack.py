@@ -32,7 +32,7 @@ import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -274,7 +274,7 @@ def balanced(commands: list[dict[str, Any]]) -> bool:
     )
 
 
-def test_the_worker_gives_exactly_what_replay_gives_for_the_ingested_events(chains) -> None:
+def test_the_worker_gives_exactly_what_replay_gives_for_the_ingested_events(chains: Chains) -> None:
     assert chains.commands.keys() == chains.replay.keys(), chains.pipeline.workers[0].log_tail()
     for command_id, record in chains.replay.items():
         assert chains.commands[command_id] == record
@@ -287,7 +287,7 @@ def test_the_worker_gives_exactly_what_replay_gives_for_the_ingested_events(chai
     assert balanced(list(chains.commands.values()))
 
 
-def test_hl7_visit_registered_discharged_charged_and_paid(chains) -> None:
+def test_hl7_visit_registered_discharged_charged_and_paid(chains: Chains) -> None:
     visit = chains.of(VISIT)
     assert by_kind(visit) == {
         # DFT P03 FT1-11: 4,850.00 + 760.00 (8 x 95.00) + 410.00 + 268.50 (2 x 134.25)
@@ -325,7 +325,7 @@ def _final_adjudication_only(events: list[Event]) -> list[Event]:
 
 
 def test_x12_case_claimed_denied_reversed_and_repaid_leaves_the_final_adjudication(
-    chains,
+    chains: Chains,
 ) -> None:
     case = chains.of(CASE_A)
     kinds = by_kind(case)
@@ -340,7 +340,9 @@ def test_x12_case_claimed_denied_reversed_and_repaid_leaves_the_final_adjudicati
     }
     denials = [c["amount"] for c in case if c.get("journal_kind") == "DENIAL"]
     assert denials == [Decimal("6800.00"), Decimal("6800.00")]  # posted, then taken back
-    final = replayed(_final_adjudication_only(chains.events))
+    paid_at_once = _final_adjudication_only(chains.events)
+    assert len(chains.events) - len(paid_at_once) == 2  # the CO-50 denial and its reversal
+    final = replayed(paid_at_once)
     assert ledger(case) == ledger(
         [c for c in final.values() if c["header"]["process_id"] == CASE_A]
     )
@@ -366,15 +368,20 @@ def test_x12_case_claimed_denied_reversed_and_repaid_leaves_the_final_adjudicati
 BOOKED = ["ReserveSupplies", "PlanLabor", "ReserveRoom", "AccrueExpectedRevenue"]
 
 
-def test_fhir_preauthorization_before_or_after_the_booking_meets_the_deadline(chains) -> None:
-    (breach,) = chains.breaches  # the unauthorized case, 48 h before its start on 30 March
+def test_fhir_preauthorization_before_or_after_the_booking_meets_the_deadline(
+    chains: Chains,
+) -> None:
+    (breach,) = chains.breaches  # only the case nobody authorized, 48 h before its start
     assert (breach["process_id"], breach["sla"]) == (CASE_C, "AUTH_MISSING_48H_BEFORE_SURGERY")
-    for case_id, arrived_before in ((CASE_A, True), (CASE_B, False)):
+    assert breach["deadline"] == datetime(2026, 3, 28, 12, 30, tzinfo=UTC)  # 30 March 07:30 CDT
+    # ClaimResponse.created of each preauthorization, in UTC
+    for case_id, created in ((CASE_A, "2026-03-03T19:20"), (CASE_B, "2026-03-11T15:05")):
         instance = chains.instance(case_id)
-        authorized = [t for t in instance["timeline"] if t["milestone"] == "authorized"]
-        assert authorized and instance["parked"] == [], (case_id, instance)
-        booked = [c["header"]["command_type"] for c in chains.of(case_id)][:4]
-        assert booked == BOOKED, (case_id, arrived_before)
+        authorized = [t["at"] for t in instance["timeline"] if t["milestone"] == "authorized"]
+        assert [at[:16] for at in authorized] == [created], instance
+        assert instance["parked"] == [], instance  # the early one did not wait anywhere
+        booked = [c["header"]["command_type"] for c in chains.of(case_id)][: len(BOOKED)]
+        assert booked == BOOKED, case_id
     # the case authorized after its booking has the commands of a booked case and nothing more
     assert [c["header"]["command_type"] for c in chains.of(CASE_B)] == BOOKED
     assert chains.instance(CASE_B)["stage"] == "AUTHORIZED"

@@ -1,9 +1,10 @@
 """A knee arthroscopy from raw messages through the core: booked on the OR feed (SIU S12),
 authorized by the payer (X12 278), completed by the OR's case record (FHIR Procedure).
 
-No chain test runs `s2c ingest` into a worker yet (tests/integration/connectors/ lands events on
-Kafka only), so the chain runs here through `tables.replay.Pipeline`, on the small health system
-of tests/unit/core/core_world.py whose ids the messages use."""
+The chain runs here through `tables.replay.Pipeline`, on the small health system of
+tests/unit/core/core_world.py whose ids the messages use; the same case through `s2c ingest` and
+a worker on the local stack, on to its claim, denial and re-payment, is in
+tests/integration/connectors/test_chains_on_stack.py."""
 
 from __future__ import annotations
 

@@ -23,12 +23,11 @@ from samples import PRODUCED_AT, message
 
 from s2c.streams.connectors import hl7v2
 from s2c.tables.events import event_from_record
-from s2c.tables.master import DictMasterData, master_record
 from s2c.tables.outputs import Command, WorkQueueException
 from s2c.tables.replay import Pipeline
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "core"))
-from core_world import IDS, master_data  # noqa: E402
+from core_world import IDS, regional_general  # noqa: E402
 
 CHAIN = (
     "SIU-S12-booking",
@@ -37,57 +36,6 @@ CHAIN = (
     "DFT-P03-surgery-charges",
 )
 CHARGED = Decimal("4850.00") + 8 * Decimal("95.00") + Decimal("410.00") + Decimal("268.50")
-
-
-def regional_general() -> DictMasterData:
-    store = master_data()
-    for location_id, kind, parent, cost_center in (
-        ("RGH-MAIN", "SITE", None, "CC-RGH-ADMIN"),
-        ("MAINOR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-OR"),
-        ("SDS", "DEPARTMENT", "RGH-MAIN", "CC-RGH-SDS"),
-        ("ANES", "DEPARTMENT", "RGH-MAIN", "CC-RGH-ANES"),
-        ("CSR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-CSR"),
-    ):
-        row = {
-            "location_id": location_id,
-            "kind": kind,
-            "site_id": "RGH-MAIN",
-            "parent_id": parent,
-            "display_name": location_id,
-            "cost_center_id": cost_center,
-            "inventory_location_id": None,
-        }
-        store.put(master_record("Location", row))
-        cost_center = {
-            "cost_center_id": cost_center,
-            "display_name": location_id,
-            "site_id": "RGH-MAIN",
-            "service_line_id": "SUR",
-        }
-        store.put(master_record("CostCenter", cost_center))
-    # what the booking names besides places: its surgeon (AIP-3) and service line (PV1-10)
-    surgeon = {
-        "provider_id": "40117",
-        "npi": "1245319599",
-        "display_name": "Surgeon 40117",
-        "specialty": "General surgery",
-        "site_id": "RGH-MAIN",
-        "cost_center_id": "CC-RGH-OR",
-    }
-    store.put(master_record("Provider", surgeon))
-    store.put(master_record("ServiceLine", {"service_line_id": "SUR", "display_name": "Surgery"}))
-    payer = {"payer_id": "LSHP01", "display_name": "Lakeshore", "financial_class": "COMMERCIAL"}
-    store.put(master_record("Payer", payer))
-    for code, expected in (("47562", "7100.00"), ("74300", "380.00")):  # AIS-3 of the booking
-        rate = {
-            "rate_id": f"R-LSHP-{code}",
-            "payer_id": "LSHP01",
-            "procedure_code": code,
-            "expected_amount": expected,
-            "effective_from": "2026-01-01",
-        }
-        store.put(master_record("ContractRate", rate))
-    return store
 
 
 def events_of(name: str, refs) -> list:

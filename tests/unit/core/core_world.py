@@ -257,6 +257,76 @@ MASTER_RECORDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# Regional General Hospital (RGH-MAIN), the hospital of the shipped visit messages (SIU-S12-booking,
+# ADT-A04-registration, ...), and Lone Star Health Plan, their payer: kept apart from the world
+# above so its tests see only Riverside and Lakeside.
+REGIONAL_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "Location": [
+        {
+            "location_id": location_id,
+            "kind": kind,
+            "site_id": "RGH-MAIN",
+            "parent_id": parent,
+            "display_name": location_id,
+            "cost_center_id": cost_center,
+            "inventory_location_id": None,
+        }
+        for location_id, kind, parent, cost_center in (
+            ("RGH-MAIN", "SITE", None, "CC-RGH-ADMIN"),
+            ("MAINOR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-OR"),
+            ("SDS", "DEPARTMENT", "RGH-MAIN", "CC-RGH-SDS"),
+            ("ANES", "DEPARTMENT", "RGH-MAIN", "CC-RGH-ANES"),
+            ("CSR", "DEPARTMENT", "RGH-MAIN", "CC-RGH-CSR"),
+        )
+    ],
+    # every record the messages name, as the core checks every reference an event carries
+    "CostCenter": [
+        {
+            "cost_center_id": cost_center,
+            "display_name": location_id,
+            "site_id": "RGH-MAIN",
+            "service_line_id": "SUR",
+        }
+        for location_id, cost_center in (
+            ("RGH-MAIN", "CC-RGH-ADMIN"),
+            ("MAINOR", "CC-RGH-OR"),
+            ("SDS", "CC-RGH-SDS"),
+            ("ANES", "CC-RGH-ANES"),
+            ("CSR", "CC-RGH-CSR"),
+        )
+    ],
+    # what the booking names besides places: its surgeon (AIP-3) and service line (PV1-10)
+    "Provider": [
+        {
+            "provider_id": "40117",
+            "npi": "1245319599",
+            "display_name": "Surgeon 40117",
+            "specialty": "General surgery",
+            "site_id": "RGH-MAIN",
+            "cost_center_id": "CC-RGH-OR",
+        },
+    ],
+    "ServiceLine": [{"service_line_id": "SUR", "display_name": "Surgery"}],
+    "Payer": [
+        {
+            "payer_id": "LSHP01",
+            "display_name": "Lone Star Health Plan",
+            "financial_class": "COMMERCIAL",
+        },
+    ],
+    "ContractRate": [
+        {
+            "rate_id": f"R-LSHP-{code}",
+            "payer_id": "LSHP01",
+            "procedure_code": code,
+            "expected_amount": expected,
+            "effective_from": "2026-01-01",
+        }
+        for code, expected in (("47562", "7100.00"), ("74300", "380.00"))  # AIS-3 of the booking
+    ],
+}
+
+
 def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
     """The world's master data; `without` drops records by id (e.g. "R-MCR-29881")."""
     store = DictMasterData()
@@ -264,6 +334,15 @@ def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
         for row in rows:
             if next(iter(row.values())) not in without:
                 store.put(master_record(name, row))
+    return store
+
+
+def regional_general() -> DictMasterData:
+    """The world's master data and Regional General Hospital's."""
+    store = master_data()
+    for name, rows in REGIONAL_GENERAL_RECORDS.items():
+        for row in rows:
+            store.put(master_record(name, row))
     return store
 
 

@@ -1,0 +1,273 @@
+"""The reference ERP's posting rules and ledger (streams/erp): what it refuses, and that a command
+id is posted once however often it comes."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import fastavro
+import pytest
+
+from s2c.streams.catalog import load_catalog
+from s2c.streams.erp.ledger import Ledger
+from s2c.streams.erp.rules import Chart, parse_periods
+from s2c.tables.outputs import (
+    AccrueExpectedRevenue,
+    Command,
+    CommandHeader,
+    JournalLine,
+    PostJournal,
+    ReserveRoom,
+    ReverseRevenueAccrual,
+)
+from s2c.tables.vocabulary import JournalKind
+
+CHART = Chart(
+    gl_accounts=frozenset({"1210", "4000", "1280", "4090"}),
+    cost_centers=frozenset({"CC-S01-ORTH", "CC-S01-PRIM"}),
+)
+NOW = datetime(2025, 3, 5, 8, 0, tzinfo=UTC)
+
+
+def header(
+    command_id: str, kind: str, on: date = date(2025, 3, 4), **changes: str
+) -> CommandHeader:
+    return replace(
+        CommandHeader(
+            command_id=command_id,
+            command_type=kind,
+            process_id="CASE-S01-250304-000042",
+            caused_by_event_id="EV-0042.00",
+            effective_date=on,
+            cost_center_id="CC-S01-ORTH",
+            issued_at=datetime(2025, 3, 4, 14, 0, tzinfo=UTC),
+            correlation_id="TR-0042",
+        ),
+        **changes,
+    )
+
+
+def knee_charge(command_id: str = "cmd-charge-1", **changes: object) -> PostJournal:
+    """The charge of a knee arthroscopy at Hospital 01: Dr patient A/R, Cr gross revenue."""
+    journal = PostJournal(
+        header=header(command_id, "PostJournal"),
+        journal_kind=JournalKind.CHARGE,
+        lines=(
+            JournalLine("1210", Decimal("4180.00"), Decimal("0.00"), "charge 29881"),
+            JournalLine("4000", Decimal("0.00"), Decimal("4180.00"), "charge 29881"),
+        ),
+        amount=Decimal("4180.00"),
+    )
+    return replace(journal, **changes)  # type: ignore[arg-type]
+
+
+def decoded(command: Command) -> tuple[str, dict]:
+    """The command as the sink receives it: through its Avro schema and back."""
+    name = f"s2c.commands.{command.schema}"
+    schema = load_catalog().parsed(name)
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, schema, command.to_record())
+    buf.seek(0)
+    return command.schema, fastavro.schemaless_reader(buf, schema)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    book = Ledger.open(str(tmp_path / "erp.sqlite"))
+    book.set_periods(["2025-03", "2025-04"], "open")
+    book.set_periods(["2025-02"], "closed")
+    return book
+
+
+def apply(ledger: Ledger, command: Command):
+    return ledger.apply(*decoded(command), CHART, NOW)
+
+
+def test_a_balanced_charge_is_posted_with_a_journal_entry_number(ledger: Ledger) -> None:
+    ack, fresh = apply(ledger, knee_charge())
+    assert fresh and ack.status == "APPLIED" and ack.reason is None
+    assert ack.erp_document_number is not None and ack.erp_document_number.startswith("JE-")
+    assert ledger.totals() == (Decimal("4180.00"), Decimal("4180.00"))
+    lines = list(ledger.rows("SELECT gl_account, debit_cents, credit_cents FROM gl_journal_lines"))
+    assert lines == [("1210", 418000, 0), ("4000", 0, 418000)]
+
+
+def test_an_unbalanced_journal_is_refused_and_posts_nothing(ledger: Ledger) -> None:
+    lines = (
+        JournalLine("1210", Decimal("4180.00"), Decimal("0.00"), "charge 29881"),
+        JournalLine("4000", Decimal("0.00"), Decimal("4108.00"), "charge 29881"),
+    )
+    ack, _ = apply(ledger, knee_charge(lines=lines))
+    assert ack.status == "REJECTED" and ack.erp_document_number is None
+    assert ack.reason == "UNBALANCED_JOURNAL: debits 4180.00 differ from credits 4108.00"
+    assert ledger.totals() == (Decimal(0), Decimal(0))
+    assert list(ledger.rows("SELECT COUNT(*) FROM erp_documents")) == [(0,)]
+
+
+def test_an_unknown_gl_account_is_refused(ledger: Ledger) -> None:
+    lines = (
+        JournalLine("1210", Decimal("4180.00"), Decimal("0.00"), "charge 29881"),
+        JournalLine("4999", Decimal("0.00"), Decimal("4180.00"), "charge 29881"),
+    )
+    ack, _ = apply(ledger, knee_charge(lines=lines))
+    assert ack.reason == "UNKNOWN_GL_ACCOUNT: line 2: GL account 4999 unknown"
+
+
+def test_an_unknown_cost_center_is_refused_for_journals_and_operational_documents(
+    ledger: Ledger,
+) -> None:
+    journal = knee_charge(header=header("cmd-charge-2", "PostJournal", cost_center_id="CC-S09"))
+    ack, _ = apply(ledger, journal)
+    assert ack.reason == "UNKNOWN_COST_CENTER: cost center CC-S09 unknown"
+    room = ReserveRoom(
+        header("cmd-room-1", "ReserveRoom", cost_center_id="CC-S09"),
+        room_id="OR-S01-03",
+        reference_id="CASE-S01-250304-000042",
+        start=datetime(2025, 3, 4, 14, 0, tzinfo=UTC),
+        minutes=95,
+    )
+    assert apply(ledger, room)[0].reason == "UNKNOWN_COST_CENTER: cost center CC-S09 unknown"
+
+
+def test_a_journal_in_a_closed_or_unknown_period_is_refused(ledger: Ledger) -> None:
+    february = knee_charge(header=header("cmd-feb", "PostJournal", on=date(2025, 2, 27)))
+    assert (
+        apply(ledger, february)[0].reason == "CLOSED_PERIOD: period 2025-02 is not open for posting"
+    )
+    june = knee_charge(header=header("cmd-jun", "PostJournal", on=date(2025, 6, 2)))
+    assert apply(ledger, june)[0].reason == "CLOSED_PERIOD: period 2025-06 is not open for posting"
+    ledger.set_periods(["2025-06"], "open")  # opened later: a new command posts
+    june_again = knee_charge(header=header("cmd-jun-2", "PostJournal", on=date(2025, 6, 2)))
+    assert apply(ledger, june_again)[0].status == "APPLIED"
+
+
+def test_a_line_with_both_or_neither_side_and_a_wrong_control_total_are_refused(
+    ledger: Ledger,
+) -> None:
+    both = (
+        JournalLine("1210", Decimal("10.00"), Decimal("10.00"), "charge 29881"),
+        JournalLine("4000", Decimal("0.00"), Decimal("0.00"), "charge 29881"),
+    )
+    assert apply(ledger, knee_charge("cmd-both", lines=both))[0].reason.startswith("BAD_LINE")
+    wrong_total = knee_charge("cmd-total", amount=Decimal("418.00"))
+    assert apply(ledger, wrong_total)[0].reason.startswith("CONTROL_TOTAL")
+
+
+def test_the_same_command_id_is_posted_once_and_answered_the_same_every_time(
+    ledger: Ledger,
+) -> None:
+    first, fresh = apply(ledger, knee_charge())
+    again, fresh_again = apply(ledger, knee_charge())
+    assert fresh and not fresh_again
+    assert again == first  # same document number, same time: the ack is sent again unchanged
+    assert ledger.totals() == (Decimal("4180.00"), Decimal("4180.00"))
+    assert list(ledger.rows("SELECT COUNT(*) FROM erp_commands")) == [(1,)]
+
+
+def test_a_refusal_is_kept_too_so_a_redelivery_gets_the_same_answer(ledger: Ledger) -> None:
+    february = knee_charge(header=header("cmd-feb", "PostJournal", on=date(2025, 2, 27)))
+    refused, _ = apply(ledger, february)
+    ledger.set_periods(["2025-02"], "open")
+    again, fresh = apply(ledger, february)
+    assert not fresh and again == refused
+
+
+def test_the_database_itself_refuses_a_second_row_for_a_command_id(ledger: Ledger) -> None:
+    apply(ledger, knee_charge())
+    with pytest.raises(sqlite3.IntegrityError):
+        list(
+            ledger.rows(
+                "INSERT INTO erp_commands (command_id, process_id, command_type, status, "
+                "acknowledged_at_ms) VALUES ('cmd-charge-1', 'CASE-1', 'PostJournal', "
+                "'APPLIED', 0)"
+            )
+        )
+
+
+def test_a_reversal_needs_the_reversed_document(ledger: Ledger) -> None:
+    lines = (
+        JournalLine("1280", Decimal("56.35"), Decimal("0.00"), "expected revenue 99214"),
+        JournalLine("4090", Decimal("0.00"), Decimal("56.35"), "expected revenue 99214"),
+    )
+    accrual = AccrueExpectedRevenue(
+        header("cmd-accrual", "AccrueExpectedRevenue"),
+        "PAY-MCD",
+        ("99214",),
+        Decimal("56.35"),
+        lines,
+    )
+    opposite = tuple(replace(line, debit=line.credit, credit=line.debit) for line in lines)
+    reversal = ReverseRevenueAccrual(
+        header("cmd-reversal", "ReverseRevenueAccrual", reverses_command_id="cmd-accrual"),
+        "PAY-MCD",
+        Decimal("56.35"),
+        opposite,
+    )
+    orphan = replace(
+        reversal,
+        header=replace(
+            reversal.header, command_id="cmd-orphan", reverses_command_id="cmd-never-seen"
+        ),
+    )
+    assert apply(ledger, orphan)[0].reason == (
+        "UNKNOWN_REVERSED_DOCUMENT: reverses command cmd-never-seen, which this ERP did not apply"
+    )
+    assert apply(ledger, accrual)[0].status == "APPLIED"
+    assert apply(ledger, reversal)[0].status == "APPLIED"
+    assert ledger.totals() == (Decimal("112.70"), Decimal("112.70"))
+
+
+def test_operational_documents_are_recorded_by_kind_without_journal_lines(ledger: Ledger) -> None:
+    room = ReserveRoom(
+        header("cmd-room-1", "ReserveRoom"),
+        room_id="OR-S01-03",
+        reference_id="CASE-S01-250304-000042",
+        start=datetime(2025, 3, 4, 14, 0, tzinfo=UTC),
+        minutes=95,
+    )
+    ack, _ = apply(ledger, room)
+    assert ack.erp_document_number is not None and ack.erp_document_number.startswith("RB-")
+    assert list(ledger.rows("SELECT kind FROM erp_documents")) == [("ROOM_BOOKING",)]
+    assert ledger.totals() == (Decimal(0), Decimal(0))
+
+
+def test_the_ack_record_encodes_with_the_public_schema(ledger: Ledger) -> None:
+    ack, _ = apply(ledger, knee_charge())
+    schema = load_catalog().parsed("s2c.erp.CommandAck")
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(buf, schema, ack.to_record("s2c-reference-erp"))
+    buf.seek(0)
+    back = fastavro.schemaless_reader(buf, schema)
+    assert back["status"] == "APPLIED" and back["command_id"] == "cmd-charge-1"
+    assert back["acknowledged_at"] == NOW
+
+
+def test_periods_are_months_in_lists_and_ranges() -> None:
+    assert parse_periods("2024-11..2025-02, 2025-06") == [
+        "2024-11",
+        "2024-12",
+        "2025-01",
+        "2025-02",
+        "2025-06",
+    ]
+    assert parse_periods("") == []
+    for bad in ("2025-13", "March", "2025-05..2025-01"):
+        with pytest.raises(ValueError):
+            parse_periods(bad)
+
+
+def test_the_chart_comes_from_the_replay_master_files(tmp_path: Path) -> None:
+    (tmp_path / "CostCenter.jsonl").write_text(
+        '{"cost_center_id":"CC-S01-ORTH","display_name":"Hospital 01 Orthopedics",'
+        '"site_id":"S01","service_line_id":"SL-ORTH"}\n'
+    )
+    (tmp_path / "GlAccountMap.jsonl").write_text(
+        '{"map_id":"GL-PATIENT_AR","purpose":"PATIENT_AR","site_id":null,"carc_group":null,'
+        '"gl_account":"1210"}\n'
+    )
+    assert Chart.from_master_dir(tmp_path) == Chart(frozenset({"1210"}), frozenset({"CC-S01-ORTH"}))

@@ -3,9 +3,9 @@
 Pure: a decoded command (the Avro record, Decimal money), the chart the ERP knows (GL accounts
 and cost centers, from s2c's master data) and the open periods go in; a `Rejection` or None comes
 out. Journals (PostJournal, the revenue accrual and its reversal, RecognizeCost) are refused in a
-closed or unknown period, with an unknown GL account or cost center, with a line that is not
-exactly one positive debit or credit, when debits differ from credits, or when the control total
-(`amount`) is not the debits' total. Operational documents (supply reservations and issues, labor
+closed or unknown period, with an unknown GL account or cost center, with a line that has a
+negative side or both sides, when all lines are zero, when debits differ from credits, or when
+the control total (`amount`) is not the debits' total. Operational documents (supply reservations and issues, labor
 plans, room bookings) are refused with an unknown cost center. Any reversal or release is refused
 when the command it undoes was not applied here: a real ERP cannot reverse a document it never
 posted.
@@ -152,14 +152,14 @@ def journal_problem(
             return Rejection(
                 "UNKNOWN_GL_ACCOUNT", f"line {number}: GL account {line['gl_account']} unknown"
             )
-        if debit < ZERO or credit < ZERO or (debit > ZERO) == (credit > ZERO):
-            return Rejection(
-                "BAD_LINE", f"line {number}: needs exactly one positive debit or credit"
-            )
+        if debit < ZERO or credit < ZERO or (debit > ZERO and credit > ZERO):
+            return Rejection("BAD_LINE", f"line {number}: a debit or a credit, not both, >= 0")
         debits += debit
         credits += credit
     if count == 0:
         return Rejection("EMPTY_JOURNAL", "a journal needs lines")
+    if debits == ZERO and credits == ZERO:
+        return Rejection("ZERO_AMOUNT_JOURNAL", "a journal of 0.00 posts nothing")
     if debits != credits:
         return Rejection("UNBALANCED_JOURNAL", f"debits {debits} differ from credits {credits}")
     if amount != debits:

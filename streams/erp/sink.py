@@ -42,6 +42,7 @@ class ErpSink:
         codec: Any,
         group_id: str,
         erp_system: str,
+        instance_id: str | None = None,
     ) -> None:
         topics = declare(settings)
         self._commands_topic = topics.commands.name
@@ -52,6 +53,7 @@ class ErpSink:
         self._codec = codec
         self._group_id = group_id
         self._erp_system = erp_system
+        self._instance_id = instance_id
         self._failed: list[str] = []
         self.counts = {"applied": 0, "rejected": 0, "resent": 0, "unreadable": 0}
 
@@ -65,6 +67,9 @@ class ErpSink:
                 "group.id": self._group_id,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
+                # A killed sink's partitions wait this long for a new owner (45 s by default).
+                "session.timeout.ms": 10000,
+                **({"group.instance.id": self._instance_id} if self._instance_id else {}),
             }
         )
         producer = Producer(

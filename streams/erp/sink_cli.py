@@ -5,10 +5,10 @@ Each command id is answered once, in the database (a UNIQUE command id; the deci
 document and its journal lines in one transaction): APPLIED with the ERP's document number
 (JE-... journal entries, SR/SX supply reservations and releases, GI goods issues, LP/LX labor
 plans, RB/RX room bookings), or REJECTED with a reason: CLOSED_PERIOD, UNKNOWN_GL_ACCOUNT,
-UNKNOWN_COST_CENTER, UNBALANCED_JOURNAL, BAD_LINE, EMPTY_JOURNAL, CONTROL_TOTAL,
-UNKNOWN_REVERSED_DOCUMENT, UNKNOWN_COMMAND_TYPE. Offsets are committed only after the database
-commit and the broker's acknowledgement of the acks, so a killed sink, restarted, posts nothing
-twice and sends the same acks again.
+UNKNOWN_COST_CENTER, UNBALANCED_JOURNAL, BAD_LINE, EMPTY_JOURNAL, ZERO_AMOUNT_JOURNAL,
+CONTROL_TOTAL, UNKNOWN_REVERSED_DOCUMENT, UNKNOWN_COMMAND_TYPE. Offsets are committed only after
+the database commit and the broker's acknowledgement of the acks, so a killed sink, restarted,
+posts nothing twice and sends the same acks again.
 
 GL accounts and cost centers come from master data: --master-data DIR (the files `s2c replay
 --master-data` takes), or else the master data topic, read once at start. Periods (months) are
@@ -64,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "reads with groups named erp-reader*)",
     )
     parser.add_argument(
+        "--instance-id",
+        default=None,
+        help="static group membership (group.instance.id): a sink restarted with the same id "
+        "gets its partitions back at once instead of after the dead one's session times out "
+        "(10 s); give each running sink its own",
+    )
+    parser.add_argument(
         "--erp-system",
         default="s2c-reference-erp",
         help="the name the acks carry in erp_system (default s2c-reference-erp)",
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sink = ErpSink(settings, ledger, chart, codec, args.group, args.erp_system)
+    sink = ErpSink(settings, ledger, chart, codec, args.group, args.erp_system, args.instance_id)
     try:
         sink.run(lambda: bool(stop["now"]))
     finally:

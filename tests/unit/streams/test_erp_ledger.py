@@ -146,7 +146,7 @@ def test_a_journal_in_a_closed_or_unknown_period_is_refused(ledger: Ledger) -> N
     assert apply(ledger, june_again)[0].status == "APPLIED"
 
 
-def test_a_line_with_both_or_neither_side_and_a_wrong_control_total_are_refused(
+def test_a_line_with_both_sides_a_zero_journal_and_a_wrong_control_total_are_refused(
     ledger: Ledger,
 ) -> None:
     both = (
@@ -154,6 +154,14 @@ def test_a_line_with_both_or_neither_side_and_a_wrong_control_total_are_refused(
         JournalLine("4000", Decimal("0.00"), Decimal("0.00"), "charge 29881"),
     )
     assert apply(ledger, knee_charge("cmd-both", lines=both))[0].reason.startswith("BAD_LINE")
+    zero = (
+        JournalLine("1210", Decimal("0.00"), Decimal("0.00"), "payment 0.00"),
+        JournalLine("4000", Decimal("0.00"), Decimal("0.00"), "payment 0.00"),
+    )
+    zero_payment = knee_charge("cmd-zero", lines=zero, amount=Decimal("0.00"))
+    assert apply(ledger, zero_payment)[0].reason == (
+        "ZERO_AMOUNT_JOURNAL: a journal of 0.00 posts nothing"
+    )
     wrong_total = knee_charge("cmd-total", amount=Decimal("418.00"))
     assert apply(ledger, wrong_total)[0].reason.startswith("CONTROL_TOTAL")
 

@@ -4,7 +4,9 @@ id is posted once however often it comes."""
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -76,12 +78,27 @@ def decoded(command: Command) -> tuple[str, dict]:
     return command.schema, fastavro.schemaless_reader(buf, schema)
 
 
-@pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    book = Ledger.open(str(tmp_path / "erp.sqlite"))
+# A PostgreSQL database these tests may empty, e.g. postgresql://erp@127.0.0.1:55432/ledger;
+# without it (or without psycopg, which s2c does not depend on) they run on SQLite only.
+POSTGRES_URL = os.environ.get("S2C_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    if request.param == "sqlite":
+        book = Ledger.open(str(tmp_path / "erp.sqlite"))
+    else:
+        if not POSTGRES_URL:
+            pytest.skip("S2C_TEST_POSTGRES_URL not set")
+        psycopg = pytest.importorskip("psycopg")
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            for table in ("gl_journal_lines", "erp_documents", "erp_commands", "erp_periods"):
+                connection.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        book = Ledger.open(POSTGRES_URL)
     book.set_periods(["2025-03", "2025-04"], "open")
     book.set_periods(["2025-02"], "closed")
-    return book
+    yield book
+    book.close()
 
 
 def apply(ledger: Ledger, command: Command):
@@ -187,7 +204,7 @@ def test_a_refusal_is_kept_too_so_a_redelivery_gets_the_same_answer(ledger: Ledg
 
 def test_the_database_itself_refuses_a_second_row_for_a_command_id(ledger: Ledger) -> None:
     apply(ledger, knee_charge())
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, ledger._integrity_error)):
         list(
             ledger.rows(
                 "INSERT INTO erp_commands (command_id, process_id, command_type, status, "

@@ -3,7 +3,8 @@
 A small synthetic health system is replayed (`s2c replay`, no Kafka) into its ERP commands; the
 commands go onto the test's commands topic as the workers would send them (Avro, keyed by process
 id), some of them twice as a redelivering pipeline would. The sink runs as a subprocess, is killed
-with SIGKILL while it posts, and is started again. The ledger must then hold every command id once,
+with SIGKILL while it posts, and is started again (reading its chart from the master data topic
+this time, where the first run read the master data folder). The ledger must then hold every command id once,
 its journal totals must be the applied commands' totals to the cent, and the acks topic must hold
 an ack for every command id, any copies identical.
 """
@@ -25,8 +26,10 @@ from stackkit import PipelineEnv, read_topic, wait_for
 
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, registry_client_for
+from s2c.streams.masterdata import publish_master as publish_master_records
 from s2c.streams.topics import declare
-from s2c.tables.codec import decode
+from s2c.tables.codec import decode, to_native
+from s2c.tables.master import master_record, master_rows
 from s2c.tables.outputs import COMMAND_TYPES, Command
 
 pytestmark = pytest.mark.integration
@@ -67,6 +70,15 @@ def publish(pipeline_env: PipelineEnv, codec: AvroCodec, commands: list[Command]
     assert producer.flush(30) == 0
 
 
+def publish_master(pipeline_env: PipelineEnv, codec: AvroCodec, master: Path) -> None:
+    """The master data folder onto the master data topic, as the pipeline keys it."""
+    records: dict[str, list[dict]] = defaultdict(list)
+    for _, _, line, name in master_rows(master):
+        records[name].append(to_native(master_record(name, json.loads(line))))
+    topic = declare(pipeline_env.settings).master_data.name
+    assert publish_master_records(pipeline_env.settings, codec, topic, records) > 0
+
+
 def answered(db: Path) -> int:
     if not db.exists():
         return 0
@@ -77,9 +89,13 @@ def answered(db: Path) -> int:
             return 0
 
 
-def start_sink(pipeline_env: PipelineEnv, db: Path, master: Path, log: Path) -> subprocess.Popen:
+def start_sink(
+    pipeline_env: PipelineEnv, db: Path, master: Path | None, log: Path
+) -> subprocess.Popen:
+    """The sink, its chart from the master folder, or from the master data topic (None)."""
     return subprocess.Popen(
-        [*S2C, "erp-sink", "--db", str(db), "--master-data", str(master)]
+        [*S2C, "erp-sink", "--db", str(db)]
+        + (["--master-data", str(master)] if master else [])
         + ["--open-periods", "2025-03..2025-05", "--close-periods", "2025-02"]
         + ["--instance-id", "erp-sink-1"],
         env=pipeline_env.env,
@@ -111,7 +127,9 @@ def test_each_command_is_posted_once_through_kill_9_of_the_sink(
             first.kill()
     assert at_kill < len(ids), "the sink finished before the kill: no kill mid-stream tested"
 
-    second = start_sink(pipeline_env, db, master, log)
+    # Restarted, it reads its chart from the master data topic instead: the same answers.
+    publish_master(pipeline_env, codec, master)
+    second = start_sink(pipeline_env, db, None, log)
     try:
         wait_for(lambda: answered(db) == len(ids), 45, "the restarted sink to answer every command")
         acks = read_topic(

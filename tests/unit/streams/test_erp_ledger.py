@@ -14,6 +14,8 @@ from pathlib import Path
 
 import fastavro
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from s2c.streams.catalog import load_catalog
 from s2c.streams.erp.ledger import Ledger
@@ -296,3 +298,42 @@ def test_the_chart_comes_from_the_replay_master_files(tmp_path: Path) -> None:
         '"gl_account":"1210"}\n'
     )
     assert Chart.from_master_dir(tmp_path) == Chart(frozenset({"1210"}), frozenset({"CC-S01-ORTH"}))
+
+
+@settings(
+    max_examples=int(os.environ.get("S2C_PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    amounts=st.lists(st.integers(1, 10**9), min_size=1, max_size=6),
+    deliveries=st.lists(st.integers(0, 5), min_size=1, max_size=30),
+)
+def test_redeliveries_in_any_order_post_each_id_once_and_the_ledger_balances(
+    amounts: list[int], deliveries: list[int]
+) -> None:
+    """Charges of any cents amount, each delivered any number of times in any order: the ledger
+    holds each delivered id once, its totals are those ids' amounts, and every answer to an id is
+    the first one."""
+    book = Ledger.open(":memory:")
+    book.set_periods(["2025-03"], "open")
+    charges = [
+        knee_charge(
+            f"cmd-charge-{n}",
+            lines=(
+                JournalLine("1210", Decimal(cents) / 100, Decimal("0.00"), "charge 29881"),
+                JournalLine("4000", Decimal("0.00"), Decimal(cents) / 100, "charge 29881"),
+            ),
+            amount=Decimal(cents) / 100,
+        )
+        for n, cents in enumerate(amounts)
+    ]
+    first: dict[str, object] = {}
+    for n in deliveries:
+        if n < len(charges):
+            ack, _ = apply(book, charges[n])
+            assert first.setdefault(ack.command_id, ack) == ack
+    posted = {n for n in deliveries if n < len(charges)}
+    total = sum((Decimal(amounts[n]) / 100 for n in posted), Decimal(0))
+    assert book.totals() == (total, total)
+    assert list(book.rows("SELECT COUNT(*) FROM erp_commands")) == [(len(posted),)]

@@ -127,21 +127,22 @@ class ErpSink:
         where = f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
         try:
             name, command = self._decode(msg.value())
-            header = command.get("header") or {}
-            command_id, process_id = header["command_id"], header["process_id"]
+            if not name.startswith(COMMANDS):
+                raise DecodeError(f"{name} is not an s2c.commands record")
+            process_id = command["header"]["process_id"]
         except (DecodeError, KeyError, TypeError) as exc:
             # No command id to answer: said here, once, without the record's content.
             self.counts["unreadable"] += 1
             log.error("erp sink: %s is not a readable command, skipped: %s", where, exc)
             return
-        short = name.removeprefix(COMMANDS) if name.startswith(COMMANDS) else name
+        short = name.removeprefix(COMMANDS)
         ack, fresh = self._ledger.apply(short, command, self._chart, datetime.now(UTC))
         if not fresh:
             self.counts["resent"] += 1
         else:
             self.counts["rejected" if ack.status == REJECTED else "applied"] += 1
             if ack.status == REJECTED:
-                log.info("erp sink: command %s rejected: %s", command_id, ack.reason)
+                log.info("erp sink: command %s rejected: %s", ack.command_id, ack.reason)
         value = self._codec.encode(ACK, ack.to_record(self._erp_system))
         self._produce(producer, process_id.encode(), value)
 

@@ -78,11 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from confluent_kafka import KafkaException
+
     from s2c.streams.catalog import load_catalog
     from s2c.streams.codec import AvroCodec, registry_client_for
     from s2c.streams.erp.ledger import Ledger
     from s2c.streams.erp.rules import Chart, parse_periods
-    from s2c.streams.erp.sink import ErpSink, chart_from_topic
+    from s2c.streams.erp.sink import AcksNotDelivered, ErpSink, chart_from_topic
     from s2c.streams.settings import Settings
 
     try:
@@ -124,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
     sink = ErpSink(settings, ledger, chart, codec, args.group, args.erp_system, args.instance_id)
     try:
         sink.run(lambda: bool(stop["now"]))
+    except (AcksNotDelivered, KafkaException) as exc:
+        # Nothing is lost: the batch's offsets stay uncommitted; a restart answers it again.
+        log.error("s2c erp-sink: stopped: %s", exc)
+        return 1
     finally:
         ledger.close()
     return 0

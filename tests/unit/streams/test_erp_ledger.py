@@ -337,3 +337,61 @@ def test_redeliveries_in_any_order_post_each_id_once_and_the_ledger_balances(
     total = sum((Decimal(amounts[n]) / 100 for n in posted), Decimal(0))
     assert book.totals() == (total, total)
     assert list(book.rows("SELECT COUNT(*) FROM erp_commands")) == [(len(posted),)]
+
+
+class FakeMessage:
+    def __init__(self, value: bytes, offset: int) -> None:
+        self._value, self._offset = value, offset
+
+    def value(self) -> bytes:
+        return self._value
+
+    def topic(self) -> str:
+        return "s2c.erp.commands"
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    def produce(self, topic: str, value: bytes, key: bytes, on_delivery: object = None) -> None:
+        self.sent.append((topic, key, value))
+
+
+class FakeCodec:
+    """Bytes are an index into the records it was given; encoding is repr."""
+
+    def __init__(self, records: list[tuple[str, dict]]) -> None:
+        self.records = records
+
+    def decode(self, value: bytes) -> tuple[str, dict]:
+        return self.records[int(value)]
+
+    def encode(self, name: str, record: dict) -> bytes:
+        return repr((name, record)).encode()
+
+
+def test_the_sink_answers_a_command_each_time_it_comes_the_same_and_skips_non_commands(
+    ledger: Ledger,
+) -> None:
+    from s2c.streams.erp.sink import ErpSink
+    from s2c.streams.settings import Settings
+
+    schema, record = decoded(knee_charge())
+    codec = FakeCodec([(f"s2c.commands.{schema}", record), ("s2c.events.ChargePosted", {})])
+    sink = ErpSink(
+        Settings.from_env(), ledger, CHART, codec, "erp-reader-sink", "s2c-reference-erp"
+    )
+    producer = FakeProducer()
+    for offset, value in enumerate((b"0", b"1", b"0")):
+        sink._one(producer, FakeMessage(value, offset))
+    assert sink.counts == {"applied": 1, "rejected": 0, "resent": 1, "unreadable": 1}
+    assert len(producer.sent) == 2 and producer.sent[0] == producer.sent[1]
+    topic, key, _ = producer.sent[0]
+    assert topic.endswith(".erp.acks") and key == b"CASE-S01-250304-000042"

@@ -2,6 +2,6 @@
 
 `rules` decides (pure: a command, the chart of accounts, the open periods -> posted or refused),
 `ledger` keeps the decisions and postings in a database (one transaction per command, a unique
-command id), `sink` moves commands from Kafka into the ledger and acknowledgements back, and
-`sink_cli` is `s2c erp-sink`.
+command id; its tables in `ddl`), `sink` moves commands from Kafka into the ledger and
+acknowledgements back, and `sink_cli` is `s2c erp-sink`.
 """

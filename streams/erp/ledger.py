@@ -16,58 +16,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from s2c.streams.erp.ddl import ID_COLUMN, TABLES
 from s2c.streams.erp.rules import DOCUMENT_KINDS, JOURNALS, Chart, cents, decide, period_of
 from s2c.tables.codec import json_default
 
 APPLIED, REJECTED = "APPLIED", "REJECTED"
-# SQLite and PostgreSQL both take this DDL once the id column is spelled for each.
-TABLES = """
-CREATE TABLE IF NOT EXISTS erp_periods (
-    period TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('open', 'closed'))
-);
-CREATE TABLE IF NOT EXISTS erp_commands (
-    seq {id_column},
-    command_id TEXT NOT NULL UNIQUE,
-    process_id TEXT NOT NULL,
-    command_type TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('APPLIED', 'REJECTED')),
-    document_number TEXT UNIQUE,
-    reason TEXT,
-    acknowledged_at_ms BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS erp_documents (
-    document_number TEXT PRIMARY KEY,
-    command_id TEXT NOT NULL UNIQUE REFERENCES erp_commands (command_id),
-    kind TEXT NOT NULL,
-    effective_date TEXT NOT NULL,
-    period TEXT NOT NULL,
-    cost_center_id TEXT NOT NULL,
-    reverses_command_id TEXT,
-    amount_cents BIGINT,
-    detail TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS gl_journal_lines (
-    document_number TEXT NOT NULL REFERENCES erp_documents (document_number),
-    line_number INTEGER NOT NULL,
-    gl_account TEXT NOT NULL,
-    cost_center_id TEXT NOT NULL,
-    period TEXT NOT NULL,
-    debit_cents BIGINT NOT NULL,
-    credit_cents BIGINT NOT NULL,
-    memo TEXT NOT NULL,
-    PRIMARY KEY (document_number, line_number)
-);
-"""
-ID_COLUMN = {
-    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
-    "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
-}
 
 
 @dataclass(frozen=True)
@@ -256,21 +215,18 @@ class Ledger:
             sql = sql.replace("?", "%s")
         return self._db.execute(sql, params)
 
-    class _Transaction:
-        def __init__(self, ledger: Ledger, immediate: bool) -> None:
-            self._ledger, self._immediate = ledger, immediate
-
-        def __enter__(self) -> None:
-            # SQLite: IMMEDIATE takes the write lock now, so the read of a command id and the
-            # insert of its answer cannot interleave with another writer's.
-            sqlite = self._ledger._dialect == "sqlite"
-            self._ledger._run("BEGIN IMMEDIATE" if sqlite and self._immediate else "BEGIN")
-
-        def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
-            self._ledger._run("ROLLBACK" if kind is not None else "COMMIT")
-
-    def _transaction(self, immediate: bool = False) -> Ledger._Transaction:
-        return Ledger._Transaction(self, immediate)
+    @contextmanager
+    def _transaction(self, immediate: bool = False) -> Iterator[None]:
+        # SQLite: IMMEDIATE takes the write lock now, so the read of a command id and the insert
+        # of its answer cannot interleave with another writer's.
+        sqlite = self._dialect == "sqlite"
+        self._run("BEGIN IMMEDIATE" if sqlite and immediate else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._run("ROLLBACK")
+            raise
+        self._run("COMMIT")
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         """Read-only queries for reports and tests."""

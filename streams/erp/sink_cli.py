@@ -59,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--group",
-        default="erp-reader-sink",
-        help="consumer group (default erp-reader-sink; the secured stack's erp-reader role "
-        "reads with groups named erp-reader*)",
+        default=None,
+        help="consumer group (default erp-reader-<topic prefix>, one per namespace; the secured "
+        "stack's erp-reader role reads with groups named erp-reader*)",
     )
     parser.add_argument(
         "--instance-id",
@@ -123,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    sink = ErpSink(settings, ledger, chart, codec, args.group, args.erp_system, args.instance_id)
+    group = args.group or f"erp-reader-{settings.topic_prefix}"
+    sink = ErpSink(settings, ledger, chart, codec, group, args.erp_system, args.instance_id)
     try:
         sink.run(lambda: bool(stop["now"]))
     except (AcksNotDelivered, KafkaException) as exc:

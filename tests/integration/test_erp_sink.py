@@ -97,7 +97,8 @@ def start_sink(
         [*S2C, "erp-sink", "--db", str(db)]
         + (["--master-data", str(master)] if master else [])
         + ["--open-periods", "2025-03..2025-05", "--close-periods", "2025-02"]
-        + ["--instance-id", "erp-sink-1"],
+        # The group is the prefix's own (erp-reader-<prefix>), so is the static member id.
+        + ["--instance-id", f"erp-sink-{pipeline_env.settings.topic_prefix}"],
         env=pipeline_env.env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

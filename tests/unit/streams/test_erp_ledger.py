@@ -385,9 +385,7 @@ def test_the_sink_answers_a_command_each_time_it_comes_the_same_and_skips_non_co
 
     schema, record = decoded(knee_charge())
     codec = FakeCodec([(f"s2c.commands.{schema}", record), ("s2c.events.ChargePosted", {})])
-    sink = ErpSink(
-        Settings.from_env(), ledger, CHART, codec, "erp-reader-sink", "s2c-reference-erp"
-    )
+    sink = ErpSink(Settings.from_env(), ledger, CHART, codec, "erp-reader-s2c", "s2c-reference-erp")
     producer = FakeProducer()
     for offset, value in enumerate((b"0", b"1", b"0")):
         sink._one(producer, FakeMessage(value, offset))

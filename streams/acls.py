@@ -9,7 +9,9 @@ exactly what `role_acls` lists:
   data replica's group, idempotent writes;
 - ingest: write (and describe) the events topic and the dead-letter topic, and describe the
   worker's group (to warn when no worker reads the events), nothing else;
-- erp-reader: read the ERP commands topic, with consumer groups named `erp-reader*`;
+- erp-reader: the ERP (`s2c erp-sink` or another ERP's adapter): read the ERP commands topic and
+  the master data (its chart of accounts and cost centers), with consumer groups named
+  `erp-reader*`, and write its acknowledgements to the ERP acks topic (idempotent writes);
 - registry: its schemas topic (compacted, created at its first start), its reader groups and
   its transactional id, all named `s2c-registry-*`; write (and create) the audit trail
   (`_s2c_audit`), which records each registry change.
@@ -56,8 +58,12 @@ def namespace_acls(topic_prefix: str, app_id: str) -> list[Grant]:
     # `s2c ingest` warns when no worker reads the events: it may see the worker's group.
     grants += [Grant("ingest", "GROUP", app_id, "DESCRIBE")]
     grants += [
-        Grant("erp-reader", "TOPIC", f"{topic_prefix}.erp.commands", op)
+        Grant("erp-reader", "TOPIC", f"{topic_prefix}.{topic}", op)
+        for topic in ("erp.commands", "master")
         for op in ("READ", "DESCRIBE")
+    ]
+    grants += [
+        Grant("erp-reader", "TOPIC", f"{topic_prefix}.erp.acks", op) for op in ("WRITE", "DESCRIBE")
     ]
     return grants
 
@@ -80,7 +86,7 @@ def base_acls(registry_topic: str, audit_topic: str = "_s2c_audit") -> list[Gran
     ]
     grants += [
         Grant(role, "CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE")
-        for role in ("worker", "ingest", "registry")
+        for role in ("worker", "ingest", "registry", "erp-reader")
     ]
     return grants
 

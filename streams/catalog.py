@@ -21,7 +21,7 @@ import fastavro
 from s2c.streams.compat import SchemaParseError, parse
 from s2c.streams.schema_resolve import NAMED, UnresolvedType, expand, full_name, walk
 
-SUBJECT_DIRS = ("events", "master", "commands", "ops")
+SUBJECT_DIRS = ("events", "master", "commands", "ops", "erp")
 COMMON_DIR = "common"
 HISTORY_DIR = "history"
 SENSITIVE = "s2c.sensitive"

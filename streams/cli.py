@@ -44,6 +44,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "s2c.streams.verify_cli",
         "run a workload live (optionally under faults) and compare it with s2c replay",
     ),
+    "erp-sink": (
+        "s2c.streams.erp.sink_cli",
+        "the reference ERP: post commands into a ledger database, answer each on the acks topic",
+    ),
     "acls": ("s2c.streams.acls", "grant the secured stack's roles their Kafka permissions"),
 }
 

@@ -52,8 +52,9 @@ def lint(catalog: Catalog) -> list[str]:
         schema, where = catalog.raw[name], catalog.files[name]
         found = [*_layout(name, schema, str(where)), *_own_fields(name, schema)]
         folder = where.parts[0]
-        if folder == "commands" or (folder == "ops" and name not in SENSITIVE_ALLOWED):
-            found += _contract(catalog, name, forbid_float=folder == "commands")
+        # What an ERP sends back (erp) is held to the commands' rules: it crosses the same border.
+        if folder in ("commands", "erp") or (folder == "ops" and name not in SENSITIVE_ALLOWED):
+            found += _contract(catalog, name, forbid_float=folder in ("commands", "erp"))
         problems += [f"{where}: {message}" for message in found]
     return problems
 

@@ -30,6 +30,7 @@ class Topics:
     link: TopicSpec
     process: TopicSpec
     commands: TopicSpec
+    erp_acks: TopicSpec
     sla_breaches: TopicSpec
     exceptions: TopicSpec
     dlq: TopicSpec
@@ -64,6 +65,11 @@ def declare(settings: Settings) -> Topics:
         ),
         commands=TopicSpec(
             f"{p}.erp.commands", "process_id", "s2c.commands.* ERP posting commands"
+        ),
+        # Written by whichever ERP consumes the commands (`s2c erp-sink`, or another ERP's
+        # adapter), one acknowledgement per command id; the pipeline does not read it yet.
+        erp_acks=TopicSpec(
+            f"{p}.erp.acks", "process_id", "s2c.erp.CommandAck ERP acknowledgements"
         ),
         sla_breaches=TopicSpec(f"{p}.sla.breaches", "process_id", "s2c.ops.SlaBreached"),
         exceptions=TopicSpec(

@@ -22,6 +22,7 @@ SECTION_NAMESPACE = {
     "Master data": "master",
     "Commands": "commands",
     "Operations": "ops",
+    "ERP acknowledgements": "erp",
 }
 
 
@@ -79,8 +80,8 @@ def test_patients_appear_only_as_sensitive_references() -> None:
 def test_no_erp_command_or_exception_carries_a_sensitive_field() -> None:
     catalog = load_catalog()
     guarded = [n for n in catalog.names() if n.startswith("s2c.commands.")]
-    guarded += ["s2c.ops.WorkQueueException", "s2c.ops.SlaBreached"]
-    assert len(guarded) == 13
+    guarded += ["s2c.ops.WorkQueueException", "s2c.ops.SlaBreached", "s2c.erp.CommandAck"]
+    assert len(guarded) == 14
     for name in guarded:  # fields() walks into the shared header and line records
         assert catalog.sensitive_fields(name) == frozenset(), name
     assert {p for p, _ in catalog.fields("PostJournal")} >= {"header.command_id", "lines[].memo"}

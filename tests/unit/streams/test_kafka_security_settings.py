@@ -106,6 +106,9 @@ def test_each_role_gets_its_topics_only() -> None:
     grants = namespace_acls("s2c", "s2c-pipeline") + base_acls("_s2c_schemas")
     assert allowed(grants, "erp-reader", "READ", "s2c.erp.commands")
     assert not allowed(grants, "erp-reader", "READ", "s2c.events")
+    assert allowed(grants, "erp-reader", "WRITE", "s2c.erp.acks")  # s2c erp-sink answers there
+    assert allowed(grants, "erp-reader", "READ", "s2c.master")  # its chart of accounts
+    assert not allowed(grants, "erp-reader", "WRITE", "s2c.erp.commands")
     assert allowed(grants, "ingest", "WRITE", "s2c.events")
     assert allowed(grants, "ingest", "WRITE", "s2c.dlq")
     assert not allowed(grants, "ingest", "READ", "s2c.erp.commands")

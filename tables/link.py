@@ -3,9 +3,13 @@ instance an account belongs to. The state, the work items and their reasons name
 that pseudonym only, never by its number.
 
 Identity across feeds: an ADT registration names no appointment or case (only the account, PID-18,
-else PV1-19), so a walk-in `EncounterStarted` opens its own `ENC-` instance only when its account is
-not linked yet; on an account already linked to a scheduled appointment or case it joins that
-instance like any account-only event (its discharge, charges, claims and remittances follow it).
+else PV1-19). A walk-in `EncounterStarted` (`routing.is_walk_in`) on an account already linked to
+a scheduled appointment or case joins that instance like any account-only event (its discharge,
+charges, claims and remittances follow it). On an account nobody has linked yet it waits
+`WALK_IN_WAIT` of business time for a booking that names the account (a same-day add-on booked as
+the patient registers, or a booking message delayed behind the registration): if one comes, the
+registration joins the booking's instance; if none does, the registration opens its own `ENC-`
+instance at that deadline, and everything parked for the account follows it there.
 
 Events that carry their own process id register `account -> process id` and are forwarded (or,
 for a registration copy of an event that went straight to its process, only registered). Events
@@ -34,6 +38,7 @@ from s2c.tables.routing import is_walk_in, process_id_of
 from s2c.tables.vocabulary import ExceptionKind
 
 LINK_PARK_TTL = timedelta(days=7)
+WALK_IN_WAIT = timedelta(hours=1)  # a registration waits this long for a booking of its account
 LINK_PARK_HARD_LIMIT = timedelta(days=90)  # a reported event is dropped this long after it happened
 MAX_PARKED_PER_ACCOUNT = 500  # bounds the state; beyond it an event is reported at once
 
@@ -42,11 +47,13 @@ LinkOutput: TypeAlias = Forward | WorkQueueException
 
 class LinkParked(NamedTuple):
     """An event waiting for its account's link: `deadline` is the report deadline, then, once
-    `reported`, the hard limit."""
+    `reported`, the hard limit. A walk-in registration waiting for a booking (`opens`: the
+    `ENC-` instance it opens at `deadline` if no booking has linked the account by then)."""
 
     deadline: datetime
     event: Event
     reported: bool = False
+    opens: str | None = None
 
 
 @dataclass(slots=True)
@@ -66,6 +73,7 @@ class LinkState:
             "process_id": self.process_id,
             "parked": [
                 [iso(p.deadline), p.event.schema, to_native(p.event), p.reported]
+                + ([p.opens] if p.opens is not None else [])
                 for p in self.parked.values()
             ],
         }
@@ -76,7 +84,10 @@ class LinkState:
         for row in data["parked"]:  # rows written before `reported` existed have three columns
             event = event_from_record(row[1], row[2])
             parked[event.event_id] = LinkParked(
-                to_datetime(row[0]), event, bool(row[3]) if len(row) > 3 else False
+                to_datetime(row[0]),
+                event,
+                bool(row[3]) if len(row) > 3 else False,
+                row[4] if len(row) > 4 else None,
             )
         return cls(data["account_ref"], data["process_id"], parked)
 
@@ -91,24 +102,17 @@ def link_transition(
         # Only events with an account number come here (`routing.link_key_of`); `Event` has none.
         state = LinkState(ids.account_ref(event.account_number))  # type: ignore[attr-defined]
     own = process_id_of(event, ids)
-    if own is not None and state.process_id not in (None, own) and is_walk_in(event):
-        own = None  # a registration on a scheduled account joins its instance (identity rule)
+    if own is not None and is_walk_in(event):  # identity rule: join a booking, or wait for one
+        if state.process_id is None:
+            return state, park_until_linked(state, event, now, opens=own)
+        own = None if state.process_id != own else own
     if own is None:
         if state.process_id is not None:
             return state, [Forward(state.process_id, event)]
         return state, park_until_linked(state, event, now)
     if state.process_id is None:
-        state.process_id = own
-        released = sorted(
-            state.parked.values(), key=lambda p: (p.event.occurred_at, p.event.event_id)
-        )
-        state.parked.clear()
         outputs: list[LinkOutput] = [] if registers else [Forward(own, event)]
-        for parked in released:
-            outputs.append(Forward(own, parked.event))
-            if parked.reported:
-                outputs.append(_resolution(state, parked.event, now))
-        return state, outputs
+        return state, outputs + _link_and_release(state, own, now)
     outputs = [] if registers else [Forward(own, event)]
     if state.process_id != own:
         outputs.append(
@@ -124,7 +128,26 @@ def link_transition(
     return state, outputs
 
 
-def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[LinkOutput]:
+def _link_and_release(state: LinkState, process_id: str, now: datetime) -> list[LinkOutput]:
+    """Link the account to `process_id` and forward everything parked for it, earliest first
+    (a waiting walk-in registration among them: it joins), each reported one with the notice
+    that resolves its exception."""
+    state.process_id = process_id
+    released = sorted(state.parked.values(), key=lambda p: (p.event.occurred_at, p.event.event_id))
+    state.parked.clear()
+    outputs: list[LinkOutput] = []
+    for parked in released:
+        outputs.append(Forward(process_id, parked.event))
+        if parked.reported:
+            outputs.append(_resolution(state, parked.event, now))
+    return outputs
+
+
+def park_until_linked(
+    state: LinkState, event: Event, now: datetime, opens: str | None = None
+) -> list[LinkOutput]:
+    """Park `event` until its account is linked (`opens`: a walk-in registration, which opens
+    that instance itself after `WALK_IN_WAIT` if nothing links the account first)."""
     if event.event_id in state.parked:
         return []  # redelivery of an event already waiting
     if len(state.parked) >= MAX_PARKED_PER_ACCOUNT:
@@ -137,11 +160,16 @@ def park_until_linked(state: LinkState, event: Event, now: datetime) -> list[Lin
                 ExceptionKind.UNLINKED_EVENT,
             )
         ]
-    state.parked[event.event_id] = LinkParked(event.occurred_at + LINK_PARK_TTL, event)
+    if opens is not None:
+        state.parked[event.event_id] = LinkParked(
+            event.occurred_at + WALK_IN_WAIT, event, opens=opens
+        )
+    else:
+        state.parked[event.event_id] = LinkParked(event.occurred_at + LINK_PARK_TTL, event)
     return []
 
 
-def link_overdue(state: LinkState, until: datetime) -> tuple[LinkState, list[WorkQueueException]]:
+def link_overdue(state: LinkState, until: datetime) -> tuple[LinkState, list[LinkOutput]]:
     """The account's parked deadlines that fell strictly before `until` (its own event's time less
     the allowed lateness), fired at `until` before that event is applied (see `core.overdue`)."""
     due = state.next_deadline()
@@ -150,14 +178,21 @@ def link_overdue(state: LinkState, until: datetime) -> tuple[LinkState, list[Wor
     return link_on_deadline(state, until)
 
 
-def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[WorkQueueException]]:
-    """Report every parked event whose deadline has passed on event time `now` (once: it stays
-    parked), and drop those past the hard limit."""
+def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[LinkOutput]]:
+    """A walk-in registration whose wait has passed on event time `now` opens its instance, and
+    everything parked for the account follows it. Otherwise report every parked event whose
+    deadline has passed (once: it stays parked), and drop those past the hard limit."""
+    walk_ins = sorted(
+        (p for p in state.parked.values() if p.opens is not None and p.deadline <= now),
+        key=lambda p: (p.event.occurred_at, p.event.event_id),
+    )
+    if walk_ins and state.process_id is None:
+        return state, _link_and_release(state, walk_ins[0].opens, now)  # type: ignore[arg-type]
     expired = sorted(
         (p for p in state.parked.values() if p.deadline <= now),
         key=lambda p: (p.event.occurred_at, p.event.event_id),
     )
-    outputs: list[WorkQueueException] = []
+    outputs: list[LinkOutput] = []
     for parked in expired:
         event = parked.event
         hard_limit = event.occurred_at + LINK_PARK_HARD_LIMIT

@@ -144,7 +144,12 @@ class Pipeline:
             if not ready:
                 return out
             timers, runner = stages[min(ready)[1]]
-            out.extend(runner.fire(timers.pop(), now, before))
+            for item in runner.fire(timers.pop(), now, before):
+                if isinstance(item, Forward):  # a walk-in opening its instance (link.py)
+                    time = self.stream_time or now
+                    out.extend(self.process.apply(item.process_id, item.event, time, now))
+                else:
+                    out.append(item)
 
     def _link(
         self, link_key: str, event: Event, now: datetime, due: datetime, registers: bool = False

@@ -150,9 +150,9 @@ class Stages:
                     partition, held["key"], event, raw, held["registers"], at, at
                 ),
             )
-        self.link_runner(partition).fire_due(
-            self.t.deadline_time(watermark), isolate=self._isolate("link", partition)
-        )
+        due_at = self.t.deadline_time(watermark)
+        self._link_at = due_at  # what a deadline forwards (a walk-in opening) goes on at
+        self.link_runner(partition).fire_due(due_at, isolate=self._isolate("link", partition))
 
     def link_event(
         self,
@@ -192,10 +192,15 @@ class Stages:
         now = self.t.clock.observe("link", partition, event.occurred_at)
         due_at = self.t.deadline_time(reached)
         runner, isolate = self.link_runner(partition), self._isolate("link", partition)
+        # Forwards go on at the time the link applied them at: the event's, or for what a
+        # deadline forwards (a walk-in registration opening its instance), the deadline time if
+        # later, so they never reach the process stage before their deadline passed there too.
+        self._link_at = max(at, due_at)
         runner.fire_due(due_at, before=True, isolate=isolate)
         self._link_at = at
         cause = (event, raw) if raw is not None else None
         runner.apply(key, event, now, due_at, cause=cause, registers=registers)
+        self._link_at = max(at, due_at)
         runner.fire_due(due_at, isolate=isolate)
 
     def forward(self, outputs: list[Any], arrived: Any) -> None:

@@ -15,8 +15,10 @@ from decimal import Decimal
 from agentkit import World
 from core_world import DAY, IDS, SURGERY_DAY, Feed, charge, claim, encounter_started
 
+from s2c.streams.runtime.reorder import TIME_HEADER
 from s2c.streams.runtime.watermarks import WATERMARK, to_ms
 from s2c.streams.topology.context import CONTROL_HEADER
+from s2c.tables.link import WALK_IN_WAIT
 
 ACCOUNT = IDS.account_ref("ACCT-7001").encode()  # the link key: the account's pseudonym
 STRAY = IDS.account_ref("ACCT-7999").encode()
@@ -130,3 +132,33 @@ async def test_a_charge_nobody_links_becomes_a_work_item_after_seven_days(tmp_pa
     # the charge is still applied.
     assert [row[3] for row in link_state(w, STRAY)["parked"]] == [True]
     assert w.counter("s2c_exceptions_total", kind="UNLINKED_EVENT") == 1
+
+
+async def test_a_walk_in_opens_its_instance_when_its_wait_has_passed(tmp_path) -> None:
+    """An emergency registration on an account nobody has booked waits an hour of event time for
+    a booking (link.WALK_IN_WAIT). The charge posted meanwhile waits with it. When every ingest
+    partition is past the hour, the registration opens its ENC- instance and both go there, each
+    with the time the link let them go at (the deadline), so the process stage applies them no
+    earlier than the hour has passed for it too."""
+    w = World(tmp_path)
+    feed = Feed("walk-in")
+    arrived = encounter_started(feed, hours=0, account="ACCT-7999", case_id=None)
+    charged = charge(feed, 0.5, account="ACCT-7999")
+    wait_ends = arrived.occurred_at + WALK_IN_WAIT
+
+    async with w.agent("s2c-link").test_context() as link:
+        for event in (arrived, charged):
+            await w.put(link, STRAY, w.encode(event), partition=2)
+        await w.announce(link, "link", 2, charged.occurred_at)
+        assert w.sent_to(w.t.topics.process) == []  # both wait for a booking
+        await w.announce(link, "link", 2, wait_ends)
+
+    walk_in = IDS.encounter_process_id("ACCT-7999").encode()
+    forwarded = w.sent_to(w.t.topics.process)
+    assert [s.key for s in forwarded] == [walk_in, walk_in]
+    assert [w.decode(s.value)[1]["envelope"]["event_id"] for s in forwarded] == [
+        arrived.event_id,
+        charged.event_id,
+    ]
+    assert {s.headers[TIME_HEADER] for s in forwarded} == {str(to_ms(wait_ends)).encode()}
+    assert link_state(w, STRAY)["process_id"] == walk_in.decode()

@@ -20,7 +20,7 @@ from yarl import URL
 from s2c.streams.settings import SecretStr
 from s2c.tables.codec import dumps
 from s2c.tables.core import transition
-from s2c.tables.link import link_transition
+from s2c.tables.link import WALK_IN_WAIT, link_on_deadline, link_transition
 
 TOKEN = "riverside-ops-token-not-a-secret"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -47,6 +47,7 @@ def walk_in_instance(w: World) -> str:
     master, feed = w.replica.store, Feed("http")
     arrival = encounter_started(feed, account=WALK_IN, case_id=None, department="RIV-ED")
     link, _ = link_transition(None, arrival, T0, IDS)
+    link, _ = link_on_deadline(link, arrival.occurred_at + WALK_IN_WAIT)  # no booking came
     process_id = IDS.encounter_process_id(WALK_IN)
     state, _ = transition(None, arrival, master, T0, process_id)
     store(w, "links", link.account_ref, link.to_dict())

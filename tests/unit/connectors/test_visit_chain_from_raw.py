@@ -6,6 +6,10 @@ the visit (PV1-19). Before the identity rule (`routing.is_walk_in`, `link.link_t
 registration opened a separate walk-in instance, the account link refused it with an
 `INVALID_TRANSITION`, and the booking's instance never saw its encounter or its charges.
 
+A registration that comes first waits an hour of stream time (`link.WALK_IN_WAIT`) for a
+booking of its account before it opens a walk-in; a booking delayed behind it within that
+hour takes it in.
+
 The chain runs through `tables.replay.Pipeline`, which the live stages share the link rule with,
 on the small health system of tests/unit/core/core_world.py plus the Regional General Hospital
 (RGH) records these messages name: every one, as the core checks every reference an event
@@ -85,3 +89,37 @@ def test_the_same_visit_in_any_order_the_booking_leads_the_registration(order, r
 def test_a_registration_on_an_account_nobody_scheduled_is_still_a_walk_in(refs) -> None:
     pipeline, _ = run(("ADT-A04-registration", "ADT-A03-discharge"), refs)
     assert list(pipeline.processes) == [IDS.encounter_process_id("A26004417")]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ("ADT-A04-registration", "SIU-S12-booking", "ADT-A03-discharge", "DFT-P03-surgery-charges"),
+        ("ADT-A04-registration", "SIU-S12-booking", "DFT-P03-surgery-charges", "ADT-A03-discharge"),
+    ],
+    ids=lambda o: ">".join(n.split("-")[1] for n in o),
+)
+def test_a_booking_that_comes_just_behind_its_registration_takes_it_in(order, refs) -> None:
+    """The booking message is delayed behind the registration (it arrives after it, though it
+    was booked weeks earlier). The registration waits `WALK_IN_WAIT` of stream time for a booking
+    of its account; the booking comes within it, so the registration joins the scheduled visit
+    and the discharge and charges follow, as when the booking leads."""
+    pipeline, outputs = run(order, refs)
+    assert list(pipeline.processes) == ["APPT-ORC-88120"]
+    assert pipeline.processes["APPT-ORC-88120"].encounter_id == "V7710234"
+    journals = [o for o in outputs if isinstance(o, Command) and o.schema == "PostJournal"]
+    assert len(journals) == 4 and sum(c.amount for c in journals) == CHARGED
+    assert not [o for o in outputs if isinstance(o, WorkQueueException)]
+
+
+def test_a_booking_that_comes_after_the_registrations_wait_is_reported(refs) -> None:
+    """The discharge, seven hours after the registration, comes before the delayed booking: the
+    registration's wait has passed, so it opened a walk-in, and the booking that then claims the
+    account is reported for a person to merge (`INVALID_TRANSITION`), never re-pointed."""
+    order = ("ADT-A04-registration", "ADT-A03-discharge", "SIU-S12-booking")
+    pipeline, outputs = run(order, refs)
+    walk_in = IDS.encounter_process_id("A26004417")
+    assert set(pipeline.processes) == {walk_in, "APPT-ORC-88120"}
+    items = [o for o in outputs if isinstance(o, WorkQueueException)]
+    assert [i.kind.value for i in items] == ["INVALID_TRANSITION"]
+    assert walk_in in items[0].reason

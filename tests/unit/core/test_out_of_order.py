@@ -31,7 +31,7 @@ from s2c.tables.core import (
     transition,
     waiting_for_master,
 )
-from s2c.tables.link import LINK_PARK_TTL, link_on_deadline, link_transition
+from s2c.tables.link import LINK_PARK_TTL, WALK_IN_WAIT, link_on_deadline, link_transition
 from s2c.tables.master import lookup_keys, master_record
 from s2c.tables.outputs import AwaitMasterData, Command, Forward, WorkQueueException
 from s2c.tables.replay import Pipeline
@@ -78,9 +78,13 @@ def test_claim_for_an_unknown_account_waits_in_the_link_stage_then_is_forwarded(
         encounter_id="ENC-9",
     )
     link, out = link_transition(link, arrival, T0, IDS)
+    assert out == []  # a registration waits WALK_IN_WAIT for a booking of its account
+    opens = arrival.occurred_at + WALK_IN_WAIT
+    assert link_on_deadline(link, opens - timedelta(seconds=1))[1] == []
+    link, out = link_on_deadline(link, opens)  # none came: the walk-in opens, the claim follows
     walk_in = IDS.encounter_process_id("ACCT-WALKIN")
     assert out == [Forward(walk_in, arrival), Forward(walk_in, bill)]
-    assert link.parked == {}
+    assert link.parked == {} and link.process_id == walk_in
 
 
 def test_unlinked_remittance_becomes_a_work_item_at_its_deadline_and_stays_parked(feed) -> None:

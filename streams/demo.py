@@ -23,6 +23,7 @@ from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
 from s2c.streams.demo_summary import Workers, summary
 from s2c.streams.demo_workers import (
+    events_waiting,
     free_ports,
     record_kept,
     start_worker,
@@ -40,9 +41,12 @@ def _drain_outputs(
     quiet_seconds: float,
     workers: list[subprocess.Popen[bytes]],
     run_dir: Path,
+    health: list[str],
 ) -> dict[str, list[dict[str, Any]]]:
     """Reads the output topics until nothing new arrived for `quiet_seconds` (after the first
-    output), failing loudly if a worker dies or nothing at all comes out within two minutes."""
+    output) and no worker holds an event for its watermark (`health`: their /health/ addresses;
+    the last events of the day wait there until every input partition has gone idle), failing
+    loudly if a worker dies or nothing at all comes out within two minutes."""
     from confluent_kafka import Consumer
 
     names = {
@@ -62,7 +66,19 @@ def _drain_outputs(
     consumer.subscribe(list(names))
     out: dict[str, list[dict[str, Any]]] = {kind: [] for kind in names.values()}
     last, seen = time.monotonic(), 0
-    while time.monotonic() - last < (quiet_seconds if seen else 120):
+
+    def quiet() -> bool:
+        silent = time.monotonic() - last
+        if silent < (quiet_seconds if seen else 120):
+            return False
+        if seen and any(events_waiting(url) != 0 for url in health):
+            # still held: they come out once the watermarks pass them
+            if silent < quiet_seconds + 60:
+                return False
+            print("s2c demo: events still wait for their watermark after 60 s; summary as is")
+        return True
+
+    while not quiet():
         dead = [i for i, proc in enumerate(workers) if proc.poll() is not None]
         if dead:
             raise SystemExit(
@@ -140,7 +156,10 @@ def run_demo(args: argparse.Namespace) -> int:
             )
         publish_events(ingest, synthesis, codec)
         print(f"s2c demo: events published; waiting for the pipeline (logs in {run_dir})")
-        outputs = _drain_outputs(admin, declare(admin), codec, args.quiet_seconds, workers, run_dir)
+        health = [f"http://{settings.host}:{port}/health/" for port in ports]
+        outputs = _drain_outputs(
+            admin, declare(admin), codec, args.quiet_seconds, workers, run_dir, health
+        )
         elapsed = time.monotonic() - started - args.quiet_seconds
     except BaseException:
         _stop(workers)

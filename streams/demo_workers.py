@@ -94,6 +94,17 @@ def _health(url: str) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def events_waiting(url: str) -> int | None:
+    """How many events the worker on `url` (a /health/ address) holds until its watermarks pass
+    them; None when it does not answer as ready. Held events are not consumer lag, so a drained
+    pipeline needs every worker at 0 too."""
+    body = _health(url)
+    if body is None or body.get("status") != "ok":
+        return None
+    waiting = body.get("events_waiting")
+    return waiting if isinstance(waiting, int) else None
+
+
 def wait_own_answer(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
     """Until the web server on `url` (a /health/ address) answers as the process `proc`: an
     answer from any other process (a worker kept by an earlier run) does not count."""

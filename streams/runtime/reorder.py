@@ -29,6 +29,8 @@ Until then the event waits here, durably, in the stage's timer table:
   the same time come out in the order they came in;
 - `<partition>:held-key:<source key>` -> the latest upstream time of that key's held events
   (epoch ms), dropped when that event is handed out;
+- `<partition>:held-count` -> how many wait (the worker's `/health/` reports it: a pipeline is
+  drained only when no event waits, as none shows as consumer lag);
 - a `TimerIndex` with prefix `held` files each `seq` under its upstream time, so handing out
   reads only the buckets up to the watermark, however many events wait.
 
@@ -50,6 +52,7 @@ TIME_HEADER = "s2c.time"  # on the link and process topics: the upstream time of
 _SEQ = "{}:held-seq"
 _EVENT = "{}:held:{}"
 _KEY = "{}:held-key:{}"
+_COUNT = "{}:held-count"
 
 
 def upstream_ms(headers: Any) -> int | None:
@@ -94,6 +97,16 @@ class Reorder:
         )
         self._table[_KEY.format(partition, source).encode()] = str(to_ms(at)).encode()
         self._index.schedule(partition, name.encode(), at)
+        self._add(partition, 1)
+
+    def count(self, partition: int) -> int:
+        """How many events wait in `partition`."""
+        return int(self._table.get(_COUNT.format(partition).encode()) or 0)
+
+    def _add(self, partition: int, n: int) -> None:
+        self._table[_COUNT.format(partition).encode()] = str(
+            max(self.count(partition) + n, 0)
+        ).encode()
 
     def release(self, partition: int, upto: datetime) -> list[dict[str, Any]]:
         """The records held at or before `upto`, earliest first (in arrival order at one time),
@@ -113,4 +126,6 @@ class Reorder:
                 if kept is not None and int(kept) <= record["at"]:
                     del self._table[key_slot]
             out.append(record)
+        if out:
+            self._add(partition, -len(out))
         return out

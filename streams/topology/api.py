@@ -3,8 +3,9 @@
 - `GET /health/`: readiness. 200 with status "ok" once the tables are recovered and master data
   is loaded, 503 with "recovering" or "loading master data" before (a readiness probe's answer);
   also the assigned partitions, any stalled ones, and per link and process partition its
-  watermark and the upstream partitions holding it behind (why a deadline has not fired yet);
-  and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
+  watermark, the upstream partitions holding it behind (why a deadline has not fired yet) and
+  the events it holds until its watermark passes them (`events_waiting`, also summed for the
+  worker); and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
   Never asks for the token: it names partitions, topics and times, no key of any instance.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
   money, open ERP items, parked events and raised exceptions. The request is routed to the worker
@@ -37,6 +38,7 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from yarl import URL
 
+from s2c.streams.runtime.reorder import Reorder
 from s2c.streams.runtime.watermarks import held_by
 from s2c.streams.topology.announce import stage_upstreams
 from s2c.streams.topology.context import Topology
@@ -144,6 +146,10 @@ def attach_api(t: Topology) -> None:
     links, unlinked = t.tables["links"], t.tables["link_exceptions"]
     kept = [rows_from(exceptions), rows_from(unlinked)]  # page order: process items first
     upstreams = stage_upstreams(t)
+    waiting = {  # the events each stage holds for its watermark (read-only, over the tables)
+        t.topics.link.name: Reorder(t.tables["link_timers"]),
+        t.topics.process.name: Reorder(t.tables["process_timers"]),
+    }
     token = t.settings.api_token.get_secret_value()
     refused = token_check(token)
     here = URL(str(app.conf.canonical_url))
@@ -161,6 +167,7 @@ def attach_api(t: Topology) -> None:
                 found[f"{tp.topic}[{tp.partition}]"] = {
                     "watermark": None if at is None else iso(at),
                     "held_by": held_by(marks, upstream.sources),
+                    "events_waiting": waiting[tp.topic].count(tp.partition),
                 }
         return found
 
@@ -213,6 +220,7 @@ def attach_api(t: Topology) -> None:
             stalled = sorted(
                 f"{tp.topic}[{tp.partition}]" for tp in t.stalls.stalled(time.monotonic())
             )
+            marks = watermarks(owned)
             if not app.tables.recovery.completed.is_set():
                 status = "recovering"
             elif not t.replica.ready.is_set():
@@ -228,7 +236,10 @@ def attach_api(t: Topology) -> None:
                     "master_records": t.replica.records,
                     "assigned": assigned,
                     "stalled": stalled,
-                    "watermarks": watermarks(owned),
+                    "watermarks": marks,
+                    # events held until their watermark passes them: not consumer lag, so a
+                    # pipeline is drained only once this is 0 too (s2c verify, s2c demo)
+                    "events_waiting": sum(m["events_waiting"] for m in marks.values()),
                 },
                 status=200 if status == "ok" else 503,
             )

@@ -2,7 +2,9 @@
 (the outputs are read back by readback.py).
 
 Drained means: the workers' consumer group has committed every record of every input and internal
-topic (events, link, process), and no output topic has grown for `quiet` seconds since. A worker
+topic (events, link, process), every running worker holds no event for its watermark (its
+`/health/` says `events_waiting` 0: held events are committed input, not lag), and no output
+topic has grown for `quiet` seconds since. A worker
 that exits on its own (not killed by a fault) ends the run: its log says why.
 """
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from s2c.streams.demo_workers import start_worker, wait_own_answer
+from s2c.streams.demo_workers import events_waiting, start_worker, wait_own_answer
 from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
 
@@ -76,6 +78,13 @@ class Fleet:
     def stop_all(self) -> None:
         for slot in list(self.procs):
             self.stop(slot)
+
+    def none_waiting(self) -> bool:
+        """Every running worker answers and holds no event for its watermark."""
+        return all(
+            events_waiting(f"http://{self.settings.host}:{self.ports[slot]}/health/") == 0
+            for slot in self.running()
+        )
 
     def check(self) -> None:
         for slot, proc in self.procs.items():
@@ -171,7 +180,7 @@ def wait_drained(settings: Settings, fleet: Fleet, timeout: float, quiet: float)
                 time.sleep(1.0)
                 continue
             now = time.monotonic()
-            if behind == 0 and ends == last_ends:
+            if behind == 0 and ends == last_ends and fleet.none_waiting():
                 quiet_since = quiet_since or now
                 if now - quiet_since >= quiet:
                     return now - started - quiet

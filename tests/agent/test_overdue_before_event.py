@@ -16,7 +16,7 @@ from datetime import timedelta
 from agentkit import World
 from core_world import DAY, IDS, T0, Feed, knee_case_scheduled, knee_case_through_claim, master_data
 
-from s2c.streams.runtime.reorder import TIME_HEADER
+from s2c.streams.runtime.reorder import TIME_HEADER, Reorder
 from s2c.streams.runtime.watermarks import to_ms
 from s2c.tables.codec import dumps
 from s2c.tables.events import Event
@@ -50,11 +50,14 @@ async def test_a_reschedule_after_the_authorization_window_finds_the_breach_repo
     ]
     assert [r["sla"] for r in want] == ["AUTH_MISSING_48H_BEFORE_SURGERY"]
 
+    waiting = Reorder(w.t.tables["process_timers"])  # what /health/ reports as events_waiting
     async with w.agent("s2c-process").test_context() as process:
         for event in (booked, moved):
             await w.put(process, CASE_KEY, w.encode(event), partition=1)
         assert w.sent_to(w.t.topics.commands) == []  # both wait for the watermark
+        assert waiting.count(1) == 2
         await w.announce(process, "process", 1, moved.occurred_at)
+        assert waiting.count(1) == 0
 
     got = [w.decode(s.value)[1] for s in w.sent_to(w.t.topics.sla_breaches)]
     ignore = {"detected_at"}

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import logging
 import sys
+from pathlib import Path
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "stack": (
@@ -75,8 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse hands a subcommand's positionals out in one go: in `s2c ingest hl7 --dry-run a b`
+    # the files after the option are left over. They are files all the same.
+    paths = getattr(args, "paths", None)
+    if extra and paths is not None and not any(e.startswith("-") for e in extra):
+        args.paths = [*paths, *(Path(e) for e in extra)]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

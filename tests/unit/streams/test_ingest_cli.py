@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from samples import message
 
-from s2c.streams.cli import main
+from s2c.streams.cli import main, parse
 
 ORTHO_BOOKING = message("hl7v2/SIU-S12-ortho-clinic.hl7")  # synthetic; the MRN is made up
 
@@ -50,3 +50,15 @@ def test_a_dry_run_says_what_it_mapped_and_that_it_published_nothing(
     summary = caplog.records[-1].getMessage()
     assert summary.startswith("dry run, nothing published:")
     assert "1 event(s) mapped" in summary and "published," not in summary
+
+
+def test_options_may_come_before_the_files() -> None:
+    """`s2c ingest hl7 --no-progress --dry-run a b`: argparse left the files after the options
+    over ('unrecognized arguments'); they are taken as files. An unknown option still fails."""
+    args = parse(["ingest", "hl7", "--no-progress", "--dry-run", "mon.hl7", "tue.hl7"])
+    assert args.paths == [Path("mon.hl7"), Path("tue.hl7")]
+    assert args.no_progress and args.dry_run
+    assert parse(["ingest", "hl7", "mon.hl7", "--dry-run"]).paths == [Path("mon.hl7")]
+    with pytest.raises(SystemExit) as refused:
+        parse(["ingest", "hl7", "--dry-run", "--no-such-option", "mon.hl7"])
+    assert refused.value.code == 2

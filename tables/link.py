@@ -105,7 +105,8 @@ def link_transition(
     if own is not None and is_walk_in(event):  # identity rule: join a booking, or wait for one
         if state.process_id is None:
             return state, park_until_linked(state, event, now, opens=own)
-        own = None if state.process_id != own else own
+        if state.process_id != own:
+            own = None
     if own is None:
         if state.process_id is not None:
             return state, [Forward(state.process_id, event)]
@@ -160,12 +161,8 @@ def park_until_linked(
                 ExceptionKind.UNLINKED_EVENT,
             )
         ]
-    if opens is not None:
-        state.parked[event.event_id] = LinkParked(
-            event.occurred_at + WALK_IN_WAIT, event, opens=opens
-        )
-    else:
-        state.parked[event.event_id] = LinkParked(event.occurred_at + LINK_PARK_TTL, event)
+    wait = LINK_PARK_TTL if opens is None else WALK_IN_WAIT
+    state.parked[event.event_id] = LinkParked(event.occurred_at + wait, event, opens=opens)
     return []
 
 
@@ -182,12 +179,16 @@ def link_on_deadline(state: LinkState, now: datetime) -> tuple[LinkState, list[L
     """A walk-in registration whose wait has passed on event time `now` opens its instance, and
     everything parked for the account follows it. Otherwise report every parked event whose
     deadline has passed (once: it stays parked), and drop those past the hard limit."""
-    walk_ins = sorted(
-        (p for p in state.parked.values() if p.opens is not None and p.deadline <= now),
-        key=lambda p: (p.event.occurred_at, p.event.event_id),
+    opening = min(
+        (
+            (p.event.occurred_at, p.event.event_id, p.opens)
+            for p in state.parked.values()
+            if p.opens and p.deadline <= now
+        ),
+        default=None,
     )
-    if walk_ins and state.process_id is None:
-        return state, _link_and_release(state, walk_ins[0].opens, now)  # type: ignore[arg-type]
+    if opening is not None and state.process_id is None:
+        return state, _link_and_release(state, opening[2], now)
     expired = sorted(
         (p for p in state.parked.values() if p.deadline <= now),
         key=lambda p: (p.event.occurred_at, p.event.event_id),

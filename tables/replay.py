@@ -144,18 +144,21 @@ class Pipeline:
             if not ready:
                 return out
             timers, runner = stages[min(ready)[1]]
-            for item in runner.fire(timers.pop(), now, before):
-                if isinstance(item, Forward):  # a walk-in opening its instance (link.py)
-                    time = self.stream_time or now
-                    out.extend(self.process.apply(item.process_id, item.event, time, now))
-                else:
-                    out.append(item)
+            # a link deadline may forward too (a walk-in opening its instance, link.py)
+            out.extend(self._on_to_process(runner.fire(timers.pop(), now, before), now))
 
     def _link(
         self, link_key: str, event: Event, now: datetime, due: datetime, registers: bool = False
     ) -> list[Output]:
+        return self._on_to_process(
+            self.link.apply(link_key, event, now, due, registers=registers), due
+        )
+
+    def _on_to_process(self, items: list[Any], due: datetime) -> list[Output]:
+        """The link's outputs, each forward applied to its instance at the stream time."""
         out: list[Output] = []
-        for item in self.link.apply(link_key, event, now, due, registers=registers):
+        now = self.stream_time or due
+        for item in items:
             if isinstance(item, Forward):
                 out.extend(self.process.apply(item.process_id, item.event, now, due))
             else:

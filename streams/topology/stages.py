@@ -137,9 +137,7 @@ class Stages:
         watermark = self.link_upstream.watermark(partition)
         if watermark is None:
             return
-        for held in self._link_held.release(partition, watermark):
-            at = of_ms(held["at"])
-            event = event_from_record(held["schema"], held["event"])
+        for held, event, at in self._released("link", partition, watermark):
             raw = None if held["raw"] is None else base64.b64decode(held["raw"])
             self._held_apply(
                 "link",
@@ -249,9 +247,7 @@ class Stages:
         watermark = self.process_upstream.watermark(partition)
         if watermark is None:
             return
-        for held in self._process_held.release(partition, watermark):
-            at = of_ms(held["at"])
-            event = event_from_record(held["schema"], held["event"])
+        for held, event, at in self._released("process", partition, watermark):
             self._held_apply(
                 "process",
                 partition,
@@ -291,6 +287,17 @@ class Stages:
         runner.fire_due(due_at, before=True, isolate=isolate)
         runner.apply(key, event, now, due_at, cause=event)
         runner.fire_due(due_at, isolate=isolate)
+
+    def _released(
+        self, stage: str, partition: int, watermark: datetime
+    ) -> list[tuple[dict[str, Any], Event, datetime]]:
+        """The events `stage` held in `partition` up to `watermark`, earliest first, each with
+        its event and upstream time."""
+        held = self._link_held if stage == "link" else self._process_held
+        return [
+            (record, event_from_record(record["schema"], record["event"]), of_ms(record["at"]))
+            for record in held.release(partition, watermark)
+        ]
 
     def _held_apply(
         self, stage: str, partition: int, held: dict[str, Any], event: Event, apply: Any

@@ -54,6 +54,73 @@ def ref_id(reference: Any) -> str:
     return (getattr(reference, "reference", None) or "").split("/")[-1]
 
 
+ACCOUNT_NUMBER_TYPE = ("http://terminology.hl7.org/CodeSystem/v2-0203", "AN")
+
+
+def is_account_number(identifier: Any) -> bool:
+    """An identifier typed v2-0203 `AN` (account number), the FHIR peer of 837 CLM01 / 835 CLP01."""
+    codings = getattr(getattr(identifier, "type", None), "coding", None) or []
+    return any((c.system, c.code) == ACCOUNT_NUMBER_TYPE for c in codings)
+
+
+def claim_identifier(res: Any) -> str | None:
+    """A Claim's business id: its first identifier that is not the account number."""
+    ids = [i.value for i in res.identifier or [] if i.value and not is_account_number(i)]
+    return ids[0] if ids else None
+
+
+def contained(res: Any, reference: Any, kind: str) -> Any:
+    """The resource of `kind` that `reference` ("#id") names among `res.contained`, else None."""
+    ref = getattr(reference, "reference", None) or ""
+    if not ref.startswith("#"):
+        return None
+    for inner in getattr(res, "contained", None) or []:
+        if inner.__resource_type__ == kind and inner.id == ref[1:]:
+            return inner
+    return None
+
+
+def claim_account(res: Any, claim_ref: Any = None) -> str | None:
+    """The account a Claim, ClaimResponse or ExplanationOfBenefit belongs to, where it says so:
+    an identifier typed `AN`; else the account of an Encounter its items name (`item.encounter`,
+    contained); else, through `claim_ref` (ClaimResponse.request, ExplanationOfBenefit.claim), the
+    account of the contained Claim. None when the resource does not say."""
+    for identifier in res.identifier or []:
+        if identifier.value and is_account_number(identifier):
+            return identifier.value
+    for item in getattr(res, "item", None) or []:
+        for reference in getattr(item, "encounter", None) or []:
+            encounter = contained(res, reference, "Encounter")
+            if encounter is not None and encounter.account:
+                return ref_id(encounter.account[0]) or None
+    claim = contained(res, claim_ref, "Claim")
+    return claim_account(claim) if claim is not None else None
+
+
+Claims = dict[str, tuple[str, str]]  # a Claim's logical id -> (claim id, account)
+
+
+def remember_claims(units: list[FhirUnit], claims: Claims) -> None:
+    """Note each Claim among `units` by logical id, so a ClaimResponse, ExplanationOfBenefit or
+    PaymentReconciliation of the same ingest run that names it only as `Claim/<id>` finds its
+    claim id and account (a bulk export or Bundle carries the Claims beside their answers)."""
+    for unit in units:
+        doc = unit.doc
+        if (
+            unit.error is not None
+            or not isinstance(doc, dict)
+            or doc.get("resourceType") != "Claim"
+        ):
+            continue
+        try:
+            res = get_fhir_model_class("Claim").model_validate(doc)
+        except ValidationError:
+            continue  # mapping it will dead-letter it, with the reason
+        if res.id:
+            claim_id = claim_identifier(res) or res.id
+            claims[res.id] = (claim_id, claim_account(res) or claim_id)
+
+
 def code_of(concept: Any) -> str:
     codings = getattr(concept, "coding", None) or []
     return (codings[0].code or "") if codings else ""
@@ -65,14 +132,20 @@ def required(value: Any, location: str) -> Any:
     return value
 
 
-def map_unit(unit: FhirUnit, refs: PatientRefs, produced_at: datetime) -> list[Event]:
+def map_unit(
+    unit: FhirUnit, refs: PatientRefs, produced_at: datetime, claims: Claims | None = None
+) -> list[Event]:
     """A unit of a file: its rejection, or its resource's events."""
     if unit.error is not None:
         raise unit.error
-    return map_resource(unit.doc, refs, produced_at)
+    return map_resource(unit.doc, refs, produced_at, claims)
 
 
-def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) -> list[Event]:
+def map_resource(
+    doc: dict[str, Any], refs: PatientRefs, produced_at: datetime, claims: Claims | None = None
+) -> list[Event]:
+    """`claims`: Claims seen earlier in the run (`remember_claims`), for answers that name theirs
+    by logical id only."""
     if not isinstance(doc, dict):
         raise MappingError("$", "JSON value is not a FHIR resource object", stage="parse")
     kind = doc.get("resourceType", "")
@@ -104,6 +177,8 @@ def map_resource(doc: dict[str, Any], refs: PatientRefs, produced_at: datetime) 
         "PaymentReconciliation": fhir_finance.payment_reconciliation,
         "Procedure": fhir_surgery.procedure,
     }
+    if kind in fhir_finance.NAMING_CLAIMS:
+        return mappers[kind](res, source, refs, produced_at, claims or {})
     return mappers[kind](res, source, refs, produced_at)
 
 
@@ -227,13 +302,12 @@ def _encounter(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[
 
 def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
     status = status_of(res, ("active", "cancelled", "entered-in-error"))
-    claim_id = (res.identifier[0].value if res.identifier else None) or res.id
+    claim_id = claim_identifier(res) or res.id
+    account = claim_account(res) or claim_id
     when = as_utc(required(res.created, "Claim.created"))
     if status != "active":
         return [
-            event(
-                src, "ClaimVoided", "Claim", when, now, claim_id=claim_id, account_number=claim_id
-            )
+            event(src, "ClaimVoided", "Claim", when, now, claim_id=claim_id, account_number=account)
         ]
     claim_type = required(CLAIM_TYPES.get(code_of(res.type)), "Claim.type")
     npi = getattr(getattr(res.provider, "identifier", None), "value", None)
@@ -260,7 +334,7 @@ def _claim(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Even
             when,
             now,
             claim_id=claim_id,
-            account_number=claim_id,
+            account_number=account,
             payer_id=required(ref_id(res.insurer), "Claim.insurer"),
             claim_type=claim_type,
             billing_npi=required(npi, "Claim.provider.identifier"),

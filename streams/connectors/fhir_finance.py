@@ -24,22 +24,44 @@ from s2c.streams.connectors.events import (
     event,
     money,
 )
-from s2c.streams.connectors.fhir import code_of, ref_id, required, status_of
+from s2c.streams.connectors.fhir import (
+    Claims,
+    claim_account,
+    claim_identifier,
+    code_of,
+    contained,
+    ref_id,
+    required,
+    status_of,
+)
 
 PATIENT_SHARE = {"copay", "deductible"}
+NAMING_CLAIMS = ("ClaimResponse", "ExplanationOfBenefit", "PaymentReconciliation")
 
 
-def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[Event]:
+def _claim_keys(res: Any, claim_ref: Any, claims: Claims, where: str) -> dict[str, str]:
+    """claim_id and account_number of the Claim `claim_ref` names: a Claim carried inside `res`,
+    else one seen earlier in the run by its logical id (`Claim/<id>`), else the reference's id
+    (or identifier) as both, as an 837's CLM01 is both when nothing else says."""
+    claim = contained(res, claim_ref, "Claim")
+    if claim is not None:
+        claim_id = claim_identifier(claim) or claim.id
+        return {"claim_id": claim_id, "account_number": claim_account(claim) or claim_id}
+    named = ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None), "value", None)
+    claim_id, account = claims.get(named, (named, None)) if named else (None, None)
+    claim_id = required(claim_id, where)
+    return {"claim_id": claim_id, "account_number": claim_account(res) or account or claim_id}
+
+
+def _adjudicated(
+    res: Any, src: Source, now: datetime, claim_ref: Any, claims: Claims
+) -> list[Event]:
     """ClaimResponse and ExplanationOfBenefit share outcome, payment and item.adjudication."""
     kind = res.__resource_type__
     outcome = res.outcome or ""
-    claim_id = required(
-        ref_id(claim_ref) or getattr(getattr(claim_ref, "identifier", None), "value", None),
-        f"{kind}.request",
-    )
+    keys = _claim_keys(res, claim_ref, claims, f"{kind}.request")
     payer = required(ref_id(res.insurer), f"{kind}.insurer")
     when = as_utc(res.created)
-    keys = {"claim_id": claim_id, "account_number": claim_id}
     if outcome == "queued":
         return [
             event(
@@ -134,7 +156,9 @@ def _adjudicated(res: Any, src: Source, now: datetime, claim_ref: Any) -> list[E
     return events
 
 
-def claim_response(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+def claim_response(
+    res: Any, src: Source, refs: PatientRefs, now: datetime, claims: Claims
+) -> list[Event]:
     status_of(res, ("active",))
     if res.use == "preauthorization":
         return _preauthorization(res, src, now)
@@ -144,7 +168,7 @@ def claim_response(res: Any, src: Source, refs: PatientRefs, now: datetime) -> l
             f"use {res.use} is not mapped (claim, preauthorization)",
             code="103",
         )
-    return _adjudicated(res, src, now, res.request)
+    return _adjudicated(res, src, now, res.request, claims)
 
 
 def _preauthorization(res: Any, src: Source, now: datetime) -> list[Event]:
@@ -196,12 +220,16 @@ def _preauthorization(res: Any, src: Source, now: datetime) -> list[Event]:
     ]
 
 
-def explanation_of_benefit(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+def explanation_of_benefit(
+    res: Any, src: Source, refs: PatientRefs, now: datetime, claims: Claims
+) -> list[Event]:
     status_of(res, ("active",))
-    return _adjudicated(res, src, now, res.claim)
+    return _adjudicated(res, src, now, res.claim, claims)
 
 
-def payment_reconciliation(res: Any, src: Source, refs: PatientRefs, now: datetime) -> list[Event]:
+def payment_reconciliation(
+    res: Any, src: Source, refs: PatientRefs, now: datetime, claims: Claims
+) -> list[Event]:
     status_of(res, ("active",))
     payer = required(ref_id(res.paymentIssuer), "PaymentReconciliation.paymentIssuer")
     trace = required(
@@ -210,7 +238,9 @@ def payment_reconciliation(res: Any, src: Source, refs: PatientRefs, now: dateti
     )
     events = []
     for i, detail in enumerate(required(res.detail, "PaymentReconciliation.detail")):
-        claim_id = required(ref_id(detail.request), f"PaymentReconciliation.detail[{i}].request")
+        keys = _claim_keys(
+            res, detail.request, claims, f"PaymentReconciliation.detail[{i}].request"
+        )
         events.append(
             event(
                 src,
@@ -218,8 +248,7 @@ def payment_reconciliation(res: Any, src: Source, refs: PatientRefs, now: dateti
                 f"detail{i}",
                 as_utc(required(res.paymentDate, "PaymentReconciliation.paymentDate")),
                 now,
-                claim_id=claim_id,
-                account_number=claim_id,
+                **keys,
                 payer_id=payer,
                 remittance_id=f"{payer}:{res.id}:{i}",
                 paid_amount=money(

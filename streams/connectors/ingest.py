@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from s2c.streams.connectors import hl7v2, x12
@@ -63,6 +63,9 @@ class Ingestor:
     metrics: ConnectorMetrics
     refs: PatientRefs
     clock: Callable[[], datetime]
+    # FHIR Claims of this run by logical id -> (claim id, account): their answers may name them
+    # as `Claim/<id>` only (fhir.remember_claims). Held for the run, never logged.
+    fhir_claims: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def unit(
         self,
@@ -170,11 +173,12 @@ class Ingestor:
             self.reject("fhir", source, 0, raw, err)
             yield Outcome(0, 0, err)
             return
+        fhir.remember_claims(resources, self.fhir_claims)
         for index, unit in enumerate(resources):
             yield self.unit(
                 "fhir",
                 source,
                 index,
                 unit.original,
-                lambda now, u=unit: fhir.map_unit(u, self.refs, now),
+                lambda now, u=unit: fhir.map_unit(u, self.refs, now, self.fhir_claims),
             )

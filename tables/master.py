@@ -114,6 +114,7 @@ class Crosswalk:
     master_id: str
 
 
+PROVIDER_NPI = "Provider.npi"  # a wait for a provider named by its NPI (`references.REFERENCES`)
 ANY_SOURCE = "*"
 # The master record a crosswalk kind maps to.
 CROSSWALK_TARGET: dict[CrosswalkKind, str] = {
@@ -150,6 +151,7 @@ class MasterData(Protocol):
     def preference_card(self, preference_card_id: str) -> PreferenceCard | None: ...
     def location(self, location_id: str) -> Location | None: ...
     def provider(self, provider_id: str) -> Provider | None: ...
+    def provider_by_npi(self, npi: str) -> Provider | None: ...
     def cost_center(self, cost_center_id: str) -> CostCenter | None: ...
     def service_line(self, service_line_id: str) -> ServiceLine | None: ...
     def gl_account(
@@ -202,9 +204,11 @@ def arrivals(record_name: str, record: Any) -> list[tuple[str, str]]:
     """The `(record, key)` waits an arriving master record may satisfy. A crosswalk entry
     satisfies a wait for its source code as its target record: an event waiting for
     `Payer <code>` is retried when `<code>` gets a crosswalk entry (and, if the payer it maps to
-    is unknown too, parks again for that one)."""
+    is unknown too, parks again for that one). A provider satisfies a wait for its NPI too."""
     if isinstance(record, Crosswalk):
         return [(CROSSWALK_TARGET[record.kind], record.source_code)]
+    if isinstance(record, Provider):
+        return [(record_name, record.provider_id), (PROVIDER_NPI, record.npi)]
     return [(record_name, key) for key in lookup_keys(record_name, record)]
 
 
@@ -216,6 +220,7 @@ class DictMasterData:
         self._rates: dict[tuple[str, str], list[ContractRate]] = {}
         self._gl: dict[GlPurpose, list[GlAccountMap]] = {}
         self._crosswalk: dict[tuple[CrosswalkKind, str, str], Crosswalk] = {}
+        self._npi: dict[str, Provider] = {}
         for record in records:
             self.put(record)
 
@@ -230,6 +235,8 @@ class DictMasterData:
             self._gl.setdefault(record.purpose, []).append(record)
         elif isinstance(record, Crosswalk):
             self._crosswalk[(record.kind, record.source_system, record.source_code)] = record
+        elif isinstance(record, Provider):
+            self._npi[record.npi] = record
 
     def delete(self, record_name: str, key: str) -> bool:
         """Retire the record `<record_name>:<key>` (a tombstone); False when it was not there."""
@@ -242,6 +249,8 @@ class DictMasterData:
             slot = (old.kind, old.source_system, old.source_code)
             if self._crosswalk.get(slot) is old:
                 del self._crosswalk[slot]
+        elif isinstance(old, Provider) and self._npi.get(old.npi) is old:
+            del self._npi[old.npi]
         return old is not None
 
     def payer(self, payer_id: str) -> Payer | None:
@@ -258,6 +267,9 @@ class DictMasterData:
 
     def provider(self, provider_id: str) -> Provider | None:
         return self._by_id.get(("Provider", provider_id))
+
+    def provider_by_npi(self, npi: str) -> Provider | None:
+        return self._npi.get(npi)
 
     def cost_center(self, cost_center_id: str) -> CostCenter | None:
         return self._by_id.get(("CostCenter", cost_center_id))

@@ -1,7 +1,8 @@
 """Master data with teeth: every reference an event carries is resolved and checked before it acts.
 
 `REFERENCES` lists, per event type, the fields that name a master record (provider or surgeon,
-site, department or room, service line, payer) and the record each names. Before a handler runs,
+site, department or room, service line, payer, a claim's billing provider by NPI) and the record
+each names. Before a handler runs,
 the core calls `resolve_and_check(event, master)`:
 
 1. **Crosswalk.** Each reference is looked up in the `Crosswalk` entries for its kind and the
@@ -27,11 +28,13 @@ import dataclasses
 from typing import Any, cast
 
 from s2c.tables.events import Event
-from s2c.tables.master import MasterData
+from s2c.tables.master import PROVIDER_NPI, MasterData
 from s2c.tables.posting import MissingMasterData
 from s2c.tables.vocabulary import CrosswalkKind
 
-# (field, record it names), in the order they are checked.
+# (field, record it names), in the order they are checked. `Provider.npi` names a Provider by
+# its NPI (an 837's billing provider NM1*85, a FHIR Claim's provider identifier): a national
+# number, taken as it comes (no crosswalk), waited for as `Provider.npi <npi>`.
 _PAYER = ("payer_id", "Payer")
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "AppointmentScheduled": (
@@ -65,7 +68,7 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
         _PAYER,
     ),
     "ChargePosted": (("department_id", "Location"),),
-    "ClaimSubmitted": (_PAYER,),
+    "ClaimSubmitted": (_PAYER, ("billing_npi", PROVIDER_NPI)),
     "PaymentPosted": (_PAYER,),
     "AdjustmentPosted": (_PAYER,),
     "DenialReceived": (_PAYER,),
@@ -90,7 +93,7 @@ def resolve(event: Event, master: MasterData) -> Event:
         code = getattr(event, name)
         if code is None:
             continue  # optional and absent (self-pay, unchanged on a modification)
-        for kind in _KINDS[record]:
+        for kind in _KINDS.get(record, ()):
             mapped = master.crosswalk(kind, source, code)
             if mapped is not None:
                 if mapped != code:
@@ -129,5 +132,6 @@ def resolve_and_check(event: Event, master: MasterData) -> Event:
 _LOOKUP = {
     "Payer": lambda m, k: m.payer(k),
     "Provider": lambda m, k: m.provider(k),
+    PROVIDER_NPI: lambda m, k: m.provider_by_npi(k),
     "ServiceLine": lambda m, k: m.service_line(k),
 }

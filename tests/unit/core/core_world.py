@@ -295,7 +295,8 @@ REGIONAL_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
             ("CSR", "CC-RGH-CSR"),
         )
     ],
-    # what the booking names besides places: its surgeon (AIP-3) and service line (PV1-10)
+    # what the booking names besides places: its surgeon (AIP-3) and service line (PV1-10);
+    # the hospital itself bills the 837I (NM1*85 NPI)
     "Provider": [
         {
             "provider_id": "40117",
@@ -304,6 +305,14 @@ REGIONAL_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
             "specialty": "General surgery",
             "site_id": "RGH-MAIN",
             "cost_center_id": "CC-RGH-OR",
+        },
+        {
+            "provider_id": "RGH-HOSPITAL",
+            "npi": "1999997777",
+            "display_name": "Regional General Hospital",
+            "specialty": "General acute care hospital",
+            "site_id": "RGH-MAIN",
+            "cost_center_id": "CC-RGH-ADMIN",
         },
     ],
     "ServiceLine": [{"service_line_id": "SUR", "display_name": "Surgery"}],

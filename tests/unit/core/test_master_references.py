@@ -104,7 +104,7 @@ def test_a_late_surgeon_record_books_what_a_known_one_would_have(late: timedelta
     state, reported = on_deadline(state, master, T0 + late)
     surgeon = master_record("Provider", NEW_SURGEON)
     master.put(surgeon)
-    assert arrivals("Provider", surgeon) == [("Provider", "DR-ABARA")]
+    assert arrivals("Provider", surgeon)[0] == ("Provider", "DR-ABARA")
     state, out = retry_parked(state, master, T0 + late)
     assert commands(out) == commands(in_time)
     assert state.parked == {} and state.open_items.keys() == {
@@ -312,3 +312,37 @@ def test_the_workers_replica_retires_the_record_a_tombstone_names() -> None:
     assert replica.store.provider("DR-ABARA") is None
     assert not replica.retire(b"Provider:DR-ABARA")  # already gone
     assert not replica.retire(b"Surgeon:DR-ABARA") and not replica.retire(None)
+
+
+def test_a_claim_from_an_unknown_billing_npi_waits_for_that_provider() -> None:
+    """The billing provider (837 NM1*85, a FHIR Claim's provider identifier) is a reference too:
+    a claim from an NPI master data does not know books nothing until a provider with that NPI
+    arrives, then books what a known one would have."""
+    master, feed = master_data(), Feed()
+    pipeline, outputs = Pipeline(master, IDS), []
+    events = knee_case_through_claim(feed)
+    for event in events[:-1]:
+        outputs += pipeline.feed(event)
+    billed = replace(events[-1], billing_npi="1679576722")  # Dr. Abara's, not on file yet
+    out = pipeline.feed(billed)
+    assert not [o for o in out if isinstance(o, PostJournal)]
+    assert [o for o in out if isinstance(o, AwaitMasterData)] == [
+        AwaitMasterData("CASE-C-1001", "Provider.npi", "1679576722", billed.event_id)
+    ]
+    assert ("billing_npi", "Provider.npi") in REFERENCES["ClaimSubmitted"]
+    released = pipeline.take_master("Provider", master_record("Provider", NEW_SURGEON))
+    assert pipeline.processes["CASE-C-1001"].parked == {}
+    known, known_feed = Pipeline(master_data(), IDS), Feed()
+    *before, claim = knee_case_through_claim(known_feed)
+    for event in before:
+        known.feed(event)
+    in_time = known.feed(replace(claim, billing_npi="1234567893"))  # Dr. Okafor's, on file
+    assert released and released == in_time  # the claim's lag observation, as if in time
+
+
+def test_a_retired_providers_npi_no_longer_bills() -> None:
+    master = master_data()
+    okafor = master.provider("DR-OKAFOR")
+    assert okafor is not None and master.provider_by_npi(okafor.npi) is okafor
+    assert master.delete("Provider", "DR-OKAFOR")
+    assert master.provider_by_npi(okafor.npi) is None

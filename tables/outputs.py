@@ -157,6 +157,12 @@ class PostJournal(Command):
     lines: tuple[JournalLine, ...]
     amount: Decimal
 
+    @property
+    def moves_money(self) -> bool:
+        """False for a journal of 0.00 (a remittance that paid nothing): the core keeps it in the
+        state, so its source id stays known, but never sends it; no ERP posts an empty journal."""
+        return self.amount != 0
+
 
 COMMAND_TYPES: dict[str, type[Command]] = {
     cls.__name__: cls

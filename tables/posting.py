@@ -145,9 +145,12 @@ class Posting:
         reverses: str | None = None,
     ) -> PostJournal:
         amount = sum((ln.debit for ln in lines), ZERO)
-        return self.add(
+        journal = self.add(
             PostJournal, cost_center_id, effective, kind, lines, amount, reverses=reverses
         )
+        if not journal.moves_money:  # not sent; its id is spent, so later ids do not change
+            self.commands.remove(journal)
+        return journal
 
     def accrual(
         self,

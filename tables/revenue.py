@@ -180,12 +180,14 @@ def _remit(
             )
         )
     state.first_remit_at = earliest(state.first_remit_at, e.occurred_at)
-    return posting.journal(
+    journal = posting.journal(
         kind,
         state.revenue_cost_center or "",
         when,
         two_lines(debit, credit, amount, f"{e.schema} {e.event_id}"),
     )
+    out.extend(posting.commands)  # nothing when it moves no money (PostJournal.moves_money)
+    return journal
 
 
 def payment_posted(
@@ -215,7 +217,6 @@ def payment_posted(
     state.paid += e.paid_amount
     state.ar_balance -= e.paid_amount
     state.first_payment_at = earliest(state.first_payment_at, e.occurred_at)
-    out.append(journal)
     # every payment, with or without a contract amount to measure it against (s2c_paid_usd)
     out.append(MetricObservation("paid_usd", state.process_id, e.paid_amount, labels(state)))
 
@@ -231,7 +232,7 @@ def adjustment_posted(
         e.group_code, (JournalKind.OTHER_ADJUSTMENT, GlPurpose.CONTRACTUAL_ALLOWANCE)
     )
     debit = gl_account(master, purpose, state.site_id, e.group_code)
-    out.append(_remit(state, e, kind, debit, _ar(master, state), e.amount, out))
+    _remit(state, e, kind, debit, _ar(master, state), e.amount, out)
     state.adjusted += e.amount
     state.ar_balance -= e.amount
 
@@ -243,9 +244,7 @@ def denial_received(
     if e.denied_amount < 0:
         _denial_taken_back(state, e, reserve, master, now, out)
         return
-    out.append(
-        _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
-    )
+    _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
     state.first_denial_at = earliest(state.first_denial_at, e.occurred_at)
@@ -282,9 +281,7 @@ def _denial_taken_back(
             )
         )
         return
-    out.append(
-        _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
-    )
+    _remit(state, e, JournalKind.DENIAL, reserve, _ar(master, state), e.denied_amount, out)
     state.denied += e.denied_amount
     state.ar_balance -= e.denied_amount
 

@@ -23,6 +23,7 @@ from core_world import (
     claim,
     knee_case_through_claim,
     master_data,
+    payment,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,3 +183,33 @@ def test_any_sequence_of_reversed_adjudications_leaves_the_final_ledger(
     assert ledger(chain_out) == ledger(final_out)
     assert chain.processes["CASE-C-1001"].ar_balance == final.processes["CASE-C-1001"].ar_balance
     assert not work_items(chain_out, ExceptionKind.INVALID_TRANSITION)
+
+
+def test_a_remittance_that_pays_nothing_sends_no_journal_and_cannot_be_reversed() -> None:
+    """A claim paid 0.00 (all to the patient, or denied by line) is an adjudication, not a
+    posting: no ERP posts a journal of 0.00, so none is sent. The payment is still known: its
+    remittance id cannot post again with money, and a reversal of it is refused by name."""
+    feed = Feed()
+    pipeline, _ = billed(feed)
+    out = pipeline.feed(payment(feed, REMIT_AT, "0.00", remittance_id="ERA-0", claim_id=ACCOUNT))
+    assert not [o for o in out if isinstance(o, PostJournal)]
+    state = pipeline.processes["CASE-C-1001"]
+    assert state.paid == Decimal("0.00") and "payment:ERA-0" in state.journals
+    reversal = feed(
+        "PaymentReversed",
+        REMIT_AT + 1,
+        reversal_id="ERA-0-R",
+        reverses_remittance_id="ERA-0",
+        account_number=ACCOUNT,
+        claim_id=ACCOUNT,
+        payer_id="AETNA-COMM",
+        amount="10.00",
+    )
+    out = pipeline.feed(reversal)
+    assert not [o for o in out if isinstance(o, PostJournal)]
+    (refused,) = work_items(out, ExceptionKind.INVALID_TRANSITION)
+    assert "exceeds the 0.00 left" in refused.reason
+    paid = pipeline.feed(
+        payment(feed, REMIT_AT + 2, "900.00", remittance_id="ERA-1", claim_id=ACCOUNT)
+    )
+    assert [o.amount for o in paid if isinstance(o, PostJournal)] == [Decimal("900.00")]

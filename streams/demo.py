@@ -11,6 +11,7 @@ streams/demo_workers.py (`--keep-worker` leaves them running, `--stop` stops the
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import time
 from dataclasses import replace
@@ -108,6 +109,18 @@ def stop_demo_workers() -> int:
     return 0
 
 
+def first_unreachable(bootstrap: str, timeout: float = 3.0) -> str | None:
+    """The first bootstrap address nothing listens on, else None: checked before anything is
+    created, so a stopped stack is one line, not a client retrying for 30 s and a traceback."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        except (OSError, ValueError):
+            return address.strip()
+    return None
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from s2c.streams.synth.kafka_out import default_codec, publish_events, publish_master
     from s2c.streams.synth.params import SynthParams
@@ -117,6 +130,13 @@ def run_demo(args: argparse.Namespace) -> int:
         return stop_demo_workers()
     stamp = time.strftime("%Y%m%d%H%M%S")
     base = Settings.from_env()
+    unreachable = first_unreachable(base.kafka_bootstrap)
+    if unreachable is not None:
+        print(
+            f"s2c demo: no Kafka broker answers on {unreachable}: start the local stack first "
+            "('make stack-up', or 'make demo', which starts it)"
+        )
+        return 2
     settings = replace(base, topic_prefix=f"demo{stamp}", app_id=f"s2c-demo-{stamp}")
     # A worker kept by an earlier run holds its port: take the next free ones, before publishing.
     ports = free_ports(settings.host, settings.worker_web_port, args.workers)

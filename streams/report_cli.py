@@ -45,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the conformance report (JSON; default: FOLDER/conformance.json if there)",
     )
+    parser.add_argument(
+        "--title",
+        default=None,
+        help="what the page is about, in its heading (default: the folder's name)",
+    )
 
 
 def write_report(
@@ -52,9 +57,10 @@ def write_report(
     out: Path | None = None,
     reconciliation: Path | None = None,
     conformance: Path | None = None,
+    title: str | None = None,
 ) -> Path:
     """Reads the folder, writes the page; returns the page's path."""
-    page = render(read_figures(folder, reconciliation, conformance))
+    page = render(read_figures(folder, reconciliation, conformance, title))
     target = out or folder.with_name(f"{folder.name}.html")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")
@@ -69,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
         if given is not None and not given.is_file():
             print(f"s2c report: {given} is not a file", file=sys.stderr)
             return 2
-    target = write_report(args.folder, args.out, args.reconciliation, args.conformance)
+    target = write_report(args.folder, args.out, args.reconciliation, args.conformance, args.title)
     print(f"s2c report: {target}")
     return 0

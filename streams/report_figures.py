@@ -73,8 +73,9 @@ class ByKind:
 
 @dataclass
 class Figures:
-    source: str
+    source: str  # what the page is about: the folder's name unless a title is given
     lines: dict[str, int] = field(default_factory=dict)  # lines per input file found
+    commands: Breakdown | Absent = Absent("")  # command type -> journal kind -> commands
     volumes: Breakdown | Absent = Absent("")  # site -> service line -> instances
     stages: Counter[str] | Absent = Absent("")  # instance stage -> instances
     durations: dict[str, Duration] | Absent = Absent("")
@@ -107,9 +108,12 @@ def _missing(name: str) -> Absent:
 
 
 def read_figures(
-    folder: Path, reconciliation: Path | None = None, conformance: Path | None = None
+    folder: Path,
+    reconciliation: Path | None = None,
+    conformance: Path | None = None,
+    title: str | None = None,
 ) -> Figures:
-    figures = Figures(source=folder.name or str(folder))
+    figures = Figures(source=title or folder.name or str(folder))
 
     def rows(name: str) -> Iterator[dict[str, Any]] | None:
         path = folder / name
@@ -124,6 +128,7 @@ def read_figures(
         instance_deviations: ByKind | None = None
     else:
         figures.volumes, figures.stages, figures.money, instance_deviations = _instances(found)
+    figures.commands = _commands(rows("commands.jsonl"))
     figures.durations = _durations(rows("metrics.jsonl"))
     figures.breaches = _breakdown(rows("sla_breaches.jsonl"), "sla", "site_id", "sla_breaches")
     figures.exceptions = _breakdown(rows("exceptions.jsonl"), "kind", "site_id", "exceptions")
@@ -149,9 +154,23 @@ def _breakdown(found: Iterator[dict[str, Any]] | None, row: str, segment: str, n
     return counts
 
 
+def _commands(found: Iterator[dict[str, Any]] | None) -> Breakdown | Absent:
+    if found is None:
+        return _missing("commands.jsonl")
+    counts: Breakdown = {}
+    for command in found:
+        kind = command.get("journal_kind") or "other than a journal"
+        counts.setdefault(command["header"]["command_type"], Counter())[kind] += 1
+    return counts
+
+
 def _durations(found: Iterator[dict[str, Any]] | None) -> dict[str, Duration] | Absent:
     if found is None:
-        return _missing("metrics.jsonl (the core's metric observations)")
+        return Absent(
+            "metrics.jsonl (the core's metric observations) is not in this folder, so this "
+            "section has no figures. A live run has them only as Prometheus histograms "
+            "(s2c_stage_duration_seconds), not one by one."
+        )
     values: dict[str, list[float]] = {}
     for record in found:
         if str(record["metric"]).endswith("_seconds"):

@@ -164,6 +164,16 @@ def render(figures: Figures) -> str:
             ),
         ),
         _section(
+            "commands",
+            "ERP commands",
+            "Posting commands sent to the ERP by type; journals split by their kind.",
+            _chart_or(
+                figures.commands,
+                lambda f: stacked_bars("commands", f, "ERP commands by type"),
+                "ERP commands",
+            ),
+        ),
+        _section(
             "dead-letters",
             "Dead letters",
             "Input refused by the pipeline, by reason, split by the stage that refused it.",

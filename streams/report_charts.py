@@ -72,16 +72,26 @@ def _svg(chart: str, height: int, body: list[str], title: str) -> str:
     )
 
 
-def _legend(segments: list[str], y: int) -> list[str]:
-    out, x = [], LABEL
-    for index, name in enumerate(segments):
+def _legend_places(segments: list[str]) -> list[tuple[int, int]]:
+    """Where each legend entry goes, (x, line), wrapping before an entry that would overflow."""
+    places, x, line = [], LABEL, 0
+    for name in segments:
+        width = 28 + 7 * len(name)  # about 7 px a character at the legend's 11 px
+        if x > LABEL and x + width > WIDTH:
+            x, line = LABEL, line + 1
+        places.append((x, line))
+        x += width
+    return places
+
+
+def _legend(segments: list[str], top: int) -> list[str]:
+    out = []
+    for index, (name, (x, line)) in enumerate(zip(segments, _legend_places(segments))):
+        y = top + 18 * line
         out.append(
             f'<rect x="{x}" y="{y}" width="12" height="12" fill="{_colour(index)}"/>'
             f'<text x="{x + 16}" y="{y + 10}" class="legend">{escape(name)}</text>'
         )
-        x += 28 + 7 * len(name)
-        if x > WIDTH - 120:
-            x, y = LABEL, y + 18
     return out
 
 
@@ -94,7 +104,8 @@ def stacked_bars(chart: str, rows: dict[str, Counter[str]], title: str) -> str:
     ordered = sorted(rows)
     plot_height = ROW * len(ordered)
     legend = len(segments) > 1
-    y0 = 8 + (18 * (1 + len(segments) // 6) + 8 if legend else 0)
+    lines = _legend_places(segments)[-1][1] + 1 if legend else 0
+    y0 = 8 + (18 * lines + 8 if legend else 0)
     body = _legend(segments, 8) if legend else []
     body += _axis(top, y0, plot_height)
     scale = PLOT / max(top, nice_step(top))

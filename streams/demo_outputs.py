@@ -96,6 +96,8 @@ def read_table(settings: Any, table: str) -> dict[bytes, bytes]:
         }
     )
     wanted = partitions_of(AdminClient(settings.confluent_config()), [topic])
+    if not wanted:  # an empty file would read as "no instances", which is not what happened
+        raise RuntimeError(f"there is no topic {topic}")
     ends = {key: high for key, (_low, high) in ends_of(consumer, wanted).items()}
     consumer.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in wanted])
     remaining = {key for key, high in ends.items() if high > 0}

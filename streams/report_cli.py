@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
         if given is not None and not given.is_file():
             print(f"s2c report: {given} is not a file", file=sys.stderr)
             return 2
-    target = write_report(args.folder, args.out, args.reconciliation, args.conformance, args.title)
+    try:
+        target = write_report(
+            args.folder, args.out, args.reconciliation, args.conformance, args.title
+        )
+    except ValueError as exc:  # a line or a tool's report that is not the JSON it should be
+        print(f"s2c report: cannot read {exc}", file=sys.stderr)
+        return 2
     print(f"s2c report: {target}")
     return 0

@@ -91,9 +91,12 @@ def records(path: Path) -> Iterator[dict[str, Any]]:
     """Each line of a JSON Lines file: the `record` of `{"schema": ..., "record": ...}` lines,
     the line itself otherwise (processes.jsonl, dead_letters.jsonl)."""
     with path.open(encoding="utf-8") as lines:
-        for line in lines:
+        for number, line in enumerate(lines, 1):
             if line.strip():
-                row = loads(line)
+                try:
+                    row = loads(line)
+                except ValueError as exc:
+                    raise ValueError(f"{path}, line {number}: {exc}") from exc
                 yield row["record"] if "schema" in row and "record" in row else row
 
 
@@ -119,7 +122,8 @@ def read_figures(
         path = folder / name
         if not path.is_file():
             return None
-        figures.lines[name] = sum(1 for line in path.open(encoding="utf-8") if line.strip())
+        with path.open(encoding="utf-8") as text:
+            figures.lines[name] = sum(1 for line in text if line.strip())
         return records(path)
 
     if (found := rows("processes.jsonl")) is None:
@@ -227,7 +231,10 @@ def _deviation_counts(value: Any) -> Counter[str]:
 def _tool_json(path: Path, counts_key: str, tool: str) -> ByKind | Absent:
     if not path.is_file():
         return Absent(f"No {path.name} was given (the output of {tool}), so this section is empty.")
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
     counts = Counter({str(k): int(n) for k, n in (data.get(counts_key) or {}).items()})
     by_site = {
         str(site): Counter({str(k): int(n) for k, n in kinds.items()})

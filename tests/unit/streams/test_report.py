@@ -242,3 +242,15 @@ def test_the_demo_folder_of_live_outputs_reads_as_replays(replayed: Path, tmp_pa
     assert "quotes the refused input" not in (folder / "dead_letters.jsonl").read_text()
     commands = lines(folder / "commands.jsonl")
     assert commands == outputs["commands"]
+
+
+def test_an_unreadable_input_is_named_not_a_traceback(
+    replayed: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    shutil.copy(replayed / "sla_breaches.jsonl", folder)
+    (folder / "conformance.json").write_text("{deviations: 3}")
+    assert main(["report", str(folder)]) == 2
+    assert f"cannot read {folder / 'conformance.json'}" in capsys.readouterr().err
+    assert not folder.with_name("broken.html").exists()

@@ -40,6 +40,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
     "audit": ("s2c.streams.audit_cli", "list the audit trail (registry changes, DLQ replays)"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),
+    "report": (
+        "s2c.streams.report_cli",
+        "write one self-contained HTML report with charts from a replay-format folder",
+    ),
     "demo": ("s2c.streams.demo_cli", "run the pipeline over a synthetic day and print a summary"),
     "verify": (
         "s2c.streams.verify_cli",

@@ -3,7 +3,8 @@
 Steps: fresh topics under a run prefix; the synthetic health system's master data, then its day of
 events (with reschedules, cancellations, late and duplicate arrivals, denials, reversals) through
 the schema registry onto Kafka; one or more `s2c worker` processes; wait until the outputs go quiet;
-read every output topic back and print what happened in the words of the people who use it.
+read every output topic back and print what happened in the words of the people who use it;
+write those outputs as a replay-format folder and the HTML report of it (`s2c report`).
 The summary is rendered in streams/demo_summary.py, the worker processes are handled in
 streams/demo_workers.py (`--keep-worker` leaves them running, `--stop` stops them).
 """
@@ -22,6 +23,7 @@ from s2c.streams.acls import grant_namespace
 from s2c.streams.admin import create_topics
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
+from s2c.streams.demo_outputs import live_tables, write_outputs
 from s2c.streams.demo_summary import Workers, summary
 from s2c.streams.demo_workers import (
     events_waiting,
@@ -31,6 +33,7 @@ from s2c.streams.demo_workers import (
     stop_kept,
     wait_own_answer,
 )
+from s2c.streams.report_cli import write_report
 from s2c.streams.settings import Settings
 from s2c.streams.topics import Topics, declare
 
@@ -198,6 +201,11 @@ def run_demo(args: argparse.Namespace) -> int:
             Workers(ports=ports, pids=[p.pid for p in workers], kept=args.keep_worker),
         )
     )
+    folder = write_outputs(outputs, run_dir / "outputs", live_tables(admin))
+    title = f"the live demo run {stamp} (topics {settings.topic_prefix}.*)"
+    report = write_report(folder, run_dir / "report.html", title=title)
+    print(f"s2c demo: report of this run: {report}")
+    print(f"          (from the outputs read back, in replay's format: {folder})")
     return 0
 
 

@@ -53,6 +53,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "s2c.streams.erp.sink_cli",
         "the reference ERP: post commands into a ledger database, answer each on the acks topic",
     ),
+    "reconcile": (
+        "s2c.streams.reconcile_cli",
+        "reconcile a replay's commands with an ERP ledger: mismatches by kind and site",
+    ),
     "acls": ("s2c.streams.acls", "grant the secured stack's roles their Kafka permissions"),
 }
 

@@ -13,6 +13,7 @@ posted.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Container, Iterable
@@ -165,3 +166,14 @@ def journal_problem(
     if amount != debits:
         return Rejection("CONTROL_TOTAL", f"amount {amount} is not the debits' total {debits}")
     return None
+
+
+def is_silent(process_id: str, fraction: float, seed: str = "") -> bool:
+    """Whether a "silent ERP" (`s2c erp-sink --silent-fraction`) withholds every posting and ack
+    of this instance: the process ids whose seeded hash falls below `fraction`, the same on every
+    run. By instance, not by command: a silent queue loses an instance's commands together, so a
+    release never meets the ERP without the reservation it undoes."""
+    if fraction <= 0:
+        return False
+    digest = hashlib.blake2b(f"{seed}\x1f{process_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < fraction

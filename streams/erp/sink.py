@@ -43,6 +43,7 @@ class ErpSink:
         group_id: str,
         erp_system: str,
         instance_id: str | None = None,
+        silent: Callable[[str], bool] = lambda process_id: False,
     ) -> None:
         topics = declare(settings)
         self._commands_topic = topics.commands.name
@@ -55,7 +56,8 @@ class ErpSink:
         self._erp_system = erp_system
         self._instance_id = instance_id
         self._failed: list[str] = []
-        self.counts = {"applied": 0, "rejected": 0, "resent": 0, "unreadable": 0}
+        self._silent = silent  # a "silent ERP" for tests: these instances get no posting, no ack
+        self.counts = {"applied": 0, "rejected": 0, "resent": 0, "unreadable": 0, "withheld": 0}
 
     def run(self, stopping: Callable[[], bool]) -> None:
         from confluent_kafka import Consumer, Producer
@@ -119,7 +121,8 @@ class ErpSink:
         except KafkaException as exc:  # e.g. the partitions moved: their new owner re-acks
             log.warning("erp sink: offsets not committed (%s); commands will be re-acked", exc)
         log.info(
-            "erp sink: %s applied, %s rejected, %s acks sent again, %s unreadable so far",
+            "erp sink: %s applied, %s rejected, %s acks sent again, %s unreadable, "
+            "%s withheld (silent) so far",
             *self.counts.values(),
         )
 
@@ -134,6 +137,9 @@ class ErpSink:
             # No command id to answer: said here, once, without the record's content.
             self.counts["unreadable"] += 1
             log.error("erp sink: %s is not a readable command, skipped: %s", where, exc)
+            return
+        if self._silent(process_id):
+            self.counts["withheld"] += 1
             return
         short = name.removeprefix(COMMANDS)
         ack, fresh = self._ledger.apply(short, command, self._chart, datetime.now(UTC))

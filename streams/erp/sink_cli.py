@@ -17,6 +17,10 @@ change them before the sink starts.
 
   s2c erp-sink --db erp.sqlite --master-data data/master --open-periods 2025-01..2025-12
   s2c erp-sink --db postgresql://erp@db.example.org/ledger        # needs psycopg installed
+
+--from-file FILE posts a replay's commands.jsonl instead of the topic, without Kafka (no acks are
+sent; the answers are in the ledger). --silent-fraction F withholds every posting and ack of the
+instances whose process id hashes below F (a "silent ERP", for reconciliation tests).
 """
 
 from __future__ import annotations
@@ -71,6 +75,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(10 s); give each running sink its own",
     )
     parser.add_argument(
+        "--from-file",
+        type=Path,
+        default=None,
+        metavar="COMMANDS_JSONL",
+        help="post a replay's commands.jsonl into the ledger, no Kafka (needs --master-data)",
+    )
+    parser.add_argument(
+        "--silent-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="withhold postings and acks of the instances whose process id hashes below F "
+        "(default 0: none)",
+    )
+    parser.add_argument(
+        "--silent-seed",
+        default="",
+        help="seed of the --silent-fraction hash (default empty)",
+    )
+    parser.add_argument(
         "--erp-system",
         default="s2c-reference-erp",
         help="the name the acks carry in erp_system (default s2c-reference-erp)",
@@ -95,6 +119,11 @@ def run(args: argparse.Namespace) -> int:
     if args.master_data is not None and not args.master_data.is_dir():
         log.error("s2c erp-sink: master data %s is not a directory", args.master_data)
         return 2
+    if not 0 <= args.silent_fraction < 1:
+        log.error("s2c erp-sink: --silent-fraction must be in [0, 1)")
+        return 2
+    if args.from_file is not None:
+        return _from_file(args, opening, closing)
     settings = Settings.from_env().role_unless_given("erp-reader")
     codec = AvroCodec(
         registry_client_for(settings),
@@ -124,7 +153,16 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     group = args.group or f"erp-reader-{settings.topic_prefix}"
-    sink = ErpSink(settings, ledger, chart, codec, group, args.erp_system, args.instance_id)
+    sink = ErpSink(
+        settings,
+        ledger,
+        chart,
+        codec,
+        group,
+        args.erp_system,
+        args.instance_id,
+        silent=_silence(args),
+    )
     try:
         sink.run(lambda: bool(stop["now"]))
     except (AcksNotDelivered, KafkaException) as exc:
@@ -133,4 +171,37 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         ledger.close()
+    return 0
+
+
+def _silence(args: argparse.Namespace) -> Any:
+    from s2c.streams.erp.rules import is_silent
+
+    fraction, seed = args.silent_fraction, args.silent_seed
+    return lambda process_id: is_silent(process_id, fraction, seed)
+
+
+def _from_file(args: argparse.Namespace, opening: list[str], closing: list[str]) -> int:
+    from datetime import UTC, datetime
+
+    from s2c.streams.erp.from_file import post_file
+    from s2c.streams.erp.ledger import Ledger
+    from s2c.streams.erp.rules import Chart
+
+    if args.master_data is None or not args.from_file.is_file():
+        log.error("s2c erp-sink: --from-file needs an existing file and --master-data DIR")
+        return 2
+    chart = Chart.from_master_dir(args.master_data)
+    ledger = Ledger.open(args.db)
+    try:
+        ledger.set_periods(opening, "open")
+        ledger.set_periods(closing, "closed")
+        counts = post_file(ledger, chart, args.from_file, lambda: datetime.now(UTC), _silence(args))
+    finally:
+        ledger.close()
+    print(
+        f"s2c erp-sink: {args.from_file}: {counts['applied']} applied, "
+        f"{counts['rejected']} rejected, {counts['resent']} answered before, "
+        f"{counts['withheld']} withheld (silent)"
+    )
     return 0

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     params = params_from(args)
     workers = args.workers or min(os.cpu_count() or 1, params.sites)
     started = time.perf_counter()
-    if args.kafka and args.out is None and workers > 1:
+    if args.kafka and args.out is None and workers > 1 and not params.finance_faults:
         from s2c.streams.settings import Settings
         from s2c.streams.synth.kafka_out import publish_parallel
 
@@ -105,6 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
         write_master(args.out, synthesis.master())
         write_events(args.out, synthesis.events())
+        if synthesis.finance is not None:
+            from s2c.streams.synth.faults_finance import write_truth
+
+            write_truth(args.out, synthesis.finance, synthesis.master())
         outputs.append(f"{args.out}/events.jsonl and {args.out}/master/<RecordName>.jsonl")
     if args.kafka:
         from s2c.streams.settings import Settings

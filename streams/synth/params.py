@@ -51,6 +51,8 @@ class SynthParams:
     duplicate_rate: float = 0.01  # events resent with the same event_id
     # bad records mixed in after good events (poison.py); the good events do not change
     poison: float = 0.0
+    # clinic visits per reconciliation mismatch kind broken on purpose (faults_finance.py)
+    finance_faults: int = 0
 
     def volume(self, base: int, size: float, weekday: int, elective: bool) -> int:
         factor = 0.1 if elective and weekday >= 5 else 1.0
@@ -92,6 +94,9 @@ HELP: dict[str, str] = {
     "max_late_minutes": "most minutes an event arrives late",
     "out_of_order_rate": "share of episodes with a pair of events arriving in reverse order",
     "duplicate_rate": "share of events sent twice with the same event_id",
+    "finance_faults": "N: break N clinic visits per reconciliation mismatch kind and write "
+    "the truth to DIR/finance_faults.json, the ERP's chart to DIR/erp_master/ "
+    "(streams/synth/faults_finance.py)",
     "poison": "FRACTION: after each event, the chance of a bad record of one of 13 kinds "
     "(tagged; see streams/synth/poison.py); the good events are the same as without",
 }

@@ -34,6 +34,9 @@ class Synthesis:
     timeline: list[Entry]
     episodes: Counter[str] = field(default_factory=Counter)
     poisoned: Counter[str] = field(default_factory=Counter)  # bad records mixed in, by kind
+    # (episode trace, k) -> fields a fault sets on that event's record (faults_finance.py)
+    overrides: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    finance: Any = None  # faults_finance.FinanceFaults when --finance-faults
 
     @property
     def params(self) -> SynthParams:
@@ -61,6 +64,8 @@ class Synthesis:
     def _good_events(self, clock: Callable[[], int] | None) -> Iterator[tuple[str, str, Record]]:
         for _arrival, _seq, occurred, schema, ep, k, extra in self.timeline:
             record = build(schema, ep, k, occurred, extra, clock() if clock else None)
+            if self.overrides and (fields := self.overrides.get((ep.trace, k))):
+                record.update(fields)
             yield schema, key_of(schema, record), record
 
     def __len__(self) -> int:
@@ -86,6 +91,17 @@ def plan(
     try:
         _plan_days(params, system, planner, site_numbers)
         synthesis.timeline.sort()
+        if params.finance_faults:
+            from s2c.streams.synth.faults_finance import inject
+
+            synthesis.finance = inject(
+                synthesis.timeline,
+                synthesis.overrides,
+                system,
+                params.finance_faults,
+                params.seed,
+                params.start_date,
+            )
     finally:
         if gc_was_enabled:
             gc.enable()

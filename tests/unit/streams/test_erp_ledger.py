@@ -389,7 +389,34 @@ def test_the_sink_answers_a_command_each_time_it_comes_the_same_and_skips_non_co
     producer = FakeProducer()
     for offset, value in enumerate((b"0", b"1", b"0")):
         sink._one(producer, FakeMessage(value, offset))
-    assert sink.counts == {"applied": 1, "rejected": 0, "resent": 1, "unreadable": 1}
+    assert sink.counts == {
+        "applied": 1,
+        "rejected": 0,
+        "resent": 1,
+        "unreadable": 1,
+        "withheld": 0,
+    }
     assert len(producer.sent) == 2 and producer.sent[0] == producer.sent[1]
     topic, key, _ = producer.sent[0]
     assert topic.endswith(".erp.acks") and key == b"CASE-S01-250304-000042"
+
+
+def test_a_silent_sink_posts_and_answers_nothing_of_its_silent_instances(ledger: Ledger) -> None:
+    from s2c.streams.erp.sink import ErpSink
+    from s2c.streams.settings import Settings
+
+    schema, record = decoded(knee_charge())
+    codec = FakeCodec([(f"s2c.commands.{schema}", record)])
+    sink = ErpSink(
+        Settings.from_env(),
+        ledger,
+        CHART,
+        codec,
+        "erp-reader-s2c",
+        "s2c-reference-erp",
+        silent=lambda process_id: process_id == "CASE-S01-250304-000042",
+    )
+    producer = FakeProducer()
+    sink._one(producer, FakeMessage(b"0", 0))
+    assert sink.counts["withheld"] == 1 and producer.sent == []
+    assert list(ledger.rows("SELECT COUNT(*) FROM erp_commands")) == [(0,)]

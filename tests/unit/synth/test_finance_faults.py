@@ -106,3 +106,11 @@ def test_the_silent_erp_is_deterministic_and_about_its_fraction() -> None:
     assert 0.035 * len(ids) < len(chosen) < 0.065 * len(ids)
     assert not any(is_silent(pid, 0.0, "7") for pid in ids)
     assert chosen != [pid for pid in ids if is_silent(pid, 0.05, "8")]
+
+
+def test_reconcile_refuses_what_is_not_a_replay_or_a_ledger(tmp_path: Path) -> None:
+    assert main(["reconcile", str(tmp_path), "--db", str(tmp_path / "erp.sqlite")]) == 2
+    (tmp_path / "commands.jsonl").write_text("")
+    (tmp_path / "processes.jsonl").write_text("")
+    assert main(["reconcile", str(tmp_path), "--db", str(tmp_path / "none.sqlite")]) == 2
+    assert not (tmp_path / "none.sqlite").exists()  # no empty ledger created on the way

@@ -7,7 +7,7 @@ forget one), `Facts.note_process(state)` the milestones of the instance's proces
 `mismatches(facts, as_of)` lists what does not tie out at business time `as_of`.
 
 Kinds (`MismatchKind`, facts and report types in reconcile_facts.py); a refused command is
-reported under one kind only, the most specific that explains it:
+reported under one ERP-side kind only, the most specific that explains it:
 - SCHEDULED_NOT_RESERVED: a reservation, labor plan, room booking or revenue accrual s2c still
   holds open was refused by the ERP.
 - CANCELLED_STILL_HELD: s2c released an item (cancel, no-show, reschedule) that the ERP applied,
@@ -103,8 +103,16 @@ class _Check:
     def report(self, kind: MismatchKind, cids: list[str], reason: str) -> None:
         self.add(kind, cids, self._sum(cids), reason)
 
-    def add(self, kind: MismatchKind, cids: list[str], amount: Decimal | None, why: str) -> None:
-        self.explained.update(cids)
+    def add(
+        self,
+        kind: MismatchKind,
+        cids: list[str],
+        amount: Decimal | None,
+        why: str,
+        explains: bool = True,  # False: a kind judged on s2c's side explains no refusal
+    ) -> None:
+        if explains:
+            self.explained.update(cids)
         f = self.facts
         self.out.append(Mismatch(kind, f.process_id, f.site_id, tuple(cids), amount, why))
 
@@ -199,6 +207,7 @@ class _Check:
                     net,
                     f"charged {net}, no claim {w.dnfb_window.days} days after "
                     f"{'discharge' if m.completed_at else 'the first charge'}",
+                    explains=False,
                 )
         if claimed and not any(self.status(c) == PENDING for c in charges):
             if not any(self.status(c) == APPLIED for c in charges):
@@ -240,6 +249,7 @@ class _Check:
                 payments,
                 short,
                 f"expected {expected}, paid with patient share {settled}: {short} short",
+                explains=False,
             )
 
 

@@ -135,6 +135,9 @@ def test_charged_without_a_claim_past_the_dnfb_window() -> None:
     assert [(m.kind, m.amount) for m in found] == [(K.CHARGED_WITHOUT_CLAIM, Decimal("4200.00"))]
     assert kinds(facts(CHARGE), DISCHARGED + window - timedelta(hours=1)) == []
     assert kinds(facts(CHARGE, payer_class=FinancialClass.SELF_PAY)) == []  # billed to the patient
+    # judged on s2c's side: a refused charge is still reported as refused
+    refused = (command("ch1", "PostJournal", "CHARGE", "4200.00"), REJECTED, "CLOSED_PERIOD")
+    assert kinds(facts(refused)) == [K.CHARGED_WITHOUT_CLAIM, K.ERP_REJECTED]
 
 
 def test_a_charge_reversed_in_full_owes_no_claim() -> None:

@@ -194,4 +194,3 @@ def attach_erp(t: Topology) -> ErpKeeper:
         await keeper.check(owned, datetime.now(UTC))
 
     return keeper
-

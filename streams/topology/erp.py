@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from s2c.streams.runtime.checkpoint import Checkpoint, Placed
 from s2c.streams.runtime.loop import run_stage
@@ -148,6 +149,12 @@ class ErpKeeper:
         return None if stored is None else loads(stored).get("site_id")
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """Where a producer with Java's partitioner (murmur2: the workers' outbox, Faust, the
+    reference sink) puts `key`."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def attach_erp(t: Topology) -> ErpKeeper:
     app: faust.App = t.app
     keeper = ErpKeeper(t)
@@ -176,6 +183,12 @@ def attach_erp(t: Topology) -> ErpKeeper:
                 raise ValueError(f"{name} is neither an ERP command nor an ERP acknowledgement")
         except (ValueError, KeyError, TypeError) as exc:
             await t.dead_letter(message, "invalid-erp-record", "erp", exc)
+            return
+        if partition_of(key.encode(), t.settings.partitions) != message.partition:
+            # Its instance's facts live in another partition: kept here they would split in two.
+            # An ERP adapter that partitions its acks otherwise than by murmur2 of the key.
+            exc = ValueError(f"keyed {key} but in partition {message.partition}")
+            await t.dead_letter(message, "misrouted", "erp", exc)
             return
         if name == ACK:
             keeper.ack(message.partition, key, record)

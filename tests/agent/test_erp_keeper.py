@@ -21,12 +21,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from core_world import Feed, knee_case_scheduled, master_data
 from yarl import URL
 
+from s2c.streams.topology.erp import partition_of
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.erp_status import ErpState
 from s2c.tables.outputs import Command, stable_id
 
 CASE = "CASE-C-1001"
+PART = partition_of(CASE.encode(), 4)  # where the outbox and the sink put its records
 SENT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # the commands' record timestamps (wall clock)
 CLOSED = "CLOSED_PERIOD: period 2026-03 is not open"
 
@@ -79,11 +81,11 @@ async def test_rejections_and_silence_become_work_items_resolved_when_the_erp_an
     async with w.agent("s2c-erp").test_context() as erp:
         for command in commands.values():
             await w.put(
-                erp, CASE.encode(), command_value(w, command), 1, timestamp=SENT.timestamp()
+                erp, CASE.encode(), command_value(w, command), PART, timestamp=SENT.timestamp()
             )
-        await w.put(erp, CASE.encode(), ack_value(w, supplies, "APPLIED", 2), 1)
-        await w.put(erp, CASE.encode(), ack_value(w, labor, "APPLIED", 3), 1)
-        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), 1)
+        await w.put(erp, CASE.encode(), ack_value(w, supplies, "APPLIED", 2), PART)
+        await w.put(erp, CASE.encode(), ack_value(w, labor, "APPLIED", 3), PART)
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), PART)
 
         [rejected] = items(w)
         assert rejected["kind"] == "ERP_REJECTED"
@@ -99,27 +101,29 @@ async def test_rejections_and_silence_become_work_items_resolved_when_the_erp_an
 
         # Redelivered: a command and an ack again change nothing, raise nothing, count nothing.
         stored = w.t.tables["erp_commands"][CASE.encode()]
-        await w.put(erp, CASE.encode(), command_value(w, supplies), 1, timestamp=SENT.timestamp())
-        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), 1)
+        await w.put(
+            erp, CASE.encode(), command_value(w, supplies), PART, timestamp=SENT.timestamp()
+        )
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), PART)
         assert w.t.tables["erp_commands"][CASE.encode()] == stored
         assert len(items(w)) == 1
         assert w.counter("s2c_erp_acks_total", status="REJECTED") == 1
 
         # Wall clock: at 29 s nothing is late; at 30 s the room booking is, once.
-        await w.t.erp.check([1], SENT + timedelta(seconds=29))
+        await w.t.erp.check([PART], SENT + timedelta(seconds=29))
         assert len(items(w)) == 1
-        await w.t.erp.check([1], SENT + timedelta(seconds=30))
-        await w.t.erp.check([1], SENT + timedelta(seconds=90))
+        await w.t.erp.check([PART], SENT + timedelta(seconds=30))
+        await w.t.erp.check([PART], SENT + timedelta(seconds=90))
         unsynchronized = items(w)[1:]
         assert [(i["kind"], room.command_id in i["reason"]) for i in unsynchronized] == [
             ("ERP_UNSYNCHRONIZED", True)
         ]
-        assert w.t.erp.pending([1]) == 1
+        assert w.t.erp.pending([PART]) == 1
         assert erp_state(w).counts() == {"APPLIED": 2, "REJECTED": 1, "PENDING": 1}
 
         # The ERP answers the room at last, and applies the accrual on a retry.
-        await w.put(erp, CASE.encode(), ack_value(w, room, "APPLIED", 120), 1)
-        await w.put(erp, CASE.encode(), ack_value(w, accrual, "APPLIED", 150), 1)
+        await w.put(erp, CASE.encode(), ack_value(w, room, "APPLIED", 120), PART)
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "APPLIED", 150), PART)
 
     notices = items(w)[2:]
     assert {(n["kind"], n["resolves_exception_id"]) for n in notices} == {
@@ -127,7 +131,7 @@ async def test_rejections_and_silence_become_work_items_resolved_when_the_erp_an
         ("ERP_REJECTED", rejected["exception_id"]),
     }
     assert erp_state(w).counts() == {"APPLIED": 4, "REJECTED": 0, "PENDING": 0}
-    assert w.t.erp.pending([1]) == 0
+    assert w.t.erp.pending([PART]) == 0
     assert w.counter("s2c_erp_acks_total", status="APPLIED") == 4
     # Kept for the work queue beside the state, and written to the changelog (recovery).
     kept = json.loads(w.t.tables["erp_exceptions"][CASE.encode()])
@@ -153,9 +157,9 @@ async def test_an_instance_query_lists_the_rejected_and_pending_commands(tmp_pat
     async with w.agent("s2c-erp").test_context() as erp:
         for command in commands.values():
             await w.put(
-                erp, CASE.encode(), command_value(w, command), 1, timestamp=SENT.timestamp()
+                erp, CASE.encode(), command_value(w, command), PART, timestamp=SENT.timestamp()
             )
-        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), 1)
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), PART)
     me = URL(str(w.app.conf.canonical_url))
     w.app.router.key_store = lambda table, key: me  # type: ignore[method-assign]
     w.app.web.init_server()
@@ -176,20 +180,25 @@ async def test_without_an_ack_wait_no_command_is_ever_unsynchronized(tmp_path: P
     async with w.agent("s2c-erp").test_context() as erp:
         for command in commands.values():
             await w.put(
-                erp, CASE.encode(), command_value(w, command), 1, timestamp=SENT.timestamp()
+                erp, CASE.encode(), command_value(w, command), PART, timestamp=SENT.timestamp()
             )
-        await w.t.erp.check([1], SENT + timedelta(days=30))
+        await w.t.erp.check([PART], SENT + timedelta(days=30))
     assert items(w) == []
     assert erp_state(w).counts() == {"APPLIED": 0, "REJECTED": 0, "PENDING": 4}
-    assert w.t.erp.pending([1]) == 4
+    assert w.t.erp.pending([PART]) == 4
 
 
 async def test_a_record_that_is_no_command_nor_ack_is_dead_lettered(tmp_path: Path) -> None:
     w = World(tmp_path)
     async with w.agent("s2c-erp").test_context() as erp:
-        await w.put(erp, CASE.encode(), w.encode(knee_case_scheduled(Feed("erp"))), 1)
+        await w.put(erp, CASE.encode(), w.encode(knee_case_scheduled(Feed("erp"))), PART)
         await w.put(erp, CASE.encode(), b"\x00not avro", 1)
+        # An ack another ERP put in a partition its key does not hash to: its facts would split.
+        stray = ack_value(w, booked(w)["ReserveRoom"], "APPLIED", 9)
+        await w.put(erp, CASE.encode(), stray, (PART + 1) % 4)
     letters = w.sent_to(w.t.topics.dlq)
-    assert len(letters) == 2
+    assert len(letters) == 3
+    assert w.counter("s2c_dead_letters_total", reason="misrouted", stage="erp") == 1
+    assert CASE.encode() not in w.t.tables["erp_commands"]
     assert w.counter("s2c_dead_letters_total", reason="invalid-erp-record", stage="erp") == 1
     assert w.counter("s2c_dead_letters_total", reason="undecodable", stage="erp") == 1

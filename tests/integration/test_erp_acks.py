@@ -206,7 +206,7 @@ def test_rejected_and_unacknowledged_commands_become_work_items_until_the_erp_an
     # read again by a sink of another group). Applied now, their items are resolved.
     with sqlite3.connect(db) as connection:
         connection.execute("DELETE FROM erp_commands WHERE status = 'REJECTED'")
-    retry_group = f"erp-retry-{pipeline_env.settings.topic_prefix}"
+    retry_group = f"erp-reader-retry-{pipeline_env.settings.topic_prefix}"
     sink = start_sink(
         pipeline_env, db, log, "--open-periods", "2026-03..2026-04", "--group", retry_group
     )

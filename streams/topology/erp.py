@@ -187,8 +187,8 @@ def attach_erp(t: Topology) -> ErpKeeper:
         if partition_of(key.encode(), t.settings.partitions) != message.partition:
             # Its instance's facts live in another partition: kept here they would split in two.
             # An ERP adapter that partitions its acks otherwise than by murmur2 of the key.
-            exc = ValueError(f"keyed {key} but in partition {message.partition}")
-            await t.dead_letter(message, "misrouted", "erp", exc)
+            misrouted = ValueError(f"keyed {key} but in partition {message.partition}")
+            await t.dead_letter(message, "misrouted", "erp", misrouted)
             return
         if name == ACK:
             keeper.ack(message.partition, key, record)

@@ -102,9 +102,10 @@ class ErpKeeper:
             return
         self.checkpoint.current(Placed(partition))
         for raw in self.timers.due(partition, now - wait):
+            if self.states.load(raw) is None:
+                continue  # nothing kept under that key: nothing can be late
             key = raw.decode()
-            if self.states.load(raw) is not None:
-                self._step(partition, key, lambda state: overdue(state, now, wait))  # type: ignore[arg-type]
+            self._step(partition, key, lambda state: overdue(state or ErpState(key), now, wait))
 
     async def check(self, partitions: list[int], now: datetime) -> None:
         """The ack-wait round over `partitions` (this worker's), made durable at once."""

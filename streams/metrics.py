@@ -121,6 +121,19 @@ class PipelineMetrics:
             registry=registry,
         )
 
+        self.erp_acks = Counter(
+            "s2c_erp_acks",
+            "ERP acknowledgements that decided a command's status, by status (APPLIED, REJECTED); "
+            "a repeated ack is not counted again",
+            ["status"],
+            registry=registry,
+        )
+        self.erp_pending = Gauge(
+            "s2c_erp_pending_commands",
+            "Commands sent to the ERP and not acknowledged yet, on this worker's partitions",
+            registry=registry,
+        )
+
     def child(self, metric: Any, *values: str) -> Any:
         """`metric.labels(*values)`, looked up once per label set. `labels()` turns every value
         into a string and takes a lock on each call, and the agents label several metrics per

@@ -74,6 +74,10 @@ class Settings:
     # Apply the link and process stages in memory for the partitions this worker owns, instead of
     # through their topics (streams/topology/paths.py). Off by default: see README, Fewer hops.
     local_stages: bool = False
+    # S2C_ERP_ACK_WAIT (seconds, wall clock): a command the ERP has not acknowledged this long
+    # after it was sent raises an ERP_UNSYNCHRONIZED work item. Unset (None): no ERP is
+    # connected, and none is raised (streams/topology/erp.py).
+    erp_ack_wait_seconds: float | None = None
     app_id: str = "s2c-pipeline"
     data_dir: Path = field(default_factory=lambda: REPO_ROOT / ".s2c")
     worker_dir: Path | None = None
@@ -179,6 +183,7 @@ class Settings:
             state_cache=int(_env("S2C_STATE_CACHE", "16384")),
             deadline_grace_hours=float(_env("S2C_DEADLINE_GRACE_HOURS", "0")),
             local_stages=_env("S2C_LOCAL_STAGES", "0") in ("1", "true", "yes"),
+            erp_ack_wait_seconds=float(wait) if (wait := _env("S2C_ERP_ACK_WAIT", "")) else None,
             app_id=_env("S2C_APP_ID", "s2c-pipeline"),
             data_dir=data_home / "secure-stack" if secure else data_home,
             worker_dir=Path(os.environ["S2C_WORKER_DIR"])

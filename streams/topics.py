@@ -67,7 +67,8 @@ def declare(settings: Settings) -> Topics:
             f"{p}.erp.commands", "process_id", "s2c.commands.* ERP posting commands"
         ),
         # Written by whichever ERP consumes the commands (`s2c erp-sink`, or another ERP's
-        # adapter), one acknowledgement per command id; the pipeline does not read it yet.
+        # adapter), one acknowledgement per command id; the workers read it with the commands,
+        # co-partitioned with the process stage (streams/topology/erp.py).
         erp_acks=TopicSpec(
             f"{p}.erp.acks", "process_id", "s2c.erp.CommandAck ERP acknowledgements"
         ),

@@ -63,7 +63,13 @@ def copartitioning_problem(settings: object, wait_seconds: float = 15.0) -> str 
     from s2c.streams.topics import declare
 
     topics = declare(settings)  # type: ignore[arg-type]
-    keyed = [topics.events.name, topics.link.name, topics.process.name]
+    keyed = [
+        topics.events.name,
+        topics.link.name,
+        topics.process.name,
+        topics.commands.name,  # read back with the ERP's acks by the ERP status keeper
+        topics.erp_acks.name,
+    ]
     deadline = time.monotonic() + wait_seconds
     while True:
         counts = partition_counts(settings, keyed)  # type: ignore[arg-type]

@@ -88,6 +88,8 @@ class ExceptionKind(str, Enum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     AUTHORIZATION_DENIED = "AUTHORIZATION_DENIED"
     TIE_OUT = "TIE_OUT"
+    ERP_REJECTED = "ERP_REJECTED"  # the ERP refused a command (s2c.tables.erp_status)
+    ERP_UNSYNCHRONIZED = "ERP_UNSYNCHRONIZED"  # no ERP acknowledgement within the ack wait
 
 
 class CrosswalkKind(str, Enum):

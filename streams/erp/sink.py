@@ -75,7 +75,15 @@ class ErpSink:
             }
         )
         producer = Producer(
-            {**self._settings.confluent_config(), "enable.idempotence": True, "acks": "all"}
+            {
+                **self._settings.confluent_config(),
+                "enable.idempotence": True,
+                "acks": "all",
+                # Java's and Faust's partitioner, as the workers' outbox uses: an ack lands in the
+                # partition of its command, so the worker that keeps the instance reads it
+                # (librdkafka's default, consistent_random, put them elsewhere).
+                "partitioner": "murmur2_random",
+            }
         )
         consumer.subscribe([self._commands_topic])
         log.info(

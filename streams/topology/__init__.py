@@ -7,6 +7,7 @@ message key, and are co-partitioned with the topic of the agent that writes them
 - ingest (`s2c.events`): decode and validate; failures go to the dead-letter topic.
 - link (`s2c.link`): account number -> process id; parks until the link exists.
 - process (`s2c.process`): the process instance; commands, SLA breaches, exceptions out.
+- erp (`s2c.erp.commands` + `s2c.erp.acks`): what the ERP did with each command (erp.py).
 The link and process stages (stages.py) are reached through their topics, or in memory for the
 partitions this worker owns (paths.py): with one worker, everything after ingest is in memory.
 Stream time is kept per stage and partition; deadlines fire on event time (see timers.py) up to
@@ -31,6 +32,7 @@ from s2c.streams.settings import Settings
 from s2c.streams.topology.announce import attach_announcer
 from s2c.streams.topology.api import attach_api
 from s2c.streams.topology.context import CONTROL_HEADER, Topology, build_context
+from s2c.streams.topology.erp import attach_erp
 from s2c.streams.topology.ingest import attach_ingest
 from s2c.streams.topology.link import attach_link
 from s2c.streams.topology.paths import attach_paths
@@ -100,6 +102,7 @@ def build_pipeline(
     attach_ingest(t, stages, progress)
     attach_link(t, stages, link_progress)
     attach_process(t, stages, process_progress)
+    t.erp = attach_erp(t)
     attach_announcer(t, progress, link_progress)
     attach_paths(t, stages)
     attach_api(t)

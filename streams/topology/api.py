@@ -8,7 +8,8 @@
   worker); and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
   Never asks for the token: it names partitions, topics and times, no key of any instance.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
-  money, open ERP items, parked events and raised exceptions. The request is routed to the worker
+  money, open ERP items, parked events, raised exceptions (the ERP keeper's too) and its
+  commands' ERP status (`erp`: counts by status, the rejected and the pending commands). The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
 - `GET /process/by-account/{account_ref}/`: the instance an account is linked to, by the
   account's pseudonym (the LINK stage's key), routed to the worker that holds the link.
@@ -51,6 +52,7 @@ from s2c.streams.topology.worklist import (
     rows_from,
 )
 from s2c.tables.codec import iso, json_default
+from s2c.tables.erp_status import ErpState, summary
 from s2c.tables.link import LinkState
 from s2c.tables.process import ProcessState
 
@@ -72,8 +74,11 @@ MILESTONES = (
 )
 
 
-def describe(state: ProcessState, exceptions: list[dict[str, Any]]) -> dict[str, Any]:
-    """The operator's view of an instance (no patient reference is kept in the state)."""
+def describe(
+    state: ProcessState, exceptions: list[dict[str, Any]], erp: ErpState | None = None
+) -> dict[str, Any]:
+    """The operator's view of an instance (no patient reference is kept in the state); `erp`:
+    what the ERP did with its commands (s2c.tables.erp_status), None before any was read."""
     timeline = sorted(
         (getattr(state, name), name.removesuffix("_at"))
         for name in MILESTONES
@@ -110,6 +115,7 @@ def describe(state: ProcessState, exceptions: list[dict[str, Any]]) -> dict[str,
             for eid, p in sorted(state.parked.items())
         ],
         "exceptions": exceptions,
+        "erp": summary(erp),
     }
 
 
@@ -144,7 +150,9 @@ def attach_api(t: Topology) -> None:
     app: faust.App = t.app
     processes, exceptions = t.tables["processes"], t.tables["process_exceptions"]
     links, unlinked = t.tables["links"], t.tables["link_exceptions"]
-    kept = [rows_from(exceptions), rows_from(unlinked)]  # page order: process items first
+    erp_states, erp_raised = t.tables["erp_commands"], t.tables["erp_exceptions"]
+    # page order: process items first, then link items, then the ERP keeper's
+    kept = [rows_from(exceptions), rows_from(unlinked), rows_from(erp_raised)]
     upstreams = stage_upstreams(t)
     waiting = {  # the events each stage holds for its watermark (read-only, over the tables)
         t.topics.link.name: Reorder(t.tables["link_timers"]),
@@ -192,8 +200,11 @@ def attach_api(t: Topology) -> None:
         if stored is None:
             return _json(view, {"error": f"no process instance {process_id}"}, status=404)
         state = ProcessState.from_dict(json.loads(stored))
-        raised = json.loads(exceptions.get(process_id.encode()) or b"[]")
-        return _json(view, describe(state, raised))
+        raw = process_id.encode()
+        raised = json.loads(exceptions.get(raw) or b"[]") + json.loads(erp_raised.get(raw) or b"[]")
+        erp_stored = erp_states.get(raw)
+        erp = None if erp_stored is None else ErpState.from_dict(json.loads(erp_stored))
+        return _json(view, describe(state, raised, erp))
 
     async def linked_instance(view: View, request: Request, account_ref: str) -> Response:
         remote = await from_owner(

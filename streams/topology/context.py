@@ -73,6 +73,7 @@ class Topology:
     arrivals: asyncio.Queue = field(default_factory=asyncio.Queue)
     stalls: StallWatch = field(default_factory=StallWatch)
     stages: Any = None  # the link and process stages (stages.py), set by build_pipeline
+    erp: Any = None  # the ERP status keeper (erp.py), set by build_pipeline
 
     def deadline_time(self, now: datetime) -> datetime:
         """The event time up to which deadlines fire: stream time less the allowed lateness."""
@@ -264,6 +265,9 @@ def build_context(
             "stage_counts",
             "link_counts",
             "link_exceptions",
+            "erp_commands",  # the ERP status of each instance's commands (erp.py)
+            "erp_exceptions",
+            "erp_timers",
         )
     }
     # Offsets kept: the changelogs' (persisted as Faust does) and the stage topics' (the fences

@@ -7,7 +7,8 @@ Pages: `/exceptions/` reads a bounded slice of the kept work items per request.
 
 Order: by the key they are kept under (the process id, or the account's pseudonym for items
 raised in the LINK stage; bytewise, the order RocksDB keeps keys in), then process items before
-link items of the same key, then in the order they were raised. Not by time: a time order would
+link items before the ERP keeper's items (erp.py) of the same key, then in the order they were
+raised. Not by time: a time order would
 need an index the tables do not have, or a scan of every key per request.
 
 Cursor: the position of the last item of a page, `[key, table, index]` as URL-safe base64 JSON;
@@ -34,7 +35,7 @@ MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
-Position = tuple[str, int, int]  # key, table (0 process, 1 link), index in the key's list
+Position = tuple[str, int, int]  # key, table (0 process, 1 link, 2 erp), index in the key's list
 KeyedRows = Callable[[bytes], Iterator[tuple[bytes, bytes]]]  # (key, value) from a key on
 
 

@@ -33,6 +33,10 @@ IGNORED = {
     "exceptions": frozenset({"raised_at"}),
     "breaches": frozenset({"detected_at"}),
 }
+# Work items raised from the ERP's acknowledgements, not from the events (s2c.tables.erp_status):
+# replay runs no ERP, so it never raises them. ERP items are compared with the ledger, not with
+# replay; here they are set aside, counted (`Verdict.erp_items`), and never a difference.
+ERP_KINDS = frozenset({"ERP_REJECTED", "ERP_UNSYNCHRONIZED"})
 SHOWN = 5  # ids listed per kind of difference
 EXAMPLES = 50  # failing records kept whole per family, for the JSON figures
 
@@ -186,6 +190,7 @@ class Verdict:
     breaches: Family
     dead_letters: dict[str, tuple[int, int]]  # reason -> (live, replay) dead letters
     poison: PoisonCheck | None = None  # a poisoned run: its letters matched to its bad records
+    erp_items: int = 0  # live ERP work items set aside (ERP_KINDS): compared with the ledger
 
     @property
     def dead_letter_failures(self) -> int:
@@ -228,12 +233,13 @@ def judge(
     run, `poison` holds the letters matched to published records; pass the others (`unmatched`)
     as `dead_letter_reasons`."""
     live_letters, replay_letters = Counter(dead_letter_reasons), Counter(replay_dead_letters)
+    live_items = [r for r in live["exceptions"] if not is_erp_item(r)]
     return Verdict(
         compare_commands(live["commands"], replay["commands"], allowed),
         compare_family(
             "exceptions",
-            live["exceptions"],
-            replay["exceptions"],
+            live_items,
+            [r for r in replay["exceptions"] if not is_erp_item(r)],
             lambda r: str(r["exception_id"]),
             lambda r: str(r["kind"]),
             allowed,
@@ -251,4 +257,10 @@ def judge(
             for reason in sorted(live_letters | replay_letters)
         },
         poison,
+        len(live["exceptions"]) - len(live_items),
     )
+
+
+def is_erp_item(record: Record) -> bool:
+    kind = record["kind"]
+    return (kind.value if isinstance(kind, Enum) else str(kind)) in ERP_KINDS

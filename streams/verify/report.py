@@ -65,6 +65,11 @@ def render(verdict: Verdict, header: list[str] | None = None) -> str:
     lines.append(f"  debits = credits (live / replay): {balanced}")
     lines += ["", *_family_lines(verdict.exceptions, "work-queue exceptions")]
     lines += _kinds("  by kind", verdict.exceptions, 30)
+    if verdict.erp_items:
+        lines.append(
+            f"  {'ERP items (ledger, not replay)':30} {verdict.erp_items:>8}  set aside: "
+            "raised from the ERP's acks, compared with the ledger"
+        )
     lines += ["", *_family_lines(verdict.breaches, "SLA breaches")]
     lines += _kinds("  by SLA", verdict.breaches, 36)
     title = "dead letters by reason" + (" (not on a bad record)" if verdict.poison else "")

@@ -132,7 +132,14 @@ def run_verify(args: argparse.Namespace) -> int:
         codec.prepare(name)
     slots = args.workers + (1 if args.add_remove else 0)
     ports = free_ports(settings.host, settings.worker_web_port, slots)
-    fleet = Fleet(settings, run_dir, ports, {"S2C_DEADLINE_GRACE_HOURS": str(grace_hours)})
+    # No ERP runs in a verify: an ack wait inherited from the shell would only raise
+    # ERP_UNSYNCHRONIZED for every command (set aside by the comparison anyway).
+    fleet = Fleet(
+        settings,
+        run_dir,
+        ports,
+        {"S2C_DEADLINE_GRACE_HOURS": str(grace_hours), "S2C_ERP_ACK_WAIT": ""},
+    )
     print(
         f"s2c verify: {workload.described}; {args.workers} worker(s), allowed lateness "
         f"{grace_hours:g} h; topics {settings.topic_prefix}.*; logs in {run_dir}"

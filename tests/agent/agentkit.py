@@ -178,12 +178,16 @@ class World:
         value: bytes,
         partition: int = 0,
         headers: list[tuple[str, bytes]] | None = None,
+        timestamp: float | None = None,
     ) -> Any:
-        """Hand one message to the agent and return once its body has finished with it.
+        """Hand one message to the agent and return once its body has finished with it;
+        `timestamp` is the record's (epoch seconds; default now).
 
         `put(wait=True)` returns when the stream hands the value to the agent, before the body
         runs; the stream acknowledges the event only when the body asks for the next one."""
-        event = await ctx.put(key=key, value=value, partition=partition, headers=headers)
+        event = await ctx.put(
+            key=key, value=value, partition=partition, headers=headers, timestamp=timestamp
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PROCESSED_TIMEOUT_SECONDS
         while not event.message.acked:

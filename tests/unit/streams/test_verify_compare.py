@@ -125,6 +125,19 @@ def test_an_extra_breach_fails() -> None:
     assert result.breaches.kinds["NO_REMITTANCE_30D"] == (1, 0)
 
 
+def test_erp_items_are_set_aside_for_the_ledger_but_other_extra_items_still_fail() -> None:
+    live = deepcopy(REPLAY)
+    rejected = {**item("x-erp-1"), "kind": "ERP_REJECTED", "reason": "ERP rejected command c2"}
+    late = {**item("x-erp-2"), "kind": "ERP_UNSYNCHRONIZED", "reason": "no ERP ack of c3"}
+    live["exceptions"] += [rejected, late]
+    result = verdict(live)
+    assert result.equal and result.erp_items == 2
+    assert "ERP items (ledger, not replay)" in render(result)
+    live["exceptions"].append(item("x2"))  # a DENIAL replay never raised: still a failure
+    result = verdict(live)
+    assert result.exceptions.extra == ["x2"] and result.failures == 1
+
+
 def test_a_changed_amount_under_the_same_id_fails() -> None:
     live = deepcopy(REPLAY)
     live["commands"][0] = charge("c1", amount="4300.00")

@@ -133,6 +133,13 @@ class PipelineMetrics:
             "Commands sent to the ERP and not acknowledged yet, on this worker's partitions",
             registry=registry,
         )
+        self.mismatches = Gauge(
+            "s2c_reconciliation_mismatches",
+            "Instances of this worker's partitions with a reconciliation mismatch, by kind and "
+            "site (tables/reconcile.py; refreshed by a rolling sweep)",
+            ["kind", "site"],
+            registry=registry,
+        )
 
     def child(self, metric: Any, *values: str) -> Any:
         """`metric.labels(*values)`, looked up once per label set. `labels()` turns every value

@@ -8,6 +8,14 @@ business time --as-of (default: the latest `issued_at` of the commands), prints 
 and site, and writes reconciliation.json and reconciliation.csv into --out.
 
   s2c reconcile out/ --db erp.sqlite --out report/
+
+Live (--live URL of any worker): the facts come from the running workers' tables
+(`GET /reconciliation/`, every worker's instances) instead of a replay folder. With --db the
+ERP's answers are the ledger's, as offline; without it they are the acks the workers received,
+and an unanswered command counts as unacknowledged only once its worker reported it
+unsynchronized (past S2C_ERP_ACK_WAIT), as the workers' own gauge counts it.
+
+  s2c reconcile --live http://127.0.0.1:16066 --db erp.sqlite --out report/
 """
 
 from __future__ import annotations
@@ -26,9 +34,18 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("replay", type=Path, help="an `s2c replay --out` folder")
     parser.add_argument(
-        "--db", required=True, metavar="PATH_OR_URL", help="the ERP ledger (s2c erp-sink --db)"
+        "replay", type=Path, nargs="?", help="an `s2c replay --out` folder (or --live)"
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        help="the ERP ledger (s2c erp-sink --db); needed offline, optional with --live",
+    )
+    parser.add_argument(
+        "--live",
+        metavar="URL",
+        help="a running worker's web address: reconcile the live tables instead of a replay",
     )
     parser.add_argument(
         "--out",
@@ -77,26 +94,77 @@ def ledger_answers(target: str) -> dict[str, tuple[str, str | None]]:
         ledger.close()
 
 
-def run(args: argparse.Namespace) -> int:
-    from s2c.tables.reconcile import mismatches, summarize
+def live_facts(
+    url: str, answers: dict[str, tuple[str, str | None]] | None
+) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    """Facts per process id from the workers' `/reconciliation/`, and per process id the
+    commands the workers reported unsynchronized. With `answers` (the ledger's) those replace
+    the acks the workers received: a command without a ledger row is unanswered."""
+    import os
+    import urllib.request
 
-    missing = [n for n in ("commands.jsonl", "processes.jsonl") if not (args.replay / n).is_file()]
-    if missing:
-        log.error("s2c reconcile: %s has no %s: not a replay folder", args.replay, missing[0])
+    from s2c.tables.reconcile import Facts
+
+    request = urllib.request.Request(f"{url.rstrip('/')}/reconciliation/")
+    if token := os.environ.get("S2C_API_TOKEN"):
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = json.load(response)
+    facts: dict[str, Facts] = {}
+    late: dict[str, set[str]] = {}
+    for row in body["instances"]:
+        found = Facts.from_dict(row["facts"])
+        if answers is not None:
+            found.statuses.clear()
+            for cid in found.commands:
+                if cid in answers:
+                    found.set_status(cid, *answers[cid])
+        facts[found.process_id] = found
+        late[found.process_id] = set(row["unsynchronized"])
+    return facts, late
+
+
+def run(args: argparse.Namespace) -> int:
+    from s2c.tables.reconcile import mismatches, summarize, unacknowledged_only_if_late
+
+    if (args.live is None) == (args.replay is None):
+        log.error("s2c reconcile: give a replay folder or --live URL (one of them)")
         return 2
-    is_url = args.db.startswith(("postgresql://", "postgres://"))
-    if not is_url and not Path(args.db.removeprefix("sqlite:///")).is_file():
-        log.error("s2c reconcile: no ledger at %s", args.db)
-        return 2
-    facts = load_facts(args.replay, ledger_answers(args.db))
+    if args.db is not None:
+        is_url = args.db.startswith(("postgresql://", "postgres://"))
+        if not is_url and not Path(args.db.removeprefix("sqlite:///")).is_file():
+            log.error("s2c reconcile: no ledger at %s", args.db)
+            return 2
+    answers = None if args.db is None else ledger_answers(args.db)
+    late: dict[str, set[str]] | None = None
+    if args.live is not None:
+        facts, unsynchronized = live_facts(args.live, answers)
+        late = None if answers is not None else unsynchronized
+        where = args.live
+    else:
+        if args.db is None:
+            log.error("s2c reconcile: offline, --db (the ERP ledger) is needed")
+            return 2
+        names = ("commands.jsonl", "processes.jsonl")
+        missing = [n for n in names if not (args.replay / n).is_file()]
+        if missing:
+            log.error("s2c reconcile: %s has no %s: not a replay folder", args.replay, missing[0])
+            return 2
+        facts = load_facts(args.replay, answers or {})
+        where = str(args.replay)
     as_of: datetime | None = args.as_of
     if as_of is None:
         issued = [c.issued_at for f in facts.values() for c in f.commands.values()]
         if not issued:
-            log.error("s2c reconcile: no commands in %s and no --as-of", args.replay)
+            log.error("s2c reconcile: no commands in %s and no --as-of", where)
             return 2
         as_of = max(issued)
-    found = [m for pid in sorted(facts) for m in mismatches(facts[pid], as_of)]
+    found = []
+    for pid in sorted(facts):
+        judged = mismatches(facts[pid], as_of)
+        found += (
+            judged if late is None else unacknowledged_only_if_late(judged, late.get(pid, set()))
+        )
     report = summarize(found, as_of)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "reconciliation.json").write_text(

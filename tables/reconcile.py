@@ -268,3 +268,19 @@ def summarize(found: list[Mismatch], as_of: datetime) -> dict[str, Any]:
         "by_site": {s: dict(sorted(k.items())) for s, k in sorted(by_site.items())},
         "mismatches": [m.to_record() for m in found],
     }
+
+
+def unacknowledged_only_if_late(found: list[Mismatch], late: set[str]) -> list[Mismatch]:
+    """`found` with ERP_UNACKNOWLEDGED narrowed to the commands in `late` (those the ERP keeper
+    reported unsynchronized, past the ack wait) and dropped when none is: the live view, where an
+    unanswered command may simply not be answered *yet*."""
+    kept = []
+    for m in found:
+        if m.kind is MismatchKind.ERP_UNACKNOWLEDGED:
+            overdue = tuple(c for c in m.command_ids if c in late)
+            if not overdue:
+                continue
+            reason = f"{len(overdue)} command(s) unanswered past the ERP ack wait"
+            m = Mismatch(m.kind, m.process_id, m.site_id, overdue, m.amount, reason)
+        kept.append(m)
+    return kept

@@ -151,6 +151,7 @@ def attach_api(t: Topology) -> None:
     processes, exceptions = t.tables["processes"], t.tables["process_exceptions"]
     links, unlinked = t.tables["links"], t.tables["link_exceptions"]
     erp_states, erp_raised = t.tables["erp_commands"], t.tables["erp_exceptions"]
+    facts_table = t.tables["erp_facts"]
     # page order: process items first, then link items, then the ERP keeper's
     kept = [rows_from(exceptions), rows_from(unlinked), rows_from(erp_raised)]
     upstreams = stage_upstreams(t)
@@ -204,7 +205,18 @@ def attach_api(t: Topology) -> None:
         raised = json.loads(exceptions.get(raw) or b"[]") + json.loads(erp_raised.get(raw) or b"[]")
         erp_stored = erp_states.get(raw)
         erp = None if erp_stored is None else ErpState.from_dict(json.loads(erp_stored))
-        return _json(view, describe(state, raised, erp))
+        shown = describe(state, raised, erp)
+        shown["reconciliation"] = reconciliation_of(raw)
+        return _json(view, shown)
+
+    def reconciliation_of(raw: bytes) -> list[dict[str, Any]]:
+        """The instance's mismatches now (reconciliation.py), [] before any command or when
+        this worker has not seen a command's business time yet."""
+        live, stored = t.erp.live, facts_table.get(raw)
+        if stored is None or live.latest is None:
+            return []
+        found = live.judge(raw, live.facts_of(raw, stored), live.latest)
+        return [m.to_record() for m in found]
 
     async def linked_instance(view: View, request: Request, account_ref: str) -> Response:
         remote = await from_owner(
@@ -290,6 +302,28 @@ def attach_api(t: Topology) -> None:
                 error = 'the body must be {"account_number": "..."}'
                 return _json(self, {"error": error}, status=400)
             return await linked_instance(self, request, t.ids.account_ref(account))
+
+    @app.page("/reconciliation/")
+    class Reconciliation(View):
+        async def get(self, request: Request) -> Response:
+            """Every instance's reconciliation facts, from every worker (`scope=local`: this
+            worker's), for `s2c reconcile --live`; with `latest`, each worker's business now."""
+            if (answer := refused(self, request)) is not None:
+                return answer
+            live = t.erp.live
+            found = list(live.local_facts())
+            latest = [iso(live.latest)] if live.latest is not None else []
+            if request.query.get("scope") != "local":
+                for url in app.router.tables_metadata():
+                    if is_me(url):
+                        continue
+                    there = f"{str(url).rstrip('/')}/reconciliation/?scope=local"
+                    status, body = await ask(there, request)
+                    if status != 200:
+                        return _json(self, {"error": f"a worker answered {status}"}, status=502)
+                    found.extend(body["instances"])
+                    latest.extend(body["latest"])
+            return _json(self, {"count": len(found), "latest": latest, "instances": found})
 
     @app.page("/exceptions/")
     class Exceptions(View):

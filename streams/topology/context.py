@@ -268,6 +268,7 @@ def build_context(
             "erp_commands",  # the ERP status of each instance's commands (erp.py)
             "erp_exceptions",
             "erp_timers",
+            "erp_facts",  # each instance's reconciliation facts (reconciliation.py)
         )
     }
     # Offsets kept: the changelogs' (persisted as Faust does) and the stage topics' (the fences

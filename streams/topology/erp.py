@@ -36,6 +36,7 @@ from s2c.streams.runtime.overrides.app import RAW
 from s2c.streams.runtime.states import json_states
 from s2c.streams.runtime.timers import TimerIndex
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.reconciliation import LiveReconciliation
 from s2c.streams.topology.worklist import keep_raised
 from s2c.tables.codec import loads, to_decimal
 from s2c.tables.erp_status import (
@@ -50,7 +51,7 @@ from s2c.tables.erp_status import (
 from s2c.tables.outputs import WorkQueueException
 
 log = logging.getLogger(__name__)
-ERP_TABLES = ("erp_commands", "erp_exceptions", "erp_timers")
+ERP_TABLES = ("erp_commands", "erp_exceptions", "erp_timers", "erp_facts")
 TICK_SECONDS = 1.0
 COMMANDS = "s2c.commands."
 ACK = "s2c.erp.CommandAck"
@@ -70,6 +71,8 @@ class ErpKeeper:
         seconds = t.settings.erp_ack_wait_seconds
         self.wait = None if seconds is None else timedelta(seconds=seconds)
         self.processes = t.tables["processes"]  # read only: the site of an instance
+        # the instance's reconciliation facts, beside its statuses (reconciliation.py)
+        self.live = LiveReconciliation(t.tables, acks_connected=self.wait is not None)
 
     def command(self, partition: int, key: str, record: dict[str, Any], sent_at: datetime) -> None:
         header = record["header"]
@@ -82,6 +85,7 @@ class ErpKeeper:
             None if amount is None else to_decimal(amount),
         )
         self._step(partition, key, lambda state: command_sent(state, key, sent))
+        self.live.command(self.checkpoint["erp_facts"], key, record)
 
     def ack(self, partition: int, key: str, record: dict[str, Any]) -> None:
         ack = AckReceived.of_record(record)
@@ -91,9 +95,12 @@ class ErpKeeper:
         known = None if before is None else before.commands.get(ack.command_id)
         status_before = None if known is None else known.status
         after = self._step(partition, key, lambda state: ack_received(state, key, ack))
-        status = after.commands[ack.command_id].status
-        if status != status_before:  # decided now: a repeated ack is not counted again
-            self.t.metrics.child(self.t.metrics.erp_acks, status).inc()
+        decided = after.commands[ack.command_id]
+        if decided.status != status_before:  # decided now: a repeated ack is not counted again
+            self.t.metrics.child(self.t.metrics.erp_acks, decided.status).inc()
+            self.live.answer(
+                self.checkpoint["erp_facts"], key, ack.command_id, decided.status, decided.reason
+            )
 
     def fire_overdue(self, partition: int, now: datetime) -> None:
         """ERP_UNSYNCHRONIZED for the commands of `partition` unanswered for the wait at `now`."""
@@ -197,8 +204,11 @@ def attach_erp(t: Topology) -> ErpKeeper:
             sent_at = datetime.fromtimestamp(message.timestamp, UTC)
             keeper.command(message.partition, key, record, sent_at)
 
+    shown: set[tuple[str, str]] = set()
+
     @app.timer(interval=TICK_SECONDS)
     async def erp_ack_wait() -> None:
+        nonlocal shown
         if not app.tables.recovery.completed.is_set():
             return
         owned = sorted(
@@ -206,5 +216,9 @@ def attach_erp(t: Topology) -> ErpKeeper:
         )
         t.metrics.erp_pending.set(keeper.pending(owned))
         await keeper.check(owned, datetime.now(UTC))
+        partitions = t.settings.partitions
+        keeper.live.forget(set(owned), lambda key: partition_of(key.encode(), partitions))
+        keeper.live.sweep()
+        shown = keeper.live.show(t.metrics.mismatches, shown)
 
     return keeper

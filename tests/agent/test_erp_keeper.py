@@ -202,3 +202,66 @@ async def test_a_record_that_is_no_command_nor_ack_is_dead_lettered(tmp_path: Pa
     assert CASE.encode() not in w.t.tables["erp_commands"]
     assert w.counter("s2c_dead_letters_total", reason="invalid-erp-record", stage="erp") == 1
     assert w.counter("s2c_dead_letters_total", reason="undecodable", stage="erp") == 1
+
+
+async def test_live_reconciliation_follows_the_erps_answers_and_the_ack_wait(
+    tmp_path: Path,
+) -> None:
+    """The keeper keeps each instance's reconciliation facts beside its statuses: the refused
+    accrual is SCHEDULED_NOT_RESERVED at once; the unanswered room booking is ERP_UNACKNOWLEDGED
+    only once it is reported unsynchronized; the instance query, `/reconciliation/` and the
+    gauge show the same; when the ERP answers, the mismatches go."""
+    w = World(tmp_path, erp_ack_wait_seconds=30.0)
+    commands = booked(w)
+    accrual, room = commands["AccrueExpectedRevenue"], commands["ReserveRoom"]
+    live = w.t.erp.live
+
+    def kinds() -> dict[str, tuple[str, ...]]:
+        raw = CASE.encode()
+        found = live.judge(raw, live.facts_of(raw, w.t.tables["erp_facts"][raw]), live.latest)
+        return {m.kind.value: m.command_ids for m in found}
+
+    async with w.agent("s2c-erp").test_context() as erp:
+        for command in commands.values():
+            await w.put(
+                erp, CASE.encode(), command_value(w, command), PART, timestamp=SENT.timestamp()
+            )
+        for command in (commands["ReserveSupplies"], commands["PlanLabor"]):
+            await w.put(erp, CASE.encode(), ack_value(w, command, "APPLIED", 2), PART)
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), PART)
+        assert kinds() == {"SCHEDULED_NOT_RESERVED": (accrual.command_id,)}
+        await w.t.erp.check([PART], SENT + timedelta(seconds=30))
+        assert kinds() == {
+            "SCHEDULED_NOT_RESERVED": (accrual.command_id,),
+            "ERP_UNACKNOWLEDGED": (room.command_id,),
+        }
+        live.sweep()
+        gauge = w.metrics.mismatches
+        live.show(gauge, set())
+        sample = w.metrics.registry.get_sample_value
+        labels = {"kind": "ERP_UNACKNOWLEDGED", "site": "RIVERSIDE"}
+        assert sample("s2c_reconciliation_mismatches", labels) == 1
+
+        me = URL(str(w.app.conf.canonical_url))
+        w.app.router.key_store = lambda table, key: me  # type: ignore[method-assign]
+        w.app.router.tables_metadata = lambda: {}  # type: ignore[method-assign]
+        w.app.web.init_server()
+        async with TestClient(TestServer(w.app.web.web_app)) as client:
+            shown = await (await client.get(f"/process/{CASE}/")).json()
+            listed = await (await client.get("/reconciliation/")).json()
+        assert {m["kind"] for m in shown["reconciliation"]} == {
+            "SCHEDULED_NOT_RESERVED",
+            "ERP_UNACKNOWLEDGED",
+        }
+        [row] = listed["instances"]
+        assert row["unsynchronized"] == [room.command_id]
+        assert set(row["facts"]["commands"][i][0] for i in range(4)) == {
+            c.command_id for c in commands.values()
+        }
+
+        await w.put(erp, CASE.encode(), ack_value(w, room, "APPLIED", 120), PART)
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "APPLIED", 150), PART)
+        assert kinds() == {}
+        shown_before = live.show(gauge, {("ERP_UNACKNOWLEDGED", "RIVERSIDE")})
+        assert shown_before == set()
+        assert sample("s2c_reconciliation_mismatches", labels) is None

@@ -22,6 +22,7 @@ from s2c.tables.reconcile import (
     Windows,
     mismatches,
     summarize,
+    unacknowledged_only_if_late,
 )
 from s2c.tables.vocabulary import FinancialClass
 
@@ -211,6 +212,17 @@ def test_a_command_without_an_answer_is_unacknowledged_until_one_comes() -> None
     ]
     f.set_status("pm1", APPLIED, None)
     assert mismatches(f, DISCHARGED + timedelta(days=30)) == []
+
+
+def test_live_an_unanswered_command_counts_only_once_past_the_ack_wait() -> None:
+    f = facts(CHARGE, claimed=True)
+    f.add_command(command("pm1", "PostJournal", "PAYMENT", "2800.00"))
+    f.add_command(command("pm2", "PostJournal", "PAYMENT", "100.00"))
+    found = mismatches(f, DISCHARGED + timedelta(days=30))
+    assert [m.command_ids for m in found] == [("pm1", "pm2")]
+    assert unacknowledged_only_if_late(found, set()) == []
+    [late] = unacknowledged_only_if_late(found, {"pm2"})
+    assert (late.kind, late.command_ids) == (K.ERP_UNACKNOWLEDGED, ("pm2",))
 
 
 def test_facts_round_trip_compact_and_deterministic() -> None:

@@ -92,9 +92,7 @@ def _record(state: ProcessState, kind: str, event: ev.Event, out: list[Output]) 
         return
     if len(state.deviations) < MAX_DEVIATIONS:
         state.deviations = (*state.deviations, Deviation(kind, event.event_id, event.occurred_at))
-    out.append(
-        MetricObservation(METRIC, state.process_id, 1.0, (("kind", kind), *labels(state)))
-    )
+    out.append(MetricObservation(METRIC, state.process_id, 1.0, (("kind", kind), *labels(state))))
 
 
 def _rescheduled(state: ProcessState, e: ev.Event) -> list[str]:

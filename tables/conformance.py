@@ -31,6 +31,9 @@ authorization SLA and as a CO-197 denial instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from s2c.tables import events as ev
 from s2c.tables import events_revenue as rv
 from s2c.tables.handling import Output, earliest
@@ -163,7 +166,7 @@ def _remittance(state: ProcessState, e: ev.Event) -> list[str]:
     return found
 
 
-_JUDGES = {
+_JUDGES: dict[str, Callable[[ProcessState, Any], list[str]]] = {
     "AppointmentRescheduled": _rescheduled,
     "CaseRescheduled": _rescheduled,
     "AuthorizationRequested": _authorization,

@@ -12,7 +12,8 @@ business times, so an event that merely arrived late is no deviation. Deviations
 - `SKIPPED_AUTHORIZATION`: an authorization was asked for (requested, or denied) and the case
   was completed (a visit: discharged) without an approval dated at or before that;
 - `CLAIM_BEFORE_CHARGE`: the first claim is dated before the first charge (found by whichever
-  of the two is applied second), or a claim is adjudicated with no charge at all;
+  of the two is applied second, blaming the claim; a claim never followed by any charge is
+  reconciliation's);
 - `PAYMENT_BEFORE_CLAIM`: a payer's payment dated before the instance's first claim;
 - rework loops, each repetition once: `REWORK_RESCHEDULE` (every reschedule after the first),
   `REWORK_CLAIM` (a claim submitted after a claim of the instance was rejected),
@@ -60,6 +61,7 @@ KINDS = (
 )
 _ONCE = frozenset((SKIPPED_AUTHORIZATION, CLAIM_BEFORE_CHARGE, PAYMENT_BEFORE_CLAIM))
 METRIC = "path_deviations"
+Found = str | Deviation  # a kind blaming the event judged, or a deviation blaming another
 
 
 def observe(
@@ -70,8 +72,13 @@ def observe(
     judge = _JUDGES.get(event.schema)
     if judge is None or _refused(event, produced):
         return
-    for kind in judge(state, event):
-        _record(state, kind, event, out)
+    for found in judge(state, event):
+        blamed = (
+            found
+            if isinstance(found, Deviation)
+            else Deviation(found, event.event_id, event.occurred_at)
+        )
+        _record(state, blamed, out)
 
 
 def deviations_by_kind(state: ProcessState) -> dict[str, int]:
@@ -90,30 +97,34 @@ def _refused(event: ev.Event, produced: list[Output]) -> bool:
     )
 
 
-def _record(state: ProcessState, kind: str, event: ev.Event, out: list[Output]) -> None:
-    if kind in _ONCE and any(d.kind == kind for d in state.deviations):
-        return
+def _record(state: ProcessState, blamed: Deviation, out: list[Output]) -> None:
+    kind = blamed.kind
+    if any(
+        d.kind == kind and (kind in _ONCE or d.event_id == blamed.event_id)
+        for d in state.deviations
+    ):
+        return  # once per instance, or once per blamed event
     if len(state.deviations) < MAX_DEVIATIONS:
-        state.deviations = (*state.deviations, Deviation(kind, event.event_id, event.occurred_at))
+        state.deviations = (*state.deviations, blamed)
     out.append(MetricObservation(METRIC, state.process_id, 1.0, (("kind", kind), *labels(state))))
 
 
-def _rescheduled(state: ProcessState, e: ev.Event) -> list[str]:
+def _rescheduled(state: ProcessState, e: ev.Event) -> list[Found]:
     state.reschedules += 1
     return [REWORK_RESCHEDULE] if state.reschedules > 1 else []
 
 
-def _authorization(state: ProcessState, e: ev.Event) -> list[str]:
+def _authorization(state: ProcessState, e: ev.Event) -> list[Found]:
     if isinstance(e, ev.AuthorizationRequested):
         state.auth_requested_at = earliest(state.auth_requested_at, e.occurred_at)
     return _skipped_authorization(state)
 
 
-def _completed(state: ProcessState, e: ev.Event) -> list[str]:
+def _completed(state: ProcessState, e: ev.Event) -> list[Found]:
     return _skipped_authorization(state)
 
 
-def _skipped_authorization(state: ProcessState) -> list[str]:
+def _skipped_authorization(state: ProcessState) -> list[Found]:
     needed = state.auth_requested_at is not None or state.auth_denied_at is not None
     done = [t for t in (state.completed_at, state.discharged_at) if t is not None]
     if not needed or not done:
@@ -123,26 +134,41 @@ def _skipped_authorization(state: ProcessState) -> list[str]:
     return []
 
 
-def _charge_posted(state: ProcessState, e: rv.ChargePosted) -> list[str]:
-    found = []
+def _charge_posted(state: ProcessState, e: rv.ChargePosted) -> list[Found]:
+    found: list[Found] = []
     if state.charge_reversed_at is not None and state.charge_reversed_at <= e.occurred_at:
         found.append(REWORK_CHARGE)
     claim = state.first_claim_at
     if claim is not None and state.first_charge_at == e.occurred_at and claim < e.occurred_at:
-        found.append(CLAIM_BEFORE_CHARGE)  # the claim came first; this is the first charge
+        # the first charge came after the first claim: the claim is the step out of place
+        sent = sorted((at, event_id) for event_id, at in state.claims_sent.values())
+        # (a state stored before claims_sent existed knows no claim event: blame the charge)
+        found.append(
+            Deviation(CLAIM_BEFORE_CHARGE, sent[0][1], sent[0][0]) if sent else CLAIM_BEFORE_CHARGE
+        )
     return found
 
 
-def _charge_reversed(state: ProcessState, e: rv.ChargeReversed) -> list[str]:
+def _charge_reversed(state: ProcessState, e: rv.ChargeReversed) -> list[Found]:
+    """Charges already posted but dated after this reversal are re-posts too (the reversal
+    arrived late); a charge journal's `issued_at` is its charge's business time."""
     state.charge_reversed_at = earliest(state.charge_reversed_at, e.occurred_at)
-    return []
+    return [
+        Deviation(REWORK_CHARGE, journal.header.caused_by_event_id, journal.header.issued_at)
+        for key, journal in sorted(state.journals.items())
+        if key.startswith("charge:")
+        and key != f"charge:{e.reverses_charge_id}"
+        and journal.header.issued_at >= e.occurred_at
+    ]
 
 
-def _claim_submitted(state: ProcessState, e: rv.ClaimSubmitted) -> list[str]:
-    found = []
+def _claim_submitted(state: ProcessState, e: rv.ClaimSubmitted) -> list[Found]:
+    state.claims_sent[e.claim_id] = (e.event_id, e.occurred_at)
+    found: list[Found] = []
     if state.claim_rejected_at is not None and state.claim_rejected_at <= e.occurred_at:
         found.append(REWORK_CLAIM)
-    if state.first_charge_at is not None and e.occurred_at < state.first_charge_at:
+    charge = state.first_charge_at
+    if charge is not None and e.occurred_at < charge and state.first_claim_at == e.occurred_at:
         found.append(CLAIM_BEFORE_CHARGE)
     paid = state.first_payment_at
     if paid is not None and paid < e.occurred_at and state.first_claim_at == e.occurred_at:
@@ -151,22 +177,26 @@ def _claim_submitted(state: ProcessState, e: rv.ClaimSubmitted) -> list[str]:
     return found
 
 
-def _claim_rejected(state: ProcessState, e: rv.ClaimRejected) -> list[str]:
+def _claim_rejected(state: ProcessState, e: rv.ClaimRejected) -> list[Found]:
+    """Other claims already sent but dated after this rejection are its corrections (the
+    rejection arrived late)."""
     state.claim_rejected_at = earliest(state.claim_rejected_at, e.occurred_at)
-    return []
+    return [
+        Deviation(REWORK_CLAIM, event_id, at)
+        for claim_id, (event_id, at) in sorted(state.claims_sent.items())
+        if claim_id != e.claim_id and at >= e.occurred_at
+    ]
 
 
-def _remittance(state: ProcessState, e: ev.Event) -> list[str]:
-    found = []
+def _remittance(state: ProcessState, e: ev.Event) -> list[Found]:
+    found: list[Found] = []
     claim = state.first_claim_at
-    if claim is not None and state.first_charge_at is None:
-        found.append(CLAIM_BEFORE_CHARGE)  # adjudicated without any charge
     if isinstance(e, rv.PaymentPosted) and claim is not None and e.occurred_at < claim:
         found.append(PAYMENT_BEFORE_CLAIM)
     return found
 
 
-_JUDGES: dict[str, Callable[[ProcessState, Any], list[str]]] = {
+_JUDGES: dict[str, Callable[[ProcessState, Any], list[Found]]] = {
     "AppointmentRescheduled": _rescheduled,
     "CaseRescheduled": _rescheduled,
     "AuthorizationRequested": _authorization,

@@ -107,6 +107,7 @@ class ProcessState:
     auth_requested_at: datetime | None = None
     reschedules: int = 0
     claim_rejected_at: datetime | None = None
+    claims_sent: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # id: event, at
     charge_reversed_at: datetime | None = None
     deviations: tuple[Deviation, ...] = ()
     # machinery
@@ -195,6 +196,7 @@ _LOADERS: dict[str, Any] = {
     "applied": dict.fromkeys,
     "parked": _parked,
     "deviations": _deviations,
+    "claims_sent": lambda d: {k: (v[0], to_datetime(v[1])) for k, v in d.items()},
     "breached": set,
     "observed": set,
     **{name: to_decimal for name in ("charged", "paid", "adjusted", "denied", "ar_balance")},

@@ -137,9 +137,9 @@ def _skip_authorization(events: Planned) -> int:
 
 
 def _claim_before_charge(events: Planned) -> int:
-    charge = _first_k(events, "ChargePosted")
-    events[_first_k(events, "ClaimSubmitted")][0] = events[charge][0] - MINUTE
-    return charge
+    claim = _first_k(events, "ClaimSubmitted")
+    events[claim][0] = events[_first_k(events, "ChargePosted")][0] - MINUTE
+    return claim
 
 
 def _payment_before_claim(events: Planned) -> int:

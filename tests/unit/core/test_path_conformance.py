@@ -158,7 +158,8 @@ def test_a_claim_dated_before_the_first_charge_is_claim_before_charge(pipeline, 
     _run(pipeline, [steps[n] for n in order] + [early_claim, steps["charged"]])
     (deviation,) = pipeline.processes[CASE].deviations
     assert deviation.kind == "CLAIM_BEFORE_CHARGE"
-    assert deviation.event_id == steps["charged"].event_id  # the first charge came after it
+    assert deviation.event_id == early_claim.event_id  # the step out of place
+    assert deviation.at == early_claim.occurred_at
 
 
 def test_claim_before_charge_is_found_whichever_arrives_first(pipeline, feed) -> None:
@@ -166,7 +167,8 @@ def test_claim_before_charge_is_found_whichever_arrives_first(pipeline, feed) ->
     early_claim = claim(feed, SURGERY_DAY + 10)
     order = ["booked", "approved", "arrived", "completed", "discharged", "charged"]
     _run(pipeline, [steps[n] for n in order] + [early_claim])
-    assert _kinds(pipeline) == ["CLAIM_BEFORE_CHARGE"]
+    (deviation,) = pipeline.processes[CASE].deviations
+    assert (deviation.kind, deviation.event_id) == ("CLAIM_BEFORE_CHARGE", early_claim.event_id)
 
 
 def test_a_charge_arriving_after_the_claim_but_dated_before_is_in_order(pipeline, feed) -> None:
@@ -266,3 +268,22 @@ def test_deviations_survive_the_state_store_and_old_states_still_load(pipeline, 
     older = ProcessState.from_dict(old)
     assert older.deviations == () and older.reschedules == 0
     assert older.open_items == state.open_items
+
+
+def test_a_reversal_arriving_after_the_repost_still_names_the_repost(pipeline, feed) -> None:
+    steps = _reference(feed)
+    order = ["booked", "approved", "arrived", "completed", "discharged", "charged"]
+    again = charge(feed, SURGERY_DAY + 40, charge_id="CHG-2")
+    late_reversal = _reversed(feed, SURGERY_DAY + 35)
+    _run(pipeline, [steps[n] for n in order] + [again, late_reversal])
+    (deviation,) = pipeline.processes[CASE].deviations
+    assert deviation == ("REWORK_CHARGE", again.event_id, again.occurred_at)
+
+
+def test_a_rejection_arriving_after_the_corrected_claim_still_names_it(pipeline, feed) -> None:
+    steps = _reference(feed)
+    order = ["booked", "approved", "arrived", "completed", "discharged", "charged", "claimed"]
+    corrected = claim(feed, SURGERY_DAY + 4 * DAY, claim_id="CLM-2")
+    _run(pipeline, [steps[n] for n in order] + [corrected, _rejected(feed, SURGERY_DAY + 3 * DAY)])
+    (deviation,) = pipeline.processes[CASE].deviations
+    assert deviation == ("REWORK_CLAIM", corrected.event_id, corrected.occurred_at)

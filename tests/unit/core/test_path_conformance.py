@@ -287,3 +287,26 @@ def test_a_rejection_arriving_after_the_corrected_claim_still_names_it(pipeline,
     _run(pipeline, [steps[n] for n in order] + [corrected, _rejected(feed, SURGERY_DAY + 3 * DAY)])
     (deviation,) = pipeline.processes[CASE].deviations
     assert deviation == ("REWORK_CLAIM", corrected.event_id, corrected.occurred_at)
+
+
+def test_the_workers_count_deviations_by_kind_and_site(pipeline, feed) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from s2c.streams.metrics import PipelineMetrics
+    from s2c.streams.sink import observe
+
+    moves = [_rescheduled(feed, 5, 15), _rescheduled(feed, 6, 16), _rescheduled(feed, 7, 14)]
+    observed = _run(pipeline, [knee_case_scheduled(feed), *moves])
+    metrics = PipelineMetrics(CollectorRegistry())
+    for item in observed:
+        observe(metrics, item)
+    labels = {
+        "kind": "REWORK_RESCHEDULE",
+        "site": "RIVERSIDE",
+        "service_line": "ORTHO",
+        "payer_class": "COMMERCIAL",
+    }
+    sample = metrics.registry.get_sample_value("s2c_path_deviations_total", labels)
+    assert sample == 2.0
+    exposed = generate_latest(metrics.registry).decode()
+    assert "C-1001" not in exposed and "ACCT-7001" not in exposed

@@ -81,13 +81,6 @@ def observe(
         _record(state, blamed, out)
 
 
-def deviations_by_kind(state: ProcessState) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for deviation in state.deviations:
-        counts[deviation.kind] = counts.get(deviation.kind, 0) + 1
-    return counts
-
-
 def _refused(event: ev.Event, produced: list[Output]) -> bool:
     return any(
         isinstance(item, WorkQueueException)

@@ -2,7 +2,9 @@
 
 With `--deviation-rate F`, each scheduled episode (appointment or surgical case) is picked with
 chance F and given one deviation of a kind it can carry (the kind least injected so far on its
-site-day, so a small day gets every kind). Its planned events are changed before the feed noise:
+site-day, so a small day gets every kind). Its planned events get other business times before
+the feed noise (which draws once per event, so their number stays), and the events it adds go on
+the timeline after the noise, in time order and without noise of their own:
 
 - `SKIPPED_AUTHORIZATION`: the approval comes a day after discharge (a retro-authorization), so
   the case is completed without one;
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from s2c.streams.synth.ids import DAY, HOUR, MINUTE
+from s2c.tables.conformance import KINDS
 
 if TYPE_CHECKING:
     from s2c.streams.synth.planner import Episode, Planner
@@ -48,26 +51,30 @@ class Injector:
         self._day: tuple[str, str] | None = None
         self._counts: Counter[str] = Counter()
 
-    def apply(self, pl: Planner, ep: Episode, events: Planned) -> list[dict[str, Any]]:
-        """Inject (maybe) into the episode's planned `events` and return its truth lines."""
+    def apply(
+        self, pl: Planner, ep: Episode, events: Planned
+    ) -> tuple[list[dict[str, Any]], Planned]:
+        """Inject (maybe) into the episode's planned `events` (business times only: the feed
+        noise draws once per event, so their number must not change) and return its truth
+        lines and the events to add after the noise (their index `k` goes on from `events`)."""
         assert pl.site is not None
         day = (pl.site.site_id, pl.day_tag)
         if day != self._day:
             self._day, self._counts = day, Counter()
-        truth = _natural(ep, events)
+        truth, added = _natural(ep, events), []
         if not (ep.appointment_id or ep.case_id) or truth:
-            return truth  # only clean scheduled episodes get an injection
+            return truth, added  # only clean scheduled episodes get an injection
         rng = random.Random(f"{self.seed}:deviations:{ep.trace}")
         if rng.random() >= self.rate:
-            return truth
-        eligible = [kind for kind, (can, _) in _INJECT.items() if can(events)]
+            return truth, added
+        eligible = [kind for kind in KINDS if _INJECT[kind][0](events)]
         if not eligible:
-            return truth
-        kind = min(eligible, key=lambda k: (self._counts[k], list(_INJECT).index(k)))
+            return truth, added
+        kind = min(eligible, key=lambda k: (self._counts[k], KINDS.index(k)))
         self._counts[kind] += 1
         pl.episodes[f"deviation.{kind}"] += 1
-        blamed = _INJECT[kind][1](events)
-        return [_line(ep, kind, blamed, injected=True)]
+        blamed = _INJECT[kind][1](events, added)
+        return [_line(ep, kind, blamed, injected=True)], added
 
 
 def write_truth(out_dir: Path, truth: list[dict[str, Any]]) -> int:
@@ -130,25 +137,25 @@ def _last_charge_ms(events: Planned) -> int:
 
 
 # Each kind: (can the episode carry it, change the events and return the blamed event's index).
-def _skip_authorization(events: Planned) -> int:
+def _skip_authorization(events: Planned, added: Planned) -> int:
     approval = _first_k(events, "AuthorizationApproved")
     events[approval][0] = events[_first_k(events, "EncounterCompleted")][0] + DAY
     return _first_k(events, "CaseCompleted")
 
 
-def _claim_before_charge(events: Planned) -> int:
+def _claim_before_charge(events: Planned, added: Planned) -> int:
     claim = _first_k(events, "ClaimSubmitted")
     events[claim][0] = events[_first_k(events, "ChargePosted")][0] - MINUTE
     return claim
 
 
-def _payment_before_claim(events: Planned) -> int:
+def _payment_before_claim(events: Planned, added: Planned) -> int:
     payment = _first_k(events, "PaymentPosted")
     events[payment][0] = events[_first_k(events, "ClaimSubmitted")][0] - HOUR
     return payment
 
 
-def _rework_reschedule(events: Planned) -> int:
+def _rework_reschedule(events: Planned, added: Planned) -> int:
     booking = _first(events, "CaseScheduled")
     if booking is not None:
         start, room, minutes = events[booking][2][0], events[booking][2][1], events[booking][2][2]
@@ -159,18 +166,18 @@ def _rework_reschedule(events: Planned) -> int:
         away, back, schema = (start + DAY, duration), (start, duration), "AppointmentRescheduled"
     booked, arrival = events[booking][0], events[_first_k(events, "EncounterStarted")][0]
     span = max(arrival - booked, 10 * MINUTE)
-    events.append([booked + span * 6 // 10, schema, away])
-    events.append([booked + span * 8 // 10, schema, back])
-    return len(events) - 1
+    added.append([booked + span * 6 // 10, schema, away])
+    added.append([booked + span * 8 // 10, schema, back])
+    return len(events) + 1
 
 
-def _rework_claim(events: Planned) -> int:
+def _rework_claim(events: Planned, added: Planned) -> int:
     claim = _first_k(events, "ClaimSubmitted")
     at, extra = events[claim][0], events[claim][2]
     charged = _last_charge_ms(events)
     attempt = f"{extra[0].rsplit('-', 1)[0]}-0"
-    events.append([charged + (at - charged) // 3, "ClaimSubmitted", (attempt, *extra[1:])])
-    events.append(
+    added.append([charged + (at - charged) // 3, "ClaimSubmitted", (attempt, *extra[1:])])
+    added.append(
         [
             charged + (at - charged) * 2 // 3,
             "ClaimRejected",
@@ -180,19 +187,19 @@ def _rework_claim(events: Planned) -> int:
     return claim
 
 
-def _rework_charge(events: Planned) -> int:
+def _rework_charge(events: Planned, added: Planned) -> int:
     first = _first_k(events, "ChargePosted")
     charge_id, code, units, amount, service_date = events[first][2]
     charged = _last_charge_ms(events)
-    events.append([charged + 10 * MINUTE, "ChargeReversed", (f"{charge_id}X", charge_id, amount)])
-    events.append(
+    added.append([charged + 10 * MINUTE, "ChargeReversed", (f"{charge_id}X", charge_id, amount)])
+    added.append(
         [
             charged + 20 * MINUTE,
             "ChargePosted",
             (f"{charge_id}P", code, units, amount, service_date),
         ]
     )
-    return len(events) - 1
+    return len(events) + 1
 
 
 def _schedule_changed(events: Planned) -> bool:

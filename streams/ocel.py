@@ -62,11 +62,14 @@ class OcelBuilder:
         self.events: list[dict[str, Any]] = []
         self._seen: set[str] = set()
 
-    def add_event(self, event: Event) -> bool:
-        """Add a canonical event once; False when it is no part of any instance's history."""
+    def add_event(self, event: Event) -> str:
+        """Add a canonical event once: "events", or why not: "duplicates" (its id was added),
+        "outside" (no instance's history holds it: refused, or still waiting for its link)."""
         pid = self.instance_of.get(event.event_id)
-        if pid is None or event.event_id in self._seen:
-            return False
+        if pid is None:
+            return "outside"
+        if event.event_id in self._seen:
+            return "duplicates"
         self._seen.add(event.event_id)
         links: list[tuple[str, str]] = []
         episode = self._episode(pid)
@@ -81,9 +84,9 @@ class OcelBuilder:
             "process_id": pid,
         }
         self._event(event.event_id, event.schema, iso(event.occurred_at), attributes, links)
-        return True
+        return "events"
 
-    def add_command(self, record: dict[str, Any], schema: str) -> bool:
+    def add_command(self, record: dict[str, Any], schema: str) -> None:
         header = record["header"]
         pid = header["process_id"]
         command = self._object("command", header["command_id"], command_type=schema)
@@ -104,7 +107,6 @@ class OcelBuilder:
         }
         when = header["issued_at"]
         self._event(f"cmd:{header['command_id']}", f"issue {schema}", when, attributes, links)
-        return True
 
     def deviated_episodes(self) -> dict[str, list[str]]:
         """Appointment or case object id -> the kinds of deviation its instance holds."""

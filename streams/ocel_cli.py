@@ -70,7 +70,7 @@ def export(
     counts: Counter[str] = Counter()
     for _number, _text, item in read_events(events_path):
         if isinstance(item, Event):
-            counts["events" if builder.add_event(item) else "left_out"] += 1
+            counts[builder.add_event(item)] += 1
     for row in _jsonl(replay_dir / "commands.jsonl"):
         builder.add_command(row["record"], row["schema"])
         counts["commands"] += 1
@@ -111,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"{out}: {counts.get('events', 0)} events and {counts.get('commands', 0)} commands "
-        f"({counts.get('left_out', 0)} input events in no instance's history left out), "
+        f"(left out: {counts.get('duplicates', 0)} resent, {counts.get('outside', 0)} in no "
+        "instance's history), "
         f"{len(builder.objects)} objects; deviations {summary['deviations']}; "
         f"{out.parent / CONFORMANCE_FILE}"
     )

@@ -81,6 +81,12 @@ def test_a_clean_day_reports_no_deviation(tmp_path: Path) -> None:
     assert _reported(root) == Counter()
     metrics = (root / "out" / "metrics.jsonl").read_text()
     assert '"path_deviations"' not in metrics
+    # the export writes into the replay's folder; a replay into it again replaces the run whole
+    day, out = root / "day", root / "out"
+    _s2c("export-ocel", day / "events.jsonl", "--replay", out)
+    assert json.loads((out / "conformance.json").read_text())["deviations"] == {}
+    _s2c("replay", day / "events.jsonl", "--master-data", day / "master", "--out", out)
+    assert not (out / "ocel.json").exists() and not (out / "conformance.json").exists()
 
 
 def test_conformance_json_counts_the_cores_deviations_by_kind_and_site(injected: Path) -> None:

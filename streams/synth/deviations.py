@@ -21,7 +21,9 @@ rejected claim sent again: `REWORK_CLAIM`). One line per deviation in `deviation
 `event_id` being the event the pipeline blames (tables/conformance.py) and `process_id` the
 instance (None for a walk-in, whose id depends on the pipeline's key: match it by `trace`, the
 events' `correlation_id`). The choice uses its own RNG per episode, so the business content and
-the noise of every other episode are the same as without the option.
+the noise of every other episode are the same as without the option. With `--finance-faults`
+too, a visit both options pick may lose the step its deviation needs (a payment, a reschedule):
+use one option at a time when the truth must be exact.
 """
 
 from __future__ import annotations

@@ -37,6 +37,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "s2c.streams.connectors.cli",
         "ingest HL7 v2, X12 or FHIR files into canonical events",
     ),
+    "export-ocel": (
+        "s2c.streams.ocel_cli",
+        "write a replay's correlated history as an OCEL 2.0 log, with conformance.json",
+    ),
     "dlq": ("s2c.streams.dlq_cli", "list or replay dead letters"),
     "audit": ("s2c.streams.audit_cli", "list the audit trail (registry changes, DLQ replays)"),
     "bench": ("s2c.streams.bench_cli", "measure the pipeline against the raw consume+decode rate"),

@@ -59,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def params_from(args: argparse.Namespace) -> SynthParams:
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SynthParams)}
+    if not 0 <= values["deviation_rate"] <= 1:
+        raise SystemExit(f"--deviation-rate must be in [0, 1], not {values['deviation_rate']}")
     if not 0 <= values["poison"] < 1:
         raise SystemExit(f"--poison must be a fraction in [0, 1), not {values['poison']}")
     params = SynthParams(**values)
@@ -110,6 +112,11 @@ def run(args: argparse.Namespace) -> int:
 
             write_truth(args.out, synthesis.finance, synthesis.master())
         outputs.append(f"{args.out}/events.jsonl and {args.out}/master/<RecordName>.jsonl")
+        if params.deviation_rate:
+            from s2c.streams.synth.deviations import TRUTH_FILE, write_truth
+
+            n = write_truth(args.out, synthesis.deviations)
+            outputs.append(f"{args.out}/{TRUTH_FILE} ({n} deviations from the reference path)")
     if args.kafka:
         from s2c.streams.settings import Settings
         from s2c.streams.synth.kafka_out import publish_events, publish_master

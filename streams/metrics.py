@@ -140,6 +140,12 @@ class PipelineMetrics:
             ["kind", "site"],
             registry=registry,
         )
+        self.path_deviations = Counter(
+            "s2c_path_deviations",
+            "Departures from the reference schedule-to-cash path (tables/conformance.py), by kind",
+            ["kind", "site", "service_line", "payer_class"],
+            registry=registry,
+        )
 
     def child(self, metric: Any, *values: str) -> Any:
         """`metric.labels(*values)`, looked up once per label set. `labels()` turns every value

@@ -56,6 +56,8 @@ def observe(m: PipelineMetrics, item: MetricObservation) -> None:
     if item.metric in MONEY_COUNTERS:
         if item.value > 0:  # a counter only grows; a zero amount adds nothing
             m.child(getattr(m, MONEY_COUNTERS[item.metric]), *dims).inc(float(item.value))
+    elif item.metric == "path_deviations":  # s2c_path_deviations_total
+        m.child(m.path_deviations, labels.get("kind") or "unknown", *dims).inc()
     elif item.metric in STAGE_MEASURES:
         m.child(m.stage_duration, STAGE_MEASURES[item.metric], *dims).observe(float(item.value))
     else:

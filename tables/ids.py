@@ -30,7 +30,13 @@ class IdKey:
 
     def account_ref(self, account_number: str) -> str:
         """The account's pseudonym: the LINK stage's key and the tail of a walk-in's id."""
-        digest = hmac.digest(self.secret, b"account|" + account_number.encode(), "sha256")
+        return self.pseudonym("account", account_number)
+
+    def pseudonym(self, kind: str, source_id: str) -> str:
+        """The pseudonym of a source id that may carry the account number (an encounter id, an
+        837 claim id, an 835 remittance id): HMAC under the key, domain-separated by `kind`
+        (`pseudonym("account", n) == account_ref(n)`)."""
+        digest = hmac.digest(self.secret, f"{kind}|{source_id}".encode(), "sha256")
         return digest.hex()[:REF_HEX_DIGITS]
 
     def encounter_process_id(self, account_number: str) -> str:

@@ -47,6 +47,15 @@ class Parked(NamedTuple):
     reported: str | None = None
 
 
+class Deviation(NamedTuple):
+    """A departure from the reference schedule-to-cash path (conformance.py): its kind, the
+    event that revealed it and that event's business time."""
+
+    kind: str
+    event_id: str
+    at: datetime
+
+
 @dataclass(slots=True)
 class ProcessState:
     process_id: str
@@ -94,6 +103,13 @@ class ProcessState:
     open_items: dict[str, Command] = field(default_factory=dict)
     journals: dict[str, PostJournal] = field(default_factory=dict)
     reversed_amounts: dict[str, Decimal] = field(default_factory=dict)
+    # conformance to the reference path (conformance.py): what it needs beyond the milestones
+    auth_requested_at: datetime | None = None
+    reschedules: int = 0
+    claim_rejected_at: datetime | None = None
+    claims_sent: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # id: event, at
+    charge_reversed_at: datetime | None = None
+    deviations: tuple[Deviation, ...] = ()
     # machinery
     applied: dict[str, None] = field(default_factory=dict)
     parked: dict[str, Parked] = field(default_factory=dict)
@@ -148,6 +164,14 @@ def _commands(rows: list[Any]) -> dict[str, Any]:
     return {k: decode(COMMAND_TYPES[schema], rec) for k, schema, rec in rows}
 
 
+def _deviations(rows: list[Any]) -> tuple[Deviation, ...]:
+    return tuple(Deviation(r["kind"], r["event_id"], to_datetime(r["at"])) for r in rows)
+
+
+def _deviation_rows(deviations: tuple[Deviation, ...]) -> list[Any]:
+    return [{"kind": d.kind, "event_id": d.event_id, "at": d.at} for d in deviations]
+
+
 def _parked(rows: list[Any]) -> dict[str, Parked]:
     # rows written before `reported` existed have five columns
     return {
@@ -171,6 +195,8 @@ _LOADERS: dict[str, Any] = {
     "reversed_amounts": lambda d: {k: to_decimal(v) for k, v in d.items()},
     "applied": dict.fromkeys,
     "parked": _parked,
+    "deviations": _deviations,
+    "claims_sent": lambda d: {k: (v[0], to_datetime(v[1])) for k, v in d.items()},
     "breached": set,
     "observed": set,
     **{name: to_decimal for name in ("charged", "paid", "adjusted", "denied", "ar_balance")},
@@ -190,6 +216,9 @@ _LOADERS: dict[str, Any] = {
             "first_payment_at",
             "first_denial_at",
             "first_remit_at",
+            "auth_requested_at",
+            "claim_rejected_at",
+            "charge_reversed_at",
         )
     },
 }
@@ -212,6 +241,7 @@ def _writer(name: str, hint: Any) -> Any:
         "open_items": _command_rows,
         "journals": _command_rows,
         "parked": _parked_rows,
+        "deviations": _deviation_rows,
         "applied": list,
     }
     if name in special:

@@ -193,8 +193,12 @@ DEAD_LETTERS = "dead_letters"
 _AVRO = (Command, WorkQueueException, SlaBreached)  # written by `to_record()`, the rest as they are
 
 
-OUTPUT_FILES = frozenset(
-    f"{name}.jsonl" for name in (*_FILES.values(), DEAD_LETTERS, "processes", "links")
+# What `s2c export-ocel` derives from a replay's folder and writes into it: a replay into the
+# folder removes them, as they describe the run it replaces.
+DERIVED_FILES = frozenset(("ocel.json", "conformance.json"))
+OUTPUT_FILES = (
+    frozenset(f"{name}.jsonl" for name in (*_FILES.values(), DEAD_LETTERS, "processes", "links"))
+    | DERIVED_FILES
 )
 
 
@@ -243,6 +247,8 @@ def replay_file(
             master.put(row)
     pipeline = Pipeline(master, ids, grace)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for derived in DERIVED_FILES:
+        (out_dir / derived).unlink(missing_ok=True)
     counts: Counter[str] = Counter()
     limits = limits or Limits()
     sinks = {

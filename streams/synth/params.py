@@ -53,6 +53,8 @@ class SynthParams:
     poison: float = 0.0
     # clinic visits per reconciliation mismatch kind broken on purpose (faults_finance.py)
     finance_faults: int = 0
+    # deviations from the reference path injected at known episodes (deviations.py), with truth
+    deviation_rate: float = 0.0
 
     def volume(self, base: int, size: float, weekday: int, elective: bool) -> int:
         factor = 0.1 if elective and weekday >= 5 else 1.0
@@ -97,6 +99,8 @@ HELP: dict[str, str] = {
     "finance_faults": "N: break N clinic visits per reconciliation mismatch kind and write "
     "the truth to DIR/finance_faults.json, the ERP's chart to DIR/erp_master/ "
     "(streams/synth/faults_finance.py)",
+    "deviation_rate": "share of scheduled episodes given one deviation from the reference path "
+    "(streams/synth/deviations.py); with --out the truth goes to DIR/deviations.jsonl",
     "poison": "FRACTION: after each event, the chance of a bad record of one of 13 kinds "
     "(tagged; see streams/synth/poison.py); the good events are the same as without",
 }

@@ -114,6 +114,8 @@ class Planner:
     day_tag: str = ""
     _seq: int = 0
     _events: list[list[Any]] | None = None
+    truth: list[dict[str, Any]] | None = None  # deviations.py: set when they are injected
+    _injector: Any = None
 
     def start_site_day(self, site: Site, day_ms: int, day_tag: str) -> None:
         seed = self.system.params.seed
@@ -154,6 +156,10 @@ class Planner:
         events = self._events or []
         self._events = None
         p, noise = self.system.params, self.noise
+        added: list[list[Any]] = []
+        if self.truth is not None:
+            truth, added = self._inject(ep, events)
+            self.truth.extend(truth)
         arrivals = [e[0] for e in events]
         if events and noise.random() < p.out_of_order_rate:
             _swap_arrival(events, arrivals, noise)
@@ -167,6 +173,20 @@ class Planner:
                 self._seq += 1
                 resend = arrival + between(noise, 0, 120) * MINUTE
                 self.timeline.append((resend, self._seq, occurred, schema, ep, k, extra))
+        for k, (occurred, schema, extra) in enumerate(added, len(events)):  # no noise drawn
+            self._seq += 1
+            self.timeline.append((occurred, self._seq, occurred, schema, ep, k, extra))
+
+    def _inject(
+        self, ep: Episode, events: list[list[Any]]
+    ) -> tuple[list[dict[str, Any]], list[list[Any]]]:
+        from s2c.streams.synth.deviations import Injector
+
+        if self._injector is None:
+            p = self.system.params
+            self._injector = Injector(p.deviation_rate, p.seed)
+        found: tuple[list[dict[str, Any]], list[list[Any]]] = self._injector.apply(self, ep, events)
+        return found
 
 
 _PAYER_MIX = Weighted([p.payer_id for p in PAYERS], [p.mix for p in PAYERS])

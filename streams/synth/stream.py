@@ -37,6 +37,7 @@ class Synthesis:
     # (episode trace, k) -> fields a fault sets on that event's record (faults_finance.py)
     overrides: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
     finance: Any = None  # faults_finance.FinanceFaults when --finance-faults
+    deviations: list[dict[str, Any]] = field(default_factory=list)  # truth, deviations.py
 
     @property
     def params(self) -> SynthParams:
@@ -85,6 +86,8 @@ def plan(
     system = system or build_health_system(params)
     synthesis = Synthesis(system, [])
     planner = Planner(system, synthesis.timeline, synthesis.episodes)
+    if params.deviation_rate:
+        planner.truth = synthesis.deviations
     # Millions of long-lived tuples and no cycles: cyclic GC passes over them are pure overhead.
     gc_was_enabled = gc.isenabled()
     gc.disable()

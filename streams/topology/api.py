@@ -8,8 +8,9 @@
   worker); and the worker's `pid` and `app_id`, so a caller can tell its worker from another on the port.
   Never asks for the token: it names partitions, topics and times, no key of any instance.
 - `GET /process/{process_id}/`: one instance with its stage, milestones as a timeline, claims,
-  money, open ERP items, parked events, raised exceptions (the ERP keeper's too) and its
-  commands' ERP status (`erp`: counts by status, the rejected and the pending commands). The request is routed to the worker
+  money, open ERP items, parked events, deviations from the reference path
+  (tables/conformance.py), raised exceptions (the ERP keeper's too) and its commands' ERP
+  status (`erp`: counts by status, the rejected and the pending commands). The request is routed to the worker
   that owns the key (Faust's router, same partitioner that placed the key).
 - `GET /process/by-account/{account_ref}/`: the instance an account is linked to, by the
   account's pseudonym (the LINK stage's key), routed to the worker that holds the link.
@@ -113,6 +114,9 @@ def describe(
                 "deadline": p.deadline,
             }
             for eid, p in sorted(state.parked.items())
+        ],
+        "deviations": [
+            {"kind": d.kind, "event_id": d.event_id, "at": d.at} for d in state.deviations
         ],
         "exceptions": exceptions,
         "erp": summary(erp),

@@ -42,6 +42,7 @@ CLAIM_TYPES = {"professional": "PROFESSIONAL", "institutional": "INSTITUTIONAL"}
 MAPPED = (
     "Appointment",
     "Encounter",
+    "ChargeItem",
     "Claim",
     "ClaimResponse",
     "ExplanationOfBenefit",
@@ -188,11 +189,12 @@ def map_resource(
         id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
         correlation_id=f"{kind}/{res.id}",
     )
-    from s2c.streams.connectors import fhir_finance, fhir_surgery
+    from s2c.streams.connectors import fhir_charges, fhir_finance, fhir_surgery
 
     mappers = {
         "Appointment": _appointment,
         "Encounter": _encounter,
+        "ChargeItem": fhir_charges.charge_item,
         "Claim": _claim,
         "ClaimResponse": fhir_finance.claim_response,
         "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,

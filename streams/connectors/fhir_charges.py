@@ -109,7 +109,7 @@ def _account(res: Any) -> str:
 
 
 def _procedure_code(res: Any) -> str:
-    codings = [c for c in res.code.coding or [] if c.code]
+    codings = [c for c in getattr(res.code, "coding", None) or [] if c.code]  # code may be null
     preferred = [c for c in codings if c.system in PROCEDURE_SYSTEMS]
     chosen = (preferred or codings or [None])[0]
     return str(required(chosen and chosen.code, f"{WHERE}.code"))

@@ -195,9 +195,11 @@ def test_an_entered_in_error_charge_item_is_rejected_naming_the_path(fields, loc
     assert rejected(changed(IN_ERROR, **fields), refs).location == location
 
 
-def test_a_charge_item_without_a_code_is_a_parse_error_naming_it(refs) -> None:
-    err = rejected(changed(COLONOSCOPY, code=None), refs)
+def test_a_charge_item_without_a_code_is_rejected_naming_it(refs) -> None:
+    err = rejected(changed(COLONOSCOPY, code=None), refs)  # absent: the model says so
     assert (err.location, err.stage) == ("ChargeItem.code", "parse")
+    null = {**COLONOSCOPY, "code": None}  # null passes the model (it was an AttributeError)
+    assert rejected(null, refs).location == "ChargeItem.code"
 
 
 def test_a_rejected_charge_item_is_a_dead_letter_and_the_next_one_maps(refs) -> None:

@@ -42,6 +42,7 @@ CLAIM_TYPES = {"professional": "PROFESSIONAL", "institutional": "INSTITUTIONAL"}
 MAPPED = (
     "Appointment",
     "Encounter",
+    "ChargeItem",
     "Claim",
     "ClaimResponse",
     "ExplanationOfBenefit",
@@ -113,12 +114,39 @@ def remember_claims(units: list[FhirUnit], claims: Claims) -> None:
         ):
             continue
         try:
-            res = get_fhir_model_class("Claim").model_validate(doc)
-        except ValidationError:
+            res = parsed("Claim", doc)
+        except MappingError:
             continue  # mapping it will dead-letter it, with the reason
         if res.id:
             claim_id = claim_identifier(res) or res.id
             claims[res.id] = (claim_id, claim_account(res) or claim_id)
+
+
+def parsed(kind: str, doc: dict[str, Any]) -> Any:
+    """`doc` as the fhir.resources model of `kind`, or a parse rejection naming the path.
+
+    A contained resource's type is checked first: the models look it up by name and fail with
+    a KeyError or TypeError, not a validation error, when it is empty, unknown or not a string."""
+    contained = doc.get("contained")
+    for i, inner in enumerate(contained if isinstance(contained, list) else []):
+        name = inner.get("resourceType") if isinstance(inner, dict) else None
+        try:
+            known = isinstance(name, str) and get_fhir_model_class(name) is not None
+        except ValueError:
+            known = False
+        if not known:
+            raise MappingError(
+                f"{kind}.contained[{i}].resourceType",
+                "not a FHIR resource type",
+                stage="parse",
+                code="102",
+            )
+    try:
+        return get_fhir_model_class(kind).model_validate(doc)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
 
 
 def code_of(concept: Any) -> str:
@@ -153,12 +181,7 @@ def map_resource(
         raise MappingError(
             "resourceType", f"{kind or '(none)'} is not mapped", code="200", reject=True
         )
-    try:
-        res = get_fhir_model_class(kind).model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise MappingError(f"{kind}.{where}", first["msg"], stage="parse", code="102") from None
+    res = parsed(kind, doc)
     required(res.id, f"{kind}.id")  # every mapped resource names its events by it
     version = res.meta.versionId if res.meta and res.meta.versionId else ""
     source = Source(
@@ -166,11 +189,12 @@ def map_resource(
         id_prefix=f"fhir:{kind}/{res.id}:{version}:{digest(json.dumps(doc, sort_keys=True))}",
         correlation_id=f"{kind}/{res.id}",
     )
-    from s2c.streams.connectors import fhir_finance, fhir_surgery
+    from s2c.streams.connectors import fhir_charges, fhir_finance, fhir_surgery
 
     mappers = {
         "Appointment": _appointment,
         "Encounter": _encounter,
+        "ChargeItem": fhir_charges.charge_item,
         "Claim": _claim,
         "ClaimResponse": fhir_finance.claim_response,
         "ExplanationOfBenefit": fhir_finance.explanation_of_benefit,

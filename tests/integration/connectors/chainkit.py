@@ -29,12 +29,17 @@ from s2c.streams.settings import Settings
 from s2c.streams.topics import declare
 from s2c.tables.codec import to_native
 from s2c.tables.events import Event, event_from_record
-from s2c.tables.master import master_record
+from s2c.tables.master import DictMasterData, master_record
 from s2c.tables.outputs import Command
 from s2c.tables.replay import Pipeline
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "core"))
-from core_world import MASTER_RECORDS, REGIONAL_GENERAL_RECORDS, regional_general  # noqa: E402
+from core_world import (  # noqa: E402
+    MASTER_RECORDS,
+    REGIONAL_GENERAL_RECORDS,
+    RIVERSIDE_GENERAL_RECORDS,
+    regional_general,
+)
 
 VISIT, CASE_A, CASE_B, CASE_C = (
     "APPT-ORC-88120",
@@ -87,6 +92,34 @@ DELIVERIES: list[tuple[str, list[str], list[str]]] = [
         [],
     ),
 ]
+FHIR_VISIT, FHIR_ACCOUNT = "APPT-appt-7301", "ACCT-3460"
+# Riverside General's colonoscopy from FHIR alone, after every chain above in business time (it
+# is booked 18 May 2026, after the last 835): the booking; the encounter, in progress then
+# finished, and its charges, once its account is linked; the claim and the ClaimResponse that
+# names it by logical id (`Claim/c-7301`), in one run, as the rule for such answers needs.
+FHIR_VISIT_DELIVERIES: list[tuple[str, list[str], list[str]]] = [
+    ("fhir", ["fhir/Appointment-booked-colonoscopy-appt-7301.json"], []),
+    (
+        "fhir",
+        [
+            "fhir/Encounter-colonoscopy-appt-7301-in-progress.json",
+            "fhir/Encounter-colonoscopy-appt-7301-finished.json",
+            "fhir/ChargeItem-billable-colonoscopy-appt-7301.json",
+            "fhir/ChargeItem-billable-colonoscopy-duplicate-appt-7301.json",
+            "fhir/ChargeItem-billable-pathology-appt-7301.json",
+            "fhir/ChargeItem-entered-in-error-colonoscopy-duplicate-appt-7301.json",
+        ],
+        [FHIR_ACCOUNT],
+    ),
+    (
+        "fhir",
+        [
+            "fhir/Claim-professional-colonoscopy-appt-7301.json",
+            "fhir/ClaimResponse-paid-colonoscopy-appt-7301.json",
+        ],
+        [],
+    ),
+]
 PUBLISHED = re.compile(r"(\d+) event\(s\) published, (\d+) unit\(s\) dead-lettered")
 
 
@@ -117,9 +150,10 @@ def codec_for(settings: Settings) -> AvroCodec:
 
 
 def publish_world(settings: Settings, codec: AvroCodec) -> None:
-    """Riverside and Lakeside (core_world) and Regional General, as the master topic holds them."""
+    """Riverside and Lakeside (core_world), Regional General and Riverside General, as the
+    master topic holds them."""
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for records in (MASTER_RECORDS, REGIONAL_GENERAL_RECORDS):
+    for records in (MASTER_RECORDS, REGIONAL_GENERAL_RECORDS, RIVERSIDE_GENERAL_RECORDS):
         for name, named in records.items():
             rows[name] += [to_native(master_record(name, row)) for row in named]
     publish_master(settings, codec, declare(settings).master_data.name, rows)
@@ -146,22 +180,32 @@ def decoded(settings: Settings, codec: AvroCodec, topic: str, expected: int, **k
     return [codec.decode(m.value()) for m in read_topic(settings, topic, expected, **kw)]
 
 
+def chain_world() -> DictMasterData:
+    """The master data `publish_world` publishes, as a store."""
+    store = regional_general()
+    for name, rows in RIVERSIDE_GENERAL_RECORDS.items():
+        for row in rows:
+            store.put(master_record(name, row))
+    return store
+
+
 def replayed(events: list[Event]) -> dict[str, dict[str, Any]]:
     """`s2c replay`'s engine over the events, on the same master data and id key as the worker."""
-    pipeline = Pipeline(regional_general(), IDS)
+    pipeline = Pipeline(chain_world(), IDS)
     outputs = [o for e in events for o in pipeline.feed(e)]
     return {o.command_id: o.to_record() for o in outputs if isinstance(o, Command)}
 
 
 def deliver(pipeline: PipelineEnv, worker: WorkerProcess) -> Chains:
-    """Publishes the world's master data, delivers DELIVERIES with `s2c ingest`, and reads back
+    """Publishes the world's master data, delivers DELIVERIES and then FHIR_VISIT_DELIVERIES with
+    `s2c ingest`, and reads back
     what the worker made of them once every deadline up to the last business time was decided."""
     settings, topics = pipeline.settings, declare(pipeline.settings)
     codec = codec_for(settings)
     publish_world(settings, codec)
     env = ingest_env(pipeline)
     published = 0
-    for fmt, files, accounts in DELIVERIES:
+    for fmt, files, accounts in DELIVERIES + FHIR_VISIT_DELIVERIES:
         published += ingest(env, fmt, files)
         for account in accounts:
             worker.wait_ready()  # its web server answers once it is up

@@ -16,6 +16,10 @@ exact decimals, against figures worked out by hand from the message amounts, and
 - FHIR: a preauthorization ClaimResponse that arrives before its case's booking (ORC-91207) and
   one that arrives after (ORC-91318): neither case breaches AUTH_MISSING_48H_BEFORE_SURGERY; a
   third case with no authorization (ORC-91402) does, which shows the deadline was reached.
+  And Riverside General's colonoscopy (appointment appt-7301, account ACCT-3460) from FHIR
+  alone: Appointment booked, Encounter in progress and finished, ChargeItems (one duplicate
+  entered-in-error), Claim and a ClaimResponse naming it by logical id in the same run, paid
+  with a contractual adjustment and a deductible: A/R nets to zero.
 
 The feeds are delivered in the order their systems would send them (one `s2c ingest` per
 format and batch), so stream time moves as in production and no SLA breaches by accident; a
@@ -35,6 +39,7 @@ from chainkit import (
     CASE_A,
     CASE_B,
     CASE_C,
+    FHIR_VISIT,
     IDS,
     VISIT,
     Chains,
@@ -82,7 +87,8 @@ def test_the_worker_gives_exactly_what_replay_gives_for_the_ingested_events(chai
         CASE_A,
         CASE_B,
         CASE_C,
-    }  # no walk-in instance beside the scheduled visit or the case
+        FHIR_VISIT,
+    }  # no walk-in instance beside the scheduled visits or the cases
     assert balanced(list(chains.commands.values()))
 
 
@@ -185,6 +191,34 @@ def test_fhir_preauthorization_before_or_after_the_booking_meets_the_deadline(
     assert [c["header"]["command_type"] for c in chains.of(CASE_B)] == BOOKED
     assert chains.instance(CASE_B)["stage"] == "AUTHORIZED"
     assert not [x for x in chains.exceptions if x["process_id"] in (CASE_B, CASE_C)]
+
+
+def test_fhir_visit_booked_seen_charged_claimed_and_paid(chains: Chains) -> None:
+    visit = chains.of(FHIR_VISIT)
+    assert by_kind(visit) == {
+        # ChargeItem priceOverride: 1,250.00 (45378) + 320.00 (88305 x 2) + the duplicate
+        # 1,250.00, which its entered-in-error version takes back
+        "CHARGE": Decimal("2820.00"),
+        "CHARGE_REVERSAL": Decimal("1250.00"),
+        "PAYMENT": Decimal("1060.00"),  # ClaimResponse.payment.amount
+        # adjudications with reason 45 (CO): 250.00 + 60.00
+        "CONTRACTUAL_ADJUSTMENT": Decimal("310.00"),
+        "PATIENT_RESPONSIBILITY": Decimal("200.00"),  # category deductible, reason 1 (PR)
+    }
+    assert ledger(visit) == {
+        # Riverside General's patient A/R (1200-RVG) nets to zero:
+        # 1,570.00 charged = 1,060.00 + 310.00 + 200.00; no accrual, as a FHIR Appointment
+        # names no payer
+        "4000": Decimal("-1570.00"),
+        "1010": Decimal("1060.00"),
+        "4800": Decimal("310.00"),
+        "1210": Decimal("200.00"),
+    }
+    instance = chains.instance(FHIR_VISIT)
+    assert (instance["stage"], instance["money"]["ar_balance"]) == ("CLOSED", "0.00")
+    assert instance["parked"] == [], instance
+    assert not [x for x in chains.exceptions if x["process_id"] == FHIR_VISIT]
+    assert not [b for b in chains.breaches if b["process_id"] == FHIR_VISIT]
 
 
 VISITS = 12  # scheduled visits in the backlog, each booked then registered

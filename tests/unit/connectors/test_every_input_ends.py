@@ -10,6 +10,7 @@ stop `s2c ingest` or leave an MLLP sender without an acknowledgment.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import hl7
@@ -323,3 +324,20 @@ def test_a_fhir_resource_without_an_id_is_rejected_naming_it(ingestor):
     doc = message("fhir/Encounter-colonoscopy-in-progress.json").replace(b'"id": "enc-5",', b"", 1)
     (outcome,) = fhir_outcomes(ingestor, doc)
     assert outcome.error.location == "Encounter.id"
+
+
+@pytest.mark.parametrize("kind", ["", None, "Nope", 5])
+def test_a_contained_resource_of_no_known_type_is_rejected_naming_it(ingestor, kind):
+    """fhir.resources looks a contained resource's model up by its type and raised a KeyError or
+    TypeError, not a validation error, for these: the mapper's own exception, and for a Claim
+    the run's memory of Claims (`remember_claims`) stopped the whole file."""
+    response = json.loads(message("fhir/ClaimResponse-paid-contained-claim.json"))
+    response["contained"][0]["resourceType"] = kind
+    claim = json.loads(message("fhir/Claim-professional-colonoscopy-account-number.json"))
+    claim["contained"] = [{"resourceType": kind, "id": "visit"}]
+    raw = "".join(json.dumps(doc) + "\n" for doc in (claim, response)).encode()
+    outcomes = fhir_outcomes(ingestor, raw)
+    assert [(o.error.location, o.error.stage) for o in outcomes] == [
+        ("Claim.contained[0].resourceType", "parse"),
+        ("ClaimResponse.contained[0].resourceType", "parse"),
+    ]

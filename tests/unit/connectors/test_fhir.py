@@ -219,6 +219,8 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
         "AppointmentScheduled",
         "EncounterStarted",
         "EncounterCompleted",
+        "ChargePosted",
+        "ChargeReversed",
         "ClaimSubmitted",
         "ClaimAcknowledged",
         "PaymentPosted",
@@ -234,5 +236,5 @@ def test_every_shipped_resource_gives_valid_avro_records(refs):
         fastavro.schemaless_writer(io.BytesIO(), schema, record)
     ids = [e["envelope"]["event_id"] for e in events]
     assert len(ids) == len(set(ids))
-    for identifying in ("mrn-88812", "mrn-90417", "Testpatient"):
+    for identifying in ("mrn-88812", "mrn-90417", "mrn-90533", "Testpatient"):
         assert identifying not in repr(events)

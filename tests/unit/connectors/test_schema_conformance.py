@@ -29,6 +29,7 @@ KINDS = {
     "AppointmentScheduled",
     "EncounterStarted",
     "ChargePosted",
+    "ChargeReversed",
     "ClaimSubmitted",
     "ClaimAcknowledged",
     "ClaimRejected",

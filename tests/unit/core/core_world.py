@@ -336,6 +336,94 @@ REGIONAL_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# Riverside General Hospital (`riverside`), the hospital of the shipped FHIR resources
+# (tests/messages/fhir: its colonoscopies, booked, seen, charged, claimed and paid by Blue Bonnet
+# Mutual of Texas, `bcbs-tx`). Its ids are the FHIR references' ids as the resources send them
+# (`Location/riverside`, `Organization/endoscopy`, `Practitioner/dr-1210`); kept apart from the
+# worlds above so their tests see only their own.
+RIVERSIDE_GENERAL_RECORDS: dict[str, list[dict[str, Any]]] = {
+    "Location": [
+        {
+            "location_id": location_id,
+            "kind": kind,
+            "site_id": "riverside",
+            "parent_id": parent,
+            "display_name": name,
+            "cost_center_id": cost_center,
+            "inventory_location_id": None,
+        }
+        for location_id, kind, parent, name, cost_center in (
+            ("riverside", "SITE", None, "Riverside General Hospital", "CC-RVG-ADMIN"),
+            ("endoscopy", "DEPARTMENT", "riverside", "Endoscopy suite", "CC-RVG-ENDO"),
+            ("pathology", "DEPARTMENT", "riverside", "Anatomic pathology", "CC-RVG-PATH"),
+        )
+    ],
+    "CostCenter": [
+        {
+            "cost_center_id": cost_center,
+            "display_name": name,
+            "site_id": "riverside",
+            "service_line_id": "GASTRO",
+        }
+        for cost_center, name in (
+            ("CC-RVG-ADMIN", "Riverside General administration"),
+            ("CC-RVG-ENDO", "Riverside General endoscopy"),
+            ("CC-RVG-PATH", "Riverside General pathology"),
+        )
+    ],
+    "ServiceLine": [{"service_line_id": "GASTRO", "display_name": "Gastroenterology"}],
+    # the booking's practitioner, and the group that bills its professional claims (the
+    # Claim's provider identifier, an NPI)
+    "Provider": [
+        {
+            "provider_id": "dr-1210",
+            "npi": "1548213097",
+            "display_name": "Dr. Raman",
+            "specialty": "Gastroenterology",
+            "site_id": "riverside",
+            "cost_center_id": "CC-RVG-ENDO",
+        },
+        {
+            "provider_id": "riverside-physicians",
+            "npi": "1912301953",
+            "display_name": "Riverside General Physicians Group",
+            "specialty": "Multispecialty group",
+            "site_id": "riverside",
+            "cost_center_id": "CC-RVG-ADMIN",
+        },
+    ],
+    "Payer": [
+        {
+            "payer_id": "bcbs-tx",
+            "display_name": "Blue Bonnet Mutual of Texas",
+            "financial_class": "COMMERCIAL",
+        },
+    ],
+    # A FHIR Appointment names no coverage, so its booking accrues nothing; these are the
+    # rates a booking that names Blue Bonnet would accrue.
+    "ContractRate": [
+        {
+            "rate_id": f"R-BCBSTX-{code}",
+            "payer_id": "bcbs-tx",
+            "procedure_code": code,
+            "expected_amount": expected,
+            "effective_from": "2026-01-01",
+        }
+        for code, expected in (("45378", "1000.00"), ("88305", "130.00"))
+    ],
+    # Riverside General keeps its own patient A/R; the other purposes use the system's map
+    "GlAccountMap": [
+        {
+            "map_id": "RVG-AR",
+            "purpose": "PATIENT_AR",
+            "site_id": "riverside",
+            "carc_group": None,
+            "gl_account": "1200-RVG",
+        },
+    ],
+}
+
+
 def master_data(without: tuple[str, ...] = ()) -> DictMasterData:
     """The world's master data; `without` drops records by id (e.g. "R-MCR-29881")."""
     store = DictMasterData()
@@ -350,6 +438,15 @@ def regional_general() -> DictMasterData:
     """The world's master data and Regional General Hospital's."""
     store = master_data()
     for name, rows in REGIONAL_GENERAL_RECORDS.items():
+        for row in rows:
+            store.put(master_record(name, row))
+    return store
+
+
+def riverside_general() -> DictMasterData:
+    """The world's master data and Riverside General Hospital's (the FHIR resources')."""
+    store = master_data()
+    for name, rows in RIVERSIDE_GENERAL_RECORDS.items():
         for row in rows:
             store.put(master_record(name, row))
     return store

@@ -41,12 +41,14 @@ from test_topology import codec_for, publish  # noqa: E402
 from s2c.streams.topics import declare  # noqa: E402
 from s2c.tables.master import DictMasterData  # noqa: E402
 from s2c.tables.outputs import Command  # noqa: E402
+from s2c.tables.reconcile import Facts, mismatches  # noqa: E402
 from s2c.tables.replay import Pipeline  # noqa: E402
 
 pytestmark = pytest.mark.integration
 S2C = [sys.executable, "-m", "s2c.streams.cli"]
 WAIT_SECONDS = 15
 COMMAND_ID = re.compile(r"command (\S+) \(")
+GAUGE = re.compile(r's2c_reconciliation_mismatches\{kind="([A-Z_]+)",site="([^"]*)"\} (\S+)')
 
 
 def commands_of(events: list, master: DictMasterData) -> dict[str, str]:
@@ -244,4 +246,61 @@ def test_rejected_and_unacknowledged_commands_become_work_items_until_the_erp_an
     rejected_items = queue.raised("ERP_REJECTED", items)
     resolved = queue.resolved(items)
     assert {cid for cid, i in rejected_items.items() if i["exception_id"] in resolved} == retried
+
+    # Live reconciliation: `s2c reconcile --live` over the worker's tables and the ledger says
+    # what the core's function says over replay's commands and states and the same ledger; the
+    # worker's gauge counts the same per kind and site (every command is answered by now).
+    want = offline_mismatches(first + second, master, db)
+    assert want, "the ledger still refuses some journals: something to reconcile"
+    out = tmp_path / "live-report"
+    url = worker.metrics_url.removesuffix("/metrics")
+    subprocess.run(
+        [*S2C, "reconcile", "--live", url, "--db", str(db), "--out", str(out)],
+        env=pipeline_env.env,
+        check=True,
+        timeout=60,
+    )
+    report = json.loads((out / "reconciliation.json").read_text())
+    assert {
+        (m["kind"], m["process_id"], tuple(m["command_ids"])) for m in report["mismatches"]
+    } == want
+    tally = Counter((kind, "RIVERSIDE") for kind, _, _ in want)
+    wait_for(lambda: gauge_of(worker) == tally, 30, "the reconciliation gauge")
     assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+
+
+def offline_mismatches(events: list, master: DictMasterData, db: Path) -> set[tuple]:
+    """(kind, process id, command ids) as `s2c reconcile` finds them over replay's outputs."""
+    pipeline = Pipeline(master, IDS)
+    commands = [o for e in events for o in pipeline.feed(e) if isinstance(o, Command)]
+    with sqlite3.connect(db, timeout=30) as connection:
+        answers = {
+            cid: (status, reason)
+            for cid, status, reason in connection.execute(
+                "SELECT command_id, status, reason FROM erp_commands"
+            )
+        }
+    facts: dict[str, Facts] = {}
+    for command in commands:
+        found = facts.setdefault(command.header.process_id, Facts(command.header.process_id))
+        found.add_command(command.to_record())
+        if command.command_id in answers:
+            found.set_status(command.command_id, *answers[command.command_id])
+    for process_id, found in facts.items():
+        found.note_process(pipeline.processes[process_id])
+    as_of = max(c.header.issued_at for c in commands)
+    return {
+        (m.kind.value, m.process_id, m.command_ids)
+        for found in facts.values()
+        for m in mismatches(found, as_of)
+    }
+
+
+def gauge_of(worker) -> Counter:
+    with urllib.request.urlopen(worker.metrics_url, timeout=5) as answer:
+        text = answer.read().decode()
+    found: Counter = Counter()
+    for kind, site, value in GAUGE.findall(text):
+        if float(value):
+            found[kind, site] = int(float(value))
+    return found

@@ -23,6 +23,7 @@ from s2c.streams.acls import grant_namespace
 from s2c.streams.admin import create_topics
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec
+from s2c.streams.demo_erp import DemoErp
 from s2c.streams.demo_outputs import live_tables, write_outputs
 from s2c.streams.demo_summary import Workers, summary
 from s2c.streams.demo_workers import (
@@ -172,7 +173,9 @@ def run_demo(args: argparse.Namespace) -> int:
         codec.prepare(name)
     started = time.monotonic()
     workers = [start_worker(settings, run_dir, index, port) for index, port in enumerate(ports)]
+    erp = DemoErp(settings, run_dir, SynthParams().start_date)
     try:
+        erp.start()  # the reference ERP answers the run's commands (demo_erp.py)
         for index, (proc, port) in enumerate(zip(workers, ports)):
             wait_own_answer(
                 f"http://{settings.host}:{port}/health/", proc, 90, run_dir / f"worker-{index}.log"
@@ -184,9 +187,13 @@ def run_demo(args: argparse.Namespace) -> int:
             admin, declare(admin), codec, args.quiet_seconds, workers, run_dir, health
         )
         elapsed = time.monotonic() - started - args.quiet_seconds
+        worker_url = f"http://{settings.host}:{ports[0]}"
+        reconciled = erp.reconcile(worker_url, len(outputs["commands"]))
     except BaseException:
         _stop(workers)
+        erp.stop()
         raise
+    erp.stop()
     if args.keep_worker:
         for proc in workers:
             record_kept(settings, proc)
@@ -203,7 +210,10 @@ def run_demo(args: argparse.Namespace) -> int:
     )
     folder = write_outputs(outputs, run_dir / "outputs", live_tables(admin))
     title = f"the live demo run {stamp} (topics {settings.topic_prefix}.*)"
-    report = write_report(folder, run_dir / "report.html", title=title)
+    for line in erp.lines(reconciled):
+        print(line)
+    mismatches = erp.report_path if reconciled is not None else None
+    report = write_report(folder, run_dir / "report.html", mismatches, title=title)
     print(f"s2c demo: report of this run: {report}")
     print(f"          (from the outputs read back, in replay's format: {folder})")
     return 0

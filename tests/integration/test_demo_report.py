@@ -75,6 +75,18 @@ def test_the_demo_writes_the_report_of_its_live_run(stack: Settings, tmp_path: P
             (s, line): n for s, lines in got.volumes.items() for line, n in lines.items()
         }
         assert "metrics.jsonl (the core&#x27;s metric observations) is not in this folder" in page
+
+        # The reference ERP answered every command; a clean day reconciles to nothing, and the
+        # report draws the (empty) reconciliation from the run's file, not "not given".
+        sent = len((live / "commands.jsonl").read_text().splitlines())
+        applied = re.search(
+            r"ERP \(s2c erp-sink, ledger (\S+)\): (\d+) applied, (\d+) rejected", demo.stdout
+        )
+        assert applied and (int(applied.group(2)), int(applied.group(3))) == (sent, 0), demo.stdout
+        assert re.search(r"reconciliation as of \S+: 0 mismatch\(es\): none", demo.stdout)
+        reconciled = json.loads((report.parent / "reconciliation.json").read_text())
+        assert reconciled["mismatches"] == [] and sent > 0
+        assert "No reconciliation.json was given" not in page
     finally:
         stamp = prefix.removeprefix("demo")
         remove_namespace(replace(stack, topic_prefix=prefix, app_id=f"s2c-demo-{stamp}"))

@@ -213,10 +213,36 @@ def run_demo(args: argparse.Namespace) -> int:
     for line in erp.lines(reconciled):
         print(line)
     mismatches = erp.report_path if reconciled is not None else None
-    report = write_report(folder, run_dir / "report.html", mismatches, title=title)
+    conformance = _conformance(settings, synthesis, folder, run_dir)
+    report = write_report(folder, run_dir / "report.html", mismatches, conformance, title)
     print(f"s2c demo: report of this run: {report}")
     print(f"          (from the outputs read back, in replay's format: {folder})")
     return 0
+
+
+def _conformance(settings: Settings, synthesis: Any, folder: Path, run_dir: Path) -> Path:
+    """The run's OCEL 2.0 log (`<run>/ocel.json`, from the day's events and the live outputs)
+    and `<run>/conformance.json`, with pm4py's token-based replay when pm4py is installed
+    (`make install` installs it; it is a test dependency, never the pipeline's)."""
+    import importlib.util
+
+    from s2c.streams.idkey import id_key_of
+    from s2c.streams.ocel_cli import CONFORMANCE_FILE, write_conformance
+    from s2c.streams.synth.writer import write_events
+
+    write_events(run_dir / "input", synthesis.events())
+    check = importlib.util.find_spec("pm4py") is not None
+    out = run_dir / "ocel.json"
+    _, summary, _ = write_conformance(
+        run_dir / "input" / "events.jsonl", folder, out, id_key_of(settings), check
+    )
+    shown = ", ".join(f"{k} {n}" for k, n in summary["deviations"].items()) or "none"
+    fit = summary["pm4py"].get("appointment", {}).get("clean", {}).get("log_fitness")
+    print(
+        f"s2c demo: deviations from the reference path: {shown}; OCEL 2.0 log {out}"
+        + (f" (pm4py: clean visits fit {fit})" if fit is not None else "")
+    )
+    return out.parent / CONFORMANCE_FILE
 
 
 def _stop(workers: list[subprocess.Popen[bytes]]) -> None:

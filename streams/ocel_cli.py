@@ -80,6 +80,24 @@ def export(
     return builder, document, dict(counts)
 
 
+def write_conformance(
+    events_path: Path, replay_dir: Path, out: Path, ids: Any, check: bool
+) -> tuple[Any, dict[str, Any], dict[str, int]]:
+    """The OCEL log at `out` and `conformance.json` beside it (with pm4py's figures when
+    `check`); returns the builder, the conformance summary and what was exported."""
+    builder, document, counts = export(events_path, replay_dir, out, ids)
+    summary = deviation_counts(list(builder.instances.values()))
+    summary["pm4py"] = {}
+    if check:
+        from s2c.streams.ocel_check import check as pm4py_check
+
+        summary["pm4py"] = pm4py_check(out, document, builder.deviated_episodes())
+    (out.parent / CONFORMANCE_FILE).write_text(
+        json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    return builder, summary, counts
+
+
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as lines:
         return [json.loads(line) for line in lines if line.strip()]
@@ -97,18 +115,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("input %s is not a file", args.input)
         return 2
     out = args.out or args.replay / "ocel.json"
-    builder, document, counts = export(args.input, args.replay, out, id_key_of(Settings.from_env()))
-    summary = deviation_counts(list(builder.instances.values()))
-    summary["pm4py"] = {}
-    status = 0
-    if args.check:
-        from s2c.streams.ocel_check import check
-
-        summary["pm4py"] = check(out, document, builder.deviated_episodes())
-        status = 0 if summary["pm4py"]["round_trip"]["ok"] else 1
-    (out.parent / CONFORMANCE_FILE).write_text(
-        json.dumps(summary, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    ids = id_key_of(Settings.from_env())
+    builder, summary, counts = write_conformance(args.input, args.replay, out, ids, args.check)
+    status = 0 if not args.check or summary["pm4py"]["round_trip"]["ok"] else 1
     print(
         f"{out}: {counts.get('events', 0)} events and {counts.get('commands', 0)} commands "
         f"(left out: {counts.get('duplicates', 0)} resent, {counts.get('outside', 0)} in no "

@@ -69,6 +69,9 @@ class ByKind:
     counts: Counter[str]
     by_site: Breakdown
     note: str
+    # conformance.json's pm4py figures (s2c export-ocel --check): episode type -> traces
+    # (clean, deviating) -> {"traces", "log_fitness", "perc_fit_traces", ...}
+    pm4py: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -241,4 +244,13 @@ def _tool_json(path: Path, counts_key: str, tool: str) -> ByKind | Absent:
         for site, kinds in (data.get("by_site") or {}).items()
     }
     note = f"from {path.name}" + (f", as of {data['as_of']}" if data.get("as_of") else "")
-    return ByKind(counts, by_site, note)
+    pm4py = {
+        str(episode): {
+            group: {str(k): float(v) for k, v in figures[group].items()}
+            for group in ("clean", "deviating")
+            if isinstance(figures.get(group), dict)
+        }
+        for episode, figures in (data.get("pm4py") or {}).items()
+        if isinstance(figures, dict) and episode != "round_trip"
+    }
+    return ByKind(counts, by_site, note, pm4py)

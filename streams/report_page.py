@@ -4,6 +4,7 @@ a plain sentence saying which input it lacks."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from html import escape
@@ -61,7 +62,33 @@ def _by_kind(chart: str, figure: ByKind | Absent, what: str) -> str:
     out = note + bars(f"{chart}-by-kind", figure.counts, f"{what} by kind")
     if figure.by_site:
         out += stacked_bars(f"{chart}-by-site", figure.by_site, f"{what} by site and kind")
-    return out
+    return out + _pm4py(chart, figure)
+
+
+def _pm4py(chart: str, figure: ByKind) -> str:
+    """pm4py's token-based replay of the exported OCEL log (s2c export-ocel --check): per episode
+    type, the share of clean and of deviating traces that fit the net of the reference path."""
+    rows = {
+        f"{episode} · {group}": figures
+        for episode, groups in sorted(figure.pm4py.items())
+        for group, figures in groups.items()
+        if figures.get("traces")
+    }
+    if not rows:
+        return ""
+    fit = Counter({row: round(f.get("perc_fit_traces", 0.0)) for row, f in rows.items()})
+    table = "".join(
+        f"<tr><td>{escape(row)}</td><td>{int(f['traces']):,}</td>"
+        f"<td>{f.get('log_fitness', 0.0):.4f}</td><td>{f.get('perc_fit_traces', 0.0):.1f}%</td></tr>"
+        for row, f in rows.items()
+    )
+    return (
+        '<p class="what">pm4py, token-based replay of the exported OCEL 2.0 log against a net '
+        "discovered from the instances without deviations (s2c export-ocel --check):</p>"
+        + bars(f"{chart}-pm4py", fit, "% of traces that fit the reference net", "% fit")
+        + '<table class="money"><tr><th>episode · traces</th><th>traces</th>'
+        "<th>log fitness</th><th>fit</th></tr>" + table + "</table>"
+    )
 
 
 def _money_table(figures: Figures) -> str:

@@ -156,6 +156,14 @@ def test_reconciliation_and_conformance_reports_are_drawn(replayed: Path, tmp_pa
             {
                 "deviations": {"CLAIM_BEFORE_CHARGE": 3, "SKIPPED_AUTHORIZATION": 2},
                 "by_site": {"S01": {"CLAIM_BEFORE_CHARGE": 3}, "S02": {"SKIPPED_AUTHORIZATION": 2}},
+                "pm4py": {
+                    "appointment": {
+                        "clean": {"traces": 40, "log_fitness": 1.0, "perc_fit_traces": 100.0},
+                        "deviating": {"traces": 3, "log_fitness": 0.9, "perc_fit_traces": 33.3},
+                    },
+                    "case": {"clean": {"traces": 0}, "deviating": {"traces": 0}},
+                    "round_trip": {"events": 10, "objects": 5, "ok": True},
+                },
             }
         )
     )
@@ -184,6 +192,12 @@ def test_reconciliation_and_conformance_reports_are_drawn(replayed: Path, tmp_pa
         ("S02", "SKIPPED_AUTHORIZATION"): 2,
     }
     assert "as of 2025-03-31T00:00:00Z" in text
+    # pm4py's replay of the exported log: the share of fitting traces per episode type and group
+    assert drawn(marks, "deviations-pm4py") == {
+        ("appointment · clean", "% fit"): 100,
+        ("appointment · deviating", "% fit"): 33,
+    }
+    assert "<td>appointment · deviating</td><td>3</td><td>0.9000</td><td>33.3%</td>" in text
 
 
 def test_deviations_from_the_instances_when_no_conformance_report(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from s2c.tables import encounters, references, revenue, scheduling
+from s2c.tables import encounters, references, revenue, scheduling, workitems
 from s2c.tables.codec import iso
 from s2c.tables.events import Event, money_of
 from s2c.tables.handling import Handler, Output, WaitsFor, work_item
@@ -206,6 +206,8 @@ def _place(
     was = state.parked.pop(event.event_id, None)
     state.remember(event.event_id)
     out.extend(produced)
+    workitems.remember_fixable(state, produced, event)
+    workitems.close_fixed(state, event, now, out)
     if was is not None and was.reported is not None:
         kind = ExceptionKind(was.reported)
         raised = work_item(state, event, now, kind, "")

@@ -8,7 +8,8 @@ Three knee arthroscopies at Riverside for Aetna go through one `s2c worker`:
   the users file) acknowledges it, then resolves it with a reason, through the API.
 `/exceptions/` filtered by state, kind, site and age shows each in the right state with who and
 why, the gauge of open items follows the CLAIM_REJECTED item from open to acknowledged to gone,
-and an action without a named user's token is refused.
+and an action without a named user's token is refused. A second worker joins before the
+actions, so one of them is answered by forwarding to the worker that owns the item.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from core_world import (  # noqa: E402
     paid_knee_case,
     payment,
 )
-from stackkit import PipelineEnv, wait_for  # noqa: E402
+from stackkit import PipelineEnv, WorkerProcess, wait_for  # noqa: E402
 from test_topology import publish  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -64,17 +65,46 @@ def items(base: str, query: str) -> list[dict[str, Any]]:
     return page["exceptions"]
 
 
-def open_gauge(metrics_url: str) -> dict[tuple[str, str, str], float]:
+def open_gauge(*workers: WorkerProcess) -> dict[tuple[str, str, str], float]:
+    """`s2c_open_work_items` at Riverside, summed over the workers' /metrics pages."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    with urllib.request.urlopen(metrics_url, timeout=5) as answer:
-        text = answer.read().decode()
-    return {
-        (s.labels["kind"], s.labels["state"], s.labels["age"]): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name == "s2c_open_work_items" and s.labels.get("site") == "RIVERSIDE"
-    }
+    found: dict[tuple[str, str, str], float] = {}
+    for worker in workers:
+        with urllib.request.urlopen(worker.metrics_url, timeout=5) as answer:
+            text = answer.read().decode()
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name == "s2c_open_work_items" and s.labels.get("site") == "RIVERSIDE":
+                    labels = (s.labels["kind"], s.labels["state"], s.labels["age"])
+                    found[labels] = found.get(labels, 0) + s.value
+    return found
+
+
+def shared_out(*workers: WorkerProcess) -> bool:
+    """Every worker ready and owning some partitions (the rebalance is over)."""
+    for worker in workers:
+        url = worker.metrics_url.replace("/metrics", "/health/")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                health = json.load(answer)
+        except OSError:
+            return False
+        if health["status"] != "ok" or not health["assigned"]:
+            return False
+    return True
+
+
+def acted(base: str, path: str, body: dict[str, Any]) -> bool:
+    """Maria's call answered (202, or 200 once applied); a 503 while partitions move is retried."""
+    status, answer = call(base, path, MARIA, body)
+    assert status in (200, 202, 503), (status, answer)
+    return status != 503
+
+
+def closed_item(listed: dict[str, Any]) -> dict[str, Any]:
+    """An item as its table keeps it: the listing adds where it is kept."""
+    return {k: v for k, v in listed.items() if k not in ("key", "stage")}
 
 
 def histories() -> list:
@@ -161,39 +191,49 @@ def test_items_close_by_their_fix_or_by_a_named_user(
         lambda: kind("CLAIM_REJECTED", "open"), 60, "the CLAIM_REJECTED item to be kept"
     )
     wait_for(
-        lambda: open_gauge(worker.metrics_url).get(("CLAIM_REJECTED", "open", ">=7d")) == 1,
+        lambda: open_gauge(worker).get(("CLAIM_REJECTED", "open", ">=7d")) == 1,
         30,
         "the open-items gauge to count the rejection",
     )
-    assert ("DENIAL", "open", ">=7d") not in open_gauge(worker.metrics_url)
+    assert ("DENIAL", "open", ">=7d") not in open_gauge(worker)
 
+    # A second worker shares the partitions: one of the two calls below reaches a worker that
+    # does not own the item's key and goes on to the one that does.
+    second = pipeline_env.worker("w2", S2C_API_TOKEN=SHARED, S2C_API_USERS_FILE=str(users))
+    other = second.start().wait_ready().metrics_url.removesuffix("/metrics")
+    wait_for(lambda: shared_out(worker, second), 120, "both workers to own partitions")
     action = f"/exceptions/{rejection['exception_id']}"
     body = {"key": rejection["key"], "stage": rejection["stage"], "reason": "fixing the NPI"}
-    assert call(base, f"{action}/acknowledge", SHARED, body)[0] == 401  # not a named user
-    assert call(base, f"{action}/acknowledge", MARIA, body)[0] == 202
+    assert call(other, f"{action}/acknowledge", SHARED, body)[0] == 401  # not a named user
+    wait_for(lambda: acted(other, f"{action}/acknowledge", body), 60, "the acknowledgement")
     wait_for(
         lambda: kind("CLAIM_REJECTED", "acknowledged"), 30, "the acknowledgement to be applied"
     )
     wait_for(
-        lambda: open_gauge(worker.metrics_url).get(("CLAIM_REJECTED", "acknowledged", ">=7d")) == 1,
+        lambda: open_gauge(worker, second).get(("CLAIM_REJECTED", "acknowledged", ">=7d")) == 1,
         30,
         "the gauge to count the rejection as acknowledged",
     )
     body["reason"] = "resubmitted on paper, payer confirmed receipt"
-    assert call(base, f"{action}/resolve", MARIA, body)[0] == 202
+    wait_for(lambda: acted(base, f"{action}/resolve", body), 60, "the resolution")
     (closed,) = wait_for(
         lambda: kind("CLAIM_REJECTED", "resolved"), 30, "the resolution to be applied"
     )
     assert closed["acknowledged"]["by"] == closed["resolved"]["by"] == "mhernandez"
     assert closed["resolved"]["reason"] == "resubmitted on paper, payer confirmed receipt"
-    assert call(base, f"{action}/resolve", MARIA, body)[0] == 200  # again: nothing changes
+    for again in (base, other):  # again, through either worker: nothing changes
+        assert call(again, f"{action}/resolve", MARIA, body) == (
+            200,
+            {"changed": False, "item": closed_item(closed)},
+        )
 
     assert items(base, "state=open") == []
     assert len(items(base, "state=resolved&min_age=7d")) == 5  # raised in March 2026
     assert items(base, "state=resolved&site=NORTH") == []
     wait_for(
-        lambda: not any(k[0] == "CLAIM_REJECTED" for k in open_gauge(worker.metrics_url)),
+        lambda: not any(k[0] == "CLAIM_REJECTED" for k in open_gauge(worker, second)),
         30,
         "the gauge to drop the resolved rejection",
     )
-    assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()
+    for running in (worker, second):
+        assert running.proc is not None and running.proc.poll() is None, running.log_tail()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from s2c.streams.demo_summary import work_items
 from s2c.streams.topology import workitems
 from s2c.streams.topology.worklist import (
     MAX_SCANNED,
@@ -190,3 +191,13 @@ def test_a_filtered_request_reads_a_bounded_slice_and_says_where_it_stopped() ->
     assert items == [] and decode_cursor(cursor) == upto
     found, upto = local_matching([rows(store)], decode_cursor(cursor), 11, the_filter, NOW)
     assert [i["exception_id"] for _, i in found] == ["item-99999"] and upto is None
+
+
+def test_summaries_count_items_by_kind_and_notices_apart() -> None:
+    records = [item(1), item(2, kind="TIE_OUT"), notice(3, "item-1")]
+    assert work_items(records) == [
+        "work-queue exceptions:",
+        f"  {'DENIAL':24} {1:>7}",
+        f"  {'TIE_OUT':24} {1:>7}",
+        f"  {'resolved by an event':24} {1:>7}",
+    ]

@@ -67,6 +67,17 @@ def journal_table(commands: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def work_items(records: list[dict]) -> list[str]:
+    """The work items raised, by kind, and how many of them a later event already resolved (the
+    notices carrying `resolves_exception_id`, not counted as items)."""
+    raised = Counter(e["kind"] for e in records if not e.get("resolves_exception_id"))
+    notices = sum(1 for e in records if e.get("resolves_exception_id"))
+    return [
+        *counted("work-queue exceptions:", raised, 24),
+        f"  {'resolved by an event':24} {notices:>7}",
+    ]
+
+
 def counted(title: str, counts: Counter[str], width: int) -> list[str]:
     """A titled count per kind, sorted by kind; `none` when there is nothing to count."""
     rows = [f"  {kind:{width}} {n:>7}" for kind, n in sorted(counts.items())]
@@ -132,7 +143,7 @@ def summary(
         "",
         *journal_table(commands),
         "",
-        *counted("work-queue exceptions:", Counter(e["kind"] for e in outputs["exceptions"]), 24),
+        *work_items(outputs["exceptions"]),
         "",
         *counted("SLA breaches:", Counter(b["sla"] for b in outputs["breaches"]), 34),
     ]

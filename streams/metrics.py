@@ -98,6 +98,13 @@ class PipelineMetrics:
             ["stage", "site"],
             registry=registry,
         )
+        self.open_work_items = Gauge(
+            "s2c_open_work_items",
+            "Work items not resolved yet, by kind, state (open, acknowledged), site and age since "
+            "raised (<1h, <1d, <7d, >=7d)",
+            ["kind", "state", "site", "age"],
+            registry=registry,
+        )
         self.sla_breaches = Counter(
             "s2c_sla_breaches",
             "SLA breaches detected on event time",

@@ -118,6 +118,9 @@ class Settings:
     id_key: SecretStr = field(default_factory=lambda: SecretStr(""))
     # Bearer token the worker's experience API (/process/, /exceptions/) asks for; unset, open.
     api_token: SecretStr = field(default_factory=lambda: SecretStr(""))
+    # Named API users who may acknowledge and resolve work items: `name:sha256-hex-of-token`
+    # per line (streams/topology/workitems.py); unset, nobody may.
+    api_users_file: Path | None = None
     # MLLP listener (`s2c ingest mllp`). With a PEM certificate (chain) and key it speaks TLS
     # 1.2+ only; with a client CA too, mutual TLS. Key unset: the key is in the certificate file.
     mllp_tls_cert: Path | None = None
@@ -210,6 +213,7 @@ class Settings:
             patient_ref_key=SecretStr(_env("S2C_PATIENT_REF_KEY", "")),
             id_key=SecretStr(_env("S2C_ID_KEY", "")),
             api_token=SecretStr(_env("S2C_API_TOKEN", "")),
+            api_users_file=Path(users) if (users := _env("S2C_API_USERS_FILE", "")) else None,
             mllp_tls_cert=Path(cert) if (cert := _env("S2C_MLLP_TLS_CERT", "")) else None,
             mllp_tls_key=Path(key) if (key := _env("S2C_MLLP_TLS_KEY", "")) else None,
             mllp_tls_client_ca=Path(ca) if (ca := _env("S2C_MLLP_TLS_CLIENT_CA", "")) else None,

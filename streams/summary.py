@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from s2c.streams.demo_summary import counted, journal_table
+from s2c.streams.demo_summary import counted, journal_table, work_items
 from s2c.tables.codec import loads
 
 
@@ -40,7 +40,8 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
     for command in _records(out_dir / "commands.jsonl"):
         by_type[command["header"]["command_type"]] += 1
         reversals += bool(command["header"]["reverses_command_id"])
-    exceptions = Counter(e["kind"] for e in _records(out_dir / "exceptions.jsonl"))
+    raised = list(_records(out_dir / "exceptions.jsonl"))
+    exceptions = Counter(e["kind"] for e in raised if not e.get("resolves_exception_id"))
     breaches = Counter(b["sla"] for b in _records(out_dir / "sla_breaches.jsonl"))
     journals = journal_table(_with_decimal_money(_records(out_dir / "commands.jsonl")))
     events = counts["events"]
@@ -61,7 +62,7 @@ def replay_summary(out_dir: Path, counts: Counter[str], seconds: float) -> str:
         "",
         *journals,
         "",
-        *counted("work-queue exceptions:", exceptions, 24),
+        *work_items(raised),
         "",
         *counted("SLA breaches:", breaches, 34),
         "",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from s2c.tables import conformance, encounters, references, revenue, scheduling
+from s2c.tables import conformance, encounters, references, revenue, scheduling, workitems
 from s2c.tables.codec import iso
 from s2c.tables.events import Event, money_of
 from s2c.tables.handling import Handler, Output, WaitsFor, work_item
@@ -207,6 +207,8 @@ def _place(
     state.remember(event.event_id)
     out.extend(produced)
     conformance.observe(state, event, produced, out)
+    workitems.remember_fixable(state, produced, event)
+    workitems.close_fixed(state, event, now, out)
     if was is not None and was.reported is not None:
         kind = ExceptionKind(was.reported)
         raised = work_item(state, event, now, kind, "")

@@ -51,10 +51,11 @@ def work_item(
     *,
     tag: str | None = None,
     resolves: WorkQueueException | None = None,
+    resolves_id: str | None = None,
 ) -> WorkQueueException:
     """A work-queue exception whose id depends only on the process, the kind and the event (and
     `tag`, for a second item about the same event: a resolution notice, a final drop).
-    `resolves` makes it the notice that closes that earlier item."""
+    `resolves` (or its id, `resolves_id`) makes it the notice that closes that earlier item."""
     event_id = event.event_id if event is not None else None
     return WorkQueueException(
         exception_id=stable_id(
@@ -68,7 +69,7 @@ def work_item(
         raised_at=now,
         site_id=state.site_id,
         amount=amount,
-        resolves_exception_id=resolves.exception_id if resolves is not None else None,
+        resolves_exception_id=resolves.exception_id if resolves is not None else resolves_id,
     )
 
 

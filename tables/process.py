@@ -10,7 +10,8 @@ order the facts arrived in.
 Machinery beside the business state: `applied` (event ids already applied, a bounded FIFO: an
 instance's history is small), `parked` (events waiting for an anchor or master data, each with a
 deadline; still held once reported, up to a hard limit) and `breached` / `observed` (each SLA
-breach and each stage duration reported once).
+breach and each stage duration reported once) and `fixable` (work items a later event closes,
+workitems.py).
 
 Serialization is `to_dict` / `from_dict` over native values (datetime, Decimal); `codec.dumps`
 turns that into compact JSON. Keyed collections are written sorted so equal states give equal bytes.
@@ -115,6 +116,7 @@ class ProcessState:
     parked: dict[str, Parked] = field(default_factory=dict)
     breached: set[str] = field(default_factory=set)
     observed: set[str] = field(default_factory=set)
+    fixable: dict[str, dict[str, Any]] = field(default_factory=dict)  # workitems.py
 
     @property
     def is_scheduled(self) -> bool:

@@ -17,11 +17,15 @@
 - `POST /process/by-account/` with `{"account_number": "..."}`: the same, by the real account
   number, which the API pseudonymizes with the pipeline's key. Only when `S2C_API_TOKEN` is set
   (403 otherwise). The number goes in the body, not the URL, so no access log or proxy keeps it.
-- `GET /exceptions/?limit=&after=`: the kept work items of every worker, a page at a time (see
-  worklist.py for the order, the cursor and the bound); each worker answers `?scope=local`.
+- `GET /exceptions/?limit=&after=&state=&kind=&site=&min_age=`: the kept work items of every
+  worker, a page at a time, filtered (see worklist.py for the order, the cursor, the filters and
+  the bound); each worker answers `?scope=local`.
+- `POST /exceptions/{exception_id}/acknowledge` and `/resolve`: a named user's action on a work
+  item (api_actions.py).
 
 With `S2C_API_TOKEN` set, every route but `/health/` (and `/metrics`, app.py) answers 401 without
-`Authorization: Bearer <token>`; the token is compared in constant time. Requests one worker
+`Authorization: Bearer <token>` (the shared token, or a named user's from
+`S2C_API_USERS_FILE`); tokens are compared in constant time. Requests one worker
 makes to another carry the caller's header.
 """
 
@@ -43,12 +47,15 @@ from yarl import URL
 from s2c.streams.runtime.reorder import Reorder
 from s2c.streams.runtime.watermarks import held_by
 from s2c.streams.topology.announce import stage_upstreams
+from s2c.streams.topology.api_actions import attach_actions
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.workitems import load_users, user_of
 from s2c.streams.topology.worklist import (
     BadPage,
     decode_cursor,
-    local_items,
+    local_matching,
     page,
+    page_filter,
     page_limit,
     rows_from,
 )
@@ -134,15 +141,18 @@ def _json(
     )
 
 
-def token_check(token: str) -> Any:
-    """`refused(view, request)`: None when the request may pass, else the 401 to answer."""
+def token_check(token: str, users: dict[str, str] | None = None) -> Any:
+    """`refused(view, request)`: None when the request may pass, else the 401 to answer. The
+    shared token passes, and so does a named user's (workitems.load_users)."""
     expected = f"Bearer {token}".encode()
 
     def refused(view: View, request: Request) -> Response | None:
         if not token:
             return None
-        given = request.headers.get("Authorization", "").encode()
-        if hmac.compare_digest(given, expected):
+        given = request.headers.get("Authorization", "")
+        if hmac.compare_digest(given.encode(), expected):
+            return None
+        if users and user_of(given, users) is not None:
             return None
         challenge = {"WWW-Authenticate": 'Bearer realm="s2c"'}
         return _json(view, {"error": "a bearer token is needed"}, 401, challenge)
@@ -164,7 +174,8 @@ def attach_api(t: Topology) -> None:
         t.topics.process.name: Reorder(t.tables["process_timers"]),
     }
     token = t.settings.api_token.get_secret_value()
-    refused = token_check(token)
+    users = load_users(str(t.settings.api_users_file or ""))
+    refused = token_check(token, users)
     here = URL(str(app.conf.canonical_url))
 
     def is_me(url: Any) -> bool:
@@ -189,6 +200,14 @@ def attach_api(t: Topology) -> None:
         headers = {"Authorization": request.headers.get("Authorization", "")} if token else {}
         async with app.http_client.get(url, headers=headers, timeout=PEER_TIMEOUT) as response:
             return response.status, json.loads(await response.text())
+
+    def from_owner_url(table: str, key: bytes) -> str | None:
+        """None when this worker owns `key` in `table`, else the owner's base URL."""
+        try:
+            owner = app.router.key_store(table, key)
+        except KeyError:
+            raise ServiceUnavailable() from None
+        return None if is_me(owner) else str(owner).rstrip("/")
 
     async def from_owner(table: str, key: bytes, path: str, request: Request) -> Any:
         """None when this worker owns `key` in `table`, else the owner's answer to `path`."""
@@ -338,21 +357,26 @@ def attach_api(t: Topology) -> None:
             try:
                 limit = page_limit(query.get("limit"))
                 after = decode_cursor(query.get("after"))
+                wanted = page_filter(query)
             except BadPage as exc:
                 return _json(self, {"error": str(exc)}, status=400)
             # One more than a page from each worker tells whether there is a next page.
-            found = local_items(kept, after, limit + 1)
+            found, upto = local_matching(kept, after, limit + 1, wanted)
             if query.get("scope") == "local":
-                return _json(self, {"items": found})
+                return _json(self, {"items": found, "upto": upto})
+            stops = [upto]
             for url in app.router.tables_metadata():
                 if is_me(url):
                     continue
-                params = f"scope=local&limit={limit}" + (
+                params = f"scope=local&limit={limit}{wanted.query()}" + (
                     f"&after={query['after']}" if after else ""
                 )
                 status, body = await ask(f"{str(url).rstrip('/')}/exceptions/?{params}", request)
                 if status != 200:
                     return _json(self, {"error": f"a worker answered {status}"}, status=502)
                 found.extend((tuple(position), item) for position, item in body["items"])
-            items, cursor = page(found, limit)
+                stops.append(tuple(body["upto"]) if body.get("upto") else None)
+            items, cursor = page(found, limit, stops)
             return _json(self, {"count": len(items), "exceptions": items, "next": cursor})
+
+    attach_actions(t, users, _json, from_owner_url)

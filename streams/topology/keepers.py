@@ -13,6 +13,7 @@ from typing import Any
 from s2c.streams.runtime.checkpoint import Checkpoint
 from s2c.streams.runtime.states import StateView, sorted_json
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.workitems import SLOT
 from s2c.streams.topology.worklist import keep_raised
 from s2c.tables import core
 from s2c.tables.codec import dumps_bytes, loads
@@ -20,6 +21,7 @@ from s2c.tables.link import LinkState
 from s2c.tables.outputs import Command
 from s2c.tables.process import ProcessState
 
+WORK_SLOT = SLOT + "|"
 PARKED_LINK = "PARKED|link"
 PARKED_PROCESS = "PARKED|process"
 Send = Callable[[list[Any], Any], None]  # (outputs, the event that arrived and its bytes)
@@ -41,7 +43,7 @@ class LinkKeeper:
 
     def keep(self, key: str, state: LinkState, outputs: list[Any], cause: Any) -> None:
         self.send(outputs, cause)
-        keep_raised(self.raised, key.encode(), outputs)
+        add_to_tally(self.counts, self.partition, keep_raised(self.raised, key.encode(), outputs))
         self.states.save(key.encode(), state)
         parked_before = self._parked_before.pop(key, 0)
         if len(state.parked) != parked_before:  # feeds the parked-events gauge
@@ -88,19 +90,28 @@ class ProcessKeeper:
             waiting = self.awaiting.decoded(slot, loads) or []
             if key not in waiting:
                 self.awaiting.hold(slot, waiting + [key], dumps_bytes)
-        keep_raised(self.raised, raw, outputs)
+        self.tally(keep_raised(self.raised, raw, outputs))
 
     def tally(self, moves: dict[str, int]) -> None:
-        """Per-partition counts (open instances by stage and site, parked events) for the
-        telemetry gauges; written in the partition's own stream context like every table."""
-        moves = {label: n for label, n in moves.items() if n}
-        if not moves:
-            return
-        slot = str(self.partition).encode()
-        counts_now: dict[str, int] = self.counts.decoded(slot, loads) or {}
-        for label, n in moves.items():
-            counts_now[label] = max(counts_now.get(label, 0) + n, 0)
-        self.counts.hold(slot, counts_now, sorted_json)
+        """Per-partition counts (open instances by stage and site, parked events, open work
+        items) for the telemetry gauges; written in the partition's own stream context like
+        every table."""
+        add_to_tally(self.counts, self.partition, moves)
+
+
+def add_to_tally(counts: Any, partition: int, moves: dict[str, int]) -> None:
+    """Move a partition's tally (`stage_counts` / `link_counts`) by `moves`; a work-item slot
+    that falls to zero goes, so slots of items raised long ago do not pile up."""
+    moves = {label: n for label, n in moves.items() if n}
+    if not moves:
+        return
+    slot = str(partition).encode()
+    counts_now: dict[str, int] = counts.decoded(slot, loads) or {}
+    for label, n in moves.items():
+        counts_now[label] = max(counts_now.get(label, 0) + n, 0)
+        if counts_now[label] == 0 and label.startswith(WORK_SLOT):
+            del counts_now[label]
+    counts.hold(slot, counts_now, sorted_json)
 
 
 def _label(state: ProcessState | None) -> str | None:

@@ -3,7 +3,8 @@
 It feeds its partition's records to the link stage (stages.py): watermark announcements from the
 ingest partitions, events keyed by their account, and registration copies (header `s2c.control:
 register`: the event went straight to its process) that record the link and release what was
-parked without forwarding the event again. Records an ingest partition of this worker applied in
+parked without forwarding the event again, and a person's action on a work item kept for the
+account (header `s2c.control: work-item`, workitems.py). Records an ingest partition of this worker applied in
 memory never come here (paths.py).
 """
 
@@ -19,6 +20,7 @@ from s2c.streams.runtime.reorder import upstream_ms
 from s2c.streams.runtime.watermarks import WATERMARK, InputProgress, of_ms
 from s2c.streams.topology.context import REGISTRATION, Topology, control_of
 from s2c.streams.topology.stages import Stages
+from s2c.streams.topology.workitems import WORK_ITEM_CONTROL
 
 
 def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
@@ -42,6 +44,9 @@ def attach_link(t: Topology, stages: Stages, progress: InputProgress) -> None:
         control = control_of(message)
         if control == WATERMARK:
             stages.link_watermark(message.partition, message.value)
+            return
+        if control == WORK_ITEM_CONTROL:
+            stages.work_item_action("link", message.partition, message.key, message.value)
             return
         registers = control == REGISTRATION
         if control is not None and not registers:

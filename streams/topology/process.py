@@ -3,7 +3,8 @@
 It feeds its partition's records to the process stage (stages.py): events placed on their
 instance by ingest or the link stage of another worker (or of this one, while the path in memory
 is not open yet, see paths.py), and control records (header `s2c.control`): `retry-master`
-(master data arrived: the instances there waiting for that key are retried) and `watermark` (an
+(master data arrived: the instances there waiting for that key are retried), `work-item` (a
+person's action on a work item kept for the key, workitems.py) and `watermark` (an
 upstream partition's progress: deadlines fire up to the smallest progress of all upstreams, see
 s2c.streams.runtime.watermarks).
 """
@@ -20,6 +21,7 @@ from s2c.streams.runtime.reorder import upstream_ms
 from s2c.streams.runtime.watermarks import WATERMARK, InputProgress, of_ms
 from s2c.streams.topology.context import Topology, control_of
 from s2c.streams.topology.stages import Stages
+from s2c.streams.topology.workitems import WORK_ITEM_CONTROL
 
 
 def attach_process(t: Topology, stages: Stages, progress: InputProgress) -> None:
@@ -37,6 +39,9 @@ def attach_process(t: Topology, stages: Stages, progress: InputProgress) -> None
         control = control_of(message)
         if control == WATERMARK:
             stages.process_watermark(message.partition, message.value)
+            return
+        if control == WORK_ITEM_CONTROL:
+            stages.work_item_action("process", message.partition, message.key, message.value)
             return
         if control is not None:
             stages.retry_waiting(message.partition, message.value)

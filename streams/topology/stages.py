@@ -29,8 +29,9 @@ from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
 from s2c.streams.runtime.watermarks import InputProgress, Upstream, of_ms, to_ms
 from s2c.streams.topology.announce import sources_of
 from s2c.streams.topology.context import Topology
-from s2c.streams.topology.keepers import LinkKeeper, ProcessKeeper
+from s2c.streams.topology.keepers import LinkKeeper, ProcessKeeper, add_to_tally
 from s2c.streams.topology.paths import LocalPaths
+from s2c.streams.topology.worklist import apply_action
 from s2c.tables import core
 from s2c.tables.codec import loads, to_native
 from s2c.tables.events import Event, event_from_record
@@ -326,6 +327,20 @@ class Stages:
         runner, master = self.process_runner(partition), self.master
         for name in waiting:
             runner.step(name, lambda s: core.retry_parked(s, master, now))
+
+    def work_item_action(self, stage: str, partition: int, key: bytes, control: bytes) -> None:
+        """A person's action on a work item kept for `key` (workitems.py), applied by the agent
+        that writes the item's table: durable with the partition's other writes, and applying
+        the same action again changes nothing."""
+        if stage == "link":
+            checkpoint, names = self.link_checkpoint, LINK_TABLES
+            kept, counts = "link_exceptions", "link_counts"
+        else:
+            checkpoint, names = self.process_checkpoint, PROCESS_TABLES
+            kept, counts = "process_exceptions", "stage_counts"
+        checkpoint.place(names, partition)
+        moved = apply_action(checkpoint[kept], key, loads(control))
+        add_to_tally(checkpoint[counts], partition, moved)
 
     def stream_now(self, partition: int) -> datetime | None:
         """The partition's stream time: the later of the worker's clock and the time kept in the

@@ -1,7 +1,8 @@
 """Gauges that need a look around rather than an event: consumer lag, stalls and open instances.
 
 Every few seconds: the lag of each partition this worker consumes (high watermark minus the next
-offset to read), and the open process instances by stage and site and the parked events per stage,
+offset to read), the open process instances by stage and site, the parked events per stage and
+the unresolved work items by kind, state, site and age (workitems.py),
 summed from the per-partition tallies the agents keep (`stage_counts`, `link_counts`) for the
 partitions this worker owns, so the gauges stay right when partitions move between workers.
 
@@ -18,6 +19,7 @@ import json
 import logging
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka.errors import IllegalStateError
@@ -26,6 +28,8 @@ from s2c.streams.runtime.overrides.stream import committed_offset, describe_cons
 from s2c.streams.topology.announce import stage_upstreams
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.stalls import task_stacks
+from s2c.streams.topology.workitems import SLOT as WORK_SLOT
+from s2c.streams.topology.workitems import open_by_age
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 5.0
@@ -104,6 +108,7 @@ def attach_telemetry(t: Topology) -> None:
             metrics.stalled_partitions.labels(topic=topic).set(stalled[topic])
         open_by: Counter[tuple[str, str]] = Counter()
         parked: Counter[str] = Counter()
+        work: Counter[str] = Counter()
         for tp in app.assignor.assigned_actives():
             table = {process_topic: counts, link_topic: link_counts}.get(tp.topic)
             if table is None:
@@ -111,7 +116,9 @@ def attach_telemetry(t: Topology) -> None:
             tally = json.loads(table.get(str(tp.partition).encode()) or b"{}")
             for slot, n in tally.items():
                 first, second = slot.split("|", 1)
-                if first == "PARKED":
+                if first == WORK_SLOT:
+                    work[slot] += n
+                elif first == "PARKED":
                     parked[second] += n
                 elif first not in CLOSED_STAGES:
                     open_by[(first, second)] += n
@@ -128,3 +135,6 @@ def attach_telemetry(t: Topology) -> None:
         metrics.open_instances.clear()
         for (stage, site), n in open_by.items():
             metrics.open_instances.labels(stage=stage, site=site).set(n)
+        metrics.open_work_items.clear()
+        for (kind, state, site, age), n in open_by_age(work, datetime.now(UTC)).items():
+            metrics.open_work_items.labels(kind=kind, state=state, site=site, age=age).set(n)

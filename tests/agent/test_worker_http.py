@@ -128,8 +128,12 @@ async def test_the_work_queue_comes_in_bounded_pages_in_key_order(tmp_path: Path
     unlinked = IDS.account_ref("ACCT-7999")
     store(w, "link_exceptions", unlinked, raised(unlinked, 2))
     # Page order: by key, bytewise (the process ids and the LINK stage's account pseudonym
-    # sorted together), then in the order raised.
-    everything = [e for key in sorted([*cases, unlinked]) for e in kept(key, cases)]
+    # sorted together), then in the order raised; each item says its state, key and stage.
+    everything = [
+        {**e, "state": "open", "key": key, "stage": "link" if key == unlinked else "process"}
+        for key in sorted([*cases, unlinked])
+        for e in kept(key, cases)
+    ]
 
     async with served(w) as client:
         pages, after = [], None

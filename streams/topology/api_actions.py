@@ -36,7 +36,7 @@ from s2c.streams.topology.workitems import (
 from s2c.tables.codec import dumps_bytes, iso
 
 MAX_REASON = 500
-TABLES = {"process": "process_exceptions", "link": "link_exceptions"}
+TABLES = {"process": "process_exceptions", "link": "link_exceptions", "erp": "erp_exceptions"}
 PEER_TIMEOUT = aiohttp.ClientTimeout(total=10)  # one worker asking another
 
 
@@ -48,7 +48,7 @@ def action_of(body: Any, action: str) -> tuple[str, str, str] | str:
     if not isinstance(key, str) or not key:
         return "key (the item's key, as /exceptions/ lists it) is required"
     if stage not in TABLES:
-        return "stage must be process or link"
+        return "stage must be process, link or erp"
     if not isinstance(reason, str) or len(reason) > MAX_REASON:
         return f"reason must be text of at most {MAX_REASON} characters"
     if action == "resolve" and not reason.strip():
@@ -111,12 +111,17 @@ def attach_actions(
                 "at": iso(datetime.now(UTC)),
                 "reason": reason,
             }
-            t.outbox.send(
-                topics[stage],
-                key.encode(),
-                dumps_bytes(record),
-                headers=[(CONTROL_HEADER, WORK_ITEM_CONTROL)],
-            )
-            await t.outbox.drain()
+            if stage == "erp":
+                # The ERP keeper reads only the ERP's topics: it applies the action here, under
+                # its lock, and commits it to its changelog before answering (erp.py `act`).
+                await t.erp.act(key, record)
+            else:
+                t.outbox.send(
+                    topics[stage],
+                    key.encode(),
+                    dumps_bytes(record),
+                    headers=[(CONTROL_HEADER, WORK_ITEM_CONTROL)],
+                )
+                await t.outbox.drain()
             act([item], record)
             return answer(self, {"changed": True, "item": item}, 202)

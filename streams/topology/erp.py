@@ -36,8 +36,9 @@ from s2c.streams.runtime.overrides.app import RAW
 from s2c.streams.runtime.states import json_states
 from s2c.streams.runtime.timers import TimerIndex
 from s2c.streams.topology.context import Topology
+from s2c.streams.topology.keepers import add_to_tally
 from s2c.streams.topology.reconciliation import LiveReconciliation
-from s2c.streams.topology.worklist import keep_raised
+from s2c.streams.topology.worklist import apply_action, keep_raised
 from s2c.tables.codec import loads, to_decimal
 from s2c.tables.erp_status import (
     AckReceived,
@@ -123,6 +124,17 @@ class ErpKeeper:
                 self.fire_overdue(partition, now)
             await self.checkpoint.commit(None, [])
 
+    async def act(self, key: str, action: dict[str, Any]) -> None:
+        """A person's action on an ERP item kept for `key` (api_actions.py), made durable before
+        it returns: the keeper's own topics are the ERP's, so no control record goes there."""
+        raw = key.encode()
+        partition = partition_of(raw, self.t.settings.partitions)
+        async with self.lock:
+            self.checkpoint.current(Placed(partition))
+            moves = apply_action(self.checkpoint["erp_exceptions"], raw, action)
+            add_to_tally(self.checkpoint["erp_timers"], partition, moves)
+            await self.checkpoint.commit(None, [])
+
     def pending(self, partitions: list[int]) -> int:
         """The PENDING commands of `partitions`, from the tallies (read only, over the table)."""
         table = self.t.tables["erp_timers"]
@@ -140,7 +152,8 @@ class ErpKeeper:
             site = self._site_of(raw)
             items = [replace(item, site_id=site) for item in items]
             self.t.sink.emit(items)
-            keep_raised(self.checkpoint["erp_exceptions"], raw, items)
+            moves = keep_raised(self.checkpoint["erp_exceptions"], raw, items)
+            add_to_tally(self.checkpoint["erp_timers"], partition, moves)
         self.states.save(raw, state)
         moved = state.pending() - pending_before
         if moved:

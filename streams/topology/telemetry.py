@@ -61,6 +61,7 @@ async def positions(consumer: Any, partitions: set[Any]) -> dict[Any, int]:
 def attach_telemetry(t: Topology) -> None:
     app, metrics = t.app, t.metrics
     counts, link_counts = t.tables["stage_counts"], t.tables["link_counts"]
+    erp_counts, acks_topic = t.tables["erp_timers"], t.topics.erp_acks.name  # the ERP items' tally
     process_topic, link_topic = t.topics.process.name, t.topics.link.name
     stalls = t.stalls
     sources = {t.topics.events.name, link_topic, process_topic}
@@ -110,7 +111,9 @@ def attach_telemetry(t: Topology) -> None:
         parked: Counter[str] = Counter()
         work: Counter[str] = Counter()
         for tp in app.assignor.assigned_actives():
-            table = {process_topic: counts, link_topic: link_counts}.get(tp.topic)
+            table = {process_topic: counts, link_topic: link_counts, acks_topic: erp_counts}.get(
+                tp.topic
+            )
             if table is None:
                 continue
             tally = json.loads(table.get(str(tp.partition).encode()) or b"{}")

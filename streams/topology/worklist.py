@@ -47,7 +47,7 @@ MAX_EXCEPTIONS_KEPT = 50  # work items kept per key for the experience API
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_SCANNED = 10_000  # items one worker reads for one filtered request
-STAGES = ("process", "link")  # the table an item is kept in, by its position's table number
+STAGES = ("process", "link", "erp")  # the table an item is kept in, by its position's table number
 
 Position = tuple[str, int, int]  # key, table (0 process, 1 link, 2 erp), index in the key's list
 KeyedRows = Callable[[bytes], Iterator[tuple[bytes, bytes]]]  # (key, value) from a key on

@@ -11,6 +11,7 @@ instance query shows each command's status; without an ack wait nothing is ever 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,7 +22,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from core_world import Feed, knee_case_scheduled, master_data
 from yarl import URL
 
+from s2c.streams.settings import SecretStr
 from s2c.streams.topology.erp import partition_of
+from s2c.streams.topology.keepers import WORK_SLOT
+from s2c.streams.topology.workitems import state_of
 from s2c.tables import core
 from s2c.tables.codec import dumps
 from s2c.tables.erp_status import ErpState
@@ -265,3 +269,43 @@ async def test_live_reconciliation_follows_the_erps_answers_and_the_ack_wait(
         shown_before = live.show(gauge, {("ERP_UNACKNOWLEDGED", "RIVERSIDE")})
         assert shown_before == set()
         assert sample("s2c_reconciliation_mismatches", labels) is None
+
+
+async def test_an_erp_item_is_listed_and_a_person_acknowledges_and_resolves_it(
+    tmp_path: Path,
+) -> None:
+    """ERP items are work items like the others: `/exceptions/` lists them (stage `erp`), the
+    open-items tally counts them, and a named user acknowledges and resolves one; the keeper
+    applies the action under its lock and commits it before answering, so it is in the table."""
+    token = "lena-from-general-ledger"
+    users = tmp_path / "api-users"
+    users.write_text(f"lena:{hashlib.sha256(token.encode()).hexdigest()}\n")
+    w = World(tmp_path / "w", api_token=SecretStr("shared"), api_users_file=users)
+    commands = booked(w)
+    accrual = commands["AccrueExpectedRevenue"]
+    async with w.agent("s2c-erp").test_context() as erp:
+        await w.put(erp, CASE.encode(), command_value(w, accrual), PART, timestamp=SENT.timestamp())
+        await w.put(erp, CASE.encode(), ack_value(w, accrual, "REJECTED", 4, CLOSED), PART)
+    tally = json.loads(w.t.tables["erp_timers"][str(PART).encode()])
+    assert [n for slot, n in tally.items() if slot.startswith(WORK_SLOT)] == [1]
+
+    me = URL(str(w.app.conf.canonical_url))
+    w.app.router.key_store = lambda table, key: me  # type: ignore[method-assign]
+    w.app.router.tables_metadata = lambda: {}  # type: ignore[method-assign]
+    w.app.web.init_server()
+    lena = {"Authorization": f"Bearer {token}"}
+    async with TestClient(TestServer(w.app.web.web_app)) as client:
+        listed = await client.get("/exceptions/", headers={"Authorization": "Bearer shared"})
+        [item] = (await listed.json())["exceptions"]
+        assert (item["kind"], item["stage"], item["state"]) == ("ERP_REJECTED", "erp", "open")
+        path = f"/exceptions/{item['exception_id']}"
+        body = {"key": item["key"], "stage": "erp", "reason": "period reopened, retry asked"}
+        assert (await client.post(f"{path}/acknowledge", json=body, headers=lena)).status == 202
+        assert (await client.post(f"{path}/resolve", json=body, headers=lena)).status == 202
+        again = await client.post(f"{path}/resolve", json=body, headers=lena)
+        assert again.status == 200 and (await again.json())["changed"] is False
+    [kept] = json.loads(w.t.tables["erp_exceptions"][CASE.encode()])
+    assert state_of(kept) == "resolved" and kept["resolved"]["by"] == "lena"
+    assert kept["acknowledged"]["reason"] == "period reopened, retry asked"
+    tally = json.loads(w.t.tables["erp_timers"][str(PART).encode()])
+    assert [n for slot, n in tally.items() if slot.startswith(WORK_SLOT)] == []

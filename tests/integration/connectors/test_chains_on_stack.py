@@ -166,8 +166,14 @@ def test_x12_case_claimed_denied_reversed_and_repaid_leaves_the_final_adjudicati
     }
     instance = chains.instance(CASE_A)
     assert (instance["stage"], instance["money"]["ar_balance"]) == ("CLOSED", "0.00")
-    (work_item,) = [x for x in chains.exceptions if x["process_id"] == CASE_A]
-    assert (work_item["kind"], work_item["amount"]) == ("DENIAL", Decimal("6800.00"))
+    # the CO-50 denial raised a DENIAL item; the payer taking it back (CLP02 22) closed it
+    raised, notice = sorted(
+        (x for x in chains.exceptions if x["process_id"] == CASE_A),
+        key=lambda x: x["resolves_exception_id"] is not None,
+    )
+    assert (raised["kind"], raised["amount"]) == ("DENIAL", Decimal("6800.00"))
+    assert raised["resolves_exception_id"] is None
+    assert (notice["kind"], notice["resolves_exception_id"]) == ("DENIAL", raised["exception_id"])
 
 
 BOOKED = ["ReserveSupplies", "PlanLabor", "ReserveRoom", "AccrueExpectedRevenue"]

@@ -14,7 +14,8 @@ instances). Then:
 (b) without --db (the acks as the worker received them) it reports the same, once the ack wait
     has passed for the silent instances' commands;
 (c) the deviations the worker reports (each instance's `deviations` in `GET /process/<id>/`, and
-    `s2c_path_deviations_total` by kind) are the generator's truth by instance and kind.
+    `s2c_path_deviations_total` by kind) are the generator's truth by instance, kind and the
+    event blamed.
 
 A clean day (no faults, no deviations, every period open, the whole chart, no silent instance)
 through another namespace reports zero mismatches both ways and zero deviations.
@@ -132,15 +133,15 @@ class Day:
         s2c(self.env, "reconcile", *args, "--out", out)
         return json.loads((out / "reconciliation.json").read_text())
 
-    def live_deviations(self) -> Counter[tuple[str, str, str | None]]:
-        """(trace, kind, process id) of every deviation in the instance queries of every
-        process replay knows; the trace is in the blamed event's id (EV-<trace>.<n>)."""
-        found: Counter[tuple[str, str, str | None]] = Counter()
+    def live_deviations(self) -> Counter[tuple[str, str, str, str]]:
+        """(trace, kind, blamed event, process id) of every deviation in the instance queries
+        of every process replay knows; the trace is in the event's id (EV-<trace>.<n>)."""
+        found: Counter[tuple[str, str, str, str]] = Counter()
         for pid in self.processes:
             state = self.get(f"/process/{urllib.parse.quote(pid, safe='')}/")
             for d in state["deviations"]:
                 trace = "TR-" + d["event_id"][3:].rsplit(".", 1)[0]
-                found[trace, d["kind"], pid] += 1
+                found[trace, d["kind"], d["event_id"], pid] += 1
         return found
 
     def deviation_counter(self) -> Counter[str]:
@@ -152,8 +153,9 @@ class Day:
         return +found
 
 
-def by_trace(found: Counter[tuple[str, str, str | None]]) -> Counter[tuple[str, str]]:
-    return Counter({(trace, kind): n for (trace, kind, _), n in found.items()})
+def by_trace(found: Counter[tuple[str, str, str, str]]) -> Counter[tuple[str, str, str]]:
+    """Without the process id, which the truth cannot know for a walk-in."""
+    return Counter({(trace, kind, event): n for (trace, kind, event, _), n in found.items()})
 
 
 def pairs(report: dict[str, Any]) -> set[tuple[str, str]]:
@@ -219,11 +221,11 @@ def test_every_injected_fault_is_reported_live_exactly(pipeline_env: PipelineEnv
         k: with_ledger[k] for k in ("as_of", "counts", "by_site")
     }
 
-    # (c) the deviations the worker reports: the generator's truth, by instance and kind (a
-    # walk-in's instance by its trace: the truth cannot know its process id).
-    want = Counter((t["trace"], t["kind"]) for t in deviations)
+    # (c) the deviations the worker reports: the generator's truth, by instance, kind and the
+    # event blamed (a walk-in's instance by its trace: the truth cannot know its process id).
+    want = Counter((t["trace"], t["kind"], t["event_id"]) for t in deviations)
 
-    def the_truth() -> Counter[tuple[str, str, str | None]] | None:
+    def the_truth() -> Counter[tuple[str, str, str, str]] | None:
         found = day.live_deviations()
         return found if by_trace(found) == want else None
 
@@ -233,7 +235,7 @@ def test_every_injected_fault_is_reported_live_exactly(pipeline_env: PipelineEnv
         f"the live deviations to be the truth: {by_trace(day.live_deviations())} vs {want}",
     )
     named = {t["trace"]: t["process_id"] for t in deviations}
-    assert {(pid, kind) for trace, kind, pid in live if named[trace]} == {
+    assert {(pid, kind) for trace, kind, _, pid in live if named[trace]} == {
         (t["process_id"], t["kind"]) for t in deviations if t["process_id"]
     }
     assert day.deviation_counter() == Counter(t["kind"] for t in deviations)

@@ -106,9 +106,17 @@ class Day:
         return self.worker
 
     def stop_sink(self) -> None:
-        assert self.sink is not None
-        self.sink.send_signal(signal.SIGTERM)
-        assert self.sink.wait(30) == 0, self.log.read_text()[-3000:]
+        if self.sink is None:
+            return
+        if self.sink.poll() is None:
+            self.sink.send_signal(signal.SIGTERM)
+        try:
+            code = self.sink.wait(30)
+        except subprocess.TimeoutExpired:
+            self.sink.kill()
+            self.sink.wait(10)
+            raise
+        assert code == 0, self.log.read_text()[-3000:]
 
     def get(self, path: str) -> Any:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=30) as answer:
@@ -182,14 +190,14 @@ def test_every_injected_fault_is_reported_live_exactly(pipeline_env: PipelineEnv
     deviations = jsonl(day.gen / "deviations.jsonl")
     assert {t["kind"] for t in deviations if t["injected"]} == set(KINDS)
 
-    day.run(
-        *OPEN,
-        "--master-data", str(day.gen / truth["erp_master"]),
-        "--close-periods", ",".join(truth["closed_periods"]),
-        "--silent-fraction", str(fraction),
-        "--silent-seed", seed,
-    )  # fmt: skip
     try:
+        day.run(
+            *OPEN,
+            "--master-data", str(day.gen / truth["erp_master"]),
+            "--close-periods", ",".join(truth["closed_periods"]),
+            "--silent-fraction", str(fraction),
+            "--silent-seed", seed,
+        )  # fmt: skip
         wait_for(
             lambda: day.settled(silent),
             90,
@@ -229,11 +237,11 @@ def test_every_injected_fault_is_reported_live_exactly(pipeline_env: PipelineEnv
         found = day.live_deviations()
         return found if by_trace(found) == want else None
 
-    live = wait_for(
-        the_truth,
-        30,
-        f"the live deviations to be the truth: {by_trace(day.live_deviations())} vs {want}",
-    )
+    try:
+        live = wait_for(the_truth, 30, "the live deviations to be the truth")
+    except AssertionError:
+        assert by_trace(day.live_deviations()) == want  # says what differs
+        raise
     named = {t["trace"]: t["process_id"] for t in deviations}
     assert {(pid, kind) for trace, kind, _, pid in live if named[trace]} == {
         (t["process_id"], t["kind"]) for t in deviations if t["process_id"]
@@ -247,8 +255,8 @@ def test_a_clean_day_reports_nothing_live(pipeline_env: PipelineEnv) -> None:
     assert not (day.gen / "deviations.jsonl").exists()
     assert all(not s["deviations"] for s in jsonl(day.replay / "processes.jsonl"))
     assert len(day.commands) > 300
-    day.run(*OPEN, "--master-data", str(day.gen / "master"))
     try:
+        day.run(*OPEN, "--master-data", str(day.gen / "master"))
         wait_for(
             lambda: day.settled(set()), 90, f"every command answered:\n{day.worker.log_tail()}"
         )

@@ -114,6 +114,15 @@ def _authorization(state: ProcessState, e: ev.Event) -> list[Found]:
 
 
 def _completed(state: ProcessState, e: ev.Event) -> list[Found]:
+    """A case's completion or a visit's discharge. Whichever arrives first, the skipped
+    authorization blames the completion dated first (a surgical case: `CaseCompleted`, before
+    its discharge), so arrival order changes neither the deviation nor the event it names."""
+    state.deviations = tuple(
+        Deviation(d.kind, e.event_id, e.occurred_at)
+        if d.kind == SKIPPED_AUTHORIZATION and e.occurred_at < d.at
+        else d
+        for d in state.deviations
+    )
     return _skipped_authorization(state)
 
 

@@ -22,8 +22,8 @@ rejected claim sent again: `REWORK_CLAIM`). One line per deviation in `deviation
 instance (None for a walk-in, whose id depends on the pipeline's key: match it by `trace`, the
 events' `correlation_id`). The choice uses its own RNG per episode, so the business content and
 the noise of every other episode are the same as without the option. With `--finance-faults`
-too, a visit both options pick may lose the step its deviation needs (a payment, a reschedule):
-use one option at a time when the truth must be exact.
+too, the finance faults are chosen among the episodes this truth does not name
+(`faults_finance.py`), so both truths stay exact.
 """
 
 from __future__ import annotations

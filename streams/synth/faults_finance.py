@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -110,9 +110,11 @@ def inject(
     per_kind: int,
     seed: int,
     start: date,
+    avoid: Collection[str] = (),
 ) -> FinanceFaults:
     """Break `per_kind` clinic visits per kind in `timeline` (in place, re-sorted), adding the
-    record overrides and the new department's master records; returns what was done."""
+    record overrides and the new department's master records; returns what was done. Episodes
+    whose trace is in `avoid` (those with a deviation) are never chosen."""
     closed = (start - timedelta(days=60)).replace(day=5)
     faults = FinanceFaults(f"{closed:%Y-%m}", str(seed))
     visits: dict[str, _Visit] = {}
@@ -123,6 +125,8 @@ def inject(
     rng = random.Random(f"{seed}:finance-faults")
     order = [v for v in visits.values() if not is_silent(_pid(v), SILENT_FRACTION, str(seed))]
     rng.shuffle(order)
+    if avoid:  # after the shuffle: without deviations the draws and the order are unchanged
+        order = [v for v in order if v.ep.trace not in avoid]
     taken: set[str] = set()
     drop: set[tuple[str, int]] = set()
     moved: dict[tuple[str, int], int] = {}

@@ -104,6 +104,7 @@ def plan(
                 params.finance_faults,
                 params.seed,
                 params.start_date,
+                avoid={t["trace"] for t in synthesis.deviations},
             )
     finally:
         if gc_was_enabled:

@@ -136,6 +136,25 @@ def test_a_case_completed_before_its_approval_skipped_the_authorization(pipeline
     assert "ACCT-7001" not in dumps(metric.labels) and CASE not in dumps(metric.labels)
 
 
+def test_a_discharge_arriving_before_the_case_completion_still_blames_the_completion(
+    pipeline, feed
+) -> None:
+    """The discharge (EncounterCompleted) overtakes the case's completion in the feed: the
+    deviation, found on the discharge, moves to the completion when it arrives (the event the
+    generator's truth names, and the one an in-order feed blames); counted once."""
+    steps = _reference(feed)
+    steps["approved"] = _auth(feed, "AuthorizationApproved", SURGERY_DAY + 30, auth_number="A1")
+    order = ["booked", "requested", "arrived", "discharged", "completed", "approved", "charged"]
+    observed = _run(pipeline, [steps[name] for name in order])
+    (deviation,) = pipeline.processes[CASE].deviations
+    assert deviation == (
+        "SKIPPED_AUTHORIZATION",
+        steps["completed"].event_id,
+        steps["completed"].occurred_at,
+    )
+    assert len(observed) == 1
+
+
 def test_a_denied_authorization_and_the_case_done_anyway_is_skipped_too(pipeline, feed) -> None:
     steps = _reference(feed)
     denied = _auth(feed, "AuthorizationDenied", 30, reason="not medically necessary")

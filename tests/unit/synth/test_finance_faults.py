@@ -1,17 +1,22 @@
 """End to end, offline: a generated day with finance faults, `s2c replay`, the reference ERP
 posting the replay's commands from the file into an SQLite ledger, and `s2c reconcile` must
-report exactly the injected faults, per instance and kind; a clean day reports none.
+report exactly the injected faults, per instance and kind; a clean day reports none. With
+deviations injected too, both truths stay exact: the replay's deviations are deviations.jsonl's.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from s2c.streams.cli import main
 from s2c.streams.erp.rules import is_silent
+from s2c.streams.synth import SynthParams, generate
+from s2c.tables.conformance import KINDS
 from s2c.tables.reconcile import MismatchKind
 
 DAY = ["--episodes", "300", "--seed", "7", "--sites", "2"]
@@ -22,10 +27,12 @@ def id_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("S2C_ID_KEY", "synthetic-reconcile-test-key-0123456789")
 
 
-def _run(tmp: Path, faults: bool) -> tuple[dict, dict | None, Path]:
+def _run(
+    tmp: Path, faults: bool, day: list[str] = DAY, extra: tuple[str, ...] = ()
+) -> tuple[dict, dict | None, Path]:
     gen, out, db = tmp / "gen", tmp / "out", tmp / "erp.sqlite"
-    extra = ["--finance-faults", "1"] if faults else []
-    assert main(["generate", "--out", str(gen), *DAY, *extra]) == 0
+    flags = ["--finance-faults", "1", *extra] if faults else [*extra]
+    assert main(["generate", "--out", str(gen), *day, *flags]) == 0
     assert main(["replay", str(gen / "events.jsonl"), "--master-data", str(gen / "master"),
                  "--out", str(out), "--quiet"]) == 0  # fmt: skip
     truth = json.loads((gen / "finance_faults.json").read_text()) if faults else None
@@ -46,6 +53,10 @@ def _run(tmp: Path, faults: bool) -> tuple[dict, dict | None, Path]:
 
 def test_reconcile_reports_exactly_the_injected_faults(tmp_path: Path) -> None:
     report, truth, out = _run(tmp_path, faults=True)
+    _assert_exactly_the_faults(tmp_path, report, truth, out)
+
+
+def _assert_exactly_the_faults(tmp_path: Path, report: dict, truth: dict | None, out: Path) -> None:
     assert truth is not None
     injected = {(f["process_id"], f["kind"]) for f in truth["faults"]}
     # every kind the generator makes is injected (the silent ERP's comes from the sink)
@@ -68,6 +79,38 @@ def test_reconcile_reports_exactly_the_injected_faults(tmp_path: Path) -> None:
     csv_rows = (tmp_path / "report" / "reconciliation.csv").read_text().splitlines()
     assert csv_rows[0] == "kind,process_id,site_id,command_ids,amount,reason"
     assert len(csv_rows) == 1 + len(found)
+
+
+# A day on which, before the pickers were disjoint, a visit got a finance fault and a deviation
+# (CLAIM_BEFORE_CHARGE) and lost the deviation: the faults dropped its claim.
+BOTH = ["--episodes", "300", "--seed", "1", "--sites", "2"]
+
+
+def test_faults_and_deviations_together_keep_both_truths_exact(tmp_path: Path) -> None:
+    report, truth, out = _run(tmp_path, True, BOTH, ("--deviation-rate", "0.3"))
+    _assert_exactly_the_faults(tmp_path, report, truth, out)
+    assert truth is not None
+    deviations = [json.loads(line) for line in (tmp_path / "gen" / "deviations.jsonl").open()]
+    assert {t["kind"] for t in deviations if t["injected"]} == set(KINDS)
+    faulted = {f["process_id"] for f in truth["faults"]}
+    assert not faulted & {t["process_id"] for t in deviations}  # disjoint pickers
+    found: Counter[tuple[str, str, str]] = Counter()
+    for line in (out / "processes.jsonl").open():
+        for d in json.loads(line)["deviations"]:
+            found["TR-" + d["event_id"][3:].rsplit(".", 1)[0], d["kind"], d["event_id"]] += 1
+    assert found == Counter((t["trace"], t["kind"], t["event_id"]) for t in deviations)
+
+
+def test_the_finance_faults_avoid_the_deviated_episodes() -> None:
+    """With deviations the finance picker skips their episodes and still breaks a visit of
+    every kind (without them its choice is unchanged: `cmp` of generated days, see the commit)."""
+    day = SynthParams(seed=1, sites=2, clinic_visits=120, walk_ins=10, ed_visits=20, cases=20)
+    alone = generate(replace(day, finance_faults=1)).finance.faults
+    both = generate(replace(day, finance_faults=1, deviation_rate=0.3))
+    deviated = {t["process_id"] for t in both.deviations}
+    assert {pid for pid, _, _ in alone} & deviated  # the old picker would have hit them
+    assert not {pid for pid, _, _ in both.finance.faults} & deviated
+    assert {k for _, _, k in both.finance.faults} == {k for _, _, k in alone}
 
 
 def test_a_clean_day_reconciles_to_zero(tmp_path: Path) -> None:

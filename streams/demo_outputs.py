@@ -9,7 +9,8 @@ bytes nor the exception text, which may quote the refused input). The instances'
 final states (processes.jsonl, links.jsonl) are read from the workers' tables' changelogs: the
 workers store a state as the JSON replay writes (`to_dict`), so each line is the stored value,
 sorted by key as replay sorts them. The metric observations (metrics.jsonl) exist live only as
-Prometheus histograms, not one by one: the folder has none, and the report says so.
+Prometheus histograms, not one by one: the folder has none, and `s2c report` derives the stage
+durations from the instances' final milestones instead and says so.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ gives a section that says so (`Absent`), never a made-up figure. Money stays Dec
 formats it. No patient data leaves this module: instances are counted by site, service line and
 payer; account numbers in processes.jsonl are never read.
 
+Stage durations are the core's observations (metrics.jsonl). A folder without them (a live run
+read back by `s2c demo`: the worker has them only as Prometheus histograms) gets them derived from
+the instances' final milestones, and the page says so: the same measures of the same instances,
+but where an earlier milestone arrived after the core had observed a measure, the final milestones
+give the shorter time the core's observation could not see.
+
 Optional inputs from other tools, in the folder or named on the command line:
 - `reconciliation.json`: `{"as_of": ..., "counts": {kind: n}, "by_site": {site: {kind: n}}, ...}`
 - `conformance.json`: `{"deviations": {kind: n}, "by_site": {site: {kind: n}}, "pm4py": {...}}`;
@@ -18,11 +24,13 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from s2c.tables.codec import loads
+from s2c.tables.sla import STAGE_METRICS
 
 Breakdown = dict[str, Counter[str]]  # row (a kind, a site) -> segment -> count
 RECONCILIATION, CONFORMANCE = "reconciliation.json", "conformance.json"
@@ -82,6 +90,7 @@ class Figures:
     volumes: Breakdown | Absent = Absent("")  # site -> service line -> instances
     stages: Counter[str] | Absent = Absent("")  # instance stage -> instances
     durations: dict[str, Duration] | Absent = Absent("")
+    durations_note: str = ""  # where the durations come from when not from metrics.jsonl
     breaches: Breakdown | Absent = Absent("")  # SLA -> site -> breaches
     exceptions: Breakdown | Absent = Absent("")  # kind -> site -> work items
     money: dict[str, Money] | Absent = Absent("")  # payer -> money
@@ -133,10 +142,20 @@ def read_figures(
         for attr in ("volumes", "stages", "money"):
             setattr(figures, attr, _missing("processes.jsonl (the instances' final states)"))
         instance_deviations: ByKind | None = None
+        from_milestones: dict[str, list[float]] | None = None
     else:
-        figures.volumes, figures.stages, figures.money, instance_deviations = _instances(found)
+        figures.volumes, figures.stages, figures.money, instance_deviations, from_milestones = (
+            _instances(found)
+        )
     figures.commands = _commands(rows("commands.jsonl"))
     figures.durations = _durations(rows("metrics.jsonl"))
+    if isinstance(figures.durations, Absent) and from_milestones is not None:
+        figures.durations = _spread(from_milestones)
+        figures.durations_note = (
+            "No metrics.jsonl here (a live run has its observations only as Prometheus "
+            "histograms): derived from the instances' final milestones in processes.jsonl, the "
+            "same measures of the same instances."
+        )
     figures.breaches = _breakdown(rows("sla_breaches.jsonl"), "sla", "site_id", "sla_breaches")
     figures.exceptions = _breakdown(rows("exceptions.jsonl"), "kind", "site_id", "exceptions")
     figures.dead_letters = _breakdown(rows("dead_letters.jsonl"), "reason", "stage", "dead_letters")
@@ -182,6 +201,10 @@ def _durations(found: Iterator[dict[str, Any]] | None) -> dict[str, Duration] | 
     for record in found:
         if str(record["metric"]).endswith("_seconds"):
             values.setdefault(record["metric"], []).append(float(record["value"]))
+    return _spread(values)
+
+
+def _spread(values: dict[str, list[float]]) -> dict[str, Duration]:
     out = {}
     for metric in sorted(values):
         ordered = sorted(values[metric])
@@ -193,8 +216,11 @@ def _durations(found: Iterator[dict[str, Any]] | None) -> dict[str, Duration] | 
 
 def _instances(
     found: Iterator[dict[str, Any]],
-) -> tuple[Breakdown, Counter[str], dict[str, Money], ByKind | None]:
+) -> tuple[Breakdown, Counter[str], dict[str, Money], ByKind | None, dict[str, list[float]]]:
+    """Volumes, stages, money by payer, deviations (None when no instance carries them) and the
+    stage durations of the instances' final milestones (seconds, by measure)."""
     volumes: Breakdown = {}
+    durations: dict[str, list[float]] = {}
     stages: Counter[str] = Counter()
     money: dict[str, list[Any]] = {}
     deviations: Counter[str] = Counter()
@@ -212,6 +238,10 @@ def _instances(
             tally[0] += 1
             tally[1] += Decimal(state["expected_amount"])
             tally[2] += Decimal(state["paid"])
+        for measure, start, end in STAGE_METRICS:
+            if state.get(start) and state.get(end):
+                seconds = _instant(state[end]) - _instant(state[start])
+                durations.setdefault(measure, []).append(seconds.total_seconds())
         if "deviations" in state:
             any_deviations = True
             for kind, n in _deviation_counts(state["deviations"]).items():
@@ -220,7 +250,11 @@ def _instances(
     payers = {payer: Money(*money[payer]) for payer in sorted(money)}
     note = "from the instances' deviations in processes.jsonl"
     found_deviations = ByKind(deviations, deviations_by_site, note) if any_deviations else None
-    return volumes, stages, payers, found_deviations
+    return volumes, stages, payers, found_deviations, durations
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _deviation_counts(value: Any) -> Counter[str]:

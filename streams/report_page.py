@@ -138,7 +138,8 @@ def render(figures: Figures) -> str:
             "durations",
             "Stage durations",
             "The core's duration observations, in days: line from shortest to longest, box from "
-            "the median (black tick) to the 90th percentile.",
+            "the median (black tick) to the 90th percentile."
+            + (f" {figures.durations_note}" if figures.durations_note else ""),
             _chart_or(
                 figures.durations,
                 lambda f: durations_chart("durations", f, "stage durations"),

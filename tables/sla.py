@@ -21,14 +21,16 @@ from s2c.tables.vocabulary import ProcessStage, SlaKind
 
 Deadline = tuple[tuple[SlaKind, str], datetime, datetime | None]  # (SLA, its name), due, met
 
-_METRICS = (  # name, start milestone, end milestone
+# name, start milestone, end milestone: each observed once per instance, when both are first known
+# (read also by `s2c report`, which derives them from final states when no observations exist)
+STAGE_METRICS = (
     ("schedule_to_encounter_seconds", "scheduled_at", "arrived_at"),
     ("charge_lag_seconds", "discharged_at", "first_charge_at"),
     ("discharge_to_claim_seconds", "discharged_at", "first_claim_at"),
     ("claim_to_first_payment_seconds", "first_claim_at", "first_payment_at"),
     ("claim_to_denial_seconds", "first_claim_at", "first_denial_at"),
 )
-_METRIC_NAMES = frozenset(name for name, _, _ in _METRICS)
+_METRIC_NAMES = frozenset(name for name, _, _ in STAGE_METRICS)
 
 
 def derive_stage(s: ProcessState) -> ProcessStage:
@@ -136,7 +138,7 @@ def stage_durations(s: ProcessState) -> list[MetricObservation]:
     if s.observed.issuperset(_METRIC_NAMES):
         return []  # all reported: the case of most events in an instance's life
     found = []
-    for name, start_field, end_field in _METRICS:
+    for name, start_field, end_field in STAGE_METRICS:
         if name in s.observed:
             continue
         start, end = getattr(s, start_field), getattr(s, end_field)

@@ -74,7 +74,10 @@ def test_the_demo_writes_the_report_of_its_live_run(stack: Settings, tmp_path: P
         assert drawn == {
             (s, line): n for s, lines in got.volumes.items() for line, n in lines.items()
         }
-        assert "metrics.jsonl (the core&#x27;s metric observations) is not in this folder" in page
+        # no observations live: the durations are the final milestones', as replay's would be
+        assert "derived from the instances&#x27; final milestones in processes.jsonl" in page
+        (replayed / "metrics.jsonl").unlink()
+        assert got.durations and got.durations == read_figures(replayed).durations
 
         # The reference ERP answered every command; a clean day reconciles to nothing, and the
         # report draws the (empty) reconciliation from the run's file, not "not given".

@@ -8,6 +8,7 @@ import json
 import math
 import shutil
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -126,6 +127,40 @@ def test_stage_durations_are_the_observations_median_and_90th_percentile(
         assert int(shown[metric]["count"]) == len(ordered)
         assert float(shown[metric]["value"]) == ordered[math.ceil(len(ordered) / 2) - 1]
         assert float(shown[metric]["p90"]) == ordered[math.ceil(len(ordered) * 0.9) - 1]
+
+
+def test_without_observations_durations_come_from_the_final_milestones_and_say_so(
+    replayed: Path, tmp_path: Path
+) -> None:
+    live_like = tmp_path / "live-like"  # what `s2c demo` reads back: no metrics.jsonl
+    shutil.copytree(replayed, live_like)
+    (live_like / "metrics.jsonl").unlink()
+    text, marks = page_of(live_like, tmp_path)
+    assert "derived from the instances&#x27; final milestones in processes.jsonl" in text
+    observed = Counter(
+        m["metric"] for m in lines(replayed / "metrics.jsonl") if m["metric"].endswith("_seconds")
+    )
+    spans = {  # measure: start and end milestone, written out here rather than imported
+        "schedule_to_encounter_seconds": ("scheduled_at", "arrived_at"),
+        "charge_lag_seconds": ("discharged_at", "first_charge_at"),
+        "discharge_to_claim_seconds": ("discharged_at", "first_claim_at"),
+        "claim_to_first_payment_seconds": ("first_claim_at", "first_payment_at"),
+        "claim_to_denial_seconds": ("first_claim_at", "first_denial_at"),
+    }
+    values: dict[str, list[float]] = {}
+    for p in lines(replayed / "processes.jsonl"):
+        for measure, (start, end) in spans.items():
+            if p.get(start) and p.get(end):
+                gap = datetime.fromisoformat(p[end]) - datetime.fromisoformat(p[start])
+                values.setdefault(measure, []).append(gap.total_seconds())
+    shown = {m["row"]: m for m in marks.marks if m.get("chart") == "durations"}
+    # the same measures of the same instances as the core observed, one value each
+    assert {k: int(m["count"]) for k, m in shown.items()} == dict(observed)
+    assert {k: len(v) for k, v in values.items()} == dict(observed)
+    for measure, found in values.items():
+        ordered = sorted(found)
+        assert float(shown[measure]["value"]) == ordered[math.ceil(len(ordered) / 2) - 1]
+        assert float(shown[measure]["p90"]) == ordered[math.ceil(len(ordered) * 0.9) - 1]
 
 
 def test_the_page_fetches_nothing_and_shows_no_account(replayed: Path, tmp_path: Path) -> None:

@@ -3,9 +3,10 @@
 Input: the folder `s2c replay --out` wrote (or the one `s2c demo` writes from the live run's
 topics): processes.jsonl (volumes by site and service line, expected vs paid by payer),
 metrics.jsonl (stage durations; without it, from the instances' final milestones),
-sla_breaches.jsonl, exceptions.jsonl, dead_letters.jsonl; and, when there, reconciliation.json (mismatches by kind and site) and conformance.json (deviations
-from the reference path; without it, the instances' own `deviations` if they carry them). A
-section whose input is missing says so instead of drawing anything.
+sla_breaches.jsonl, exceptions.jsonl, dead_letters.jsonl; and, when there, reconciliation.json
+(mismatches by kind and site) and conformance.json (deviations from the reference path; without
+it, the instances' own `deviations` if they carry them). A section whose input is missing says so
+instead of drawing anything.
 Output: one HTML file (default: <folder>.html, beside the folder, so a replay can still
 overwrite the folder) with inline SVG charts and CSS, no script,
 nothing fetched: it opens offline and can be mailed. No patient data: instances are counted by

@@ -24,12 +24,11 @@ import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from s2c.tables.codec import loads
+from s2c.tables.codec import loads, to_datetime
 from s2c.tables.sla import STAGE_METRICS
 
 Breakdown = dict[str, Counter[str]]  # row (a kind, a site) -> segment -> count
@@ -240,7 +239,7 @@ def _instances(
             tally[2] += Decimal(state["paid"])
         for measure, start, end in STAGE_METRICS:
             if state.get(start) and state.get(end):
-                seconds = _instant(state[end]) - _instant(state[start])
+                seconds = to_datetime(state[end]) - to_datetime(state[start])
                 durations.setdefault(measure, []).append(seconds.total_seconds())
         if "deviations" in state:
             any_deviations = True
@@ -251,10 +250,6 @@ def _instances(
     note = "from the instances' deviations in processes.jsonl"
     found_deviations = ByKind(deviations, deviations_by_site, note) if any_deviations else None
     return volumes, stages, payers, found_deviations, durations
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _deviation_counts(value: Any) -> Counter[str]:

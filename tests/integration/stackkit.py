@@ -172,6 +172,89 @@ def read_topic(
     return messages
 
 
+def read_to_end(settings: Settings, topic: str, timeout: float = 60.0) -> list:
+    """Every message `topic` holds now: read from the beginning up to each partition's end offset
+    as the broker gives it at the call. Complete, unlike a read that stops after a quiet spell."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            **settings.confluent_config(),
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=30).topics[topic]
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            for p in meta.partitions
+        }
+        left = {p: high for p, (low, high) in ends.items() if high > low}
+        consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in left])
+        messages: list = []
+        deadline = time.monotonic() + timeout
+        while left:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{topic}: {len(messages)} read; partitions {sorted(left)} short"
+                )
+            msg = consumer.poll(0.2)
+            if msg is None:
+                continue
+            if msg.error():
+                raise AssertionError(f"consumer error on {topic}: {msg.error()}")
+            messages.append(msg)
+            if msg.offset() + 1 >= left.get(msg.partition(), 0):
+                left.pop(msg.partition(), None)
+    finally:
+        consumer.close()
+    return messages
+
+
+def wait_drained(
+    settings: Settings, workers: list[WorkerProcess], timeout: float = 240.0, quiet: float = 3.0
+) -> None:
+    """Until the workers' group has committed every record of the events, link and process topics,
+    every running worker holds no event for its watermark (`events_waiting` 0 on /health/), and no
+    output topic has grown for `quiet` seconds: whatever the workers will emit for the input so far
+    is on the topics. Workers commit only after their outputs are acknowledged."""
+    from confluent_kafka import Consumer
+
+    from s2c.streams.demo_workers import events_waiting
+    from s2c.streams.topics import declare
+    from s2c.streams.verify.live import ends_of, partitions_of, pending
+
+    topics = declare(settings)
+    outputs = [topics.commands, topics.sla_breaches, topics.exceptions, topics.dlq]
+
+    def ends() -> dict:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient(settings.confluent_config())
+        consumer = Consumer({**settings.confluent_config(), "group.id": "ends-reader"})
+        try:
+            return ends_of(consumer, partitions_of(admin, [t.name for t in outputs]))
+        finally:
+            consumer.close()
+
+    deadline = time.monotonic() + timeout
+    last, quiet_since = None, None
+    while time.monotonic() < deadline:
+        running = [w for w in workers if w.proc is not None and w.proc.poll() is None]
+        held = [events_waiting(w.metrics_url.replace("/metrics", "/health/")) for w in running]
+        now_ends = None if pending(settings) or any(h != 0 for h in held) else ends()
+        if now_ends is not None and now_ends == last:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since >= quiet:
+                return
+        else:
+            quiet_since = None
+        last = now_ends
+        time.sleep(0.5)
+    raise AssertionError(f"the workers did not drain their input within {timeout:.0f} s")
+
+
 # The workers' key of the account pseudonyms (S2C_ID_KEY), so a test's reference replay gives the
 # process ids and link keys the workers give.
 ID_KEY = "integration-test-id-key-not-a-secret"

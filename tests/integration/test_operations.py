@@ -13,7 +13,15 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from stackkit import PipelineEnv, new_pipeline_env, read_topic, wait_for
+from stackkit import (
+    PipelineEnv,
+    WorkerProcess,
+    new_pipeline_env,
+    read_to_end,
+    read_topic,
+    wait_drained,
+    wait_for,
+)
 
 from s2c.streams.catalog import load_catalog
 from s2c.streams.codec import AvroCodec, registry_client
@@ -31,12 +39,13 @@ def codec_for(env: PipelineEnv) -> AvroCodec:
     )
 
 
-def commands(env: PipelineEnv, at_least: int, settle: float = 6.0) -> list[dict]:
+def commands(env: PipelineEnv, workers: list[WorkerProcess]) -> list[dict]:
+    """Every command the workers emit for the input published so far: read once they drained it."""
+    wait_drained(env.settings, workers)
     codec = codec_for(env)
-    topic = declare(env.settings).commands.name
     return [
         codec.decode(m.value())[1]
-        for m in read_topic(env.settings, topic, at_least, timeout=180, settle=settle)
+        for m in read_to_end(env.settings, declare(env.settings).commands.name)
     ]
 
 
@@ -51,7 +60,7 @@ def clean_run(stack, tmp_path_factory) -> dict[str, dict]:
     worker = env.worker().start()
     try:
         publish_events(env.settings, DAY)
-        result = by_id(commands(env, at_least=1, settle=10.0))
+        result = by_id(commands(env, [worker]))
     finally:
         worker.stop()
     assert len(result) > 300, "the synthetic day should give hundreds of commands"
@@ -81,30 +90,29 @@ def test_kill_9_mid_stream_leaves_the_ledger_of_a_clean_run(pipeline_env, clean_
     worker.kill()  # SIGKILL: no commit, no flush, no goodbye
     # Same data dir: RocksDB and the changelogs bring the tables back; events since the last
     # commit are processed again and must change nothing.
-    pipeline_env.worker("victim").start()
-    after = commands(pipeline_env, at_least=len(clean_run), settle=10.0)
+    again = pipeline_env.worker("victim").start()
+    after = commands(pipeline_env, [again])
     assert by_id(after).keys() == clean_run.keys()
     assert by_id(after) == clean_run
 
 
 def test_third_worker_joining_loses_and_doubles_nothing(pipeline_env, clean_run) -> None:
     publish_master(pipeline_env.settings, DAY.system)
-    pipeline_env.worker("a").start()
-    pipeline_env.worker("b").start()
+    a, b = pipeline_env.worker("a").start(), pipeline_env.worker("b").start()
     publish_events(pipeline_env.settings, DAY)
     time.sleep(3)
-    pipeline_env.worker("c").start()  # joins mid-stream: a rebalance moves partitions to it
-    after = commands(pipeline_env, at_least=len(clean_run), settle=12.0)
+    c = pipeline_env.worker("c").start()  # joins mid-stream: a rebalance moves partitions to it
+    after = commands(pipeline_env, [a, b, c])
     assert by_id(after).keys() == clean_run.keys()
     doubled = [cid for cid, n in Counter(r["header"]["command_id"] for r in after).items() if n > 1]
     assert doubled == [], f"{len(doubled)} commands were emitted twice"
 
 
-def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) -> None:
+def test_experience_api_answers_from_the_owning_worker(pipeline_env) -> None:
     publish_master(pipeline_env.settings, DAY.system)
     a, b = pipeline_env.worker("a").start(), pipeline_env.worker("b").start()
     publish_events(pipeline_env.settings, DAY)
-    done = commands(pipeline_env, at_least=len(clean_run) - 5, settle=5.0)
+    done = commands(pipeline_env, [a, b])
     journals = [
         c
         for c in done
@@ -129,13 +137,7 @@ def test_experience_api_answers_from_the_owning_worker(pipeline_env, clean_run) 
         assert page["count"] == len(page["exceptions"]) <= 7
         listing += page["exceptions"]
         query = f"?limit=7&after={page['next']}" if page["next"] else ""
-    raised = read_topic(
-        pipeline_env.settings,
-        declare(pipeline_env.settings).exceptions.name,
-        1,
-        timeout=10,
-        settle=2,
-    )
+    raised = read_to_end(pipeline_env.settings, declare(pipeline_env.settings).exceptions.name)
     assert len(listing) == len(raised) > 0
     assert len({e["exception_id"] for e in listing}) == len(listing)  # each item once
     for worker in (a, b):  # both ready, sharing the partitions, nothing stuck

@@ -29,18 +29,24 @@ Until then the event waits here, durably, in the stage's timer table:
   the same time come out in the order they came in;
 - `<partition>:held-key:<source key>` -> the latest upstream time of that key's held events
   (epoch ms), dropped when that event is handed out;
-- `<partition>:held-count` -> how many wait (the worker's `/health/` reports it: a pipeline is
-  drained only when no event waits, as none shows as consumer lag);
 - a `TimerIndex` with prefix `held` files each `seq` under its upstream time, so handing out
   reads only the buckets up to the watermark, however many events wait.
 
 Written through the stage's batched view like every other write of the batch, so a held event is
 durable before its input offset is committed, moves with its partition on a rebalance and comes
 back from the changelog after a crash.
+
+How many wait (the worker's `/health/` reports it: a pipeline is drained only when no event
+waits, as none shows as consumer lag) is counted over the index's buckets, not kept as a counter.
+A counter is one more key among the batch's changelog records; a crash that lands only some of
+them, followed by the batch read again, left one at 36 over a single held event, and a drained
+pipeline never looked drained. A `<partition>:held-count` key written by an earlier version is no
+longer read.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +58,7 @@ TIME_HEADER = "s2c.time"  # on the link and process topics: the upstream time of
 _SEQ = "{}:held-seq"
 _EVENT = "{}:held:{}"
 _KEY = "{}:held-key:{}"
-_COUNT = "{}:held-count"
+log = logging.getLogger(__name__)
 
 
 def upstream_ms(headers: Any) -> int | None:
@@ -78,6 +84,35 @@ class Reorder:
     def __init__(self, table: Any) -> None:
         self._table = table
         self._index = TimerIndex(table, prefix="held")
+        self._checked: set[int] = set()  # as TimerIndex's: partitions checked since they moved
+
+    def _check(self, partition: int) -> None:
+        """At the first use of a partition after partitions moved: file again every held event
+        the index does not name. A crash amid a batch's changelog records can leave an event's
+        record without its filing, and an event no filing names is never handed out (seen on
+        2026-12-06: 25 events of a partition kept for good after a `kill -9`, and a pipeline that
+        never drained). One scan of the table's keys; a filing whose event is gone is dropped
+        when it is due."""
+        if partition in self._checked:
+            return
+        self._checked.add(partition)
+        head = _EVENT.format(partition, "").encode()
+        filed = self._index.filed(partition)
+        unfiled = [
+            key
+            for key in self._table.keys()
+            if key.startswith(head) and key[len(head) :].decode() not in filed
+        ]
+        for key in unfiled:
+            stored = self._table.get(key)
+            if stored is not None:
+                self._index.schedule(partition, key[len(head) :], of_ms(loads(stored)["at"]))
+        if unfiled:
+            log.warning(
+                "held events of partition %d: %d no filing named, filed again",
+                partition,
+                len(unfiled),
+            )
 
     def not_before(self, partition: int, source: str, at: datetime) -> datetime:
         """`at`, or the upstream time of the latest event of `source` still held, if later: the
@@ -88,6 +123,7 @@ class Reorder:
     def hold(self, partition: int, at: datetime, source: str, record: dict[str, Any]) -> None:
         """Keep `record` (an event of source key `source`) until `release` reaches `at`, which
         the caller took from `not_before`."""
+        self._check(partition)
         seq_slot = _SEQ.format(partition).encode()
         seq = int(self._table.get(seq_slot) or 0) + 1
         self._table[seq_slot] = str(seq).encode()
@@ -97,20 +133,21 @@ class Reorder:
         )
         self._table[_KEY.format(partition, source).encode()] = str(to_ms(at)).encode()
         self._index.schedule(partition, name.encode(), at)
-        self._add(partition, 1)
 
     def count(self, partition: int) -> int:
-        """How many events wait in `partition`."""
-        return int(self._table.get(_COUNT.format(partition).encode()) or 0)
+        """How many events wait in `partition`: the filings of the index (an entry a crash left
+        behind its handed-out event counts until the watermark reaches it and drops it)."""
+        return self._index.size(partition)
 
-    def _add(self, partition: int, n: int) -> None:
-        self._table[_COUNT.format(partition).encode()] = str(
-            max(self.count(partition) + n, 0)
-        ).encode()
+    def forget(self) -> None:
+        """Partitions moved: check each one again at its next use."""
+        self._checked.clear()
+        self._index.forget()
 
     def release(self, partition: int, upto: datetime) -> list[dict[str, Any]]:
         """The records held at or before `upto`, earliest first (in arrival order at one time),
         each handed out once."""
+        self._check(partition)
         out = []
         for name in self._index.due(partition, upto):
             slot = _EVENT.format(partition, name.decode()).encode()
@@ -126,6 +163,4 @@ class Reorder:
                 if kept is not None and int(kept) <= record["at"]:
                     del self._table[key_slot]
             out.append(record)
-        if out:
-            self._add(partition, -len(out))
         return out

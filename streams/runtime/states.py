@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
@@ -99,8 +99,13 @@ class StateView(Generic[S]):
             self._cache.popitem(last=False)
 
 
-def forget_on_rebalance(app: Any, *views: StateView[Any]) -> None:
-    """Drop the decoded states whenever this worker's partitions change."""
+class Forgets(Protocol):
+    def forget(self) -> None: ...
+
+
+def forget_on_rebalance(app: Any, *views: Forgets) -> None:
+    """Call each view's `forget` whenever this worker's partitions change (decoded states are
+    dropped, timer indexes check their directories again)."""
 
     async def forget(*_: Any, **__: Any) -> None:
         for view in views:

@@ -152,6 +152,10 @@ class BatchedTable:
     def items(self) -> Any:
         return self._table.items()
 
+    def keys(self) -> Any:
+        """The stored keys (not this batch's writes)."""
+        return self._table.keys()
+
     def flush(self, outbox: Outbox) -> bool:
         """Write the held states to the store and queue their changelog records; True if any."""
         store, topic = self._table.data, self._table.changelog_topic.get_topic_name()

@@ -21,11 +21,21 @@ into a directory.
 
 A bucket is a decoded dict held for the agent's batch (`BatchedTable.decoded` / `hold`): a busy
 bucket holds hundreds of keys, and it is parsed and encoded once per batch, not per event.
+
+A crash can leave a bucket that no directory names. A batch's changelog records go out one key
+at a time, and a worker killed while they are on their way leaves only some of them on the
+broker: a bucket's members without the directory entry that was to name it. Whoever recovers
+the partition from the changelog reads the batch again. Filing the same keys into that bucket
+finds it not empty and leaves the directory as it is. A bucket no directory names is never read,
+so its deadlines never fire and the events it holds back are never applied. So the first use of
+a partition after its partitions moved (a start is one) checks the directory against the bucket
+keys the store holds, one scan of the table's keys, and files the missing ones.
 """
 
 from __future__ import annotations
 
 import bisect
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +43,7 @@ from s2c.streams.runtime.states import sorted_json
 from s2c.tables.codec import loads
 
 BUCKET_SECONDS = 900
+log = logging.getLogger(__name__)
 
 
 def _ms(at: datetime) -> int:
@@ -49,6 +60,29 @@ class TimerIndex:
 
     def __init__(self, table: Any, prefix: str = "") -> None:
         self._table, self._prefix = table, prefix
+        # partitions whose directory was checked against the stored buckets since they last
+        # moved (bounded by the partition count)
+        self._checked: set[int] = set()
+
+    def forget(self) -> None:
+        """Partitions moved: check each one's directory again at its next use."""
+        self._checked.clear()
+
+    def filed(self, partition: int) -> set[str]:
+        """Every key filed for the partition, whatever its deadline."""
+        names: set[str] = set()
+        for bucket in self._buckets(partition):
+            names.update(self._table.decoded(self._slot(partition, bucket), loads) or ())
+        return names
+
+    def size(self, partition: int) -> int:
+        """How many filings the partition's buckets hold. Reads the stored bytes (`get`), so it
+        works over a plain table too, as the web server reads it."""
+        stored = self._table.get(self._directory(partition))
+        return sum(
+            len(loads(self._table.get(self._slot(partition, bucket)) or b"{}"))
+            for bucket in (loads(stored) if stored else [])
+        )
 
     def schedule(self, partition: int, key: bytes, deadline: datetime | None) -> None:
         """File `key` under its deadline's bucket. A deadline already behind stream time (one the
@@ -99,6 +133,30 @@ class TimerIndex:
         buckets: list[int] | None = self._table.decoded(self._directory(partition), loads)
         if buckets is None:
             buckets = self._from_cursor_index(partition)
+        if partition not in self._checked:
+            self._checked.add(partition)
+            buckets = self._with_unnamed(partition, buckets)
+        return buckets
+
+    def _with_unnamed(self, partition: int, buckets: list[int]) -> list[int]:
+        """The directory with the buckets the store holds but it does not name (a crash in the
+        middle of a batch's changelog records), filed."""
+        stored = set()
+        head = f"{partition}:{self._prefix}".encode()
+        for key in self._table.keys():
+            if key.startswith(head) and key[len(head) :].lstrip(b"-").isdigit():
+                stored.add(int(key[len(head) :]))
+        unnamed = stored.difference(buckets)
+        if not unnamed:
+            return buckets
+        log.warning(
+            "timer index %r of partition %d: %d bucket(s) no directory named, filed again",
+            self._prefix or "deadlines",
+            partition,
+            len(unnamed),
+        )
+        buckets = sorted(unnamed.union(buckets))
+        self._table.hold(self._directory(partition), buckets, sorted_json)
         return buckets
 
     def _file(self, partition: int, bucket: int) -> None:

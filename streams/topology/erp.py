@@ -33,7 +33,7 @@ from aiokafka.partitioner import murmur2
 from s2c.streams.runtime.checkpoint import Checkpoint, Placed
 from s2c.streams.runtime.loop import run_stage
 from s2c.streams.runtime.overrides.app import RAW
-from s2c.streams.runtime.states import json_states
+from s2c.streams.runtime.states import forget_on_rebalance, json_states
 from s2c.streams.runtime.timers import TimerIndex
 from s2c.streams.topology.context import Topology
 from s2c.streams.topology.keepers import add_to_tally
@@ -68,6 +68,7 @@ class ErpKeeper:
             t.app, self.checkpoint["erp_commands"], ErpState, t.settings.state_cache
         )
         self.timers = TimerIndex(self.checkpoint["erp_timers"], prefix="ack")
+        forget_on_rebalance(t.app, self.timers)
         self.lock = asyncio.Lock()  # the agent's batches and the ack-wait check take turns
         seconds = t.settings.erp_ack_wait_seconds
         self.wait = None if seconds is None else timedelta(seconds=seconds)

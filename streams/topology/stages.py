@@ -24,7 +24,7 @@ from typing import Any
 from s2c.streams.runtime.checkpoint import Checkpoint
 from s2c.streams.runtime.loop import isolated
 from s2c.streams.runtime.reorder import Reorder, time_header
-from s2c.streams.runtime.states import json_states
+from s2c.streams.runtime.states import forget_on_rebalance, json_states
 from s2c.streams.runtime.timers import PartitionTimers, TimerIndex
 from s2c.streams.runtime.watermarks import InputProgress, Upstream, of_ms, to_ms
 from s2c.streams.topology.announce import sources_of
@@ -100,6 +100,9 @@ class Stages:
         )
         self._link_held = Reorder(lcp["link_timers"])
         self._process_held = Reorder(cp["process_timers"])
+        forget_on_rebalance(
+            t.app, self._link_index, self._process_index, self._link_held, self._process_held
+        )
         self._link_at = of_ms(0)  # the upstream time of the link's event being applied
         self._link_states = json_states(t.app, lcp["links"], LinkState, cache)
         self._process_states = json_states(t.app, cp["processes"], ProcessState, cache)

@@ -33,12 +33,14 @@ def test_a_small_day_under_kill_9s_equals_its_replay(stack, tmp_path: Path) -> N
             "8",
             "--fault-seed",
             "11",
+            "--timeout",
+            "150",  # its own wait for the drain: a run that does not drain stops its workers
             "--json",
             str(figures_path),
         ],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=360,  # beyond the drain wait: killed here, the run would leave its workers running
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "verdict: EQUAL" in done.stdout

@@ -41,12 +41,14 @@ def test_a_poisoned_day_under_a_kill_9_dead_letters_every_bad_record_with_its_re
             "6",
             "--fault-seed",
             "3",
+            "--timeout",
+            "150",  # its own wait for the drain: a run that does not drain stops its workers
             "--json",
             str(figures_path),
         ],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=300,  # beyond the drain wait: killed here, the run would leave its workers running
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "verdict: EQUAL" in done.stdout and "poison by kind" in done.stdout

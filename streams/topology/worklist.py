@@ -179,8 +179,13 @@ def page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The first `limit` items of every worker's answer and the cursor of the next page (None
     when there is none). `upto`: where each worker stopped scanning for a filter; past the
-    nearest of them a worker has not looked, so the page ends there and its cursor too."""
-    ordered = sorted(found, key=lambda f: f[0])
+    nearest of them a worker has not looked, so the page ends there and its cursor too. An item
+    two workers both answered with (a partition that is moving: for a moment both list it as
+    theirs) is listed once, as the first answer had it (this worker's own comes first)."""
+    once: dict[Position, dict[str, Any]] = {}
+    for position, item in found:
+        once.setdefault(position, item)
+    ordered = sorted(once.items(), key=lambda f: f[0])
     bound = min((p for p in upto if p is not None), default=None)
     if bound is not None:
         ordered = [f for f in ordered if f[0] <= bound]

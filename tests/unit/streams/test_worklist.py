@@ -103,6 +103,18 @@ def test_the_cursor_walks_every_item_once_in_order(work_queue: Table) -> None:
     assert seen == [f"CASE-C-{n:05d}/{i}" for n in range(2000) for i in range(2)]
 
 
+def test_an_item_two_workers_answer_with_is_listed_once(work_queue: Table) -> None:
+    """While a partition moves, its old and new owner may both list it; the page and the cursor
+    must not repeat an item (seen on 2026-12-06: 9 resolved items listed where 5 were kept)."""
+    mine = local_items([rows_from(work_queue)], None, 11)
+    theirs = mine[:4]  # the other worker still lists a part of the same partition
+    items, cursor = page([*mine, *theirs], 10)
+    ids = [item["exception_id"] for item in items]
+    assert len(ids) == len(set(ids)) == 10
+    assert ids == [item["exception_id"] for _, item in mine[:10]]
+    assert cursor is not None
+
+
 def test_limits_and_cursors_from_outside_are_checked() -> None:
     assert page_limit(None) == 100 and page_limit("1000") == MAX_LIMIT
     for bad in ("0", "1001", "-3", "ten"):

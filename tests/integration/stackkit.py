@@ -136,14 +136,11 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
         time.sleep(interval)
 
 
-def read_topic(
-    settings: Settings, topic: str, expected: int, timeout: float = 60.0, settle: float = 1.0
-) -> list:
-    """Reads `topic` from the beginning until `expected` messages arrived (then `settle` more
-    seconds, to catch extras) or `timeout` passed. Returns the confluent-kafka messages."""
+def _reader(settings: Settings):
+    """A consumer of its own group (nothing committed) that starts at the earliest offset."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer(
+    return Consumer(
         {
             **settings.confluent_config(),
             "group.id": f"reader-{uuid.uuid4().hex}",
@@ -151,6 +148,14 @@ def read_topic(
             "enable.auto.commit": False,
         }
     )
+
+
+def read_topic(
+    settings: Settings, topic: str, expected: int, timeout: float = 60.0, settle: float = 1.0
+) -> list:
+    """Reads `topic` from the beginning until `expected` messages arrived (then `settle` more
+    seconds, to catch extras) or `timeout` passed. Returns the confluent-kafka messages."""
+    consumer = _reader(settings)
     consumer.subscribe([topic])
     messages: list = []
     deadline = time.monotonic() + timeout
@@ -175,15 +180,9 @@ def read_topic(
 def read_to_end(settings: Settings, topic: str, timeout: float = 60.0) -> list:
     """Every message `topic` holds now: read from the beginning up to each partition's end offset
     as the broker gives it at the call. Complete, unlike a read that stops after a quiet spell."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer(
-        {
-            **settings.confluent_config(),
-            "group.id": f"reader-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-        }
-    )
+    consumer = _reader(settings)
     try:
         meta = consumer.list_topics(topic, timeout=30).topics[topic]
         ends = {
@@ -219,39 +218,34 @@ def wait_drained(
     every running worker holds no event for its watermark (`events_waiting` 0 on /health/), and no
     output topic has grown for `quiet` seconds: whatever the workers will emit for the input so far
     is on the topics. Workers commit only after their outputs are acknowledged."""
-    from confluent_kafka import Consumer
+    from confluent_kafka.admin import AdminClient
 
     from s2c.streams.demo_workers import events_waiting
     from s2c.streams.topics import declare
     from s2c.streams.verify.live import ends_of, partitions_of, pending
 
     topics = declare(settings)
-    outputs = [topics.commands, topics.sla_breaches, topics.exceptions, topics.dlq]
-
-    def ends() -> dict:
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient(settings.confluent_config())
-        consumer = Consumer({**settings.confluent_config(), "group.id": "ends-reader"})
-        try:
-            return ends_of(consumer, partitions_of(admin, [t.name for t in outputs]))
-        finally:
-            consumer.close()
-
+    names = [t.name for t in (topics.commands, topics.sla_breaches, topics.exceptions, topics.dlq)]
+    outputs = partitions_of(AdminClient(settings.confluent_config()), names)
+    consumer = _reader(settings)  # only asked for end offsets
     deadline = time.monotonic() + timeout
     last, quiet_since = None, None
-    while time.monotonic() < deadline:
-        running = [w for w in workers if w.proc is not None and w.proc.poll() is None]
-        held = [events_waiting(w.metrics_url.replace("/metrics", "/health/")) for w in running]
-        now_ends = None if pending(settings) or any(h != 0 for h in held) else ends()
-        if now_ends is not None and now_ends == last:
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= quiet:
-                return
-        else:
-            quiet_since = None
-        last = now_ends
-        time.sleep(0.5)
+    try:
+        while time.monotonic() < deadline:
+            running = [w for w in workers if w.proc is not None and w.proc.poll() is None]
+            held = [events_waiting(w.metrics_url.replace("/metrics", "/health/")) for w in running]
+            busy = pending(settings) or any(h != 0 for h in held)
+            now_ends = None if busy else ends_of(consumer, outputs)
+            if now_ends is not None and now_ends == last:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet:
+                    return
+            else:
+                quiet_since = None
+            last = now_ends
+            time.sleep(0.5)
+    finally:
+        consumer.close()
     raise AssertionError(f"the workers did not drain their input within {timeout:.0f} s")
 
 
